@@ -1,0 +1,61 @@
+# finops-pipeline: `make demo` then `make test` on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+FINOPS := $(VENV)/bin/finops
+export DAGSTER_HOME := $(CURDIR)/.dagster
+SANDBOX_ENV := .sandbox/sandbox.env
+DEMO_REGIONS := us-east-1,us-west-2,eu-west-1
+
+.PHONY: help install demo test ui check lint format bench sandbox sandbox-stop dagster-home
+
+help:
+	@echo "make demo     install, start the sandbox, run the whole pipeline into data/finops.duckdb, summarise"
+	@echo "make test     run the test suite (starts its own sandboxes on loopback)"
+	@echo "make ui       Dagster webserver + daemon on http://127.0.0.1:3000 (DAGSTER_HOME=.dagster)"
+	@echo "make check    dg check defs;  make lint / format;  make bench;  make sandbox (foreground)"
+
+$(UV):
+	python3 -m pip install --user --quiet uv
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+dagster-home:
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: install dagster-home
+	@$(FINOPS) sandbox stop >/dev/null 2>&1 || true
+	$(FINOPS) sandbox --background
+	@set -a; source $(SANDBOX_ENV); set +a; \
+	  FINOPS_SCAN_REGIONS=$${FINOPS_SCAN_REGIONS:-$(DEMO_REGIONS)} $(PY) -m finops_pipeline.demo; status=$$?; \
+	  $(FINOPS) sandbox stop; exit $$status
+
+test: install
+	$(VENV)/bin/pytest
+
+ui: install dagster-home
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+check: install
+	$(VENV)/bin/dg check defs
+
+lint: install
+	$(VENV)/bin/ruff check finops_pipeline finops_pipeline_tests bench
+	$(VENV)/bin/ruff format --check finops_pipeline finops_pipeline_tests bench
+
+format: install
+	$(VENV)/bin/ruff check --fix finops_pipeline finops_pipeline_tests bench
+	$(VENV)/bin/ruff format finops_pipeline finops_pipeline_tests bench
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+sandbox: install
+	$(FINOPS) sandbox
+
+sandbox-stop:
+	$(FINOPS) sandbox stop

@@ -1,0 +1,319 @@
+"""The one way the pipeline reaches AWS: credentials, role assumption, retries, fan-out, call counts.
+
+Asset code never builds a boto3 session. Endpoints come from boto3's standard settings
+(``AWS_ENDPOINT_URL`` and friends), so the local sandbox and real AWS run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import dagster as dg
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.session import get_session
+from pydantic import PrivateAttr
+
+from finops_pipeline.settings import Settings
+
+T = TypeVar("T")
+
+CE_PRICE_PER_REQUEST_USD = 0.01
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedException",
+        "AuthorizationError",
+        "AWSOrganizationsNotInUseException",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+    }
+)
+REGION_DISABLED_CODES = frozenset({"UnrecognizedClientException", "AuthFailure", "OptInRequired"})
+
+
+class AwsAccessError(RuntimeError):
+    """Raised before any AWS call when credentials cannot work, with the fix in the message."""
+
+
+@dataclass(frozen=True)
+class CallCount:
+    service: str
+    operation: str
+    calls: int
+    pages: int
+
+    @property
+    def estimated_cost_usd(self) -> float:
+        return round(self.pages * CE_PRICE_PER_REQUEST_USD, 2) if self.service == "ce" else 0.0
+
+
+class ApiCallCounter:
+    """Counts HTTP requests (retries included) and successful answers per operation.
+
+    Cost Explorer bills each successful answer ("page"), so pages is the figure that costs money.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Counter[tuple[str, str]] = Counter()
+        self._pages: Counter[tuple[str, str]] = Counter()
+
+    def attach(self, client: Any, service: str) -> None:
+        events = client.meta.events
+
+        def on_send(event_name: str, **_: Any) -> None:
+            with self._lock:
+                self._calls[(service, event_name.rsplit(".", 1)[-1])] += 1
+
+        def on_answer(http_response: Any, model: Any, **_: Any) -> None:
+            if http_response is not None and http_response.status_code < 300:
+                with self._lock:
+                    self._pages[(service, model.name)] += 1
+
+        events.register("before-send", on_send)
+        events.register("after-call", on_answer)
+
+    def snapshot(self) -> dict[tuple[str, str], tuple[int, int]]:
+        with self._lock:
+            keys = set(self._calls) | set(self._pages)
+            return {key: (self._calls[key], self._pages[key]) for key in keys}
+
+    @staticmethod
+    def delta(
+        before: dict[tuple[str, str], tuple[int, int]], after: dict[tuple[str, str], tuple[int, int]]
+    ) -> list[CallCount]:
+        counts = []
+        for key in sorted(after):
+            calls = after[key][0] - before.get(key, (0, 0))[0]
+            pages = after[key][1] - before.get(key, (0, 0))[1]
+            if calls or pages:
+                counts.append(CallCount(key[0], key[1], calls, pages))
+        return counts
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    account_id: str
+    region: str
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What one account × region gave: a result, or the reason it could not."""
+
+    target: ScanTarget
+    status: str  # ok | access_denied | throttled | error
+    detail: str
+    result: Any = None
+
+
+def classify_error(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", "")
+        operation = getattr(exc, "operation_name", "")
+        detail = f"{operation}: {code}: {message}"[:500]
+        if code in ACCESS_DENIED_CODES:
+            return "access_denied", detail
+        if code in THROTTLING_CODES:
+            return "throttled", detail
+        if code in REGION_DISABLED_CODES:
+            return "error", f"region not enabled or credentials rejected: {detail}"
+        return "error", detail
+    return "error", f"{type(exc).__name__}: {exc}"[:500]
+
+
+class AwsResource(dg.ConfigurableResource):
+    """AWS access for every asset: lazy sessions and clients, never created at load time."""
+
+    region: str = "us-east-1"
+    role_arn: str | None = None
+    member_role_name: str = "FinOpsMemberReadOnly"
+    scan_regions: list[str] = ["us-east-1"]
+    max_concurrency: int = 8
+    single_account_mode: bool = False
+    max_attempts: int = 10
+    session_name: str = "finops-pipeline"
+
+    _counter: ApiCallCounter = PrivateAttr(default_factory=ApiCallCounter)
+    _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+    _base: boto3.Session | None = PrivateAttr(default=None)
+    _sessions: dict[str, boto3.Session] = PrivateAttr(default_factory=dict)
+    _clients: dict[tuple[str, str, str], Any] = PrivateAttr(default_factory=dict)
+    _caller_account: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AwsResource:
+        return cls(
+            region=settings.aws_region,
+            role_arn=settings.role_arn,
+            member_role_name=settings.member_role_name,
+            scan_regions=list(settings.scan_regions),
+            max_concurrency=settings.max_concurrency,
+            single_account_mode=settings.single_account_mode,
+        )
+
+    @property
+    def counter(self) -> ApiCallCounter:
+        return self._counter
+
+    def _config(self) -> Config:
+        return Config(
+            retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+            max_pool_connections=max(10, self.max_concurrency * 2),
+            user_agent_extra="finops-pipeline",
+        )
+
+    def preflight(self) -> None:
+        """Fail with the fix when no credentials can be found, before anything is fetched."""
+        self._base_session()
+
+    def _base_session(self) -> boto3.Session:
+        with self._lock:
+            if self._base is not None:
+                return self._base
+            plain = boto3.Session(region_name=self.region)
+            try:
+                has_credentials = plain.get_credentials() is not None
+            except BotoCoreError as exc:
+                raise AwsAccessError(f"AWS credentials could not be loaded: {exc}") from exc
+            if not has_credentials:
+                what = "AWS_ROLE_ARN is set but there are no base credentials to assume it with" if (
+                    self.role_arn
+                ) else "No AWS credentials were found"
+                raise AwsAccessError(
+                    f"{what}. Fix: configure a profile (AWS_PROFILE), SSO (aws sso login), static keys "
+                    "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or an instance/task role; for the local "
+                    "sandbox, source .sandbox/sandbox.env."
+                )
+            self._base = self._assumed(plain, self.role_arn) if self.role_arn else plain
+            return self._base
+
+    def _assumed(self, source: boto3.Session, role_arn: str) -> boto3.Session:
+        """A session whose credentials re-assume the role before they expire."""
+        sts = source.client("sts", region_name=self.region, config=self._config())
+        self._counter.attach(sts, "sts")
+
+        def refresh() -> dict[str, str]:
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=self.session_name)["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=refresh(), refresh_using=refresh, method="sts-assume-role"
+        )
+        botocore_session = get_session()
+        botocore_session._credentials = credentials
+        return boto3.Session(botocore_session=botocore_session, region_name=self.region)
+
+    def caller_account_id(self) -> str:
+        with self._lock:
+            if self._caller_account is None:
+                self._caller_account = self.client("sts").get_caller_identity()["Account"]
+            return self._caller_account
+
+    def _session_for(self, account_id: str | None) -> boto3.Session:
+        base = self._base_session()
+        if account_id is None or account_id == self.caller_account_id():
+            return base
+        with self._lock:
+            if account_id not in self._sessions:
+                role = f"arn:aws:iam::{account_id}:role/{self.member_role_name}"
+                self._sessions[account_id] = self._assumed(base, role)
+            return self._sessions[account_id]
+
+    def client(self, service: str, *, region: str | None = None, account_id: str | None = None) -> Any:
+        """A cached, counted client; ``account_id`` other than the caller's assumes the member role."""
+        region = region or ("us-east-1" if service == "ce" else self.region)
+        key = (account_id or "", service, region)
+        with self._lock:
+            if key not in self._clients:
+                session = self._session_for(account_id)
+                client = session.client(service, region_name=region, config=self._config())
+                self._counter.attach(client, service)
+                self._clients[key] = client
+            return self._clients[key]
+
+    def fan_out(
+        self,
+        targets: Sequence[ScanTarget],
+        task: Callable[[ScanTarget], T],
+    ) -> list[ScanOutcome]:
+        """Run ``task`` per account × region with bounded concurrency; failures become outcomes."""
+
+        def run(target: ScanTarget) -> ScanOutcome:
+            try:
+                return ScanOutcome(target, "ok", "", task(target))
+            except (ClientError, BotoCoreError) as exc:
+                status, detail = classify_error(exc)
+                return ScanOutcome(target, status, detail)
+
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aws-scan") as pool:
+            return list(pool.map(run, targets))
+
+    @contextmanager
+    def tracked(self) -> Iterator[list[CallCount]]:
+        """Collect the calls made inside the block (the list is filled when the block ends)."""
+        counts: list[CallCount] = []
+        before = self._counter.snapshot()
+        try:
+            yield counts
+        finally:
+            counts.extend(ApiCallCounter.delta(before, self._counter.snapshot()))
+
+
+def call_metadata(counts: Sequence[CallCount]) -> dict[str, Any]:
+    """Numbers the UI plots over time: requests and their price, plus a per-operation table."""
+    ce_pages = sum(c.pages for c in counts if c.service == "ce")
+    rows = "\n".join(f"| {c.service} | {c.operation} | {c.calls} | {c.pages} |" for c in counts)
+    return {
+        "aws_requests": sum(c.calls for c in counts),
+        "ce_requests": ce_pages,
+        "ce_cost_usd": round(ce_pages * CE_PRICE_PER_REQUEST_USD, 2),
+        "api_calls": dg.MetadataValue.md(
+            "| service | operation | requests | pages |\n|---|---|---|---|\n" + rows if rows else "none"
+        ),
+    }
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+__all__ = [
+    "ApiCallCounter",
+    "AwsAccessError",
+    "AwsResource",
+    "CallCount",
+    "NoCredentialsError",
+    "ScanOutcome",
+    "ScanTarget",
+    "call_metadata",
+    "classify_error",
+    "utc_now",
+]

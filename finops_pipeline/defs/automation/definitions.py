@@ -1,0 +1,38 @@
+"""Daily automation: re-materialize the restated window of every cost grain plus the snapshots."""
+
+
+import dagster as dg
+
+from finops_pipeline.defs.automation.windows import range_tags, refresh_window
+from finops_pipeline.settings import Settings, load_settings
+
+INGEST_SELECTION = dg.AssetSelection.groups("ingest")
+
+
+def build_automation_defs(settings: Settings) -> dg.Definitions:
+    daily_ingest_job = dg.define_asset_job(
+        name="daily_ingest_job",
+        selection=INGEST_SELECTION,
+        description="Cost grains over the restatement window, plus accounts, tags, anomalies, recommendations.",
+    )
+
+    @dg.schedule(
+        job=daily_ingest_job,
+        cron_schedule=settings.daily_schedule_cron,
+        execution_timezone="UTC",
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if settings.daily_schedule_enabled else dg.DefaultScheduleStatus.STOPPED
+        ),
+        description="Daily refresh; stopped unless FINOPS_DAILY_SCHEDULE_ENABLED=true.",
+    )
+    def daily_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        today = context.scheduled_execution_time.date()
+        start, end = refresh_window(settings, today)
+        return dg.RunRequest(run_key=None, tags=range_tags(start, end))
+
+    return dg.Definitions(jobs=[daily_ingest_job], schedules=[daily_ingest_schedule])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_automation_defs(load_settings())

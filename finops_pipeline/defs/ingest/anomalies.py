@@ -1,0 +1,133 @@
+"""``ce_anomalies``: AWS Cost Anomaly Detection results over a trailing window, upserted by id.
+
+Open anomalies keep changing, so every run re-reads the whole trailing window; ``first_seen_at``
+survives the upsert so alerts can tell a new anomaly from an updated one.
+"""
+
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from finops_pipeline.aws_session import AwsResource, call_metadata, utc_now
+from finops_pipeline.settings import Settings
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
+
+UPSERT_ANOMALIES_SQL = """
+CREATE OR REPLACE TEMP TABLE merged_anomalies AS
+    SELECT i.* REPLACE (coalesce(e.first_seen_at, i.first_seen_at) AS first_seen_at)
+    FROM incoming_anomalies i LEFT JOIN raw.ce_anomalies e USING (anomaly_id);
+DELETE FROM raw.ce_anomalies WHERE anomaly_id IN (SELECT anomaly_id FROM incoming_anomalies);
+INSERT INTO raw.ce_anomalies BY NAME SELECT * FROM merged_anomalies;
+"""
+MONEY = pa.decimal128(18, 6)
+ANOMALY_COLUMNS = pa.schema(
+    [
+        ("anomaly_id", pa.string()),
+        ("anomaly_start_date", pa.date32()),
+        ("anomaly_end_date", pa.date32()),
+        ("dimension_value", pa.string()),
+        ("monitor_arn", pa.string()),
+        ("feedback", pa.string()),
+        ("max_score", pa.float64()),
+        ("current_score", pa.float64()),
+        ("max_impact", MONEY),
+        ("total_impact", MONEY),
+        ("total_actual_spend", MONEY),
+        ("total_expected_spend", MONEY),
+        ("total_impact_percentage", pa.float64()),
+        ("root_causes", pa.string()),
+        ("raw", pa.string()),
+        ("first_seen_at", pa.timestamp("us", tz="UTC")),
+        ("last_seen_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value[:10]) if value else None
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.000001"))
+
+
+def anomaly_pages(client: Any, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
+    token: str | None = None
+    while True:
+        answer = client.get_anomalies(
+            DateInterval={"StartDate": start.isoformat(), "EndDate": end.isoformat()},
+            MaxResults=100,
+            **({"NextPageToken": token} if token else {}),
+        )
+        yield answer
+        token = answer.get("NextPageToken")
+        if not token:
+            return
+
+
+def anomaly_row(item: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    impact = item.get("Impact", {})
+    score = item.get("AnomalyScore", {})
+    return {
+        "anomaly_id": item["AnomalyId"],
+        "anomaly_start_date": _day(item.get("AnomalyStartDate")),
+        "anomaly_end_date": _day(item.get("AnomalyEndDate")),
+        "dimension_value": item.get("DimensionValue"),
+        "monitor_arn": item.get("MonitorArn"),
+        "feedback": item.get("Feedback"),
+        "max_score": score.get("MaxScore"),
+        "current_score": score.get("CurrentScore"),
+        "max_impact": _money(impact.get("MaxImpact")),
+        "total_impact": _money(impact.get("TotalImpact")),
+        "total_actual_spend": _money(impact.get("TotalActualSpend")),
+        "total_expected_spend": _money(impact.get("TotalExpectedSpend")),
+        "total_impact_percentage": impact.get("TotalImpactPercentage"),
+        "root_causes": json.dumps(item.get("RootCauses", []), ensure_ascii=False),
+        "raw": json.dumps(item, ensure_ascii=False, default=str),
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+
+
+def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="ce_anomalies",
+        group_name="ingest",
+        kinds={"aws", "duckdb"},
+        owners=["team:finops"],
+        pool="duckdb",
+        description=f"AWS Cost Anomaly Detection anomalies of the last {settings.lookback_days} days, upserted.",
+    )
+    def ce_anomalies(
+        context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        aws.preflight()
+        end = utc_now().date()
+        start = end - dt.timedelta(days=settings.lookback_days)
+        now = utc_now()
+        with aws.tracked() as calls:
+            items = [a for page in anomaly_pages(aws.client("ce"), start, end) for a in page.get("Anomalies", [])]
+        table = pa.Table.from_pylist([anomaly_row(item, now) for item in items], schema=ANOMALY_COLUMNS)
+        with warehouse.connect() as conn:
+            conn.register("incoming_anomalies", table)
+            with transaction(conn):
+                conn.execute(UPSERT_ANOMALIES_SQL)
+            conn.unregister("incoming_anomalies")
+            record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        total_impact = sum((row["total_impact"] or 0 for row in table.to_pylist()), Decimal(0))
+        return dg.MaterializeResult(
+            metadata={
+                "anomalies_in_window": table.num_rows,
+                "total_impact_usd": float(round(total_impact, 2)),
+                "window_start": start.isoformat(),
+                **call_metadata(calls),
+            }
+        )
+
+    return ce_anomalies

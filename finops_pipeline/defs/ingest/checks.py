@@ -1,0 +1,144 @@
+"""Asset checks on the raw tables: reconciliation with Cost Explorer, unique keys, freshness, scan health."""
+
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+import dagster as dg
+
+from finops_pipeline.aws_session import AwsResource, call_metadata, utc_now
+from finops_pipeline.defs.ingest.cost_explorer_api import month_total
+from finops_pipeline.settings import Settings, first_of_month_months_ago
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
+
+# (asset name, table, key columns, freshness expression giving a DATE)
+RAW_TABLES = (
+    ("aws_accounts", "raw.aws_accounts", ("account_id",), "max(ingested_at)::DATE"),
+    ("ce_cost_daily", "raw.ce_cost_daily", ("usage_date", "account_id", "service"), "max(usage_date) + 1"),
+    ("ce_cost_by_region", "raw.ce_cost_by_region", ("usage_date", "service", "region"), "max(usage_date) + 1"),
+    (
+        "ce_cost_by_usage_type",
+        "raw.ce_cost_by_usage_type",
+        ("usage_date", "service", "usage_type"),
+        "max(usage_date) + 1",
+    ),
+    (
+        "ce_cost_by_tag",
+        "raw.ce_cost_by_tag",
+        ("usage_date", "account_id", "tag_key", "tag_value"),
+        "max(usage_date) + 1",
+    ),
+    ("tagged_resources", "raw.tagged_resources", ("resource_arn",), "max(scanned_at)::DATE"),
+    ("ce_anomalies", "raw.ce_anomalies", ("anomaly_id",), "max(last_seen_at)::DATE"),
+    (
+        "ce_recommendations",
+        "raw.ce_recommendations",
+        ("snapshot_date", "recommendation_id"),
+        "max(snapshot_date)",
+    ),
+)
+FAILED_SCANS_SQL = """
+SELECT account_id, region, status, detail FROM raw.scan_status
+WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
+"""
+
+
+def build_key_check(asset: str, table: str, keys: Sequence[str]) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset, name="no_duplicate_keys", description=f"Each ({', '.join(keys)}) appears once.")
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            duplicates = scalar(
+                conn, f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {', '.join(keys)} HAVING count(*) > 1)"
+            )
+        return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_keys": int(duplicates)})
+
+    return check
+
+
+def build_freshness_check(asset: str, table: str, fresh_expr: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset, name="fresher_than_a_day", description="The newest data is at most one day old."
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            newest: dt.date | None = scalar(conn, f"SELECT {fresh_expr} FROM {table}")
+        today = utc_now().date()
+        age = None if newest is None else (today - newest).days
+        return dg.AssetCheckResult(
+            passed=age is not None and age <= 1,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"newest": str(newest), "age_days": -1 if age is None else age},
+        )
+
+    return check
+
+
+def build_reconciliation_check(settings: Settings) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset="ce_cost_daily",
+        name="last_month_matches_cost_explorer",
+        description="Last full month's unblended total equals Cost Explorer's own total to the cent.",
+    )
+    def check(
+        context: dg.AssetCheckExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        end = first_of_month_months_ago(utc_now().date(), 0)
+        start = first_of_month_months_ago(end, 1)
+        if start < settings.start_date:
+            return dg.AssetCheckResult(passed=True, metadata={"skipped": "last month is before FINOPS_START_DATE"})
+        with aws.tracked() as calls:
+            expected = month_total(aws.client("ce"), start, end)
+        with warehouse.connect() as conn:
+            actual = scalar(
+                conn,
+                "SELECT coalesce(sum(unblended_cost), 0) FROM raw.ce_cost_daily WHERE usage_date >= ? AND usage_date < ?",
+                (start, end),
+            )
+            record_api_calls(conn, context.run.run_id, "ce_cost_daily:last_month_matches_cost_explorer", calls)
+        difference = Decimal(actual) - expected
+        return dg.AssetCheckResult(
+            passed=abs(difference) < Decimal("0.01"),
+            metadata={
+                "month": start.isoformat()[:7],
+                "warehouse_usd": float(actual),
+                "cost_explorer_usd": float(expected),
+                "difference_usd": float(difference),
+                **call_metadata(calls),
+            },
+        )
+
+    return check
+
+
+@dg.asset_check(
+    asset="tagged_resources",
+    name="every_account_region_scanned",
+    description="Every account × region answered the tag scan; failures are listed.",
+)
+def every_account_region_scanned(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        failed = conn.execute(FAILED_SCANS_SQL, ["tagging"]).fetchall()
+        total = scalar(conn, "SELECT count(*) FROM raw.scan_status WHERE source = 'tagging'")
+    table = "\n".join(f"| {a} | {r} | {s} | {d[:120]} |" for a, r, s, d in failed[:50])
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "failed_scans": len(failed),
+            "scans": int(total or 0),
+            "failed_accounts": sorted({row[0] for row in failed}),
+            "failures": dg.MetadataValue.md(
+                "| account | region | status | detail |\n|---|---|---|---|\n" + table if table else "none"
+            ),
+        },
+    )
+
+
+def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    return [
+        *(build_key_check(asset, table, keys) for asset, table, keys, _ in RAW_TABLES),
+        *(build_freshness_check(asset, table, fresh) for asset, table, _, fresh in RAW_TABLES),
+        build_reconciliation_check(settings),
+        every_account_region_scanned,
+    ]

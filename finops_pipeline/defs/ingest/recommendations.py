@@ -1,0 +1,219 @@
+"""``ce_recommendations``: RI and Savings Plans purchases and EC2 rightsizing, one snapshot a day."""
+
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from finops_pipeline.aws_session import AwsResource, call_metadata, utc_now
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+
+LOOKBACK = "THIRTY_DAYS"
+TERM = "ONE_YEAR"
+PAYMENT = "NO_UPFRONT"
+RI_SERVICES = ("Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service")
+MONEY = pa.decimal128(18, 6)
+RECOMMENDATION_COLUMNS = pa.schema(
+    [
+        ("snapshot_date", pa.date32()),
+        ("recommendation_id", pa.string()),
+        ("source", pa.string()),
+        ("service", pa.string()),
+        ("account_id", pa.string()),
+        ("region", pa.string()),
+        ("resource_id", pa.string()),
+        ("instance_type", pa.string()),
+        ("action", pa.string()),
+        ("term", pa.string()),
+        ("payment_option", pa.string()),
+        ("lookback_days", pa.int32()),
+        ("recommended_quantity", pa.float64()),
+        ("upfront_cost", MONEY),
+        ("hourly_commitment", MONEY),
+        ("estimated_monthly_savings", MONEY),
+        ("estimated_monthly_cost_before", MONEY),
+        ("currency", pa.string()),
+        ("details", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value)).quantize(Decimal("0.000001"))
+
+
+def _number(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def _paged(call: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[str, Any]]:
+    token: str | None = None
+    while True:
+        answer = call(**request, **({"NextPageToken": token} if token else {}))
+        yield answer
+        token = answer.get("NextPageToken")
+        if not token:
+            return
+
+
+def _row(source: str, action: str, detail: dict[str, Any], **values: Any) -> dict[str, Any]:
+    identity = "|".join(
+        str(values.get(k)) for k in ("service", "account_id", "region", "resource_id", "instance_type", "term")
+    )
+    return {
+        "recommendation_id": hashlib.sha256(f"{source}|{action}|{identity}".encode()).hexdigest()[:20],
+        "source": source,
+        "action": action,
+        "term": TERM,
+        "payment_option": PAYMENT,
+        "lookback_days": 30,
+        "currency": values.pop("currency", None) or "USD",
+        "details": json.dumps(detail, ensure_ascii=False, default=str),
+        **values,
+    }
+
+
+def reservation_rows(ce: Any) -> list[dict[str, Any]]:
+    rows = []
+    for service in RI_SERVICES:
+        for page in _paged(
+            ce.get_reservation_purchase_recommendation,
+            Service=service,
+            LookbackPeriodInDays=LOOKBACK,
+            TermInYears=TERM,
+            PaymentOption=PAYMENT,
+            AccountScope="PAYER",
+        ):
+            for recommendation in page.get("Recommendations", []):
+                for d in recommendation.get("RecommendationDetails", []):
+                    instance = next(iter(d.get("InstanceDetails", {}).values()), {})
+                    rows.append(
+                        _row(
+                            "reserved_instances",
+                            "purchase_reserved_instances",
+                            d,
+                            service=service,
+                            account_id=d.get("AccountId"),
+                            region=instance.get("Region"),
+                            resource_id=None,
+                            instance_type=instance.get("InstanceType"),
+                            recommended_quantity=_number(d.get("RecommendedNumberOfInstancesToPurchase")),
+                            upfront_cost=_money(d.get("UpfrontCost")),
+                            hourly_commitment=_money(d.get("RecurringStandardMonthlyCost")),
+                            estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
+                            estimated_monthly_cost_before=_money(d.get("EstimatedMonthlyOnDemandCost")),
+                            currency=d.get("CurrencyCode"),
+                        )
+                    )
+    return rows
+
+
+def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
+    rows = []
+    for page in _paged(
+        ce.get_savings_plans_purchase_recommendation,
+        SavingsPlansType="COMPUTE_SP",
+        TermInYears=TERM,
+        PaymentOption=PAYMENT,
+        LookbackPeriodInDays=LOOKBACK,
+    ):
+        details = page.get("SavingsPlansPurchaseRecommendation", {}).get(
+            "SavingsPlansPurchaseRecommendationDetails", []
+        )
+        for d in details:
+            rows.append(
+                _row(
+                    "savings_plans",
+                    "purchase_savings_plan",
+                    d,
+                    service="Savings Plans (Compute)",
+                    account_id=d.get("AccountId"),
+                    region=None,
+                    resource_id=None,
+                    instance_type=None,
+                    recommended_quantity=None,
+                    upfront_cost=_money(d.get("UpfrontCost")),
+                    hourly_commitment=_money(d.get("HourlyCommitmentToPurchase")),
+                    estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
+                    estimated_monthly_cost_before=_money(d.get("CurrentAverageHourlyOnDemandSpend")),
+                    currency=d.get("CurrencyCode"),
+                )
+            )
+    return rows
+
+
+def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
+    rows = []
+    for page in _paged(
+        ce.get_rightsizing_recommendation,
+        Service="AmazonEC2",
+        Configuration={"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True},
+    ):
+        for r in page.get("RightsizingRecommendations", []):
+            current = r.get("CurrentInstance", {})
+            ec2 = current.get("ResourceDetails", {}).get("EC2ResourceDetails", {})
+            if r.get("RightsizingType") == "TERMINATE":
+                action, savings = "terminate_instance", r.get("TerminateRecommendationDetail", {}).get(
+                    "EstimatedMonthlySavings"
+                )
+            else:
+                targets = r.get("ModifyRecommendationDetail", {}).get("TargetInstances", [])
+                best = next((t for t in targets if t.get("DefaultTargetInstance")), targets[0] if targets else {})
+                action, savings = "modify_instance", best.get("EstimatedMonthlySavings")
+            rows.append(
+                _row(
+                    "rightsizing",
+                    action,
+                    r,
+                    service="Amazon Elastic Compute Cloud - Compute",
+                    account_id=r.get("AccountId"),
+                    region=ec2.get("Region"),
+                    resource_id=current.get("ResourceId"),
+                    instance_type=ec2.get("InstanceType"),
+                    recommended_quantity=None,
+                    upfront_cost=None,
+                    hourly_commitment=None,
+                    estimated_monthly_savings=_money(savings) or 0,
+                    estimated_monthly_cost_before=_money(current.get("MonthlyCost")),
+                    currency=current.get("CurrencyCode"),
+                )
+            )
+    return rows
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    description="Cost Explorer's RI, Savings Plans and rightsizing recommendations: today's snapshot.",
+)
+def ce_recommendations(
+    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    aws.preflight()
+    now = utc_now()
+    with aws.tracked() as calls:
+        ce = aws.client("ce")
+        rows = reservation_rows(ce) + savings_plan_rows(ce) + rightsizing_rows(ce)
+    table = pa.Table.from_pylist(
+        [{**row, "snapshot_date": now.date(), "fetched_at": now} for row in rows], schema=RECOMMENDATION_COLUMNS
+    )
+    with warehouse.connect() as conn:
+        replace_rows(conn, "raw.ce_recommendations", table, "snapshot_date = ?", (now.date(),))
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+    by_source = {s: sum(float(r["estimated_monthly_savings"]) for r in rows if r["source"] == s) for s in
+                 ("reserved_instances", "savings_plans", "rightsizing")}
+    return dg.MaterializeResult(
+        metadata={
+            "recommendations": table.num_rows,
+            **{f"{source}_monthly_savings_usd": round(value, 2) for source, value in by_source.items()},
+            **call_metadata(calls),
+        }
+    )

@@ -1,0 +1,99 @@
+"""``tagged_resources``: the Tagging API in every member account and scan region, de-duplicated by ARN."""
+
+
+import json
+import re
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata, utc_now
+from finops_pipeline.defs.ingest.accounts import aws_accounts
+from finops_pipeline.defs.ingest.fan_out import record_scan_status, scan_targets
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+
+SOURCE = "tagging"
+ARN_RESOURCE_RE = re.compile(r"([^/:]+)[/:](.+)")
+RESOURCE_COLUMNS = pa.schema(
+    [
+        ("resource_arn", pa.string()),
+        ("account_id", pa.string()),
+        ("region", pa.string()),
+        ("service", pa.string()),
+        ("resource_type", pa.string()),
+        ("resource_id", pa.string()),
+        ("tags", pa.string()),
+        ("scanned_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def parse_arn(arn: str) -> tuple[str, str, str]:
+    """(service, "service:type", resource id) from an ARN such as arn:aws:ec2:r:a:instance/i-1."""
+    parts = arn.split(":", 5)
+    service, resource = parts[2], parts[5] if len(parts) > 5 else ""
+    if service == "s3":
+        return service, "s3:bucket", resource
+    typed = ARN_RESOURCE_RE.match(resource)
+    if typed is None:
+        return service, service, resource
+    return service, f"{service}:{typed[1]}", typed[2]
+
+
+def scan_account_region(aws: AwsResource, target: ScanTarget) -> list[dict[str, Any]]:
+    client = aws.client("resourcegroupstaggingapi", region=target.region, account_id=target.account_id)
+    found = []
+    for page in client.get_paginator("get_resources").paginate(ResourcesPerPage=100):
+        for item in page["ResourceTagMappingList"]:
+            service, resource_type, resource_id = parse_arn(item["ResourceARN"])
+            found.append(
+                {
+                    "resource_arn": item["ResourceARN"],
+                    "account_id": target.account_id,
+                    "region": target.region,
+                    "service": service,
+                    "resource_type": resource_type,
+                    "resource_id": resource_id,
+                    "tags": json.dumps({t["Key"]: t["Value"] for t in item.get("Tags", [])}, ensure_ascii=False),
+                }
+            )
+    return found
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    deps=[aws_accounts],
+    description="Tagged resources of every active account and scan region (Resource Groups Tagging API).",
+)
+def tagged_resources(
+    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    aws.preflight()
+    with warehouse.connect() as conn:
+        targets = scan_targets(conn, aws)
+    with aws.tracked() as calls:
+        outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+    now = utc_now()
+    by_arn: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:  # targets are in scan-region order: the first region seen keeps a global ARN
+        for row in outcome.result or []:
+            by_arn.setdefault(row["resource_arn"], {**row, "scanned_at": now})
+    table = pa.Table.from_pylist(list(by_arn.values()), schema=RESOURCE_COLUMNS)
+    with warehouse.connect() as conn:
+        replace_rows(conn, "raw.tagged_resources", table)
+        statuses = record_scan_status(conn, SOURCE, outcomes, [len(o.result or []) for o in outcomes])
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+    return dg.MaterializeResult(
+        metadata={
+            "resources": table.num_rows,
+            "accounts_scanned": len({t.account_id for t in targets}),
+            "regions_scanned": len(aws.scan_regions),
+            "scans_ok": statuses["ok"],
+            "scans_failed": len(outcomes) - statuses["ok"],
+            **call_metadata(calls),
+        }
+    )

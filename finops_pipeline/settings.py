@@ -1,0 +1,272 @@
+"""Every environment variable the product reads, parsed and validated in one place.
+
+A bad value must stop definition loading with a message naming the variable, the value and the
+fix, before any run writes anything; so nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dagster._utils.schedules import is_valid_cron_string
+from dotenv import dotenv_values
+
+T = TypeVar("T")
+
+DEFAULT_REQUIRED_TAG_KEYS = ("Environment", "Owner", "Project", "CostCenter")
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
+class SettingsError(ValueError):
+    """Raised with every invalid setting listed, each with what was wrong and how to fix it."""
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def first_of_month_months_ago(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    aws_region: str = "us-east-1"
+    role_arn: str | None = None
+    single_account_mode: bool = False
+    required_tag_keys: tuple[str, ...] = DEFAULT_REQUIRED_TAG_KEYS
+    lookback_days: int = 90
+    log_level: str = "INFO"
+    log_format: str = "text"
+    duckdb_path: Path = Path("data/finops.duckdb")
+    start_date: dt.date = field(default_factory=lambda: first_of_month_months_ago(today_utc(), 13))
+    member_role_name: str = "FinOpsMemberReadOnly"
+    scan_regions: tuple[str, ...] = ("us-east-1",)
+    restatement_days: int = 3
+    month_close_days: int = 5
+    max_concurrency: int = 8
+    daily_schedule_enabled: bool = False
+    daily_schedule_cron: str = "0 6 * * *"
+
+
+class _Reader:
+    """Collects errors instead of stopping at the first, so one load shows every bad setting."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.errors: list[str] = []
+
+    def raw(self, *names: str) -> tuple[str, str | None]:
+        for name in names:
+            value = self.env.get(name)
+            if value is not None and value.strip() != "":
+                return name, value.strip()
+        return names[0], None
+
+    def get(self, names: str | tuple[str, ...], default: T, parse: Callable[[str], T], fix: str) -> T:
+        name, value = self.raw(*((names,) if isinstance(names, str) else names))
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.errors.append(f"{name}={value!r} is invalid: {exc}. Fix: {fix}")
+            return default
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return number
+
+    return parse
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise ValueError("not a boolean")
+
+
+def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        normal = value.upper() if upper else value.lower()
+        if normal not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return normal
+
+    return parse
+
+
+def _region(value: str) -> str:
+    if not REGION_RE.match(value):
+        raise ValueError("not an AWS region code")
+    return value
+
+
+def _regions(value: str) -> tuple[str, ...]:
+    regions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    bad = [region for region in regions if not REGION_RE.match(region)]
+    if bad:
+        raise ValueError(f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not AWS region codes")
+    if not regions:
+        raise ValueError("no region given")
+    return regions
+
+
+def _role_arn(value: str) -> str:
+    if not ROLE_ARN_RE.match(value):
+        raise ValueError("not an IAM role ARN")
+    return value
+
+
+def _role_name(value: str) -> str:
+    if not ROLE_NAME_RE.match(value):
+        raise ValueError("not an IAM role name (1-64 characters of letters, digits and +=,.@_-)")
+    return value
+
+
+def _tag_keys(value: str) -> tuple[str, ...]:
+    keys = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if not keys:
+        raise ValueError("no tag key given")
+    for key in keys:
+        if len(key) > 128:
+            raise ValueError(f"tag key {key[:20]!r}... is longer than AWS's 128 characters")
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag key {key!r} uses the reserved prefix aws:")
+    return keys
+
+
+def _duckdb_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    if path.exists() and path.is_dir():
+        raise ValueError("is a directory, not a file")
+    if path.suffix not in (".duckdb", ".db"):
+        raise ValueError("should name a .duckdb file")
+    return path
+
+
+def _start_date(today: dt.date) -> Callable[[str], dt.date]:
+    oldest = first_of_month_months_ago(today, 13)
+
+    def parse(value: str) -> dt.date:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a date in YYYY-MM-DD form") from None
+        if day > today:
+            raise ValueError(f"is after today ({today})")
+        if day < oldest:
+            raise ValueError(f"is older than Cost Explorer keeps (13 months plus this month: {oldest})")
+        return day
+
+    return parse
+
+
+def _cron(value: str) -> str:
+    if not is_valid_cron_string(value):
+        raise ValueError("not a valid cron expression")
+    return value
+
+
+def load_dotenv_file(path: Path = Path(".env")) -> dict[str, str]:
+    """Values from ``.env`` when present; the real environment always wins over them."""
+    if not path.is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None = None) -> Settings:
+    """Parse settings from ``env`` (default: ``.env`` overlaid by the process environment)."""
+    if env is None:
+        env = {**load_dotenv_file(), **os.environ}
+    today = today or today_utc()
+    r = _Reader(env)
+    region = r.get(("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1", _region, "use a code like us-east-1")
+    values: dict[str, Any] = {
+        "aws_region": region,
+        "role_arn": r.get(
+            ("AWS_ROLE_ARN", "ASSUME_ROLE_ARN"),
+            None,
+            _role_arn,
+            "use arn:aws:iam::<12-digit account>:role/<name>, or unset it to use the default credentials",
+        ),
+        "single_account_mode": r.get("SINGLE_ACCOUNT_MODE", False, _bool, "use true or false"),
+        "required_tag_keys": r.get(
+            "REQUIRED_TAG_KEYS",
+            DEFAULT_REQUIRED_TAG_KEYS,
+            _tag_keys,
+            "give comma-separated tag keys, e.g. Environment,Owner,Project,CostCenter",
+        ),
+        "lookback_days": r.get(
+            "LOOKBACK_DAYS", 90, _int_in(1, 90), "use 1 to 90 (Cost Explorer keeps anomalies for 90 days)"
+        ),
+        "log_level": r.get(
+            "LOG_LEVEL", "INFO", _choice(LOG_LEVELS, upper=True), f"use one of {', '.join(LOG_LEVELS)}"
+        ),
+        "log_format": r.get("LOG_FORMAT", "text", _choice(LOG_FORMATS, upper=False), "use text or json"),
+        "duckdb_path": r.get(
+            "FINOPS_DUCKDB_PATH",
+            Path("data/finops.duckdb"),
+            _duckdb_path,
+            "give the path of a .duckdb file, e.g. data/finops.duckdb",
+        ),
+        "start_date": r.get(
+            "FINOPS_START_DATE",
+            first_of_month_months_ago(today, 13),
+            _start_date(today),
+            "use YYYY-MM-DD within the last 13 months, or unset it for the full history",
+        ),
+        "member_role_name": r.get(
+            "FINOPS_MEMBER_ROLE_NAME",
+            "FinOpsMemberReadOnly",
+            _role_name,
+            "give the name (not the ARN) of the role deployed in every member account",
+        ),
+        "scan_regions": r.get(
+            "FINOPS_SCAN_REGIONS",
+            (region,),
+            _regions,
+            "give comma-separated region codes, e.g. us-east-1,eu-west-1",
+        ),
+        "restatement_days": r.get(
+            "FINOPS_RESTATEMENT_DAYS", 3, _int_in(1, 60), "use a whole number of days from 1 to 60"
+        ),
+        "month_close_days": r.get(
+            "FINOPS_MONTH_CLOSE_DAYS", 5, _int_in(0, 27), "use a whole number of days from 0 to 27"
+        ),
+        "max_concurrency": r.get(
+            "FINOPS_MAX_CONCURRENCY", 8, _int_in(1, 64), "use a whole number from 1 to 64"
+        ),
+        "daily_schedule_enabled": r.get(
+            "FINOPS_DAILY_SCHEDULE_ENABLED", False, _bool, "use true or false"
+        ),
+        "daily_schedule_cron": r.get(
+            "FINOPS_DAILY_SCHEDULE_CRON", "0 6 * * *", _cron, "use a 5-field cron such as '0 6 * * *'"
+        ),
+    }
+    if r.errors:
+        raise SettingsError("Invalid finops-pipeline settings:\n  - " + "\n  - ".join(r.errors))
+    return Settings(**values)
