@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.session import get_session
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from finops_pipeline.settings import Settings
 
@@ -150,7 +150,7 @@ class AwsResource(dg.ConfigurableResource):
     region: str = "us-east-1"
     role_arn: str | None = None
     member_role_name: str = "FinOpsMemberReadOnly"
-    scan_regions: list[str] = ["us-east-1"]
+    scan_regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
     max_concurrency: int = 8
     single_account_mode: bool = False
     max_attempts: int = 10
@@ -199,9 +199,11 @@ class AwsResource(dg.ConfigurableResource):
             except BotoCoreError as exc:
                 raise AwsAccessError(f"AWS credentials could not be loaded: {exc}") from exc
             if not has_credentials:
-                what = "AWS_ROLE_ARN is set but there are no base credentials to assume it with" if (
-                    self.role_arn
-                ) else "No AWS credentials were found"
+                what = (
+                    "AWS_ROLE_ARN is set but there are no base credentials to assume it with"
+                    if (self.role_arn)
+                    else "No AWS credentials were found"
+                )
                 raise AwsAccessError(
                     f"{what}. Fix: configure a profile (AWS_PROFILE), SSO (aws sso login), static keys "
                     "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or an instance/task role; for the local "

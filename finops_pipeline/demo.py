@@ -54,7 +54,7 @@ def summary(database: Path, run_id: str) -> str:
     with duckdb.connect(str(database), read_only=True) as conn:
         lines.append("Rows per table:")
         for table in SUMMARY_TABLES:
-            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             lines.append(f"  {table:<28} {count:>10,}")
         lines.append("Cost of the last three months (USD):")
         lines.append(f"  {'month':<8} {'unblended':>14} {'amortized':>14} {'net unblended':>14}")

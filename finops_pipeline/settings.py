@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from dagster._utils.schedules import is_valid_cron_string
 from dotenv import dotenv_values
 
+from finops_pipeline import tag_rules
+
 T = TypeVar("T")
 
 DEFAULT_REQUIRED_TAG_KEYS = ("Environment", "Owner", "Project", "CostCenter")
@@ -60,6 +62,18 @@ class Settings:
     max_concurrency: int = 8
     daily_schedule_enabled: bool = False
     daily_schedule_cron: str = "0 6 * * *"
+    # --- tag governance and savings (issue #4) ---
+    tag_allowed_values: tag_rules.AllowedValues = ()
+    tag_key_case_mode: str = "strict"
+    tag_exempt_resource_types: tuple[str, ...] = ()
+    tag_compliance_threshold: float = 80.0
+    snapshot_max_age_days: int = 90
+    # --- spend alerts: anomalies, budgets and forecast (issue #5) ---
+    anomaly_min_impact_usd: float = 1.0
+    anomaly_min_score: float = 6.5
+    anomaly_high_impact_usd: float = 100.0
+    cost_daily_warning: float | None = None
+    cost_monthly_warning: float | None = None
 
 
 class _Reader:
@@ -185,6 +199,29 @@ def _start_date(today: dt.date) -> Callable[[str], dt.date]:
     return parse
 
 
+def _usd(value: str) -> float:
+    try:
+        amount = float(value.replace(",", "").removeprefix("$"))
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not amount >= 0 or amount == float("inf"):
+        raise ValueError("must be a finite amount of 0 or more")
+    return amount
+
+
+def _float_in(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo:g} and {hi:g}")
+        return number
+
+    return parse
+
+
 def _cron(value: str) -> str:
     if not is_valid_cron_string(value):
         raise ValueError("not a valid cron expression")
@@ -260,13 +297,53 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
         "max_concurrency": r.get(
             "FINOPS_MAX_CONCURRENCY", 8, _int_in(1, 64), "use a whole number from 1 to 64"
         ),
-        "daily_schedule_enabled": r.get(
-            "FINOPS_DAILY_SCHEDULE_ENABLED", False, _bool, "use true or false"
-        ),
+        "daily_schedule_enabled": r.get("FINOPS_DAILY_SCHEDULE_ENABLED", False, _bool, "use true or false"),
         "daily_schedule_cron": r.get(
             "FINOPS_DAILY_SCHEDULE_CRON", "0 6 * * *", _cron, "use a 5-field cron such as '0 6 * * *'"
         ),
+        # --- tag governance and savings (issue #4) ---
+        "tag_allowed_values": r.get(
+            "TAG_ALLOWED_VALUES",
+            (),
+            tag_rules.parse_allowed_values,
+            'give JSON such as {"Environment": ["prod", "dev"]}, or the path of a .json/.yaml file with it',
+        ),
+        "tag_key_case_mode": r.get(
+            "TAG_KEY_CASE_MODE",
+            "strict",
+            tag_rules.parse_case_mode,
+            "use strict (a case variant such as environment does not satisfy Environment) or insensitive",
+        ),
+        "tag_exempt_resource_types": r.get(
+            "TAG_EXEMPT_RESOURCE_TYPES",
+            (),
+            tag_rules.parse_exempt_types,
+            "give comma-separated types such as ec2:snapshot,ec2:elastic-ip, or a whole service such as s3",
+        ),
+        "tag_compliance_threshold": r.get(
+            "TAG_COMPLIANCE_THRESHOLD", 80.0, tag_rules.parse_threshold, "use a percentage from 0 to 100"
+        ),
+        "snapshot_max_age_days": r.get(
+            "SNAPSHOT_MAX_AGE_DAYS", 90, _int_in(1, 3650), "use a whole number of days from 1 to 3650"
+        ),
+        # --- spend alerts: anomalies, budgets and forecast (issue #5) ---
+        "anomaly_min_impact_usd": r.get(
+            "ANOMALY_MIN_IMPACT_USD", 1.0, _usd, "give a dollar amount of 0 or more, e.g. 25"
+        ),
+        "anomaly_min_score": r.get(
+            "ANOMALY_MIN_SCORE", 6.5, _float_in(1.0, 1000.0), "give a robust z-score from 1 to 1000, e.g. 6.5"
+        ),
+        "anomaly_high_impact_usd": r.get(
+            "ANOMALY_HIGH_IMPACT_USD", 100.0, _usd, "give a dollar amount of 0 or more, e.g. 500"
+        ),
+        "cost_daily_warning": r.get(
+            "COST_DAILY_WARNING", None, _usd, "give a dollar amount such as 2500, or unset it"
+        ),
+        "cost_monthly_warning": r.get(
+            "COST_MONTHLY_WARNING", None, _usd, "give a dollar amount such as 75000, or unset it"
+        ),
     }
+    r.errors.extend(tag_rules.cross_check(values["required_tag_keys"], values["tag_allowed_values"]))
     if r.errors:
         raise SettingsError("Invalid finops-pipeline settings:\n  - " + "\n  - ".join(r.errors))
     return Settings(**values)

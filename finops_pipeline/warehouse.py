@@ -97,9 +97,7 @@ def record_api_calls(
             for c in counts
         ]
     )
-    replace_rows(
-        conn, "meta.api_call_log", rows, "run_id = ? AND asset_key = ?", (run_id, asset_key)
-    )
+    replace_rows(conn, "meta.api_call_log", rows, "run_id = ? AND asset_key = ?", (run_id, asset_key))
 
 
 def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:

@@ -1,6 +1,5 @@
 """Resources every domain shares, built from the validated settings (no AWS call at load time)."""
 
-
 import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource

@@ -147,3 +147,153 @@ SELECT run_id, service, operation,
        max(recorded_at) AS recorded_at
 FROM meta.api_call_log
 GROUP BY ALL;
+
+-- ==== EC2 inventory, tag compliance and savings (issue #4) ===================================
+-- EC2 describe calls of every active account × scan region (source 'ec2' in raw.scan_status).
+-- They see resources that never had a tag, which the Tagging API cannot. tags: JSON object.
+CREATE TABLE IF NOT EXISTS raw.ec2_instances (
+    resource_arn    VARCHAR NOT NULL,
+    account_id      VARCHAR NOT NULL,
+    region          VARCHAR NOT NULL,
+    instance_id     VARCHAR NOT NULL,
+    instance_type   VARCHAR,
+    state           VARCHAR,            -- pending | running | stopping | stopped | shutting-down | terminated
+    launch_time     TIMESTAMPTZ,
+    tags            JSON NOT NULL,
+    scanned_at      TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS raw.ec2_volumes (
+    resource_arn            VARCHAR NOT NULL,
+    account_id              VARCHAR NOT NULL,
+    region                  VARCHAR NOT NULL,
+    volume_id               VARCHAR NOT NULL,
+    volume_type             VARCHAR,
+    size_gb                 DOUBLE,
+    iops                    BIGINT,
+    state                   VARCHAR,    -- available (unattached) | in-use | ...
+    attached_instance_ids   VARCHAR[],
+    create_time             TIMESTAMPTZ,
+    tags                    JSON NOT NULL,
+    scanned_at              TIMESTAMPTZ NOT NULL
+);
+
+-- Snapshots owned by the account (OwnerIds=['self']), not public or shared ones.
+CREATE TABLE IF NOT EXISTS raw.ec2_snapshots (
+    resource_arn    VARCHAR NOT NULL,
+    account_id      VARCHAR NOT NULL,
+    region          VARCHAR NOT NULL,
+    snapshot_id     VARCHAR NOT NULL,
+    volume_id       VARCHAR,
+    volume_size_gb  DOUBLE,
+    state           VARCHAR,
+    storage_tier    VARCHAR,
+    start_time      TIMESTAMPTZ,
+    description     VARCHAR,
+    tags            JSON NOT NULL,
+    scanned_at      TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS raw.ec2_addresses (
+    resource_arn            VARCHAR NOT NULL,
+    account_id              VARCHAR NOT NULL,
+    region                  VARCHAR NOT NULL,
+    allocation_id           VARCHAR NOT NULL,
+    public_ip               VARCHAR,
+    domain                  VARCHAR,
+    association_id          VARCHAR,
+    instance_id             VARCHAR,
+    network_interface_id    VARCHAR,
+    tags                    JSON NOT NULL,
+    scanned_at              TIMESTAMPTZ NOT NULL
+);
+
+-- One row per resource seen by the Tagging API or EC2 describe calls, on the latest snapshot_date.
+CREATE TABLE IF NOT EXISTS marts.tag_compliance_resources (
+    snapshot_date       DATE NOT NULL,
+    resource_arn        VARCHAR NOT NULL,
+    account_id          VARCHAR NOT NULL,
+    region              VARCHAR NOT NULL,
+    service             VARCHAR NOT NULL,
+    resource_type       VARCHAR NOT NULL,
+    resource_id         VARCHAR,
+    found_by            VARCHAR NOT NULL,   -- tagging_api | ec2_describe | both
+    tags                JSON NOT NULL,
+    missing_keys        VARCHAR[] NOT NULL,
+    invalid_values      STRUCT("key" VARCHAR, "value" VARCHAR, reason VARCHAR)[] NOT NULL,
+    case_variant_keys   VARCHAR[] NOT NULL,
+    keys_satisfied      INTEGER NOT NULL,
+    is_exempt           BOOLEAN NOT NULL,
+    scan_failures       VARCHAR,            -- failed scans of this account × region, NULL when all answered
+    compliance_status   VARCHAR NOT NULL,   -- compliant | non_compliant | exempt | unknown
+    compliant           BOOLEAN             -- NULL when exempt or unknown
+);
+
+-- One row set per snapshot_date: dimension overall | account | service | resource_type | tag_key.
+CREATE TABLE IF NOT EXISTS marts.tag_compliance_summary (
+    snapshot_date           DATE NOT NULL,
+    dimension               VARCHAR NOT NULL,
+    dimension_value         VARCHAR NOT NULL,
+    resources_total         BIGINT NOT NULL,
+    resources_exempt        BIGINT NOT NULL,
+    resources_unknown       BIGINT NOT NULL,
+    resources_evaluated     BIGINT NOT NULL,
+    resources_compliant     BIGINT NOT NULL,
+    compliance_pct          DOUBLE,         -- compliant / evaluated × 100 (tag_key: resources satisfying that key)
+    key_coverage_pct        DOUBLE,         -- satisfied (resource, required key) pairs / all pairs × 100
+    scans_failed            BIGINT NOT NULL,
+    status                  VARCHAR NOT NULL, -- complete | partial | unknown
+    spend_window_start      DATE,
+    spend_window_end        DATE,           -- exclusive
+    spend_usd               DECIMAL(18, 6), -- unblended cost in the window (overall, account, tag_key rows)
+    spend_tagged_usd        DECIMAL(18, 6), -- with a non-empty value of the key (overall/account: mean over keys)
+    spend_coverage_pct      DOUBLE
+);
+
+-- Every way to save, one snapshot: Cost Explorer's purchases and rightsizing, and inventory waste.
+CREATE TABLE IF NOT EXISTS marts.recommendations (
+    snapshot_date                   DATE NOT NULL,
+    recommendation_id               VARCHAR NOT NULL,
+    account_id                      VARCHAR,
+    region                          VARCHAR,
+    resource_id                     VARCHAR,
+    resource_arn                    VARCHAR,
+    kind                            VARCHAR NOT NULL,  -- reserved_instances | savings_plans | rightsizing |
+                                                       -- unattached_ebs_volume | unassociated_elastic_ip |
+                                                       -- stopped_instance | old_snapshot
+    action                          VARCHAR NOT NULL,
+    detail                          VARCHAR,
+    estimated_monthly_savings_usd   DECIMAL(18, 6),
+    estimation_method               VARCHAR NOT NULL,
+    source                          VARCHAR NOT NULL,  -- cost_explorer | ec2_inventory
+    first_seen_date                 DATE NOT NULL
+);
+
+-- --- Spend alerts: anomalies, budgets and forecast (issue #5) -----------------------------------
+-- Cost Explorer's GetCostForecast for the rest of this month and next month (organisation total).
+CREATE TABLE IF NOT EXISTS raw.ce_forecasts (
+    snapshot_date               DATE NOT NULL,      -- the day the forecast was taken
+    period_start                DATE NOT NULL,
+    period_end                  DATE NOT NULL,      -- exclusive
+    metric                      VARCHAR NOT NULL,   -- UNBLENDED_COST
+    mean_usd                    DECIMAL(18, 6) NOT NULL,
+    lower_usd                   DECIMAL(18, 6),
+    upper_usd                   DECIMAL(18, 6),
+    prediction_interval_level   INTEGER NOT NULL,
+    fetched_at                  TIMESTAMPTZ NOT NULL
+);
+
+-- AWS Budgets (DescribeBudgets in the management account), one snapshot a day.
+CREATE TABLE IF NOT EXISTS raw.aws_budgets (
+    snapshot_date           DATE NOT NULL,
+    owner_account_id        VARCHAR NOT NULL,   -- the account holding the budget
+    budget_name             VARCHAR NOT NULL,
+    budget_type             VARCHAR NOT NULL,   -- COST | USAGE | RI_* | SAVINGS_PLANS_*
+    time_unit               VARCHAR NOT NULL,   -- DAILY | MONTHLY | QUARTERLY | ANNUALLY
+    limit_usd               DECIMAL(18, 6),
+    actual_spend_usd        DECIMAL(18, 6),
+    forecasted_spend_usd    DECIMAL(18, 6),
+    linked_account_ids      VARCHAR[],          -- from the LinkedAccount cost filter; empty = whole organisation
+    cost_filters            JSON,
+    fetched_at              TIMESTAMPTZ NOT NULL
+);

@@ -1,6 +1,5 @@
 """Daily automation: re-materialize the restated window of every cost grain plus the snapshots."""
 
-
 import dagster as dg
 
 from finops_pipeline.defs.automation.windows import range_tags, refresh_window
@@ -13,7 +12,7 @@ def build_automation_defs(settings: Settings) -> dg.Definitions:
     daily_ingest_job = dg.define_asset_job(
         name="daily_ingest_job",
         selection=INGEST_SELECTION,
-        description="Cost grains over the restatement window, plus accounts, tags, anomalies, recommendations.",
+        description="Cost grains over the restated window, plus accounts, tags, anomalies, recommendations.",
     )
 
     @dg.schedule(
@@ -21,7 +20,9 @@ def build_automation_defs(settings: Settings) -> dg.Definitions:
         cron_schedule=settings.daily_schedule_cron,
         execution_timezone="UTC",
         default_status=(
-            dg.DefaultScheduleStatus.RUNNING if settings.daily_schedule_enabled else dg.DefaultScheduleStatus.STOPPED
+            dg.DefaultScheduleStatus.RUNNING
+            if settings.daily_schedule_enabled
+            else dg.DefaultScheduleStatus.STOPPED
         ),
         description="Daily refresh; stopped unless FINOPS_DAILY_SCHEDULE_ENABLED=true.",
     )

@@ -1,6 +1,5 @@
 """``aws_accounts``: the organisation's accounts with their OU path, or the caller alone."""
 
-
 import json
 from typing import Any
 
@@ -107,8 +106,8 @@ def fetch_single_account(aws: AwsResource) -> list[dict[str, Any]]:
 def aws_accounts(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    aws.preflight()
     with aws.tracked() as calls:
+        aws.preflight()
         rows = fetch_single_account(aws) if aws.single_account_mode else fetch_organization_accounts(aws)
     table = pa.Table.from_pylist(rows, schema=ACCOUNT_COLUMNS)
     with warehouse.connect() as conn:

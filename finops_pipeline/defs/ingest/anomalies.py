@@ -4,7 +4,6 @@ Open anomalies keep changing, so every run re-reads the whole trailing window; `
 survives the upsert so alerts can tell a new anomaly from an updated one.
 """
 
-
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -102,17 +101,19 @@ def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
         kinds={"aws", "duckdb"},
         owners=["team:finops"],
         pool="duckdb",
-        description=f"AWS Cost Anomaly Detection anomalies of the last {settings.lookback_days} days, upserted.",
+        description=f"AWS Cost Anomaly Detection results, last {settings.lookback_days} days, by id.",
     )
     def ce_anomalies(
         context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        aws.preflight()
         end = utc_now().date()
         start = end - dt.timedelta(days=settings.lookback_days)
         now = utc_now()
         with aws.tracked() as calls:
-            items = [a for page in anomaly_pages(aws.client("ce"), start, end) for a in page.get("Anomalies", [])]
+            aws.preflight()
+            items = [
+                a for page in anomaly_pages(aws.client("ce"), start, end) for a in page.get("Anomalies", [])
+            ]
         table = pa.Table.from_pylist([anomaly_row(item, now) for item in items], schema=ANOMALY_COLUMNS)
         with warehouse.connect() as conn:
             conn.register("incoming_anomalies", table)

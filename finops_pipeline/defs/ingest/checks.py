@@ -1,6 +1,5 @@
 """Asset checks on the raw tables: reconciliation with Cost Explorer, unique keys, freshness, scan health."""
 
-
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
@@ -16,7 +15,12 @@ from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scala
 RAW_TABLES = (
     ("aws_accounts", "raw.aws_accounts", ("account_id",), "max(ingested_at)::DATE"),
     ("ce_cost_daily", "raw.ce_cost_daily", ("usage_date", "account_id", "service"), "max(usage_date) + 1"),
-    ("ce_cost_by_region", "raw.ce_cost_by_region", ("usage_date", "service", "region"), "max(usage_date) + 1"),
+    (
+        "ce_cost_by_region",
+        "raw.ce_cost_by_region",
+        ("usage_date", "service", "region"),
+        "max(usage_date) + 1",
+    ),
     (
         "ce_cost_by_usage_type",
         "raw.ce_cost_by_usage_type",
@@ -38,6 +42,10 @@ RAW_TABLES = (
         "max(snapshot_date)",
     ),
 )
+DUPLICATE_KEYS_SQL = "SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
+MONTH_TOTAL_SQL = """
+SELECT coalesce(sum(unblended_cost), 0) FROM raw.ce_cost_daily WHERE usage_date >= ? AND usage_date < ?
+"""
 FAILED_SCANS_SQL = """
 SELECT account_id, region, status, detail FROM raw.scan_status
 WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
@@ -45,11 +53,14 @@ WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
 
 
 def build_key_check(asset: str, table: str, keys: Sequence[str]) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name="no_duplicate_keys", description=f"Each ({', '.join(keys)}) appears once.")
+    @dg.asset_check(
+        asset=asset, name="no_duplicate_keys", description=f"Each ({', '.join(keys)}) appears once."
+    )
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as conn:
             duplicates = scalar(
-                conn, f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {', '.join(keys)} HAVING count(*) > 1)"
+                conn,
+                DUPLICATE_KEYS_SQL.format(table=table, keys=", ".join(keys)),
             )
         return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_keys": int(duplicates)})
 
@@ -86,16 +97,20 @@ def build_reconciliation_check(settings: Settings) -> dg.AssetChecksDefinition:
         end = first_of_month_months_ago(utc_now().date(), 0)
         start = first_of_month_months_ago(end, 1)
         if start < settings.start_date:
-            return dg.AssetCheckResult(passed=True, metadata={"skipped": "last month is before FINOPS_START_DATE"})
+            return dg.AssetCheckResult(
+                passed=True, metadata={"skipped": "last month is before FINOPS_START_DATE"}
+            )
         with aws.tracked() as calls:
             expected = month_total(aws.client("ce"), start, end)
         with warehouse.connect() as conn:
             actual = scalar(
                 conn,
-                "SELECT coalesce(sum(unblended_cost), 0) FROM raw.ce_cost_daily WHERE usage_date >= ? AND usage_date < ?",
+                MONTH_TOTAL_SQL,
                 (start, end),
             )
-            record_api_calls(conn, context.run.run_id, "ce_cost_daily:last_month_matches_cost_explorer", calls)
+            record_api_calls(
+                conn, context.run.run_id, "ce_cost_daily:last_month_matches_cost_explorer", calls
+            )
         difference = Decimal(actual) - expected
         return dg.AssetCheckResult(
             passed=abs(difference) < Decimal("0.01"),

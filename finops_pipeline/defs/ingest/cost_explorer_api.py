@@ -4,7 +4,6 @@ Every page costs $0.01, so a whole date range goes into one ``GetCostAndUsage`` 
 boto3's missing paginator is replaced by a loop on ``NextPageToken``.
 """
 
-
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,7 +96,8 @@ def fetch_grain(
         "GroupBy": group_by(grain, tag_key),
     }
     columns: dict[str, list[Any]] = {
-        name: [] for name in ("usage_date", *grain.columns, *METRIC_COLUMNS.values(), "is_estimated", "currency")
+        name: []
+        for name in ("usage_date", *grain.columns, *METRIC_COLUMNS.values(), "is_estimated", "currency")
     }
     prefix = f"{tag_key}$" if tag_key is not None else ""
     for answer in pages(client, **request):

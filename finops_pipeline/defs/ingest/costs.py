@@ -4,7 +4,6 @@ A run over a partition range fetches the whole window in one request stream (sin
 and replaces that window in one transaction, so re-running any range gives identical rows.
 """
 
-
 import datetime as dt
 from decimal import Decimal
 
@@ -22,7 +21,9 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.dat
     return window.start.date(), window.end.date()
 
 
-def build_cost_asset(grain: CostGrain, settings: Settings, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_cost_asset(
+    grain: CostGrain, settings: Settings, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     tag_keys: tuple[str | None, ...] = settings.required_tag_keys if grain.per_tag_key else (None,)
 
     @dg.asset(
@@ -34,14 +35,17 @@ def build_cost_asset(grain: CostGrain, settings: Settings, partitions: dg.Partit
         description=grain.description,
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata={"table": grain.table, "group_by": ", ".join(grain.dimensions + (("TAG",) if grain.per_tag_key else ()))},
+        metadata={
+            "table": grain.table,
+            "group_by": ", ".join(grain.dimensions + (("TAG",) if grain.per_tag_key else ())),
+        },
     )
     def cost_asset(
         context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        aws.preflight()
         start, end = partition_window(context)
         with aws.tracked() as calls:
+            aws.preflight()
             ce = aws.client("ce")
             tables = [fetch_grain(ce, grain, start, end, tag_key) for tag_key in tag_keys]
         rows = pa.concat_tables(tables) if len(tables) > 1 else tables[0]

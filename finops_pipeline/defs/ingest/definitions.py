@@ -1,6 +1,5 @@
 """Ingest domain: raw tables from Cost Explorer, Organizations and the Tagging API."""
 
-
 import dagster as dg
 
 from finops_pipeline.defs.ingest.accounts import aws_accounts

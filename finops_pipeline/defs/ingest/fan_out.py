@@ -4,7 +4,6 @@ Shared by every per-account scan (Tagging API now, EC2 inventory later): one fai
 region is a status row and a warning, never a failed run.
 """
 
-
 from collections import Counter
 from collections.abc import Sequence
 

@@ -1,6 +1,5 @@
 """Daily partitions for the Cost Explorer grains: UTC days from FINOPS_START_DATE through today."""
 
-
 import dagster as dg
 
 from finops_pipeline.settings import Settings

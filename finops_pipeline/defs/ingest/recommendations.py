@@ -1,6 +1,5 @@
 """``ce_recommendations``: RI and Savings Plans purchases and EC2 rightsizing, one snapshot a day."""
 
-
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -64,7 +63,8 @@ def _paged(call: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict
 
 def _row(source: str, action: str, detail: dict[str, Any], **values: Any) -> dict[str, Any]:
     identity = "|".join(
-        str(values.get(k)) for k in ("service", "account_id", "region", "resource_id", "instance_type", "term")
+        str(values.get(k))
+        for k in ("service", "account_id", "region", "resource_id", "instance_type", "term")
     )
     return {
         "recommendation_id": hashlib.sha256(f"{source}|{action}|{identity}".encode()).hexdigest()[:20],
@@ -159,12 +159,15 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
             current = r.get("CurrentInstance", {})
             ec2 = current.get("ResourceDetails", {}).get("EC2ResourceDetails", {})
             if r.get("RightsizingType") == "TERMINATE":
-                action, savings = "terminate_instance", r.get("TerminateRecommendationDetail", {}).get(
-                    "EstimatedMonthlySavings"
+                action, savings = (
+                    "terminate_instance",
+                    r.get("TerminateRecommendationDetail", {}).get("EstimatedMonthlySavings"),
                 )
             else:
                 targets = r.get("ModifyRecommendationDetail", {}).get("TargetInstances", [])
-                best = next((t for t in targets if t.get("DefaultTargetInstance")), targets[0] if targets else {})
+                best = next(
+                    (t for t in targets if t.get("DefaultTargetInstance")), targets[0] if targets else {}
+                )
                 action, savings = "modify_instance", best.get("EstimatedMonthlySavings")
             rows.append(
                 _row(
@@ -197,19 +200,22 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
 def ce_recommendations(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    aws.preflight()
     now = utc_now()
     with aws.tracked() as calls:
+        aws.preflight()
         ce = aws.client("ce")
         rows = reservation_rows(ce) + savings_plan_rows(ce) + rightsizing_rows(ce)
     table = pa.Table.from_pylist(
-        [{**row, "snapshot_date": now.date(), "fetched_at": now} for row in rows], schema=RECOMMENDATION_COLUMNS
+        [{**row, "snapshot_date": now.date(), "fetched_at": now} for row in rows],
+        schema=RECOMMENDATION_COLUMNS,
     )
     with warehouse.connect() as conn:
         replace_rows(conn, "raw.ce_recommendations", table, "snapshot_date = ?", (now.date(),))
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-    by_source = {s: sum(float(r["estimated_monthly_savings"]) for r in rows if r["source"] == s) for s in
-                 ("reserved_instances", "savings_plans", "rightsizing")}
+    by_source = {
+        s: sum(float(r["estimated_monthly_savings"]) for r in rows if r["source"] == s)
+        for s in ("reserved_instances", "savings_plans", "rightsizing")
+    }
     return dg.MaterializeResult(
         metadata={
             "recommendations": table.num_rows,

@@ -1,6 +1,5 @@
 """``tagged_resources``: the Tagging API in every member account and scan region, de-duplicated by ARN."""
 
-
 import json
 import re
 from typing import Any
@@ -55,7 +54,9 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> list[dict[str, 
                     "service": service,
                     "resource_type": resource_type,
                     "resource_id": resource_id,
-                    "tags": json.dumps({t["Key"]: t["Value"] for t in item.get("Tags", [])}, ensure_ascii=False),
+                    "tags": json.dumps(
+                        {t["Key"]: t["Value"] for t in item.get("Tags", [])}, ensure_ascii=False
+                    ),
                 }
             )
     return found
@@ -72,10 +73,10 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> list[dict[str, 
 def tagged_resources(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    aws.preflight()
-    with warehouse.connect() as conn:
-        targets = scan_targets(conn, aws)
     with aws.tracked() as calls:
+        aws.preflight()
+        with warehouse.connect() as conn:
+            targets = scan_targets(conn, aws)
         outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
     now = utc_now()
     by_arn: dict[str, dict[str, Any]] = {}

@@ -9,15 +9,15 @@ from finops_pipeline.settings import load_settings
 TODAY = dt.date(2026, 11, 27)
 
 
-def test_mid_month_refresh_rereads_the_restated_tail_and_today() -> None:
+def test_mid_month_refresh_rereads_what_yesterday_saw_as_estimated_and_today() -> None:
     settings = load_settings({}, today=TODAY)
-    assert refresh_window(settings, TODAY) == (dt.date(2026, 11, 24), TODAY)
+    assert refresh_window(settings, TODAY) == (dt.date(2026, 11, 23), TODAY)
 
 
 def test_early_month_refresh_also_rereads_last_month_while_it_closes() -> None:
     settings = load_settings({}, today=TODAY)
     assert refresh_window(settings, dt.date(2026, 12, 4)) == (dt.date(2026, 11, 1), dt.date(2026, 12, 4))
-    assert refresh_window(settings, dt.date(2026, 12, 6)) == (dt.date(2026, 12, 3), dt.date(2026, 12, 6))
+    assert refresh_window(settings, dt.date(2026, 12, 6)) == (dt.date(2026, 12, 2), dt.date(2026, 12, 6))
 
 
 def test_refresh_never_starts_before_the_first_partition() -> None:
@@ -34,4 +34,6 @@ def test_schedule_requests_one_ranged_run_and_is_stopped_unless_enabled() -> Non
     assert request.tags["dagster/asset_partition_range_start"] == "2026-11-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-12-02"
     enabled = build_automation_defs(load_settings({"FINOPS_DAILY_SCHEDULE_ENABLED": "true"}, today=TODAY))
-    assert enabled.get_schedule_def("daily_ingest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert (
+        enabled.get_schedule_def("daily_ingest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    )

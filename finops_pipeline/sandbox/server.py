@@ -1,0 +1,401 @@
+"""The local AWS sandbox: one loopback endpoint serving a synthetic organisation.
+
+``AWS_ENDPOINT_URL`` plus dummy keys is all a boto3 client needs: Cost Explorer calls (``X-Amz-Target:
+AWSInsightsIndexService.*``) go to this project's emulator, everything else to moto running in-process
+(as moto's ``ThreadedMotoServer`` does), in front of both a fault injector.
+
+moto keeps its state in process-global backends, so a process holds ONE seeded sandbox at a time:
+``start()`` resets moto, ``stop()`` leaves it for the next ``start()`` to reset. Tests share one sandbox per
+session and start other worlds in subprocesses (``finops sandbox --background``); ``Sandbox.view(faults)``
+serves the same seeded state on a second port with other faults, which is cheap and needs no reseeding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from finops_pipeline.sandbox import moto_seed
+from finops_pipeline.sandbox.faults import (
+    CallInfo,
+    FaultInjector,
+    Faults,
+    WSGIApp,
+    call_info,
+    error_response,
+)
+
+if TYPE_CHECKING:
+    from finops_pipeline.sandbox.world import World, WorldConfig
+
+HEALTH_PATH = "/sandbox/health"
+CE_TARGET_PREFIX = "AWSInsightsIndexService."
+DUMMY_KEY = "testing"
+DEFAULT_REGION = "us-east-1"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot start or serve as asked."""
+
+
+def _exempt(path: str) -> bool:
+    """Sandbox and moto control routes are never faulted: tests and tooling read them."""
+    return path.startswith(("/sandbox/", "/moto-api"))
+
+
+def _cost_explorer_app(world: World, page_size: int) -> WSGIApp:
+    from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
+
+    return CostExplorerEmulator(world, page_size=page_size).wsgi_app
+
+
+class Router:
+    """Cost Explorer to the emulator, the rest to moto; plus AWS rules moto lacks.
+
+    The one rule: ``sts:AssumeRole`` into a SUSPENDED (closed) account is refused with AccessDenied, as in
+    AWS, so a scan must skip closed accounts rather than read them.
+    """
+
+    def __init__(self, world: World, ce_app: WSGIApp) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.ce_app = ce_app  # thread-safe: the emulator locks its DuckDB connection itself
+        accounts = world.accounts.select(["account_id", "status"]).to_pylist()
+        self.suspended = {row["account_id"] for row in accounts if row["status"] == "SUSPENDED"}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX):
+            return self.ce_app(environ, start_response)
+        if self.suspended and not _exempt(environ.get("PATH_INFO", "")):
+            info = call_info(environ)
+            if info.service == "sts" and info.operation == "AssumeRole":
+                account = info.form.get("RoleArn", "").split(":")[4:5]
+                if account and account[0] in self.suspended:
+                    return self._refuse(info, environ, start_response, info.form["RoleArn"])
+        return self.moto(environ, start_response)
+
+    @staticmethod
+    def _refuse(
+        info: CallInfo, environ: dict[str, Any], start_response: Callable[..., Any], role_arn: str
+    ) -> Iterable[bytes]:
+        message = f"Account of {role_arn} is suspended (closed): sts:AssumeRole into it is not authorized"
+        status, headers, body = error_response(info, environ, 403, "AccessDenied", message)
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+
+class _SeededWorld:
+    """The world as the emulator sees it while moto is being seeded: ``resources`` waits for the ids."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+        self._settled = threading.Event()
+
+    def settle(self, world: World) -> None:
+        """Publish the seeded world (or, if seeding failed, release waiters with the unseeded one)."""
+        self._world = world
+        self._settled.set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("resources", "with_resource_ids"):
+            self._settled.wait()
+        return getattr(self._world, name)
+
+
+class _Loader:
+    """Runs `build` in a thread; ``result()`` joins it and re-raises its error here."""
+
+    def __init__(self, build: Callable[[], WSGIApp]) -> None:
+        self._outcome: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, args=(build,), name="sandbox-ce-load", daemon=True)
+        self._thread.start()
+
+    def _run(self, build: Callable[[], WSGIApp]) -> None:
+        try:
+            self._outcome["app"] = build()
+        except BaseException as exc:
+            self._outcome["error"] = exc
+
+    def result(self) -> WSGIApp:
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["app"]
+
+
+class SandboxApp:
+    """Health endpoint, then the fault injector, then the router."""
+
+    def __init__(self, router: Router, faults: Faults, health: Callable[[], dict[str, Any]]) -> None:
+        self.injector = FaultInjector(router, faults, _exempt)
+        self.health = health
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            body = json.dumps(self.health(), default=str).encode()
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        return self.injector(environ, start_response)
+
+
+def _quiet_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietHandler(MotoRequestHandler):
+        """moto's handler without a log line per request (a scan makes thousands)."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
+    return QuietHandler
+
+
+class _Endpoint:
+    """A threaded werkzeug server on a loopback port, in a daemon thread."""
+
+    def __init__(self, app: WSGIApp, host: str, port: int) -> None:
+        try:
+            self.server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=_quiet_handler()
+            )
+        except OSError as exc:
+            raise SandboxError(
+                f"cannot listen on {host}:{port} ({exc}); choose another --port or 0 for a free one"
+            ) from exc
+        self.url = f"http://{host}:{self.server.server_port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox {self.url}",
+            daemon=True,
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def client_env(url: str) -> dict[str, str]:
+    """Exactly what a boto3 client needs to talk to the sandbox at `url` as the management account."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+        "AWS_REGION": DEFAULT_REGION,
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    }
+
+
+_active_lock = threading.Lock()
+_active: Sandbox | None = None
+
+
+class Sandbox:
+    """A world generated, seeded into moto and served on one loopback endpoint.
+
+    >>> with Sandbox(WorldConfig(accounts=12)) as sandbox:
+    ...     boto3.client("organizations", **...)  # or os.environ.update(sandbox.env())
+
+    One per process (moto is process-global); see the module docstring.
+    """
+
+    def __init__(
+        self,
+        config: WorldConfig,
+        faults: Faults | None = None,
+        port: int = 0,
+        ce_page_size: int = 5000,
+        *,
+        host: str = "127.0.0.1",
+        world: World | None = None,
+    ) -> None:
+        self.config = config
+        self.faults = faults or Faults()
+        self.port, self.ce_page_size, self.host = port, ce_page_size, host
+        self._world = world
+        self._endpoint: _Endpoint | None = None
+        self._app: SandboxApp | None = None
+        self._router: Router | None = None
+        self._views: list[SandboxView] = []
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> Sandbox:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise SandboxError(
+                    f"a sandbox is already running in this process at {_active.url}: moto's state is "
+                    "process-global, so stop it first or start this one in a subprocess "
+                    "(finops sandbox --background)"
+                )
+            _active = self
+        try:
+            self._start()
+        except BaseException:
+            with _active_lock:
+                _active = None
+            raise
+        return self
+
+    def _start(self) -> None:
+        started = time.perf_counter()
+        moto_seed.import_moto()
+        imported = time.perf_counter()
+        if self._world is None:
+            from finops_pipeline.sandbox.world import build_world
+
+            self._world = build_world(self.config)
+        built = time.perf_counter()
+        moto_seed.reset_moto()
+        moto_seed.install_moto_fixes()
+        # The emulator's DuckDB load runs in C++ without the GIL while seeding is pure Python, so the two
+        # overlap; the emulator only waits for the resource ids (its last table) to come out of seeding.
+        pending = _SeededWorld(self._world)
+        loader = _Loader(lambda: _cost_explorer_app(pending, self.ce_page_size))
+        try:
+            self._world = moto_seed.seed_moto(self._world)
+        finally:
+            pending.settle(self._world)
+        seeded = time.perf_counter()
+        ce_app = loader.result()
+        self._router = Router(self._world, ce_app)
+        self._app = SandboxApp(self._router, self.faults, self.health)
+        self._endpoint = _Endpoint(self._app, self.host, self.port)
+        served = time.perf_counter()
+        self.timings = {
+            "imports_s": round(imported - started, 3),
+            "world_s": round(built - imported, 3),
+            "seed_s": round(seeded - built, 3),
+            "serve_s": round(served - seeded, 3),
+            "total_s": round(served - started, 3),
+        }
+
+    def stop(self) -> None:
+        global _active
+        for view in self._views:
+            view.stop()
+        self._views.clear()
+        if self._endpoint is not None:
+            self._endpoint.stop()
+            self._endpoint = None
+            moto_seed.remove_moto_fixes()
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------------------------------- accessors
+
+    @property
+    def url(self) -> str:
+        if self._endpoint is None:
+            raise SandboxError("the sandbox is not running: call start() first")
+        return self._endpoint.url
+
+    @property
+    def world(self) -> World:
+        """The served world, with moto's resource ids and ARNs."""
+        if self._world is None or self._endpoint is None:
+            raise SandboxError("the sandbox is not running: call start() first")
+        return self._world
+
+    def env(self) -> dict[str, str]:
+        return client_env(self.url)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Fault-injector counters: requests, throttled, access_denied, region_disabled, latency_ms."""
+        return self._app.injector.stats.snapshot() if self._app else {}
+
+    def health(self) -> dict[str, Any]:
+        world = self._world
+        assert world is not None
+        config = world.config
+        return {
+            "status": "ok",
+            "url": self._endpoint.url if self._endpoint else None,
+            "pid": os.getpid(),
+            "as_of": config.as_of.isoformat(),
+            "config": {
+                "accounts": config.accounts,
+                "as_of": config.as_of.isoformat(),
+                "history_months": config.history_months,
+                "regions": list(config.regions),
+                "seed": config.seed,
+                "resources_per_account_region": config.resources_per_account_region,
+            },
+            "management_account_id": world.management_account_id,
+            "accounts": world.accounts.column("account_id").to_pylist(),
+            "resources": moto_seed.resource_counts(world),
+            "faults": self.faults.to_dict(),
+            "stats": self.stats,
+            "timings": self.timings,
+            "ce_page_size": self.ce_page_size,
+        }
+
+    def view(self, faults: Faults, port: int = 0) -> SandboxView:
+        """Serve this sandbox's seeded state on another port with other faults (stopped with the sandbox)."""
+        if self._router is None:
+            raise SandboxError("the sandbox is not running: call start() first")
+        view = SandboxView(self, faults, port)
+        self._views.append(view)
+        return view
+
+
+class SandboxView:
+    """A second endpoint over a running sandbox's state, with its own faults and counters."""
+
+    def __init__(self, sandbox: Sandbox, faults: Faults, port: int) -> None:
+        assert sandbox._router is not None
+        self.sandbox, self.faults = sandbox, faults
+        self._app = SandboxApp(sandbox._router, faults, self.health)
+        self._endpoint: _Endpoint | None = _Endpoint(self._app, sandbox.host, port)
+        self.url = self._endpoint.url
+
+    def health(self) -> dict[str, Any]:
+        return {
+            **self.sandbox.health(),
+            "url": self.url,
+            "faults": self.faults.to_dict(),
+            "stats": self.stats,
+        }
+
+    @property
+    def world(self) -> World:
+        return self.sandbox.world
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self._app.injector.stats.snapshot()
+
+    def env(self) -> dict[str, str]:
+        return client_env(self.url)
+
+    def stop(self) -> None:
+        if self._endpoint is not None:
+            self._endpoint.stop()
+            self._endpoint = None
+
+    def __enter__(self) -> SandboxView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,154 @@
+"""Shared fixtures: the local AWS sandbox and the environment a boto3 client needs to reach it.
+
+- ``sandbox`` (session): the default world, 12 member accounts observed on ``SANDBOX_AS_OF`` (today, UTC,
+  as the pipeline's partitions are), served in-process on a free port.
+  ``sandbox.world`` is the ground truth, with moto's resource ids and ARNs.
+- ``aws_env``: points boto3 at the session sandbox as the management account (and hides any real AWS
+  profile or credentials of the machine), returning the variables it set.
+- ``sandbox_factory``: for tests that need other faults or another world. moto's state is process-global,
+  so a second seeded world cannot live in this process: ``sandbox_factory(faults=...)`` alone serves the
+  session world on another port with those faults (in-process, instant); ``sandbox_factory(config=...)``
+  starts ``finops sandbox --background`` in a subprocess on its own port (a few seconds) and stops it at
+  teardown. Both return an object with ``.url``, ``.env()`` and ``.health()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from finops_pipeline.sandbox.faults import Faults
+    from finops_pipeline.sandbox.server import Sandbox
+    from finops_pipeline.sandbox.world import WorldConfig
+
+pytest_plugins = ["finops_pipeline_tests.pipeline_fixtures"]
+
+# Today (UTC): the pipeline reads "today" from the clock, so the world it meets must be observed today too.
+# Tests take expectations from the world's ground truth, never from the calendar.
+SANDBOX_AS_OF = dt.datetime.now(dt.UTC).date()
+SANDBOX_ACCOUNTS = 12
+
+
+def sandbox_config(**overrides: Any) -> WorldConfig:
+    """The session sandbox's WorldConfig, with `overrides`."""
+    from finops_pipeline.sandbox.world import WorldConfig
+
+    return WorldConfig(**{"accounts": SANDBOX_ACCOUNTS, "as_of": SANDBOX_AS_OF, **overrides})
+
+
+def set_aws_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], home: Path) -> dict[str, str]:
+    """Make `env` the only AWS configuration boto3 sees in this test."""
+    for name in list(os.environ):
+        if name.startswith(
+            ("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE", "AWS_WEB_IDENTITY")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    from finops_pipeline.sandbox.server import Sandbox
+
+    with Sandbox(sandbox_config()) as running:
+        yield running
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    return set_aws_env(monkeypatch, sandbox.env(), tmp_path)
+
+
+@dataclass
+class BackgroundSandbox:
+    """A ``finops sandbox --background`` process started by ``sandbox_factory``."""
+
+    url: str
+    pid: int
+    pid_file: Path
+
+    def env(self) -> dict[str, str]:
+        from finops_pipeline.sandbox.server import client_env
+
+        return client_env(self.url)
+
+    def health(self) -> dict[str, Any]:
+        from finops_pipeline.sandbox.cli import health
+
+        return health(self.url)
+
+    def stop(self) -> None:
+        finops_cli("sandbox", "stop", "--pid-file", str(self.pid_file))
+
+
+def finops_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the ``finops`` console script (as ``python -m``, so no install is needed)."""
+    return subprocess.run(
+        [sys.executable, "-m", "finops_pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_background_sandbox(
+    directory: Path, config: WorldConfig, faults: Faults | None
+) -> BackgroundSandbox:
+    from finops_pipeline.sandbox.faults import Faults
+
+    default = sandbox_config()
+    if (config.history_months, config.resources_per_account_region) != (
+        default.history_months,
+        default.resources_per_account_region,
+    ):
+        raise ValueError("finops sandbox sets accounts, seed, as_of and regions only")
+    pid_file = directory / "sandbox.pid"
+    args = ["sandbox", "--background", "--pid-file", str(pid_file), "--accounts", str(config.accounts)]
+    args += [
+        "--seed",
+        str(config.seed),
+        "--as-of",
+        config.as_of.isoformat(),
+        "--regions",
+        ",".join(config.regions),
+    ]
+    done = finops_cli(*args, *(faults or Faults()).to_cli_args())
+    if done.returncode != 0:
+        raise RuntimeError(f"finops sandbox --background failed ({done.returncode}):\n{done.stderr}")
+    url = next(line.split("=", 1)[1] for line in done.stdout.splitlines() if "AWS_ENDPOINT_URL=" in line)
+    return BackgroundSandbox(url=url, pid=int(pid_file.read_text()), pid_file=pid_file)
+
+
+@pytest.fixture
+def sandbox_factory(
+    sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Any]]:
+    started: list[Any] = []
+
+    def start(config: WorldConfig | None = None, faults: Faults | None = None) -> Any:
+        from finops_pipeline.sandbox.faults import Faults
+
+        if config is None or config == sandbox.world.config:
+            handle: Any = sandbox.view(faults or Faults())
+        else:
+            handle = start_background_sandbox(tmp_path_factory.mktemp("sandbox"), config, faults)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in reversed(started):
+        handle.stop()

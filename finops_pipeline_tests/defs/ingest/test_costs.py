@@ -1,0 +1,123 @@
+"""Cost grains against the sandbox's ground truth: every metric, every month, to the cent."""
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+
+CENT = Decimal("0.01")
+METRICS = {
+    "UnblendedCost": "unblended_cost",
+    "AmortizedCost": "amortized_cost",
+    "NetUnblendedCost": "net_unblended_cost",
+}
+GRAIN_TABLES = ("raw.ce_cost_daily", "raw.ce_cost_by_region", "raw.ce_cost_by_usage_type")
+
+
+def monthly(
+    conn: duckdb.DuckDBPyConnection, table: str, column: str, where: str = "true"
+) -> dict[dt.date, Decimal]:
+    rows = conn.execute(
+        f"SELECT date_trunc('month', usage_date)::DATE, sum({column}) FROM {table} WHERE {where} GROUP BY 1"
+    ).fetchall()
+    return {month: Decimal(total) for month, total in rows}
+
+
+def truth(world: Any, granularity: str, group_by: list[str], metric: str) -> dict[tuple, Decimal]:
+    table = world.truth_totals(granularity, group_by, metric).to_pylist()
+    return {tuple(row[k] for k in ["period_start", *group_by]): row["amount"] for row in table}
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_monthly_totals_equal_ground_truth_in_every_grain(
+    ingested_warehouse: Path, sandbox: Any, metric: str
+) -> None:
+    expected = {key[0]: amount for key, amount in truth(sandbox.world, "MONTHLY", [], metric).items()}
+    assert len(expected) == 14  # 13 closed months plus the current one
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        for table in GRAIN_TABLES:
+            actual = monthly(conn, table, METRICS[metric])
+            assert actual.keys() == expected.keys(), table
+            for month, amount in expected.items():
+                assert abs(actual[month] - amount) < CENT, (table, month, actual[month], amount)
+        for key in ("Environment", "Owner", "Project", "CostCenter"):
+            actual = monthly(conn, "raw.ce_cost_by_tag", METRICS[metric], f"tag_key = '{key}'")
+            assert all(abs(actual[m] - expected[m]) < CENT for m in expected), key
+
+
+def test_account_month_totals_equal_ground_truth(ingested_warehouse: Path, sandbox: Any) -> None:
+    expected = truth(sandbox.world, "MONTHLY", ["LINKED_ACCOUNT"], "NetUnblendedCost")
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "SELECT date_trunc('month', usage_date)::DATE, account_id, sum(net_unblended_cost) "
+            "FROM raw.ce_cost_daily GROUP BY 1, 2"
+        ).fetchall()
+    actual = {(month, account): Decimal(total) for month, account, total in rows}
+    assert actual.keys() == expected.keys()
+    assert max(abs(actual[k] - expected[k]) for k in expected) < CENT
+
+
+def test_untagged_spend_is_the_empty_tag_value(ingested_warehouse: Path, sandbox: Any) -> None:
+    expected = truth(sandbox.world, "MONTHLY", ["TAG:Environment"], "UnblendedCost")
+    untagged = {k[0]: v for k, v in expected.items() if k[1] == ""}
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        actual = monthly(
+            conn, "raw.ce_cost_by_tag", "unblended_cost", "tag_key = 'Environment' AND tag_value = ''"
+        )
+    assert untagged and all(abs(actual[m] - untagged[m]) < CENT for m in untagged)
+    assert sum(untagged.values()) > 0
+
+
+def test_estimated_flags_cover_exactly_the_restated_days(ingested_warehouse: Path, sandbox: Any) -> None:
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        estimated = {
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT usage_date FROM raw.ce_cost_daily WHERE is_estimated"
+            ).fetchall()
+        }
+        newest = conn.execute("SELECT max(usage_date) FROM raw.ce_cost_daily").fetchone()[0]
+    world = sandbox.world
+    assert estimated == {world.estimated_start + dt.timedelta(days=i) for i in range(3)}
+    assert newest == world.data_end - dt.timedelta(days=1)
+
+
+def test_full_backfill_reads_each_grain_as_one_paginated_stream(ingested_warehouse: Path) -> None:
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        per_asset = dict(
+            conn.execute(
+                "SELECT asset_key, sum(pages) FROM meta.api_call_log WHERE service = 'ce' "
+                "AND operation = 'GetCostAndUsage' GROUP BY 1"
+            ).fetchall()
+        )
+        days = conn.execute("SELECT count(DISTINCT usage_date) FROM raw.ce_cost_daily").fetchone()[0]
+    one_request_per_day_per_grain = days * (3 + 4)
+    assert set(per_asset) >= {"ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_cost_by_tag"}
+    assert sum(per_asset.values()) * 10 <= one_request_per_day_per_grain
+
+
+def table_digest(database: Path) -> dict[str, tuple]:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*), sum(hash(COLUMNS(*))) FROM {table}").fetchone()
+            for table in (*GRAIN_TABLES, "raw.ce_cost_by_tag")
+        }
+
+
+def test_rerunning_a_range_leaves_identical_tables(
+    warehouse_copy: Path, pipeline_env_for: Any, sandbox: Any
+) -> None:
+    pipeline_env_for(warehouse_copy)
+    before = table_digest(warehouse_copy)
+    start = sandbox.world.data_end - dt.timedelta(days=40)
+    end = sandbox.world.data_end
+    assets = ("ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_cost_by_tag")
+    for _ in range(2):
+        result = run_pipeline(start, end, assets=assets)
+        assert result.success
+        assert table_digest(warehouse_copy) == before

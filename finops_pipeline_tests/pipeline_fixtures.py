@@ -1,0 +1,92 @@
+"""Pipeline fixtures, a pytest plugin loaded by the root conftest.
+
+The ingest run against the session sandbox is built once and copied per test.
+
+A full-history ingest of the 12-account world takes tens of seconds, so ``ingested_warehouse`` runs it
+once per session; tests that write get their own copy through ``warehouse_copy``.
+"""
+
+import datetime as dt
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from finops_pipeline.defs.automation.windows import range_tags
+from finops_pipeline_tests.conftest import set_aws_env
+
+SANDBOX_REGIONS = "us-east-1,us-west-2,eu-west-1"
+
+
+def pipeline_env(sandbox_env: dict[str, str], database: Path, **extra: str) -> dict[str, str]:
+    return {
+        **sandbox_env,
+        "FINOPS_DUCKDB_PATH": str(database),
+        "FINOPS_SCAN_REGIONS": SANDBOX_REGIONS,
+        **extra,
+    }
+
+
+def run_pipeline(
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    assets: Sequence[str] | None = None,
+    group: str | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of the code location as loaded from the current environment."""
+    from finops_pipeline.definitions import defs as load_defs
+    from finops_pipeline.settings import load_settings, today_utc
+
+    settings = load_settings()
+    definitions = load_defs()
+    job = definitions.resolve_implicit_global_asset_job_def()
+    if assets is not None:
+        job = job.get_subset(asset_selection={dg.AssetKey(name) for name in assets})
+    elif group is not None:
+        keys = dg.AssetSelection.groups(group).resolve(definitions.resolve_asset_graph())
+        job = job.get_subset(asset_selection=set(keys))
+    return job.execute_in_process(
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags=range_tags(start or settings.start_date, end or today_utc()),
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def ingested_warehouse(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The ``ingest`` group run once over the session sandbox's full history (read it, do not write it)."""
+    database = tmp_path_factory.mktemp("warehouse") / "finops.duckdb"
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), database.parent)
+        result = run_pipeline(group="ingest")
+        assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+    finally:
+        monkeypatch.undo()
+    yield database
+
+
+@pytest.fixture
+def warehouse_copy(ingested_warehouse: Path, tmp_path: Path) -> Path:
+    """A private copy of the ingested warehouse for a test that writes."""
+    target = tmp_path / "finops.duckdb"
+    shutil.copyfile(ingested_warehouse, target)
+    return target
+
+
+@pytest.fixture
+def pipeline_env_for(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Any, tmp_path: Path
+) -> Callable[..., dict[str, str]]:
+    """Point the pipeline at a sandbox-like endpoint (default: the session sandbox) and a database."""
+
+    def apply(database: Path, endpoint: Any = None, **extra: str) -> dict[str, str]:
+        return set_aws_env(
+            monkeypatch, pipeline_env((endpoint or sandbox).env(), database, **extra), tmp_path
+        )
+
+    return apply
