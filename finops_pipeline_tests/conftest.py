@@ -7,9 +7,9 @@
   profile or credentials of the machine), returning the variables it set.
 - ``sandbox_factory``: for tests that need other faults or another world. moto's state is process-global,
   so a second seeded world cannot live in this process: ``sandbox_factory(faults=...)`` alone serves the
-  session world on another port with those faults (in-process, instant); ``sandbox_factory(config=...)``
-  starts ``finops sandbox --background`` in a subprocess on its own port (a few seconds) and stops it at
-  teardown. Both return an object with ``.url``, ``.env()`` and ``.health()``.
+  session world on another port with those faults (in-process, instant); with ``config=...`` or
+  ``page_size=...`` it starts ``finops sandbox --background`` in a subprocess on its own port (a few
+  seconds) and stops it at teardown. Both return an object with ``.url``, ``.env()`` and ``.health()``.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def finops_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
 
 
 def start_background_sandbox(
-    directory: Path, config: WorldConfig, faults: Faults | None
+    directory: Path, config: WorldConfig, faults: Faults | None, page_size: int | None = None
 ) -> BackgroundSandbox:
     from finops_pipeline.sandbox.faults import Faults
 
@@ -126,6 +126,8 @@ def start_background_sandbox(
         "--regions",
         ",".join(config.regions),
     ]
+    if page_size is not None:
+        args += ["--page-size", str(page_size)]
     done = finops_cli(*args, *(faults or Faults()).to_cli_args())
     if done.returncode != 0:
         raise RuntimeError(f"finops sandbox --background failed ({done.returncode}):\n{done.stderr}")
@@ -139,13 +141,16 @@ def sandbox_factory(
 ) -> Iterator[Callable[..., Any]]:
     started: list[Any] = []
 
-    def start(config: WorldConfig | None = None, faults: Faults | None = None) -> Any:
+    def start(
+        config: WorldConfig | None = None, faults: Faults | None = None, page_size: int | None = None
+    ) -> Any:
         from finops_pipeline.sandbox.faults import Faults
 
-        if config is None or config == sandbox.world.config:
+        if (config is None or config == sandbox.world.config) and page_size is None:
             handle: Any = sandbox.view(faults or Faults())
         else:
-            handle = start_background_sandbox(tmp_path_factory.mktemp("sandbox"), config, faults)
+            directory = tmp_path_factory.mktemp("sandbox")
+            handle = start_background_sandbox(directory, config or sandbox.world.config, faults, page_size)
         started.append(handle)
         return handle
 

@@ -1066,6 +1066,7 @@ class _Builder:
                         "kind": kind,
                         "acct": acct,
                         "start": start,
+                        "planned_end": end,  # fixes the shape, so a later as_of only reveals more of it
                         "end": min(end, self.d1 - 1),
                         "rng": rng,
                     }
@@ -1096,7 +1097,7 @@ class _Builder:
                 s = plan["series"]
                 ident = (cols["acct"][s], cols["svc"][s], cols["region"][s], cols["ut"][s])
             spans = taken.setdefault(ident, [])
-            lo, hi = plan["start"] - 3, plan["end"] + 3
+            lo, hi = plan["start"] - 3, plan["planned_end"] + 3
             if any(lo <= b and a <= hi for a, b in spans):
                 continue
             if plan["kind"] == "new_service":
@@ -1119,7 +1120,7 @@ class _Builder:
                 plan["series"] = len(cols["acct"]) - 1
                 spans.append((plan["start"], 1 << 40))
             else:
-                spans.append((plan["start"], plan["end"]))
+                spans.append((plan["start"], plan["planned_end"]))
                 n = plan["end"] - plan["start"] + 1
                 if plan["kind"] == "spike":
                     profile = [rng.uniform(3.0, 7.0)]
@@ -1128,7 +1129,7 @@ class _Builder:
                 elif plan["kind"] == "drop":
                     profile = [rng.uniform(0.05, 0.3)] * n
                 else:
-                    duration = plan["end"] - plan["start"] + 1
+                    duration = plan["planned_end"] - plan["start"] + 1
                     peak = rng.uniform(0.6, 1.4)
                     profile = [1.0 + peak * (t + 1) / duration for t in range(n)]
                 plan["profile"] = profile[:n]

@@ -124,6 +124,16 @@ def test_moving_as_of_restates_only_the_trailing_three_days() -> None:
         assert abs(a[d] / b[d] - 1) < Decimal("0.07")
 
 
+def test_no_older_day_moves_over_two_weeks_of_as_of_dates() -> None:
+    """Ongoing anomalies (a drift still ramping) must not reshape the days already observed."""
+    days = [dt.date(2026, 11, 13) + dt.timedelta(days=i) for i in range(15)]
+    worlds = [build_world(WorldConfig(accounts=12, as_of=day)) for day in days]
+    for before, after in zip(worlds, worlds[1:], strict=False):
+        cutoff = before.config.as_of - dt.timedelta(days=3)
+        assert _digest(_older_rows(before, cutoff)) == _digest(_older_rows(after, cutoff)), after.config.as_of
+    assert any(label["kind"] == "drift" for w in worlds for label in w.anomalies.to_pylist())
+
+
 def test_month_close_credit_appears_on_the_fourth() -> None:
     before = build_world(WorldConfig(accounts=12, as_of=dt.date(2026, 3, 3)))
     after = build_world(WorldConfig(accounts=12, as_of=dt.date(2026, 3, 4)))
