@@ -128,7 +128,7 @@ def test_no_older_day_moves_over_two_weeks_of_as_of_dates() -> None:
     """Ongoing anomalies (a drift still ramping) must not reshape the days already observed."""
     days = [dt.date(2026, 11, 13) + dt.timedelta(days=i) for i in range(15)]
     worlds = [build_world(WorldConfig(accounts=12, as_of=day)) for day in days]
-    for before, after in zip(worlds, worlds[1:], strict=False):
+    for before, after in itertools.pairwise(worlds):
         cutoff = before.config.as_of - dt.timedelta(days=3)
         assert _digest(_older_rows(before, cutoff)) == _digest(_older_rows(after, cutoff)), after.config.as_of
     assert any(label["kind"] == "drift" for w in worlds for label in w.anomalies.to_pylist())
