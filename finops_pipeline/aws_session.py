@@ -7,6 +7,7 @@ Asset code never builds a boto3 session. Endpoints come from boto3's standard se
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -19,13 +20,15 @@ import boto3
 import dagster as dg
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import get_session
 from pydantic import Field, PrivateAttr
 
+from finops_pipeline.remediation import add_fix_hint
 from finops_pipeline.settings import Settings
 
 T = TypeVar("T")
+LOGGER = logging.getLogger("finops_pipeline.aws")
 
 CE_PRICE_PER_REQUEST_USD = 0.01
 ACCESS_DENIED_CODES = frozenset(
@@ -93,6 +96,7 @@ class ApiCallCounter:
 
         events.register("before-send", on_send)
         events.register("after-call", on_answer)
+        events.register("after-call", add_fix_hint)  # every final error says what to do next
 
     def snapshot(self) -> dict[tuple[str, str], tuple[int, int]]:
         with self._lock:
@@ -273,6 +277,7 @@ class AwsResource(dg.ConfigurableResource):
                 return ScanOutcome(target, "ok", "", task(target))
             except (ClientError, BotoCoreError) as exc:
                 status, detail = classify_error(exc)
+                LOGGER.warning("scan of %s in %s: %s (%s)", target.account_id, target.region, status, detail)
                 return ScanOutcome(target, status, detail)
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aws-scan") as pool:
@@ -306,16 +311,3 @@ def call_metadata(counts: Sequence[CallCount]) -> dict[str, Any]:
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
-
-__all__ = [
-    "ApiCallCounter",
-    "AwsAccessError",
-    "AwsResource",
-    "CallCount",
-    "NoCredentialsError",
-    "ScanOutcome",
-    "ScanTarget",
-    "call_metadata",
-    "classify_error",
-    "utc_now",
-]

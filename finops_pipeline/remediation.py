@@ -1,0 +1,159 @@
+"""IAM action names and "what to do next" for every AWS error the pipeline can meet.
+
+``iam_action(service, operation)`` maps a boto3 call to the IAM action AWS evaluates (the Tagging API is
+``tag:``, ``budgets:DescribeBudgets`` is authorised as ``budgets:ViewBudget``, ``sts:GetCallerIdentity``
+needs no permission). ``add_fix_hint`` is a botocore ``after-call`` handler that AwsResource registers on
+every client: when a call finally fails (after retries), it appends the fix to the AWS error message, so
+a failed step, a ``raw.scan_status`` detail and ``finops doctor`` all say what to do next.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# boto3 service name or SigV4 signing name -> IAM prefix, where they differ.
+IAM_PREFIX = {
+    "resourcegroupstaggingapi": "tag",
+    "tagging": "tag",
+    "sesv2": "ses",
+    "email": "ses",
+}
+# (IAM prefix, operation) -> IAM action, where the operation name is not the action name.
+IAM_ACTION_OVERRIDES = {
+    ("budgets", "DescribeBudgets"): "budgets:ViewBudget",
+    ("budgets", "DescribeBudget"): "budgets:ViewBudget",
+    ("budgets", "DescribeBudgetPerformanceHistory"): "budgets:ViewBudget",
+    ("budgets", "DescribeNotificationsForBudget"): "budgets:ViewBudget",
+    ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
+}
+# Calls AWS answers for every authenticated principal, whatever its policies say.
+NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
+# moto's IAM enforcement spells two actions its own way (GUIDE §5): AWS name -> moto name.
+MOTO_SPELLING = {"tag:GetResources": "tagging:GetResources", "budgets:ViewBudget": "budgets:DescribeBudgets"}
+
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedException",
+        "AuthorizationError",
+        "AccessDeniedForDependencyException",
+    }
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidToken",
+    }
+)
+# Answers of a region that is not enabled for the account (and of revoked credentials).
+REGION_CODES = frozenset({"UnrecognizedClientException", "AuthFailure", "OptInRequired"})
+THROTTLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+SERVER_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "InternalServerError"})
+NOT_AUTHORIZED_RE = re.compile(r"not authorized to perform:?\s*([a-z0-9-]+:[A-Za-z0-9*]+)")
+HINT_MARK = " Fix: "
+
+
+def iam_action(service: str, operation: str) -> str | None:
+    """The IAM action AWS checks for ``service``'s ``operation`` (None: no permission needed)."""
+    prefix = IAM_PREFIX.get(service, service)
+    action = IAM_ACTION_OVERRIDES.get((prefix, operation), f"{prefix}:{operation}")
+    return None if action in NO_PERMISSION_NEEDED else action
+
+
+def moto_action(action: str) -> str:
+    return MOTO_SPELLING.get(action, action)
+
+
+def denied_action(message: str) -> str | None:
+    """The action an AccessDenied message names ("... is not authorized to perform: ce:GetAnomalies")."""
+    match = NOT_AUTHORIZED_RE.search(message or "")
+    if match is None:
+        return None
+    action = match.group(1)
+    return {moto: aws for aws, moto in MOTO_SPELLING.items()}.get(action, action)
+
+
+def error_kind(code: str, status: int | None, message: str = "") -> str:
+    """access_denied | credentials | region | throttled | server | other."""
+    if code in ACCESS_DENIED_CODES or (status == 403 and "not authorized" in message):
+        return "access_denied"
+    if code in CREDENTIAL_CODES:
+        return "credentials"
+    if code in REGION_CODES:
+        return "region"
+    if code in THROTTLE_CODES or status == 429:
+        return "throttled"
+    if code in SERVER_CODES or (status is not None and status >= 500):
+        return "server"
+    return "other"
+
+
+def fix_for(kind: str, action: str | None, region: str | None) -> str | None:
+    """What to do next, in one sentence, for an error of ``kind`` on ``action``."""
+    if kind == "access_denied":
+        return (
+            f"grant {action or 'this action'} to the principal named above (the policies in iam/ list "
+            "every action the pipeline needs), then run `finops doctor` to check every permission."
+        )
+    if kind == "credentials":
+        return (
+            "the AWS credentials were rejected as expired or invalid: renew them (aws sso login, new access "
+            "keys) or use a role (AWS_ROLE_ARN, instance/task role, OIDC) whose credentials refresh, then "
+            "run `finops doctor`."
+        )
+    if kind == "region":
+        return (
+            f"region {region or '?'} is not enabled for this account (or the credentials were revoked): "
+            "enable it (Account > AWS Regions) or remove it from FINOPS_SCAN_REGIONS; if every region "
+            "fails, renew the credentials and run `finops doctor`."
+        )
+    if kind == "throttled":
+        return "AWS kept throttling after retries: lower FINOPS_MAX_CONCURRENCY or re-run later."
+    if kind == "server":
+        return (
+            "AWS answered with server errors on every retry: re-run later (runs are idempotent and "
+            "earlier data is kept); https://health.aws.amazon.com shows service events."
+        )
+    return None
+
+
+def add_fix_hint(http_response: Any = None, parsed: Any = None, model: Any = None, **kwargs: Any) -> None:
+    """botocore ``after-call`` handler: append the fix to a final error's message (once)."""
+    status = getattr(http_response, "status_code", None)
+    if status is None or status < 300 or not isinstance(parsed, dict):
+        return
+    error = parsed.setdefault("Error", {})
+    code = str(error.get("Code") or "")
+    message = str(error.get("Message") or "")
+    if HINT_MARK in message:
+        return
+    context = kwargs.get("context") or {}
+    region = (context.get("client_region") if isinstance(context, dict) else None) or None
+    service = getattr(getattr(model, "service_model", None), "signing_name", None) or ""
+    action = denied_action(message) or (iam_action(service, model.name) if model is not None else None)
+    fix = fix_for(error_kind(code, status, message), action, region)
+    if fix:
+        if not message and code:
+            message = code
+        error["Message"] = f"{message}{HINT_MARK}{fix}"
