@@ -29,6 +29,12 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
+# reports and delivery (issue #6)
+REPORT_FORMATS = ("csv", "json", "xlsx", "parquet", "html")
+REPORT_FORMAT_ALIASES = {"excel": "xlsx", "xls": "xlsx", "htm": "html", "pq": "parquet"}
+EXCEL_MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
+SES_MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
 class SettingsError(ValueError):
@@ -70,10 +76,25 @@ class Settings:
     snapshot_max_age_days: int = 90
     # --- spend alerts: anomalies, budgets and forecast (issue #5) ---
     anomaly_min_impact_usd: float = 1.0
-    anomaly_min_score: float = 6.5
+    anomaly_min_score: float = 6.0
     anomaly_high_impact_usd: float = 100.0
     cost_daily_warning: float | None = None
     cost_monthly_warning: float | None = None
+    # --- operability (issue #7) ---
+    duckdb_lock_timeout_seconds: int = 30
+    support_probe_enabled: bool = False
+    # --- reports and delivery (issue #6) ---
+    report_default_formats: tuple[str, ...] = REPORT_FORMATS
+    report_output_dir: Path = Path("reports")
+    max_excel_rows: int = EXCEL_MAX_DATA_ROWS
+    report_schedule_enabled: bool = False
+    report_schedule_cron: str = "0 2 * * *"
+    report_schedule_timezone: str = "UTC"
+    ses_enabled: bool = False
+    ses_region: str = "us-east-1"
+    ses_sender_email: str | None = None
+    ses_recipient_emails: tuple[str, ...] = ()
+    ses_max_send_attempts: int = 3
 
 
 class _Reader:
@@ -228,6 +249,132 @@ def _cron(value: str) -> str:
     return value
 
 
+# --- reports and delivery (issue #6) ---------------------------------------------------------------
+
+def report_formats(value: str) -> tuple[str, ...]:
+    """``csv,xlsx`` -> ('csv', 'xlsx'); ``all`` -> every format. Shared by settings and run config."""
+    parts = [part.strip().lower() for part in value.split(",") if part.strip()]
+    if parts == ["all"]:
+        return REPORT_FORMATS
+    formats = tuple(dict.fromkeys(REPORT_FORMAT_ALIASES.get(part, part) for part in parts))
+    bad = [part for part in formats if part not in REPORT_FORMATS]
+    if bad:
+        raise ValueError(f"unknown format {', '.join(bad)} (known: {', '.join(REPORT_FORMATS)})")
+    if not formats:
+        raise ValueError("no format given")
+    return formats
+
+
+def project_root() -> Path:
+    """Report files stay under the directory the code location runs from (the project checkout)."""
+    return Path.cwd().resolve()
+
+
+def confined_dir(value: str | Path, root: Path | None = None) -> Path:
+    """``value`` as a directory inside ``root``: no ``..``, no symlink leading out; relative to ``root``."""
+    root = (root or project_root()).resolve()
+    path = Path(str(value)).expanduser()
+    if any(part == ".." for part in path.parts):
+        raise ValueError("must not contain '..'")
+    full = path if path.is_absolute() else root / path
+    resolved = full.resolve()  # follows every symlink that exists
+    if resolved != root and root not in resolved.parents:
+        raise ValueError(f"resolves to {resolved}, outside the project directory {root}")
+    if resolved.exists() and not resolved.is_dir():
+        raise ValueError("exists and is not a directory")
+    return resolved
+
+
+def _report_output_dir(value: str) -> Path:
+    confined_dir(value)
+    return Path(value)
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone") from None
+    return value
+
+
+def email_address(value: str) -> str:
+    if any(ch in value for ch in "\r\n\0") or not EMAIL_RE.match(value) or len(value) > 254:
+        raise ValueError(f"{value[:80]!r} is not an e-mail address")
+    return value
+
+
+def _email_list(value: str) -> tuple[str, ...]:
+    addresses = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    for address in addresses:
+        email_address(address)
+    if len(addresses) > SES_MAX_RECIPIENTS:
+        raise ValueError(f"{len(addresses)} recipients; SES takes at most {SES_MAX_RECIPIENTS} per message")
+    return addresses
+
+
+def _report_settings(r: _Reader, region: str) -> dict[str, Any]:
+    return {
+        "report_default_formats": r.get(
+            "REPORT_DEFAULT_FORMATS",
+            REPORT_FORMATS,
+            report_formats,
+            f"give comma-separated formats from {', '.join(REPORT_FORMATS)}, or all",
+        ),
+        "report_output_dir": r.get(
+            "REPORT_OUTPUT_DIR",
+            Path("reports"),
+            _report_output_dir,
+            "give a folder inside the project, e.g. reports (no '..', no symlink pointing outside)",
+        ),
+        "max_excel_rows": r.get(
+            "MAX_EXCEL_ROWS",
+            EXCEL_MAX_DATA_ROWS,
+            _int_in(1, EXCEL_MAX_DATA_ROWS),
+            f"use a whole number of rows per sheet from 1 to {EXCEL_MAX_DATA_ROWS:,} (Excel's limit)",
+        ),
+        "report_schedule_enabled": r.get("REPORT_SCHEDULE_ENABLED", False, _bool, "use true or false"),
+        "report_schedule_cron": r.get(
+            "REPORT_SCHEDULE_CRON", "0 2 * * *", _cron, "use a 5-field cron such as '0 2 * * *'"
+        ),
+        "report_schedule_timezone": r.get(
+            "REPORT_SCHEDULE_TIMEZONE", "UTC", _timezone, "use an IANA time zone such as UTC or Europe/Paris"
+        ),
+        "ses_enabled": r.get("SES_ENABLED", False, _bool, "use true or false"),
+        "ses_region": r.get("SES_REGION", region, _region, "use the code of a region with SES, e.g. us-east-1"),
+        "ses_sender_email": r.get(
+            "SES_SENDER_EMAIL", None, email_address, "give one address or domain verified in SES, e.g. finops@example.com"
+        ),
+        "ses_recipient_emails": r.get(
+            "SES_RECIPIENT_EMAILS",
+            (),
+            _email_list,
+            f"give comma-separated addresses (at most {SES_MAX_RECIPIENTS}), e.g. a@example.com,b@example.com",
+        ),
+        "ses_max_send_attempts": r.get(
+            "SES_MAX_SEND_ATTEMPTS", 3, _int_in(1, 20), "use a whole number of attempts from 1 to 20"
+        ),
+    }
+
+
+def _report_cross_check(values: dict[str, Any]) -> list[str]:
+    if not values["ses_enabled"]:
+        return []
+    missing = [
+        name
+        for name, key in (("SES_SENDER_EMAIL", "ses_sender_email"), ("SES_RECIPIENT_EMAILS", "ses_recipient_emails"))
+        if not values[key]
+    ]
+    if not missing:
+        return []
+    return [
+        f"SES_ENABLED=true needs {' and '.join(missing)}. Fix: set "
+        f"{' and '.join(missing)} (a sender verified in SES and the recipients), or set SES_ENABLED=false"
+    ]
+
+
 def load_dotenv_file(path: Path = Path(".env")) -> dict[str, str]:
     """Values from ``.env`` when present; the real environment always wins over them."""
     if not path.is_file():
@@ -331,7 +478,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
             "ANOMALY_MIN_IMPACT_USD", 1.0, _usd, "give a dollar amount of 0 or more, e.g. 25"
         ),
         "anomaly_min_score": r.get(
-            "ANOMALY_MIN_SCORE", 6.5, _float_in(1.0, 1000.0), "give a robust z-score from 1 to 1000, e.g. 6.5"
+            "ANOMALY_MIN_SCORE", 6.0, _float_in(1.0, 1000.0), "give a robust z-score from 1 to 1000, e.g. 6"
         ),
         "anomaly_high_impact_usd": r.get(
             "ANOMALY_HIGH_IMPACT_USD", 100.0, _usd, "give a dollar amount of 0 or more, e.g. 500"
@@ -342,8 +489,19 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
         "cost_monthly_warning": r.get(
             "COST_MONTHLY_WARNING", None, _usd, "give a dollar amount such as 75000, or unset it"
         ),
+        # --- operability (issue #7) ---
+        "duckdb_lock_timeout_seconds": r.get(
+            "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS",
+            30,
+            _int_in(0, 3600),
+            "use a whole number of seconds from 0 to 3600 to wait for another process's lock on the file",
+        ),
+        "support_probe_enabled": r.get("SUPPORT_PROBE_ENABLED", False, _bool, "use true or false"),
+        # --- reports and delivery (issue #6) ---
+        **_report_settings(r, region),
     }
     r.errors.extend(tag_rules.cross_check(values["required_tag_keys"], values["tag_allowed_values"]))
+    r.errors.extend(_report_cross_check(values))
     if r.errors:
         raise SettingsError("Invalid finops-pipeline settings:\n  - " + "\n  - ".join(r.errors))
     return Settings(**values)

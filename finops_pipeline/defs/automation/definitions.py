@@ -5,14 +5,15 @@ import dagster as dg
 from finops_pipeline.defs.automation.windows import range_tags, refresh_window
 from finops_pipeline.settings import Settings, load_settings
 
-INGEST_SELECTION = dg.AssetSelection.groups("ingest")
+# Raw tables first, then every mart built from them; reports have their own schedule.
+DAILY_SELECTION = dg.AssetSelection.groups("ingest", "compliance", "recommendations", "anomalies", "budgets")
 
 
 def build_automation_defs(settings: Settings) -> dg.Definitions:
     daily_ingest_job = dg.define_asset_job(
         name="daily_ingest_job",
-        selection=INGEST_SELECTION,
-        description="Cost grains over the restated window, plus accounts, tags, anomalies, recommendations.",
+        selection=DAILY_SELECTION,
+        description="Cost grains over the restated window, the snapshots, and every mart built on them.",
     )
 
     @dg.schedule(

@@ -1,0 +1,114 @@
+-- marts.tag_compliance_resources: one row per resource seen by the Tagging API or EC2 describe calls.
+-- Inputs: temp table exempt_types(pattern); parameters $snapshot_date (DATE), $case_insensitive (BOOLEAN),
+-- $keys (the required keys), $pointers (the same as JSON pointers), $allowed and $allowed_lower (per key,
+-- its allowed values or NULL, as given and lower-cased without surrounding whitespace).
+WITH ec2 AS (
+    SELECT resource_arn, account_id, region, 'ec2:instance' AS resource_type, instance_id AS resource_id, tags
+    FROM raw.ec2_instances
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2:volume', volume_id, tags FROM raw.ec2_volumes
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2:snapshot', snapshot_id, tags FROM raw.ec2_snapshots
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2:elastic-ip', allocation_id, tags FROM raw.ec2_addresses
+),
+universe AS (
+    SELECT
+        coalesce(e.resource_arn, t.resource_arn) AS resource_arn,
+        coalesce(e.account_id, t.account_id) AS account_id,
+        coalesce(e.region, t.region) AS region,
+        coalesce(t.service, 'ec2') AS service,
+        coalesce(e.resource_type, t.resource_type) AS resource_type,
+        coalesce(e.resource_id, t.resource_id) AS resource_id,
+        CASE WHEN e.resource_arn IS NULL THEN 'tagging_api'
+             WHEN t.resource_arn IS NULL THEN 'ec2_describe'
+             ELSE 'both' END AS found_by,
+        -- EC2 describe answers are read directly from the service; the Tagging API lags behind it.
+        coalesce(e.tags, t.tags) AS tags
+    FROM ec2 e
+    FULL OUTER JOIN raw.tagged_resources t ON t.resource_arn = e.resource_arn
+),
+-- Each resource's tags are parsed twice in all: the required keys' values in one go (JSON pointers, so any
+-- character in a key is safe) and the list of keys (to find case variants). Then every rule is applied to
+-- the lists of a resource with list lambdas: no row per (resource, key), no GROUP BY.
+parsed AS (
+    SELECT resource_arn, tags,
+        json_extract_string(tags, $pointers) AS exact_values,
+        json_keys(tags) AS tag_keys
+    FROM universe
+),
+variants AS (
+    SELECT resource_arn, tags, exact_values,
+        list_transform($keys, lambda k: list_sort(list_filter(tag_keys, lambda x: lower(x) = lower(k) AND x <> k)))
+            AS variant_lists
+    FROM parsed
+),
+used AS (
+    SELECT resource_arn, variant_lists,
+        list_transform(range(1, len($keys) + 1), lambda i: {
+            'key': $keys[i],
+            'key_used': CASE WHEN exact_values[i] IS NOT NULL THEN $keys[i]
+                             WHEN $case_insensitive AND len(variant_lists[i]) > 0 THEN variant_lists[i][1] END,
+            'value_used': CASE WHEN exact_values[i] IS NOT NULL THEN exact_values[i]
+                               WHEN $case_insensitive AND len(variant_lists[i]) > 0
+                               THEN CAST(tags AS MAP(VARCHAR, VARCHAR))[variant_lists[i][1]] END,
+            'allowed': $allowed[i],
+            'allowed_lower': $allowed_lower[i]
+        }) AS uses
+    FROM variants
+),
+judged AS (
+    SELECT resource_arn, variant_lists,
+        list_transform(uses, lambda u: {
+            'key': u.key,
+            'key_used': u.key_used,
+            'value_used': u.value_used,
+            'reason': CASE
+                WHEN u.key_used IS NULL THEN NULL
+                WHEN trim(u.value_used, E' \t\r\n') = '' THEN 'empty'
+                WHEN u.allowed IS NULL OR list_contains(u.allowed, u.value_used) THEN NULL
+                WHEN list_contains(u.allowed, trim(u.value_used, E' \t\r\n')) THEN 'surrounding_whitespace'
+                WHEN list_contains(u.allowed_lower, lower(trim(u.value_used, E' \t\r\n'))) THEN 'wrong_case'
+                ELSE 'not_allowed'
+            END
+        }) AS judged
+    FROM used
+),
+per_resource AS (
+    SELECT resource_arn,
+        list_transform(list_filter(judged, lambda j: j.key_used IS NULL), lambda j: j.key) AS missing_keys,
+        list_transform(
+            list_filter(judged, lambda j: j.reason IS NOT NULL),
+            lambda j: {'key': j.key_used, 'value': j.value_used, 'reason': j.reason}
+        ) AS invalid_values,
+        flatten(variant_lists) AS case_variant_keys,
+        len(list_filter(judged, lambda j: j.key_used IS NOT NULL AND j.reason IS NULL))::INTEGER AS keys_satisfied
+    FROM judged
+),
+failures AS (
+    SELECT account_id, region, string_agg(source || ': ' || status, '; ' ORDER BY source) AS scan_failures
+    FROM raw.scan_status
+    WHERE source IN ('tagging', 'ec2') AND status <> 'ok'
+    GROUP BY ALL
+),
+assembled AS (
+    SELECT u.*, p.missing_keys, p.invalid_values, p.case_variant_keys, p.keys_satisfied,
+        (u.resource_type IN (SELECT pattern FROM exempt_types) OR u.service IN (SELECT pattern FROM exempt_types))
+            AS is_exempt,
+        f.scan_failures
+    FROM universe u
+    JOIN per_resource p USING (resource_arn)
+    LEFT JOIN failures f ON f.account_id = u.account_id AND f.region = u.region
+)
+SELECT $snapshot_date::DATE AS snapshot_date,
+    resource_arn, account_id, region, service, resource_type, resource_id, found_by, tags,
+    missing_keys, invalid_values, case_variant_keys, keys_satisfied, is_exempt, scan_failures,
+    CASE
+        WHEN is_exempt THEN 'exempt'
+        WHEN scan_failures IS NOT NULL THEN 'unknown'
+        WHEN len(missing_keys) = 0 AND len(invalid_values) = 0 THEN 'compliant'
+        ELSE 'non_compliant'
+    END AS compliance_status,
+    CASE WHEN is_exempt OR scan_failures IS NOT NULL THEN NULL
+         ELSE len(missing_keys) = 0 AND len(invalid_values) = 0 END AS compliant
+FROM assembled

@@ -1,0 +1,111 @@
+-- marts.tag_compliance_summary: one row set per snapshot date; dimensions overall, account, service,
+-- resource_type and tag_key. Inputs: marts.tag_compliance_resources rows of $snapshot_date, temp table
+-- rule_keys(tag_key, ...), raw.ce_cost_by_tag and raw.scan_status; parameters $snapshot_date, $window_days.
+-- Spend window: the $window_days complete days ending with the newest day of raw.ce_cost_by_tag before
+-- the snapshot date (end exclusive).
+WITH res AS (
+    SELECT * FROM marts.tag_compliance_resources WHERE snapshot_date = $snapshot_date::DATE
+),
+n_keys AS (SELECT count(*) AS n FROM rule_keys),
+res_counts AS (
+    SELECT
+        CASE WHEN grouping(account_id) = 0 THEN 'account' WHEN grouping(service) = 0 THEN 'service'
+             WHEN grouping(resource_type) = 0 THEN 'resource_type' ELSE 'overall' END AS dimension,
+        CASE WHEN grouping(account_id) = 0 THEN account_id WHEN grouping(service) = 0 THEN service
+             WHEN grouping(resource_type) = 0 THEN resource_type ELSE 'all' END AS dimension_value,
+        count(*) AS resources_total,
+        count(*) FILTER (WHERE compliance_status = 'exempt') AS resources_exempt,
+        count(*) FILTER (WHERE compliance_status = 'unknown') AS resources_unknown,
+        count(*) FILTER (WHERE compliance_status IN ('compliant', 'non_compliant')) AS resources_evaluated,
+        count(*) FILTER (WHERE compliance_status = 'compliant') AS resources_compliant,
+        coalesce(sum(keys_satisfied) FILTER (WHERE compliance_status IN ('compliant', 'non_compliant')), 0)
+            AS pairs_satisfied
+    FROM res
+    GROUP BY GROUPING SETS ((), (account_id), (service), (resource_type))
+),
+key_counts AS (
+    SELECT 'tag_key' AS dimension, k.tag_key AS dimension_value,
+        o.resources_total, o.resources_exempt, o.resources_unknown, o.resources_evaluated,
+        (SELECT count(*) FROM res r
+         WHERE r.compliance_status IN ('compliant', 'non_compliant')
+           AND NOT list_contains(r.missing_keys, k.tag_key)
+           AND NOT list_contains(list_transform(r.invalid_values, lambda x: lower(x.key)), lower(k.tag_key))
+        ) AS resources_compliant
+    FROM rule_keys k, (SELECT * FROM res_counts WHERE dimension = 'overall') o
+),
+counts AS (
+    SELECT *, resources_compliant AS pairs_satisfied, 1 AS pair_keys FROM key_counts
+    UNION ALL BY NAME
+    SELECT *, (SELECT n FROM n_keys) AS pair_keys FROM res_counts
+),
+failures AS (
+    SELECT
+        CASE WHEN grouping(account_id) = 0 THEN 'account' ELSE 'overall' END AS dimension,
+        coalesce(account_id, 'all') AS dimension_value,
+        count(*) AS scans_failed
+    FROM raw.scan_status
+    WHERE source IN ('tagging', 'ec2') AND status <> 'ok'
+    GROUP BY GROUPING SETS ((), (account_id))
+),
+bounds AS (
+    SELECT max(usage_date) + 1 - $window_days::INTEGER AS w_start, max(usage_date) + 1 AS w_end
+    FROM raw.ce_cost_by_tag
+    WHERE usage_date < $snapshot_date::DATE
+),
+spend_key AS (
+    SELECT c.account_id, c.tag_key,
+        sum(c.unblended_cost) AS spend,
+        coalesce(sum(c.unblended_cost) FILTER (WHERE c.tag_value <> ''), 0) AS tagged
+    FROM raw.ce_cost_by_tag c, bounds b
+    WHERE c.usage_date >= b.w_start AND c.usage_date < b.w_end
+      AND c.tag_key IN (SELECT tag_key FROM rule_keys)
+    GROUP BY ALL
+),
+spend AS (
+    SELECT
+        CASE WHEN grouping(account_id) = 0 THEN 'account' WHEN grouping(tag_key) = 0 THEN 'tag_key'
+             ELSE 'overall' END AS dimension,
+        CASE WHEN grouping(account_id) = 0 THEN account_id WHEN grouping(tag_key) = 0 THEN tag_key
+             ELSE 'all' END AS dimension_value,
+        -- Every key's grouping adds up to the same total, so per account and overall: mean over keys.
+        CAST(sum(spend) / count(DISTINCT tag_key) AS DECIMAL(18, 6)) AS spend_usd,
+        CAST(sum(tagged) / count(DISTINCT tag_key) AS DECIMAL(18, 6)) AS spend_tagged_usd,
+        CASE WHEN sum(spend) > 0 THEN 100.0 * sum(tagged) / sum(spend) END AS spend_coverage_pct
+    FROM spend_key
+    GROUP BY GROUPING SETS ((), (account_id), (tag_key))
+),
+keys AS (
+    SELECT dimension, dimension_value FROM counts
+    UNION SELECT dimension, dimension_value FROM failures
+    UNION SELECT dimension, dimension_value FROM spend
+    UNION SELECT 'overall', 'all'
+)
+SELECT
+    $snapshot_date::DATE AS snapshot_date,
+    k.dimension,
+    k.dimension_value,
+    coalesce(c.resources_total, 0) AS resources_total,
+    coalesce(c.resources_exempt, 0) AS resources_exempt,
+    coalesce(c.resources_unknown, 0) AS resources_unknown,
+    coalesce(c.resources_evaluated, 0) AS resources_evaluated,
+    coalesce(c.resources_compliant, 0) AS resources_compliant,
+    CASE WHEN c.resources_evaluated > 0 THEN 100.0 * c.resources_compliant / c.resources_evaluated END
+        AS compliance_pct,
+    CASE WHEN c.resources_evaluated > 0 AND c.pair_keys > 0
+         THEN 100.0 * c.pairs_satisfied / (c.resources_evaluated * c.pair_keys) END AS key_coverage_pct,
+    coalesce(f.scans_failed, 0) AS scans_failed,
+    CASE WHEN coalesce(f.scans_failed, 0) = 0 THEN 'complete'
+         WHEN coalesce(c.resources_evaluated, 0) = 0 THEN 'unknown'
+         ELSE 'partial' END AS status,
+    CASE WHEN s.spend_usd IS NOT NULL THEN (SELECT w_start FROM bounds) END AS spend_window_start,
+    CASE WHEN s.spend_usd IS NOT NULL THEN (SELECT w_end FROM bounds) END AS spend_window_end,
+    s.spend_usd,
+    s.spend_tagged_usd,
+    s.spend_coverage_pct
+FROM keys k
+LEFT JOIN counts c USING (dimension, dimension_value)
+LEFT JOIN failures f USING (dimension, dimension_value)
+LEFT JOIN spend s USING (dimension, dimension_value)
+ORDER BY
+    list_position(['overall', 'account', 'service', 'resource_type', 'tag_key'], k.dimension),
+    k.dimension_value

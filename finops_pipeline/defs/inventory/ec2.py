@@ -1,0 +1,246 @@
+"""``ec2_inventory``: EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region.
+
+The Tagging API only lists resources that have (or had) tags; these describe calls see every EC2 resource,
+tagged or not, and give the states the waste recommendations need (unattached, unassociated, stopped).
+Same fan-out, status table (source ``ec2``) and failure rules as the tag scan.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata, utc_now
+from finops_pipeline.defs.ingest.accounts import aws_accounts
+from finops_pipeline.defs.ingest.fan_out import record_scan_status, scan_targets
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+
+SOURCE = "ec2"
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_COMMON = [
+    ("resource_arn", pa.string()),
+    ("account_id", pa.string()),
+    ("region", pa.string()),
+]
+SCHEMAS = {
+    "instances": pa.schema(
+        [
+            *_COMMON,
+            ("instance_id", pa.string()),
+            ("instance_type", pa.string()),
+            ("state", pa.string()),
+            ("launch_time", TIMESTAMP),
+            ("tags", pa.string()),
+            ("scanned_at", TIMESTAMP),
+        ]
+    ),
+    "volumes": pa.schema(
+        [
+            *_COMMON,
+            ("volume_id", pa.string()),
+            ("volume_type", pa.string()),
+            ("size_gb", pa.float64()),
+            ("iops", pa.int64()),
+            ("state", pa.string()),
+            ("attached_instance_ids", pa.list_(pa.string())),
+            ("create_time", TIMESTAMP),
+            ("tags", pa.string()),
+            ("scanned_at", TIMESTAMP),
+        ]
+    ),
+    "snapshots": pa.schema(
+        [
+            *_COMMON,
+            ("snapshot_id", pa.string()),
+            ("volume_id", pa.string()),
+            ("volume_size_gb", pa.float64()),
+            ("state", pa.string()),
+            ("storage_tier", pa.string()),
+            ("start_time", TIMESTAMP),
+            ("description", pa.string()),
+            ("tags", pa.string()),
+            ("scanned_at", TIMESTAMP),
+        ]
+    ),
+    "addresses": pa.schema(
+        [
+            *_COMMON,
+            ("allocation_id", pa.string()),
+            ("public_ip", pa.string()),
+            ("domain", pa.string()),
+            ("association_id", pa.string()),
+            ("instance_id", pa.string()),
+            ("network_interface_id", pa.string()),
+            ("tags", pa.string()),
+            ("scanned_at", TIMESTAMP),
+        ]
+    ),
+}
+TABLES = {kind: f"raw.ec2_{kind}" for kind in SCHEMAS}
+
+
+def _tags(item: dict[str, Any]) -> str:
+    return json.dumps({t["Key"]: t["Value"] for t in item.get("Tags") or []}, ensure_ascii=False)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.astimezone(dt.UTC)
+
+
+def _blank(value: str | None) -> str | None:
+    return value or None  # moto answers '' where AWS leaves the field out
+
+
+def _arn(target: ScanTarget, kind: str, resource_id: str) -> str:
+    return f"arn:aws:ec2:{target.region}:{target.account_id}:{kind}/{resource_id}"
+
+
+def _paginate(client: Any, operation: str, key: str, **request: Any) -> Iterable[dict[str, Any]]:
+    for page in client.get_paginator(operation).paginate(**request):
+        yield from page.get(key, [])
+
+
+def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[dict[str, Any]]]:
+    """Four describe calls (paginated) in one account × region."""
+    ec2 = aws.client("ec2", region=target.region, account_id=target.account_id)
+    where = {"account_id": target.account_id, "region": target.region}
+    instances = [
+        {
+            **where,
+            "resource_arn": _arn(target, "instance", i["InstanceId"]),
+            "instance_id": i["InstanceId"],
+            "instance_type": i.get("InstanceType"),
+            "state": i.get("State", {}).get("Name"),
+            "launch_time": _utc(i.get("LaunchTime")),
+            "tags": _tags(i),
+        }
+        for reservation in _paginate(
+            ec2, "describe_instances", "Reservations", PaginationConfig={"PageSize": 1000}
+        )
+        for i in reservation.get("Instances", [])
+    ]
+    volumes = [
+        {
+            **where,
+            "resource_arn": _arn(target, "volume", v["VolumeId"]),
+            "volume_id": v["VolumeId"],
+            "volume_type": v.get("VolumeType"),
+            "size_gb": float(v["Size"]) if v.get("Size") is not None else None,
+            "iops": v.get("Iops"),
+            "state": v.get("State"),
+            "attached_instance_ids": [
+                a["InstanceId"] for a in v.get("Attachments") or [] if a.get("InstanceId")
+            ],
+            "create_time": _utc(v.get("CreateTime")),
+            "tags": _tags(v),
+        }
+        for v in _paginate(ec2, "describe_volumes", "Volumes", PaginationConfig={"PageSize": 500})
+    ]
+    snapshots = [
+        {
+            **where,
+            "resource_arn": _arn(target, "snapshot", s["SnapshotId"]),
+            "snapshot_id": s["SnapshotId"],
+            "volume_id": _blank(s.get("VolumeId")),
+            "volume_size_gb": float(s["VolumeSize"]) if s.get("VolumeSize") is not None else None,
+            "state": s.get("State"),
+            "storage_tier": s.get("StorageTier"),
+            "start_time": _utc(s.get("StartTime")),
+            "description": s.get("Description"),
+            "tags": _tags(s),
+        }
+        for s in _paginate(
+            ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"], PaginationConfig={"PageSize": 1000}
+        )
+    ]
+    addresses = [
+        {
+            **where,
+            "resource_arn": _arn(target, "elastic-ip", a.get("AllocationId") or a["PublicIp"]),
+            "allocation_id": a.get("AllocationId") or a["PublicIp"],
+            "public_ip": a.get("PublicIp"),
+            "domain": a.get("Domain"),
+            "association_id": _blank(a.get("AssociationId")),
+            "instance_id": _blank(a.get("InstanceId")),
+            "network_interface_id": _blank(a.get("NetworkInterfaceId")),
+            "tags": _tags(a),
+        }
+        for a in ec2.describe_addresses().get("Addresses", [])  # not paginated
+    ]
+    return {"instances": instances, "volumes": volumes, "snapshots": snapshots, "addresses": addresses}
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    deps=[aws_accounts],
+    description="EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region.",
+    metadata={"tables": ", ".join(TABLES.values())},
+)
+def ec2_inventory(
+    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    aws.preflight()
+    with warehouse.connect() as conn:
+        targets = scan_targets(conn, aws)
+    with aws.tracked() as calls:
+        outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+    now = utc_now()
+    tables = {
+        kind: pa.Table.from_pylist(
+            [{**row, "scanned_at": now} for o in outcomes for row in (o.result or {}).get(kind, [])],
+            schema=schema,
+        )
+        for kind, schema in SCHEMAS.items()
+    }
+    with warehouse.connect() as conn:
+        for kind, table in tables.items():
+            replace_rows(conn, TABLES[kind], table)
+        items = [sum(len(rows) for rows in (o.result or {}).values()) for o in outcomes]
+        statuses = record_scan_status(conn, SOURCE, outcomes, items)
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+    return dg.MaterializeResult(
+        metadata={
+            **{kind: table.num_rows for kind, table in tables.items()},
+            "accounts_scanned": len({t.account_id for t in targets}),
+            "regions_scanned": len(aws.scan_regions),
+            "scans_ok": statuses["ok"],
+            "scans_failed": len(outcomes) - statuses["ok"],
+            **call_metadata(calls),
+        }
+    )
+
+
+FAILED_SCANS_SQL = """
+SELECT account_id, region, status, detail FROM raw.scan_status
+WHERE source = 'ec2' AND status <> 'ok' ORDER BY account_id, region
+"""
+
+
+@dg.asset_check(
+    asset=ec2_inventory,
+    name="every_account_region_scanned",
+    description="Every account × region answered the EC2 describe calls; failures are listed.",
+)
+def ec2_every_account_region_scanned(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        failed = conn.execute(FAILED_SCANS_SQL).fetchall()
+        total = conn.execute("SELECT count(*) FROM raw.scan_status WHERE source = 'ec2'").fetchall()[0][0]
+    rows = "\n".join(f"| {a} | {r} | {s} | {d[:120]} |" for a, r, s, d in failed[:50])
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "failed_scans": len(failed),
+            "scans": int(total or 0),
+            "failed_accounts": sorted({row[0] for row in failed}),
+            "failures": dg.MetadataValue.md(
+                "| account | region | status | detail |\n|---|---|---|---|\n" + rows if rows else "none"
+            ),
+        },
+    )

@@ -1,0 +1,15 @@
+"""Recommendations domain: every way to save, in dollars (marts.recommendations)."""
+
+import dagster as dg
+
+from finops_pipeline.defs.recommendations.assets import build_recommendations_asset
+from finops_pipeline.settings import Settings, load_settings
+
+
+def build_recommendations_defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(assets=[build_recommendations_asset(settings)])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_recommendations_defs(load_settings())

@@ -1,0 +1,92 @@
+"""``marts.recommendations`` as a plain function of a DuckDB connection (asset, tests and bench share it)."""
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from finops_pipeline.warehouse import transaction
+
+HOURS_PER_MONTH = 730  # AWS's own monthly-hours convention
+PRICES_PATH = Path(__file__).resolve().parents[2] / "data" / "aws_list_prices.json"
+RECOMMENDATIONS_SQL = (
+    resources.files("finops_pipeline.defs.recommendations").joinpath("sql/recommendations.sql").read_text()
+)
+KINDS = (
+    "reserved_instances",
+    "savings_plans",
+    "rightsizing",
+    "unattached_ebs_volume",
+    "unassociated_elastic_ip",
+    "stopped_instance",
+    "old_snapshot",
+)
+
+
+def load_prices(path: Path = PRICES_PATH) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def register_prices(conn: duckdb.DuckDBPyConnection, prices: dict[str, Any]) -> str:
+    """The list prices the estimates use, as temp tables; returns the reference printed in each estimate."""
+    ebs = [
+        (vtype, region, float(price))
+        for vtype, by_region in prices["ebs_gb_month"].items()
+        for region, price in by_region.items()
+    ]
+    tables = {
+        "price_ebs": pa.table(
+            {
+                "volume_type": [r[0] for r in ebs],
+                "region": [r[1] for r in ebs],
+                "usd_gb_month": pa.array([r[2] for r in ebs], pa.float64()),
+            }
+        ),
+        "price_snapshot": pa.table(
+            {
+                "region": list(prices["ebs_snapshot_gb_month"]),
+                "usd_gb_month": pa.array(
+                    [float(v) for v in prices["ebs_snapshot_gb_month"].values()], pa.float64()
+                ),
+            }
+        ),
+        "price_ipv4": pa.table(
+            {
+                "region": list(prices["public_ipv4_hourly"]["idle"]),
+                "usd_hour": pa.array(
+                    [float(v) for v in prices["public_ipv4_hourly"]["idle"].values()], pa.float64()
+                ),
+            }
+        ),
+    }
+    for name, table in tables.items():
+        conn.register(f"{name}_in", table)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_in")
+        conn.unregister(f"{name}_in")
+    return f"list price of {prices['as_of']}, data/aws_list_prices.json"
+
+
+def build_recommendations(
+    conn: duckdb.DuckDBPyConnection,
+    snapshot_date: dt.date,
+    max_snapshot_age_days: int,
+    prices: dict[str, Any] | None = None,
+) -> int:
+    """Replace ``marts.recommendations`` with today's snapshot, keeping each recommendation's first day."""
+    reference = register_prices(conn, prices or load_prices())
+    params = {
+        "snapshot_date": snapshot_date,
+        "max_snapshot_age_days": max_snapshot_age_days,
+        "hours_per_month": HOURS_PER_MONTH,
+        "price_ref": reference,
+    }
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE new_recommendations AS {RECOMMENDATIONS_SQL}", params)
+    with transaction(conn):
+        conn.execute("DELETE FROM marts.recommendations")
+        conn.execute("INSERT INTO marts.recommendations BY NAME SELECT * FROM new_recommendations")
+    conn.execute("DROP TABLE new_recommendations")
+    return int(conn.execute("SELECT count(*) FROM marts.recommendations").fetchall()[0][0])

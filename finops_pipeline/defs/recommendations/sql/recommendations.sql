@@ -1,0 +1,131 @@
+-- marts.recommendations: every way to save, with estimated monthly USD savings and how they were estimated.
+-- Inputs: raw.ce_recommendations (latest snapshot), raw.ec2_* inventory, temp tables price_ebs(volume_type,
+-- region, usd_gb_month), price_snapshot(region, usd_gb_month), price_ipv4(region, usd_hour); parameters
+-- $snapshot_date, $max_snapshot_age_days, $hours_per_month, $price_ref ("list prices of <date>, <file>").
+WITH ce_latest AS (
+    SELECT * FROM raw.ce_recommendations
+    WHERE snapshot_date = (SELECT max(snapshot_date) FROM raw.ce_recommendations)
+),
+ce_first_seen AS (
+    SELECT recommendation_id, min(snapshot_date) AS first_seen FROM raw.ce_recommendations GROUP BY 1
+),
+from_ce AS (
+    SELECT
+        c.recommendation_id, c.account_id, c.region, c.resource_id, NULL AS resource_arn,
+        c.source AS kind,
+        c.action,
+        CASE c.source
+            WHEN 'reserved_instances' THEN format('{} × {} ({}), {} {}', c.recommended_quantity, c.instance_type,
+                                                  c.service, c.term, c.payment_option)
+            WHEN 'savings_plans' THEN format('commit ${}/hour, {} {}', c.hourly_commitment, c.term, c.payment_option)
+            ELSE format('{} {}', c.instance_type, c.action)
+        END AS detail,
+        CAST(c.estimated_monthly_savings AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
+        format('Cost Explorer {} recommendation, {}-day lookback (as returned by AWS)',
+               replace(c.source, '_', ' '), coalesce(c.lookback_days, 30)) AS estimation_method,
+        'cost_explorer' AS source,
+        f.first_seen
+    FROM ce_latest c
+    JOIN ce_first_seen f USING (recommendation_id)
+),
+unattached AS (
+    SELECT v.account_id, v.region, v.volume_id AS resource_id, v.resource_arn,
+        'unattached_ebs_volume' AS kind, 'delete_volume' AS action,
+        format('{} GB {} volume, unattached', v.size_gb, v.volume_type) AS detail,
+        CAST(v.size_gb * p.usd_gb_month AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
+        CASE WHEN p.usd_gb_month IS NULL THEN format('no {} price for {} in the list-price file', v.volume_type, v.region)
+             ELSE format('{} GB × ${}/GB-month EBS {} ({})', v.size_gb, p.usd_gb_month, v.volume_type, $price_ref)
+        END AS estimation_method
+    FROM raw.ec2_volumes v
+    LEFT JOIN price_ebs p ON p.volume_type = v.volume_type AND p.region = v.region
+    WHERE v.state = 'available'
+),
+idle_ips AS (
+    SELECT a.account_id, a.region, a.allocation_id AS resource_id, a.resource_arn,
+        'unassociated_elastic_ip' AS kind, 'release_address' AS action,
+        format('elastic IP {}, not associated', a.public_ip) AS detail,
+        CAST($hours_per_month * p.usd_hour AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
+        CASE WHEN p.usd_hour IS NULL THEN format('no public IPv4 price for {} in the list-price file', a.region)
+             ELSE format('{} h × ${}/h idle public IPv4 ({})', $hours_per_month, p.usd_hour, $price_ref)
+        END AS estimation_method
+    FROM raw.ec2_addresses a
+    LEFT JOIN price_ipv4 p ON p.region = a.region
+    WHERE a.association_id IS NULL AND a.instance_id IS NULL AND a.network_interface_id IS NULL
+),
+attachments AS (
+    SELECT account_id, region, unnest(attached_instance_ids) AS instance_id, volume_id, volume_type, size_gb
+    FROM raw.ec2_volumes
+),
+stopped_volumes AS (
+    SELECT i.account_id, i.region, i.instance_id, i.resource_arn,
+        count(*) AS volumes,
+        sum(a.size_gb) AS size_gb,
+        sum(a.size_gb * p.usd_gb_month) AS volume_usd,
+        bool_or(p.usd_gb_month IS NULL) AS price_missing,
+        string_agg(format('{} GB {}', a.size_gb, a.volume_type), ' + ' ORDER BY a.volume_id) AS sizes
+    FROM raw.ec2_instances i
+    JOIN attachments a ON a.account_id = i.account_id AND a.region = i.region AND a.instance_id = i.instance_id
+    LEFT JOIN price_ebs p ON p.volume_type = a.volume_type AND p.region = a.region
+    WHERE i.state = 'stopped'
+    GROUP BY ALL
+),
+stopped_ips AS (
+    SELECT a.account_id, a.region, a.instance_id, count(*) AS ips, sum($hours_per_month * p.usd_hour) AS ip_usd
+    FROM raw.ec2_addresses a
+    LEFT JOIN price_ipv4 p ON p.region = a.region
+    WHERE a.instance_id IS NOT NULL
+    GROUP BY ALL
+),
+stopped AS (
+    SELECT s.account_id, s.region, s.instance_id AS resource_id, s.resource_arn,
+        'stopped_instance' AS kind, 'snapshot_and_terminate_instance' AS action,
+        format('stopped instance with {} volume(s) ({}){}', s.volumes, s.sizes,
+               CASE WHEN ip.ips > 0 THEN format(' and {} elastic IP(s)', ip.ips) ELSE '' END) AS detail,
+        CAST(s.volume_usd + coalesce(ip.ip_usd, 0) AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
+        CASE WHEN s.price_missing THEN format('no EBS price for a volume type in {} in the list-price file', s.region)
+             ELSE format('attached EBS: {} at list $/GB-month{} ({}); a stopped instance pays no compute',
+                         s.sizes,
+                         CASE WHEN ip.ips > 0 THEN format(' + {} × {} h × idle IPv4 $/h', ip.ips, $hours_per_month)
+                              ELSE '' END,
+                         $price_ref)
+        END AS estimation_method
+    FROM stopped_volumes s
+    LEFT JOIN stopped_ips ip USING (account_id, region, instance_id)
+),
+old_snapshots AS (
+    SELECT s.account_id, s.region, s.snapshot_id AS resource_id, s.resource_arn,
+        'old_snapshot' AS kind, 'delete_snapshot' AS action,
+        format('{} GB snapshot from {}, {} days old', s.volume_size_gb, s.start_time::DATE,
+               $snapshot_date::DATE - s.start_time::DATE) AS detail,
+        CAST(s.volume_size_gb * p.usd_gb_month AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
+        CASE WHEN p.usd_gb_month IS NULL THEN format('no snapshot price for {} in the list-price file', s.region)
+             ELSE format('{} GB (full volume size: an upper bound, snapshots are incremental) × ${}/GB-month ({})',
+                         s.volume_size_gb, p.usd_gb_month, $price_ref)
+        END AS estimation_method
+    FROM raw.ec2_snapshots s
+    LEFT JOIN price_snapshot p ON p.region = s.region
+    WHERE s.start_time < $snapshot_date::DATE - $max_snapshot_age_days::INTEGER
+),
+waste AS (
+    SELECT * FROM unattached
+    UNION ALL BY NAME SELECT * FROM idle_ips
+    UNION ALL BY NAME SELECT * FROM stopped
+    UNION ALL BY NAME SELECT * FROM old_snapshots
+),
+from_inventory AS (
+    SELECT substr(sha256(kind || '|' || resource_arn), 1, 20) AS recommendation_id, *,
+        'ec2_inventory' AS source, NULL::DATE AS first_seen
+    FROM waste
+),
+everything AS (
+    SELECT * FROM from_ce
+    UNION ALL BY NAME SELECT * FROM from_inventory
+)
+SELECT
+    $snapshot_date::DATE AS snapshot_date,
+    e.recommendation_id, e.account_id, e.region, e.resource_id, e.resource_arn, e.kind, e.action, e.detail,
+    e.estimated_monthly_savings_usd, e.estimation_method, e.source,
+    -- A recommendation seen yesterday keeps its first day; one that vanished and came back starts again.
+    coalesce(least(prev.first_seen_date, e.first_seen), $snapshot_date::DATE) AS first_seen_date
+FROM everything e
+LEFT JOIN marts.recommendations prev USING (recommendation_id)

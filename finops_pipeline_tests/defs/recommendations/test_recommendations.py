@@ -1,0 +1,129 @@
+"""marts.recommendations from a full sandbox ingest: each waste kind with its dollars equals the sandbox's
+truth, Cost Explorer's recommendations pass through unchanged, and first-seen dates survive a re-run."""
+
+import datetime as dt
+import shutil
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from finops_pipeline.defs.recommendations.marts import build_recommendations, load_prices
+from finops_pipeline_tests.conftest import SANDBOX_AS_OF
+
+MAX_AGE = 90
+
+
+@pytest.fixture(scope="module")
+def database(ingested_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("recommendations") / "finops.duckdb"
+    shutil.copyfile(ingested_warehouse, target)
+    with duckdb.connect(str(target)) as conn:
+        build_recommendations(conn, SANDBOX_AS_OF, MAX_AGE)
+    return target
+
+
+def mart(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cursor = conn.execute("SELECT * FROM marts.recommendations")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def truth_waste(world: Any) -> dict[str, dict[str, Decimal]]:
+    """kind -> resource ARN -> monthly USD, straight from the world's resources."""
+    resources = world.resources.to_pylist()
+    by_key = {r["resource_key"]: r for r in resources}
+    cutoff = dt.datetime.combine(SANDBOX_AS_OF - dt.timedelta(days=MAX_AGE), dt.time(0), dt.UTC)
+    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    stopped: dict[str, Decimal] = defaultdict(Decimal)
+    for r in resources:
+        usd = Decimal(str(r["monthly_cost_usd"]))
+        if r["resource_type"] == "ec2:volume" and r["state"] == "available":
+            out["unattached_ebs_volume"][r["arn"]] = usd
+        elif r["resource_type"] == "ec2:elastic-ip" and r["state"] == "unassociated":
+            out["unassociated_elastic_ip"][r["arn"]] = usd
+        elif r["resource_type"] == "ec2:snapshot" and r["created_at"] < cutoff:
+            out["old_snapshot"][r["arn"]] = usd
+        if r["resource_type"] == "ec2:volume" and r["attached_to"]:
+            instance = by_key[r["attached_to"]]
+            if instance["state"] == "stopped":
+                stopped[instance["arn"]] += usd
+    out["stopped_instance"] = dict(stopped)
+    return out
+
+
+def test_each_waste_kind_with_its_dollars_equals_truth(database: Path, sandbox: Any) -> None:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        rows = mart(conn)
+    truth = truth_waste(sandbox.world)
+    for kind, expected in truth.items():
+        got = {r["resource_arn"]: r for r in rows if r["kind"] == kind}
+        assert expected, kind  # the sandbox has every kind
+        assert set(got) == set(expected), kind
+        for arn_, usd in expected.items():
+            assert got[arn_]["estimated_monthly_savings_usd"].quantize(Decimal("0.01")) == usd, (kind, arn_)
+            assert got[arn_]["source"] == "ec2_inventory"
+            assert got[arn_]["first_seen_date"] == SANDBOX_AS_OF
+            assert "2025-06-01" in got[arn_]["estimation_method"]
+        total = sum(r["estimated_monthly_savings_usd"] for r in got.values())
+        assert total.quantize(Decimal("0.01")) == sum(expected.values()), kind
+    eip = next(r for r in rows if r["kind"] == "unassociated_elastic_ip")
+    price = load_prices()["public_ipv4_hourly"]["idle"][eip["region"]]
+    assert eip["estimated_monthly_savings_usd"] == Decimal(str(price)) * 730
+
+
+def test_per_account_waste_dollars_equal_truth(database: Path, sandbox: Any) -> None:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        got = dict(
+            conn.execute(
+                "SELECT account_id, round(sum(estimated_monthly_savings_usd), 2) FROM marts.recommendations "
+                "WHERE source = 'ec2_inventory' GROUP BY 1"
+            ).fetchall()
+        )
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    account_of = {r["arn"]: r["account_id"] for r in sandbox.world.resources.to_pylist()}
+    for by_arn in truth_waste(sandbox.world).values():
+        for arn_, usd in by_arn.items():
+            expected[account_of[arn_]] += usd
+    assert got == dict(expected)
+
+
+def test_cost_explorer_recommendations_pass_through(database: Path) -> None:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        raw = conn.execute(
+            "SELECT source, count(*), sum(estimated_monthly_savings) FROM raw.ce_recommendations "
+            "WHERE snapshot_date = (SELECT max(snapshot_date) FROM raw.ce_recommendations) "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        got = conn.execute(
+            "SELECT kind, count(*), sum(estimated_monthly_savings_usd) FROM marts.recommendations "
+            "WHERE source = 'cost_explorer' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert {kind for kind, _, _ in raw} == {"reserved_instances", "rightsizing", "savings_plans"}
+    assert got == raw
+
+
+def test_first_seen_survives_a_rerun_and_gone_resources_leave(database: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "finops.duckdb"
+    shutil.copyfile(database, copy)
+    later = SANDBOX_AS_OF + dt.timedelta(days=3)
+    with duckdb.connect(str(copy)) as conn:
+        gone = conn.execute(
+            "SELECT resource_arn FROM marts.recommendations WHERE kind = 'unattached_ebs_volume' LIMIT 1"
+        ).fetchall()[0][0]
+        conn.execute("DELETE FROM raw.ec2_volumes WHERE resource_arn = ?", [gone])
+        before = [r for r in mart(conn) if r["kind"] != "old_snapshot"]
+        build_recommendations(conn, later, MAX_AGE)
+        rows = mart(conn)
+    assert gone not in {r["resource_arn"] for r in rows}
+    assert all(r["snapshot_date"] == later for r in rows)
+    kept = [r for r in rows if r["kind"] != "old_snapshot"]
+    assert len(kept) == len(before) - 1
+    assert {r["first_seen_date"] for r in kept} == {SANDBOX_AS_OF}
+    # The age cut-off moved three days: snapshots that just crossed it are new today, the others are not.
+    snapshots = [r for r in rows if r["kind"] == "old_snapshot"]
+    assert {r["first_seen_date"] for r in snapshots} <= {SANDBOX_AS_OF, later}
+    assert any(r["first_seen_date"] == SANDBOX_AS_OF for r in snapshots)
