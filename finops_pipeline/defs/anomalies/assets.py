@@ -1,0 +1,297 @@
+"""``cost_anomalies``: our detector's events and AWS's anomalies, in dollars, with their drivers.
+
+The detector (``finops_pipeline.anomalies.detect``) scores the daily unblended cost of every account ×
+service, every account and the organisation; each event gets its top root-cause drivers from the
+drill-down grains, and sits beside AWS Cost Anomaly Detection's anomalies (``raw.ce_anomalies``) at
+the same grain, matched when the two overlap.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from importlib import resources
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from finops_pipeline.anomalies import detect
+from finops_pipeline.aws_session import utc_now
+from finops_pipeline.settings import Settings
+from finops_pipeline.warehouse import WarehouseResource, replace_rows
+
+SQL = resources.files("finops_pipeline.defs.anomalies").joinpath("sql")
+TABLE_SQL = SQL.joinpath("cost_anomalies_table.sql").read_text()
+SERIES_SQL = SQL.joinpath("series.sql").read_text()
+DRIVERS_SQL = SQL.joinpath("drivers.sql").read_text()
+AWS_EVENTS_SQL = SQL.joinpath("aws_events.sql").read_text()
+GRAINS = {"as": "account_service", "a": "account", "o": "organisation"}
+MEDIUM_IMPACT_USD = 10.0
+MART_COLUMNS = (
+    "event_id", "source", "grain", "account_id", "account_name", "service", "start_date", "end_date", "days",
+    "detected_date", "is_open", "direction", "kind", "actual_usd", "expected_usd", "impact_usd", "impact_pct",
+    "score", "severity", "top_driver_dimension", "top_driver_value", "top_driver_impact_usd",
+    "top_driver_share",
+    "drivers", "matched", "matched_event_ids", "first_seen_at", "computed_at",
+)  # fmt: skip
+
+
+def detector_params(settings: Settings) -> dict[str, Any]:
+    return {
+        "min_impact_usd": settings.anomaly_min_impact_usd,
+        "min_score": settings.anomaly_min_score,
+        "high_impact_usd": settings.anomaly_high_impact_usd,
+        "medium_impact_usd": min(MEDIUM_IMPACT_USD, settings.anomaly_high_impact_usd),
+    }
+
+
+def _event_id(*parts: Any) -> str:
+    return "fp-" + hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).hexdigest()
+
+
+def pipeline_events(series: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Detected events with their grain, account and service parsed from the series id."""
+    events = detect(series, **detector_params(settings))
+    if events.height == 0:
+        return events.with_columns(
+            pl.lit(None, pl.Utf8).alias(c) for c in ("event_id", "grain", "account_id", "service")
+        )
+    parts = events["series_id"].str.split_exact("|", 2).struct.unnest()
+    events = events.with_columns(
+        parts["field_0"].replace_strict(GRAINS).alias("grain"),
+        pl.when(parts["field_0"] == "o").then(None).otherwise(parts["field_1"]).alias("account_id"),
+        parts["field_2"].alias("service"),
+    )
+    ids = [
+        _event_id(g, a, s, d, r)
+        for g, a, s, d, r in events.select(
+            "grain", "account_id", "service", "start_date", "direction"
+        ).iter_rows()
+    ]
+    return events.with_columns(pl.Series("event_id", ids, pl.Utf8))
+
+
+def _severity(impact: pl.Expr, settings: Settings) -> pl.Expr:
+    high = settings.anomaly_high_impact_usd
+    return (
+        pl.when(impact.abs() >= high)
+        .then(pl.lit("high"))
+        .when(impact.abs() >= min(MEDIUM_IMPACT_USD, high))
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("low"))
+    )
+
+
+def _aws_drivers(root_causes: str | None) -> list[dict[str, Any]]:
+    out = []
+    for cause in json.loads(root_causes or "[]"):
+        contribution = (cause.get("Impact") or {}).get("Contribution")
+        for dimension, key in (("usage_type", "UsageType"), ("region", "Region")):
+            if cause.get(key):
+                out.append(
+                    {"dimension": dimension, "value": cause[key], "change_usd": contribution, "share": None}
+                )
+    return out[:3]
+
+
+def build_mart(conn: Any, settings: Settings, now: dt.datetime) -> pl.DataFrame:
+    """Compute ``marts.cost_anomalies`` (returned, not written)."""
+    series = conn.sql(SERIES_SQL).pl()
+    last_day = series["date"].max() if series.height else None
+    ours = pipeline_events(series, settings)
+    drivers = pl.DataFrame(
+        schema={
+            "event_id": pl.Utf8,
+            "dimension": pl.Utf8,
+            "value": pl.Utf8,
+            "change_usd": pl.Float64,
+            "share": pl.Float64,
+            "rank": pl.Int64,
+        }
+    )
+    if ours.height:
+        conn.register(
+            "events",
+            ours.select(
+                "event_id",
+                "grain",
+                "account_id",
+                "service",
+                "start_date",
+                "end_date",
+                pl.col("impact").alias("impact_usd"),
+            ).to_arrow(),
+        )
+        drivers = conn.sql(DRIVERS_SQL).pl()
+        conn.unregister("events")
+    driver_lists = (
+        drivers.sort("event_id", "rank")
+        .group_by("event_id", maintain_order=True)
+        .agg(pl.struct("dimension", "value", "change_usd", "share").alias("driver_list"))
+    )
+    ours = ours.join(driver_lists, on="event_id", how="left").with_columns(
+        pl.lit("finops_pipeline").alias("source"),
+        (pl.col("end_date") == pl.lit(last_day)).alias("is_open")
+        if last_day
+        else pl.lit(False).alias("is_open"),
+        pl.col("actual").alias("actual_usd"),
+        pl.col("expected").alias("expected_usd"),
+        pl.col("impact").alias("impact_usd"),
+        pl.col("days").cast(pl.Int32),
+    )
+    ours = (
+        ours.with_columns(
+            pl.col("driver_list")
+            .map_elements(lambda v: json.dumps(list(v) if v is not None else []), return_dtype=pl.Utf8)
+            .alias("drivers"),
+            pl.col("driver_list").list.first().struct.field("dimension").alias("top_driver_dimension"),
+            pl.col("driver_list").list.first().struct.field("value").alias("top_driver_value"),
+            pl.col("driver_list").list.first().struct.field("change_usd").alias("top_driver_impact_usd"),
+            pl.col("driver_list").list.first().struct.field("share").alias("top_driver_share"),
+        )
+        if ours.height
+        else ours.with_columns(
+            pl.lit(None, pl.Utf8).alias(c) for c in ("drivers", "top_driver_dimension", "top_driver_value")
+        ).with_columns(
+            pl.lit(None, pl.Float64).alias(c) for c in ("top_driver_impact_usd", "top_driver_share")
+        )
+    )
+
+    aws = conn.sql(AWS_EVENTS_SQL, params=[last_day or utc_now().date()]).pl()
+    aws_drivers = [_aws_drivers(rc) for rc in aws["root_causes"].to_list()]
+    aws = aws.with_columns(
+        pl.lit("aws").alias("source"),
+        (pl.col("end_date") - pl.col("start_date")).dt.total_days().add(1).cast(pl.Int32).alias("days"),
+        pl.col("start_date").alias("detected_date"),
+        pl.when(pl.col("impact_usd") >= 0)
+        .then(pl.lit("increase"))
+        .otherwise(pl.lit("decrease"))
+        .alias("direction"),
+        pl.lit("aws").alias("kind"),
+        pl.Series("drivers", [json.dumps(d) for d in aws_drivers], pl.Utf8),
+        pl.Series("top_driver_dimension", [d[0]["dimension"] if d else None for d in aws_drivers], pl.Utf8),
+        pl.Series("top_driver_value", [d[0]["value"] if d else None for d in aws_drivers], pl.Utf8),
+        pl.Series(
+            "top_driver_impact_usd", [d[0]["change_usd"] if d else None for d in aws_drivers], pl.Float64
+        ),
+        pl.Series("top_driver_share", [None] * aws.height, pl.Float64),
+    )
+    common = (
+        "event_id", "source", "grain", "account_id", "service", "start_date", "end_date", "days",
+        "detected_date",
+        "is_open", "direction", "kind", "actual_usd", "expected_usd", "impact_usd", "score", "drivers",
+        "top_driver_dimension", "top_driver_value", "top_driver_impact_usd", "top_driver_share",
+    )  # fmt: skip
+    casts = {
+        "days": pl.Int32,
+        "score": pl.Float64,
+        "actual_usd": pl.Float64,
+        "expected_usd": pl.Float64,
+        "impact_usd": pl.Float64,
+    }
+    mart = pl.concat(
+        [ours.select(common).cast(casts), aws.select(common).cast(casts)], how="vertical_relaxed"
+    )
+    mart = mart.with_columns(
+        (pl.col("impact_usd") / pl.col("expected_usd").abs().replace(0.0, None) * 100).alias("impact_pct"),
+        _severity(pl.col("impact_usd"), settings).alias("severity"),
+    )
+    # Match across sources: same grain, account and service, overlapping windows.
+    keyed = mart.select(
+        "event_id", "source", "grain", "account_id", "service", "start_date", "end_date"
+    ).with_columns(pl.col("account_id").fill_null(""), pl.col("service").fill_null(""))
+    pairs = keyed.join(keyed, on=["grain", "account_id", "service"], suffix="_o").filter(
+        (pl.col("source") != pl.col("source_o"))
+        & (pl.col("start_date") <= pl.col("end_date_o"))
+        & (pl.col("end_date") >= pl.col("start_date_o"))
+    )
+    matches = pairs.group_by("event_id").agg(pl.col("event_id_o").sort().alias("matched_event_ids"))
+    mart = mart.join(matches, on="event_id", how="left").with_columns(
+        pl.col("matched_event_ids").is_not_null().alias("matched")
+    )
+    names = conn.sql(
+        "SELECT account_id, any_value(account_name) AS account_name FROM raw.aws_accounts GROUP BY 1"
+    ).pl()
+    mart = mart.join(names, on="account_id", how="left")
+    previous = conn.sql(
+        "SELECT event_id, min(first_seen_at) AS first_seen_at FROM marts.cost_anomalies GROUP BY 1"
+    ).pl()
+    stamp = pl.lit(now).cast(pl.Datetime("us", "UTC"))
+    previous = previous.with_columns(pl.col("first_seen_at").cast(pl.Datetime("us", "UTC")))
+    mart = mart.join(previous, on="event_id", how="left").with_columns(
+        pl.col("first_seen_at").fill_null(stamp).alias("first_seen_at"), stamp.alias("computed_at")
+    )
+    return mart.select(MART_COLUMNS).sort(
+        "source", "grain", "start_date", "account_id", "service", nulls_last=True
+    )
+
+
+def _preview(mart: pl.DataFrame) -> str:
+    top = (
+        mart.filter(pl.col("source") == "finops_pipeline")
+        .sort(pl.col("impact_usd").abs(), descending=True)
+        .head(10)
+    )
+    if top.height == 0:
+        return "no anomalies"
+    lines = [
+        "| start | grain | account | service | days | impact USD | severity | top driver | AWS too |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in top.iter_rows(named=True):
+        driver = f"{r['top_driver_dimension']}={r['top_driver_value']}" if r["top_driver_value"] else ""
+        lines.append(
+            f"| {r['start_date']} | {r['grain']} | {r['account_name'] or r['account_id'] or 'org'} "
+            f"| {r['service'] or ''} | {r['days']} | {r['impact_usd']:,.2f} | {r['severity']} "
+            f"| {driver[:60]} | {'yes' if r['matched'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="cost_anomalies",
+        group_name="anomalies",
+        kinds={"duckdb", "python"},
+        owners=["team:finops"],
+        pool="duckdb",
+        deps=["ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_anomalies", "aws_accounts"],
+        description="Cost anomalies in dollars with their drivers, per account × service, account and "
+        "organisation, beside AWS's.",
+    )
+    def cost_anomalies(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        now = utc_now()
+        with warehouse.connect() as conn:
+            conn.execute(TABLE_SQL)
+            mart = build_mart(conn, settings, now)
+            replace_rows(conn, "marts.cost_anomalies", mart.to_arrow(), "true")
+        ours = mart.filter(pl.col("source") == "finops_pipeline")
+        aws = mart.filter(pl.col("source") == "aws")
+        service_grain = ours.filter(pl.col("grain") == "account_service")
+        new_high = ours.filter((pl.col("severity") == "high") & (pl.col("first_seen_at") == now))
+        context.log.info("cost_anomalies: %d events of ours, %d of AWS", ours.height, aws.height)
+        return dg.MaterializeResult(
+            metadata={
+                "anomalies": ours.height,
+                "anomalies_account_service": service_grain.height,
+                "anomalies_high_severity": ours.filter(pl.col("severity") == "high").height,
+                "anomalies_new_high_severity": new_high.height,
+                "anomalies_open": ours.filter(pl.col("is_open")).height,
+                "impact_increases_usd": round(
+                    float(service_grain.filter(pl.col("impact_usd") > 0)["impact_usd"].sum()), 2
+                ),
+                "impact_decreases_usd": round(
+                    float(service_grain.filter(pl.col("impact_usd") < 0)["impact_usd"].sum()), 2
+                ),
+                "aws_anomalies": aws.height,
+                "matched_with_aws": ours.filter(pl.col("matched")).height,
+                "aws_matched_by_ours": aws.filter(pl.col("matched")).height,
+                "min_impact_usd": settings.anomaly_min_impact_usd,
+                "min_score": settings.anomaly_min_score,
+                "top_anomalies": dg.MetadataValue.md(_preview(mart)),
+            }
+        )
+
+    return cost_anomalies

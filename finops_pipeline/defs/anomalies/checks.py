@@ -1,0 +1,63 @@
+"""Checks on ``cost_anomalies``: warn when a new high-severity anomaly appears; keys are unique."""
+
+import dagster as dg
+
+from finops_pipeline.warehouse import WarehouseResource, scalar
+
+RECENT_DAYS = 7
+NEW_HIGH_SQL = f"""
+SELECT event_id, grain, coalesce(account_name, account_id, 'organisation') AS who,
+       coalesce(service, '') AS service,
+       start_date, end_date, impact_usd, top_driver_dimension, top_driver_value
+FROM marts.cost_anomalies
+WHERE source = 'finops_pipeline' AND severity = 'high'
+  AND first_seen_at = (SELECT max(computed_at) FROM marts.cost_anomalies)
+  AND end_date >= (SELECT max(end_date) FROM marts.cost_anomalies WHERE source = 'finops_pipeline')
+                  - {RECENT_DAYS}
+ORDER BY abs(impact_usd) DESC
+"""
+
+
+@dg.asset_check(
+    asset="cost_anomalies",
+    name="no_new_high_severity_anomaly",
+    description="Warns when this run found a high-severity anomaly not seen before "
+    f"(active in the last {RECENT_DAYS} days).",
+)
+def no_new_high_severity_anomaly(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        rows = conn.execute(NEW_HIGH_SQL).fetchall()
+    table = "\n".join(
+        f"| {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:,.2f} | {r[7] or ''}={r[8] or ''} |"
+        for r in rows[:20]
+    )
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "new_high_severity": len(rows),
+            "new_high_severity_impact_usd": round(sum(float(r[6]) for r in rows), 2),
+            "anomalies": dg.MetadataValue.md(
+                "| grain | account | service | start | end | impact USD | top driver |\n"
+                "|---|---|---|---|---|---|---|\n" + table
+                if table
+                else "none"
+            ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="cost_anomalies", name="no_duplicate_event_ids", description="Each event_id appears once."
+)
+def no_duplicate_event_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        duplicates = scalar(
+            conn,
+            "SELECT count(*) FROM (SELECT 1 FROM marts.cost_anomalies GROUP BY event_id HAVING count(*) > 1)",
+        )
+    return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_event_ids": int(duplicates)})
+
+
+def build_checks() -> list[dg.AssetChecksDefinition]:
+    return [no_new_high_severity_anomaly, no_duplicate_event_ids]

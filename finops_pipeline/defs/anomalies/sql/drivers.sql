@@ -1,0 +1,46 @@
+-- Root-cause drivers of each detected event (table `events`): how much each region / usage type
+-- (account × service events: the service's drill-down grains), service (account events) or account
+-- and service (organisation events) changed over the event against its own average day of the
+-- 28 days before. Credits and refunds (rows below zero) are left out: they are not what drove usage.
+-- Region and usage-type grains hold every account's spend on the service: their change is the
+-- service's, so a share can exceed 1 when other accounts moved too. Ranked in the event's direction;
+-- top 3 kept.
+WITH ev AS (
+    SELECT event_id, grain, account_id, service, start_date, end_date, impact_usd,
+           date_diff('day', start_date, end_date) + 1 AS days
+    FROM events
+),
+cand AS (
+    SELECT e.event_id, 'region' AS dimension, r.region AS value, e.days, e.start_date, e.end_date,
+           r.usage_date, r.unblended_cost
+    FROM ev e JOIN raw.ce_cost_by_region r
+      ON e.grain = 'account_service' AND r.service = e.service
+     AND r.usage_date BETWEEN e.start_date - 28 AND e.end_date
+    UNION ALL
+    SELECT e.event_id, 'usage_type', u.usage_type, e.days, e.start_date, e.end_date, u.usage_date, u.unblended_cost
+    FROM ev e JOIN raw.ce_cost_by_usage_type u
+      ON e.grain = 'account_service' AND u.service = e.service
+     AND u.usage_date BETWEEN e.start_date - 28 AND e.end_date
+    UNION ALL
+    SELECT e.event_id, 'service', d.service, e.days, e.start_date, e.end_date, d.usage_date, d.unblended_cost
+    FROM ev e JOIN raw.ce_cost_daily d
+      ON e.grain IN ('account', 'organisation') AND (e.grain = 'organisation' OR d.account_id = e.account_id)
+     AND d.usage_date BETWEEN e.start_date - 28 AND e.end_date
+    UNION ALL
+    SELECT e.event_id, 'account', d.account_id, e.days, e.start_date, e.end_date, d.usage_date, d.unblended_cost
+    FROM ev e JOIN raw.ce_cost_daily d
+      ON e.grain = 'organisation' AND d.usage_date BETWEEN e.start_date - 28 AND e.end_date
+),
+changes AS (
+    SELECT event_id, dimension, value,
+           CAST(coalesce(sum(unblended_cost) FILTER (WHERE usage_date >= start_date), 0) AS DOUBLE)
+         - CAST(coalesce(sum(unblended_cost) FILTER (WHERE usage_date < start_date), 0) AS DOUBLE) / 28.0 * any_value(days)
+           AS change_usd
+    FROM cand WHERE unblended_cost > 0 GROUP BY ALL
+)
+SELECT c.event_id, c.dimension, c.value, c.change_usd,
+       c.change_usd / nullif(e.impact_usd, 0) AS share,
+       row_number() OVER (PARTITION BY c.event_id ORDER BY sign(e.impact_usd) * c.change_usd DESC, c.value) AS rank
+FROM changes c JOIN ev e USING (event_id)
+QUALIFY rank <= 3
+ORDER BY c.event_id, rank

@@ -1,0 +1,276 @@
+"""Budgets and forecast: Cost Explorer's forecast, AWS Budgets, and ``budget_status``.
+
+Cost Explorer bills every request, so the forecast is one ``GetCostForecast`` request for the
+organisation (the rest of this month and next month, MONTHLY, 80% interval); per-account forecasts
+are derived from it in SQL, never asked per account. AWS Budgets are read "when permitted": an
+AccessDenied is recorded in ``raw.scan_status`` (source ``budgets``) and the run carries on with the
+thresholds from settings.
+"""
+
+import datetime as dt
+import json
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+from botocore.exceptions import BotoCoreError, ClientError
+
+from finops_pipeline.aws_session import (
+    AwsResource,
+    ScanOutcome,
+    ScanTarget,
+    call_metadata,
+    classify_error,
+    utc_now,
+)
+from finops_pipeline.defs.ingest.fan_out import record_scan_status
+from finops_pipeline.settings import Settings, first_of_month_months_ago
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
+
+SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
+STATUS_TABLE_SQL = SQL.joinpath("budget_status_table.sql").read_text()
+STATUS_SQL = SQL.joinpath("budget_status.sql").read_text()
+MONEY = pa.decimal128(18, 6)
+PREDICTION_INTERVAL = 80
+FORECAST_SCHEMA = pa.schema(
+    [
+        ("snapshot_date", pa.date32()),
+        ("period_start", pa.date32()),
+        ("period_end", pa.date32()),
+        ("metric", pa.string()),
+        ("mean_usd", MONEY),
+        ("lower_usd", MONEY),
+        ("upper_usd", MONEY),
+        ("prediction_interval_level", pa.int32()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+BUDGET_SCHEMA = pa.schema(
+    [
+        ("snapshot_date", pa.date32()),
+        ("owner_account_id", pa.string()),
+        ("budget_name", pa.string()),
+        ("budget_type", pa.string()),
+        ("time_unit", pa.string()),
+        ("limit_usd", MONEY),
+        ("actual_spend_usd", MONEY),
+        ("forecasted_spend_usd", MONEY),
+        ("linked_account_ids", pa.list_(pa.string())),
+        ("cost_filters", pa.string()),
+        ("fetched_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.000001"))
+
+
+def forecast_window(today: dt.date) -> tuple[dt.date, dt.date]:
+    """From today to the end of next month (exclusive): two MONTHLY periods in one request."""
+    return today, first_of_month_months_ago(today, -2)
+
+
+def forecast_rows(answer: dict[str, Any], today: dt.date, now: dt.datetime) -> pa.Table:
+    rows = [
+        {
+            "snapshot_date": today,
+            "period_start": dt.date.fromisoformat(item["TimePeriod"]["Start"]),
+            "period_end": dt.date.fromisoformat(item["TimePeriod"]["End"]),
+            "metric": "UNBLENDED_COST",
+            "mean_usd": _money(item.get("MeanValue")),
+            "lower_usd": _money(item.get("PredictionIntervalLowerBound")),
+            "upper_usd": _money(item.get("PredictionIntervalUpperBound")),
+            "prediction_interval_level": PREDICTION_INTERVAL,
+            "fetched_at": now,
+        }
+        for item in answer.get("ForecastResultsByTime", [])
+    ]
+    return pa.Table.from_pylist(rows, schema=FORECAST_SCHEMA)
+
+
+@dg.asset(
+    name="ce_cost_forecast",
+    group_name="budgets",
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    description="Cost Explorer's unblended cost forecast for the rest of this month and next month "
+    "(one request).",
+)
+def ce_cost_forecast(
+    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    aws.preflight()
+    now = utc_now()
+    today = now.date()
+    start, end = forecast_window(today)
+    with aws.tracked() as calls:
+        answer = aws.client("ce").get_cost_forecast(
+            TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
+            Metric="UNBLENDED_COST",
+            Granularity="MONTHLY",
+            PredictionIntervalLevel=PREDICTION_INTERVAL,
+        )
+    rows = forecast_rows(answer, today, now)
+    with warehouse.connect() as conn:
+        replace_rows(conn, "raw.ce_forecasts", rows, "snapshot_date = ?", (today,))
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+    periods = rows.to_pylist()
+    return dg.MaterializeResult(
+        metadata={
+            "rest_of_month_forecast_usd": float(periods[0]["mean_usd"]) if periods else 0.0,
+            "next_month_forecast_usd": float(periods[1]["mean_usd"]) if len(periods) > 1 else 0.0,
+            "forecast_total_usd": float(Decimal(answer.get("Total", {}).get("Amount", "0"))),
+            **call_metadata(calls),
+        }
+    )
+
+
+def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    spend = budget.get("CalculatedSpend") or {}
+    filters = budget.get("CostFilters") or {}
+    return {
+        "snapshot_date": today,
+        "owner_account_id": owner,
+        "budget_name": budget["BudgetName"],
+        "budget_type": budget.get("BudgetType", "COST"),
+        "time_unit": budget.get("TimeUnit", "MONTHLY"),
+        "limit_usd": _money((budget.get("BudgetLimit") or {}).get("Amount")),
+        "actual_spend_usd": _money((spend.get("ActualSpend") or {}).get("Amount")),
+        "forecasted_spend_usd": _money((spend.get("ForecastedSpend") or {}).get("Amount")),
+        "linked_account_ids": list(filters.get("LinkedAccount") or []),
+        "cost_filters": json.dumps(filters, sort_keys=True),
+        "fetched_at": now,
+    }
+
+
+@dg.asset(
+    name="aws_budgets",
+    group_name="budgets",
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    description="AWS Budgets of the management account (DescribeBudgets), when permitted; "
+    "denials go to raw.scan_status.",
+)
+def aws_budgets(
+    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    aws.preflight()
+    now = utc_now()
+    today = now.date()
+    owner = aws.caller_account_id()
+    target = ScanTarget(owner, aws.region)
+    rows: list[dict[str, Any]] = []
+    with aws.tracked() as calls:
+        try:
+            for page in aws.client("budgets").get_paginator("describe_budgets").paginate(AccountId=owner):
+                rows += [budget_row(b, owner, today, now) for b in page.get("Budgets", [])]
+            outcome = ScanOutcome(target, "ok", "")
+        except (ClientError, BotoCoreError) as exc:
+            status, detail = classify_error(exc)
+            if status == "error" and "NotFound" in detail:  # no budget at all
+                status, detail = "ok", ""
+            outcome = ScanOutcome(target, status, detail)
+    table = pa.Table.from_pylist(rows, schema=BUDGET_SCHEMA)
+    with warehouse.connect() as conn:
+        if outcome.status == "ok":
+            replace_rows(conn, "raw.aws_budgets", table, "snapshot_date = ?", (today,))
+        record_scan_status(conn, "budgets", [outcome], [len(rows)])
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+    if outcome.status != "ok":
+        context.log.warning(
+            "AWS Budgets not read (%s): %s; carrying on with thresholds only", outcome.status, outcome.detail
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "budgets": len(rows),
+            "budgets_status": outcome.status,
+            "budgets_limit_usd": round(sum(float(r["limit_usd"] or 0) for r in rows), 2),
+            **call_metadata(calls),
+        }
+    )
+
+
+def compute_budget_status(conn: Any, settings: Settings, as_of: dt.date) -> pa.Table:
+    params = {
+        "as_of": as_of,
+        "monthly_warning": settings.cost_monthly_warning,
+        "daily_warning": settings.cost_daily_warning,
+    }
+    return conn.sql(STATUS_SQL, params=params).to_arrow_table()
+
+
+def _preview(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| scope | account | MTD USD | forecast USD | limit USD | source | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows[:12]:
+        fc = f"{r['forecast_usd']:,.2f}" if r["forecast_usd"] is not None else ""
+        lim = f"{r['limit_usd']:,.2f}" if r["limit_usd"] is not None else ""
+        mtd = f"{r['month_to_date_usd']:,.2f}" if r["month_to_date_usd"] is not None else ""
+        lines.append(
+            f"| {r['scope']} {r['month']} | {r['account_name'] or r['account_id'] or ''} "
+            f"| {mtd} | {fc} | {lim} "
+            f"| {r['limit_source'] or ''} | {r['status']} |"
+        )
+    return "\n".join(lines)
+
+
+def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="budget_status",
+        group_name="budgets",
+        kinds={"duckdb"},
+        owners=["team:finops"],
+        pool="duckdb",
+        deps=["ce_cost_daily", "aws_accounts", "ce_cost_forecast", "aws_budgets"],
+        description="This month's actual and forecast spend against budgets and thresholds, "
+        "per account and overall.",
+    )
+    def budget_status(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        now = utc_now()
+        with warehouse.connect() as conn:
+            conn.execute(STATUS_TABLE_SQL)
+            table = compute_budget_status(conn, settings, now.date())
+            table = table.append_column(
+                "computed_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
+            )
+            with transaction(conn):
+                conn.execute("DELETE FROM marts.budget_status")
+                conn.register("incoming_status", table)
+                conn.execute("INSERT INTO marts.budget_status BY NAME SELECT * FROM incoming_status")
+                conn.unregister("incoming_status")
+        rows = table.to_pylist()
+        org = next(
+            (r for r in rows if r["scope"] == "organisation" and r["month_to_date_usd"] is not None), None
+        )
+        alerts = [
+            r for r in rows if r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
+        ]
+        context.log.info("budget_status: %d rows, %d alerts", len(rows), len(alerts))
+        ordered = sorted(
+            rows,
+            key=lambda r: (
+                r["status"] not in ("over_budget", "forecast_over_budget"),
+                r["scope"] != "organisation",
+            ),
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "month_to_date_usd": round(org["month_to_date_usd"], 2) if org else 0.0,
+                "forecast_month_end_usd": round(org["forecast_usd"] or 0.0, 2) if org else 0.0,
+                "over_budget": sum(r["status"] == "over_budget" for r in rows),
+                "forecast_over_budget": sum(r["status"] == "forecast_over_budget" for r in rows),
+                "budgets_tracked": sum(r["limit_usd"] is not None for r in rows),
+                "status": dg.MetadataValue.md(_preview(ordered)),
+            }
+        )
+
+    return budget_status

@@ -1,0 +1,48 @@
+"""Checks on ``budget_status``: warn when actual or forecast spend crosses a budget or threshold."""
+
+import dagster as dg
+
+from finops_pipeline.warehouse import WarehouseResource
+
+ALERTS_SQL = """
+SELECT month, scope, coalesce(account_name, account_id, 'organisation'), month_to_date_usd, forecast_usd,
+       limit_usd, limit_source, last_day_usd, daily_threshold_usd, status
+FROM marts.budget_status
+WHERE status IN ('over_budget', 'forecast_over_budget', 'over_daily_threshold')
+   OR (daily_threshold_usd IS NOT NULL AND last_day_usd >= daily_threshold_usd)
+ORDER BY status, scope DESC, forecast_usd DESC
+"""
+
+
+def _usd(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+@dg.asset_check(
+    asset="budget_status",
+    name="spend_within_budgets",
+    description="Warns when month-to-date or forecast spend crosses a budget or COST_MONTHLY_WARNING, "
+    "or yesterday's spend crosses COST_DAILY_WARNING.",
+)
+def spend_within_budgets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        rows = conn.execute(ALERTS_SQL).fetchall()
+    table = "\n".join(
+        f"| {r[0]} | {r[1]} | {r[2]} | {_usd(r[3])} | {_usd(r[4])} | {_usd(r[5])} | {r[6] or ''} | {r[9]} |"
+        for r in rows[:30]
+    )
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "over_budget": sum(r[9] == "over_budget" for r in rows),
+            "forecast_over_budget": sum(r[9] == "forecast_over_budget" for r in rows),
+            "over_daily_threshold": sum(r[7] is not None and r[8] is not None and r[7] >= r[8] for r in rows),
+            "alerts": dg.MetadataValue.md(
+                "| month | scope | account | MTD USD | forecast USD | limit USD | limit | status |\n"
+                "|---|---|---|---|---|---|---|---|\n" + table
+                if table
+                else "none"
+            ),
+        },
+    )

@@ -1,0 +1,115 @@
+-- One row per account and one for the organisation for the current month (+ the organisation's next
+-- month). Parameters: $as_of (today: forecasts start here), $monthly_warning, $daily_warning.
+-- Per-account forecasts cost no Cost Explorer request: each account's month-to-date run rate for the
+-- rest of the month, scaled so the accounts add up to Cost Explorer's forecast for the organisation.
+WITH params AS (
+    SELECT CAST($as_of AS DATE) AS as_of,
+           CAST(date_trunc('month', CAST($as_of AS DATE)) AS DATE) AS month,
+           CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 1 MONTH AS DATE) AS next_month,
+           CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 2 MONTH AS DATE) AS month_after
+),
+dims AS (
+    SELECT *, date_diff('day', month, as_of) AS elapsed, date_diff('day', month, next_month) AS dim,
+           date_diff('day', as_of, next_month) AS remaining
+    FROM params
+),
+accounts AS (
+    SELECT account_id, any_value(account_name) AS account_name FROM raw.aws_accounts GROUP BY 1
+    UNION
+    SELECT DISTINCT c.account_id, NULL FROM raw.ce_cost_daily c, dims
+    WHERE c.usage_date >= dims.month AND c.usage_date < dims.as_of
+      AND c.account_id NOT IN (SELECT account_id FROM raw.aws_accounts)
+),
+mtd AS (
+    SELECT a.account_id, any_value(a.account_name) AS account_name,
+           coalesce(sum(CAST(c.unblended_cost AS DOUBLE)), 0) AS mtd
+    FROM accounts a CROSS JOIN dims
+    LEFT JOIN raw.ce_cost_daily c ON c.account_id = a.account_id AND c.usage_date >= dims.month AND c.usage_date < dims.as_of
+    GROUP BY 1
+),
+forecast AS (   -- the newest snapshot's forecast of each period
+    SELECT period_start, CAST(mean_usd AS DOUBLE) AS mean, CAST(lower_usd AS DOUBLE) AS lower,
+           CAST(upper_usd AS DOUBLE) AS upper
+    FROM raw.ce_forecasts
+    WHERE metric = 'UNBLENDED_COST' AND snapshot_date = (SELECT max(snapshot_date) FROM raw.ce_forecasts)
+),
+rest AS (SELECT f.* FROM forecast f, dims WHERE f.period_start = dims.as_of),
+nxt AS (SELECT f.* FROM forecast f, dims WHERE f.period_start = dims.next_month),
+run_rate AS (
+    SELECT m.*, CASE WHEN d.elapsed > 0 THEN greatest(m.mtd, 0) / d.elapsed * d.remaining ELSE 0 END AS rest_rr
+    FROM mtd m, dims d
+),
+totals AS (SELECT sum(rest_rr) AS rest_rr, sum(mtd) AS mtd FROM run_rate),
+budgets AS (    -- the newest snapshot; a budget with one linked account is that account's, none the organisation's
+    SELECT budget_name, CAST(limit_usd AS DOUBLE) AS limit_usd, linked_account_ids
+    FROM raw.aws_budgets
+    WHERE budget_type = 'COST' AND time_unit = 'MONTHLY'
+      AND snapshot_date = (SELECT max(snapshot_date) FROM raw.aws_budgets)
+),
+account_limits AS (
+    SELECT linked_account_ids[1] AS account_id, min(limit_usd) AS limit_usd,
+           'aws_budget:' || arg_min(budget_name, limit_usd) AS limit_source
+    FROM budgets WHERE len(linked_account_ids) = 1 GROUP BY 1
+),
+org_limit AS (
+    SELECT limit_usd, limit_source FROM (
+        SELECT limit_usd, 'aws_budget:' || budget_name AS limit_source FROM budgets
+        WHERE linked_account_ids IS NULL OR len(linked_account_ids) = 0
+        UNION ALL
+        SELECT CAST($monthly_warning AS DOUBLE), 'COST_MONTHLY_WARNING' WHERE $monthly_warning IS NOT NULL
+    ) ORDER BY limit_usd LIMIT 1
+),
+last_day AS (
+    SELECT max(usage_date) AS day FROM raw.ce_cost_daily, dims WHERE usage_date < dims.as_of
+),
+last_day_cost AS (
+    SELECT c.account_id, sum(CAST(c.unblended_cost AS DOUBLE)) AS usd
+    FROM raw.ce_cost_daily c JOIN last_day l ON c.usage_date = l.day GROUP BY 1
+),
+account_rows AS (
+    SELECT d.month, 'account' AS scope, r.account_id, r.account_name, r.mtd AS month_to_date_usd,
+           d.elapsed AS days_elapsed, d.dim AS days_in_month,
+           r.mtd + CASE WHEN rest.mean IS NULL OR t.rest_rr = 0 THEN r.rest_rr
+                        ELSE r.rest_rr / t.rest_rr * rest.mean END AS forecast_usd,
+           CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN r.mtd + r.rest_rr / t.rest_rr * rest.lower END AS forecast_lower_usd,
+           CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN r.mtd + r.rest_rr / t.rest_rr * rest.upper END AS forecast_upper_usd,
+           CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN 'run_rate_scaled_to_cost_explorer' ELSE 'run_rate' END AS forecast_method,
+           al.limit_usd, al.limit_source,
+           l.day AS last_day, coalesce(ldc.usd, 0) AS last_day_usd, CAST(NULL AS DOUBLE) AS daily_threshold_usd
+    FROM run_rate r CROSS JOIN dims d CROSS JOIN totals t
+    LEFT JOIN rest ON true
+    LEFT JOIN account_limits al ON al.account_id = r.account_id
+    LEFT JOIN last_day l ON true
+    LEFT JOIN last_day_cost ldc ON ldc.account_id = r.account_id
+),
+org_row AS (
+    SELECT d.month, 'organisation', NULL, NULL, t.mtd, d.elapsed, d.dim,
+           t.mtd + coalesce(rest.mean, t.rest_rr), t.mtd + rest.lower, t.mtd + rest.upper,
+           CASE WHEN rest.mean IS NULL THEN 'run_rate' ELSE 'cost_explorer' END,
+           ol.limit_usd, ol.limit_source,
+           l.day, (SELECT coalesce(sum(usd), 0) FROM last_day_cost), CAST($daily_warning AS DOUBLE)
+    FROM dims d CROSS JOIN totals t LEFT JOIN rest ON true LEFT JOIN org_limit ol ON true LEFT JOIN last_day l ON true
+),
+next_row AS (
+    SELECT d.next_month, 'organisation', NULL, NULL, NULL, 0, date_diff('day', d.next_month, d.month_after),
+           nxt.mean, nxt.lower, nxt.upper, 'cost_explorer', ol.limit_usd, ol.limit_source,
+           NULL, NULL, NULL
+    FROM dims d JOIN nxt ON true LEFT JOIN org_limit ol ON true
+),
+all_rows AS (
+    SELECT * FROM account_rows UNION ALL SELECT * FROM org_row UNION ALL SELECT * FROM next_row
+)
+SELECT month, scope, account_id, account_name, month_to_date_usd, days_elapsed, days_in_month,
+       forecast_usd, forecast_lower_usd, forecast_upper_usd, forecast_method, limit_usd, limit_source,
+       month_to_date_usd / nullif(limit_usd, 0) * 100 AS actual_pct_of_limit,
+       forecast_usd / nullif(limit_usd, 0) * 100 AS forecast_pct_of_limit,
+       last_day, last_day_usd, daily_threshold_usd,
+       CASE WHEN limit_usd IS NOT NULL AND month_to_date_usd >= limit_usd THEN 'over_budget'
+            WHEN limit_usd IS NOT NULL AND forecast_usd >= limit_usd THEN 'forecast_over_budget'
+            WHEN daily_threshold_usd IS NOT NULL AND last_day_usd >= daily_threshold_usd THEN 'over_daily_threshold'
+            WHEN month_to_date_usd IS NULL THEN 'forecast_only'
+            WHEN limit_usd IS NULL THEN 'no_budget'
+            ELSE 'ok' END AS status,
+       (SELECT as_of FROM params) AS as_of
+FROM all_rows
+ORDER BY month, scope DESC, account_id

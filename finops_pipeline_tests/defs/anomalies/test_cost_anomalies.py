@@ -1,0 +1,144 @@
+"""marts.cost_anomalies on the ingested session sandbox: dollars and drivers against the world's labels."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from finops_pipeline.defs.anomalies.assets import TABLE_SQL, build_mart
+from finops_pipeline.defs.anomalies.checks import no_new_high_severity_anomaly
+from finops_pipeline.settings import load_settings
+from finops_pipeline.warehouse import WarehouseResource
+from finops_pipeline_tests.conftest import set_aws_env
+from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline
+
+
+def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[str, ...]) -> Path:
+    """A copy of the ingested warehouse with ``assets`` materialized on top (the run must succeed)."""
+    database = folder / "finops.duckdb"
+    shutil.copyfile(ingested, database)
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), folder)
+        result = run_pipeline(assets=assets)
+        assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+    finally:
+        monkeypatch.undo()
+    return database
+
+
+@pytest.fixture(scope="module")
+def anomalies_warehouse(
+    ingested_warehouse: Path, sandbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return materialized_copy(
+        ingested_warehouse, sandbox, tmp_path_factory.mktemp("anomalies"), ("cost_anomalies",)
+    )
+
+
+@pytest.fixture(scope="module")
+def mart(anomalies_warehouse: Path) -> pl.DataFrame:
+    with duckdb.connect(str(anomalies_warehouse), read_only=True) as conn:
+        return conn.sql("SELECT * FROM marts.cost_anomalies").pl()
+
+
+@pytest.fixture(scope="module")
+def labels(sandbox: Any) -> pl.DataFrame:
+    return pl.from_arrow(sandbox.world.anomalies).with_columns(pl.col("impact_usd").cast(pl.Float64))
+
+
+def _overlapping(mart: pl.DataFrame, label: dict[str, Any], source: str = "finops_pipeline") -> pl.DataFrame:
+    return mart.filter(
+        (pl.col("source") == source)
+        & (pl.col("grain") == "account_service")
+        & (pl.col("account_id") == label["account_id"])
+        & (pl.col("service") == label["service"])
+        & (pl.col("start_date") <= label["end_date"])
+        & (pl.col("end_date") >= label["start_date"])
+    )
+
+
+def test_every_grain_and_both_sources_are_present(mart: pl.DataFrame) -> None:
+    counts = dict(mart.group_by("source").len().iter_rows())
+    assert counts["finops_pipeline"] >= 20
+    assert counts["aws"] >= 5
+    grains = set(mart.filter(pl.col("source") == "finops_pipeline")["grain"])
+    assert grains == {"account_service", "account", "organisation"}
+    assert mart["event_id"].n_unique() == mart.height
+    # Money adds up: impact = actual - expected on every event of ours (AWS's are taken as reported).
+    ours = mart.filter(pl.col("source") == "finops_pipeline")
+    diff = (ours["actual_usd"] - ours["expected_usd"] - ours["impact_usd"]).abs().max()
+    assert diff < 1e-6
+
+
+def test_new_services_are_found_with_their_dollars_and_driver(
+    mart: pl.DataFrame, labels: pl.DataFrame
+) -> None:
+    new = labels.filter(pl.col("kind") == "new_service").to_dicts()
+    assert len(new) == 5
+    for label in new:
+        found = _overlapping(mart, label).sort("start_date")
+        assert found.height >= 1, label
+        event = found.row(0, named=True)
+        assert event["kind"] == "new_series"
+        assert event["start_date"] == label["start_date"]
+        # The first 14 days of a new series are its event, the labelled window; the account's
+        # month-end credit on the service (when the window holds one) makes the net a little lower.
+        assert event["impact_usd"] == pytest.approx(label["impact_usd"], rel=0.1)
+        assert event["days"] in (14, 15, 16)
+        assert event["severity"] == "high"
+        assert event["top_driver_dimension"] == "usage_type"
+        assert event["top_driver_value"] == label["usage_type"]
+        assert event["top_driver_share"] == pytest.approx(1.0, abs=0.15)  # impact is net of credits
+
+
+def test_spikes_and_level_shifts_are_found_and_attributed(mart: pl.DataFrame, labels: pl.DataFrame) -> None:
+    increases = labels.filter(pl.col("kind").is_in(["spike", "level_shift"])).to_dicts()
+    found = [label for label in increases if _overlapping(mart, label).height]
+    assert len(found) >= len(increases) - 1
+    attributed = 0
+    for label in found:
+        event = _overlapping(mart, label).sort("score", descending=True).row(0, named=True)
+        assert event["direction"] == "increase"
+        drivers = {d["value"] for d in pl.Series([event["drivers"]]).str.json_decode().explode().to_list()}
+        attributed += label["usage_type"] in drivers or label["region"] in drivers
+    assert attributed >= len(found) - 1
+
+
+def test_aws_anomalies_sit_beside_ours_and_match(mart: pl.DataFrame, sandbox: Any) -> None:
+    aws = mart.filter(pl.col("source") == "aws")
+    assert set(aws["grain"]) <= {"account_service", "account"}
+    assert aws["account_id"].null_count() == 0
+    matched = aws.filter(pl.col("matched"))
+    assert matched.height >= aws.height // 2
+    for row in matched.head(5).iter_rows(named=True):
+        other = mart.filter(pl.col("event_id").is_in(row["matched_event_ids"]))
+        assert set(other["source"]) == {"finops_pipeline"}
+        assert set(other["grain"]) == {row["grain"]}
+
+
+def test_first_seen_survives_a_rerun_and_the_check_warns_on_new_high(
+    anomalies_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse_copy = tmp_path / "finops.duckdb"
+    shutil.copyfile(anomalies_warehouse, warehouse_copy)
+    settings = load_settings({})
+    later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        conn.execute(TABLE_SQL)
+        before = conn.sql("SELECT event_id, first_seen_at FROM marts.cost_anomalies").pl()
+        again = build_mart(conn, settings, later)
+    before = before.with_columns(pl.col("first_seen_at").cast(pl.Datetime("us", "UTC")))
+    merged = again.join(before, on="event_id", suffix="_before")
+    assert merged.height == before.height
+    assert (merged["first_seen_at"] == merged["first_seen_at_before"]).all()
+    assert (again["computed_at"] == later).all()
+
+    result = no_new_high_severity_anomaly(warehouse=WarehouseResource(database=str(warehouse_copy)))
+    assert isinstance(result, dg.AssetCheckResult)
+    assert result.metadata["new_high_severity"].value >= 0
