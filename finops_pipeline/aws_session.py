@@ -162,6 +162,7 @@ class AwsResource(dg.ConfigurableResource):
 
     _counter: ApiCallCounter = PrivateAttr(default_factory=ApiCallCounter)
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+    _key_locks: dict[Any, threading.Lock] = PrivateAttr(default_factory=dict)
     _base: boto3.Session | None = PrivateAttr(default=None)
     _sessions: dict[str, boto3.Session] = PrivateAttr(default_factory=dict)
     _clients: dict[tuple[str, str, str], Any] = PrivateAttr(default_factory=dict)
@@ -213,13 +214,24 @@ class AwsResource(dg.ConfigurableResource):
                     "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or an instance/task role; for the local "
                     "sandbox, source .sandbox/sandbox.env."
                 )
-            self._base = self._assumed(plain, self.role_arn) if self.role_arn else plain
+            if self.role_arn:
+                sts = plain.client("sts", region_name=self.region, config=self._config())
+                self._counter.attach(sts, "sts")
+                self._base = self._assumed(plain, sts, self.role_arn)
+            else:
+                self._base = plain
             return self._base
 
-    def _assumed(self, source: boto3.Session, role_arn: str) -> boto3.Session:
-        """A session whose credentials re-assume the role before they expire."""
-        sts = source.client("sts", region_name=self.region, config=self._config())
-        self._counter.attach(sts, "sts")
+    def _key_lock(self, key: Any) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _assumed(self, source: boto3.Session, sts: Any, role_arn: str) -> boto3.Session:
+        """A session whose credentials re-assume the role before they expire.
+
+        It shares the source session's model loader: parsing botocore's JSON models again for every
+        member account made client creation, not AWS, the cost of a wide scan.
+        """
 
         def refresh() -> dict[str, str]:
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=self.session_name)["Credentials"]
@@ -234,6 +246,7 @@ class AwsResource(dg.ConfigurableResource):
             metadata=refresh(), refresh_using=refresh, method="sts-assume-role"
         )
         botocore_session = get_session()
+        botocore_session.register_component("data_loader", source._session.get_component("data_loader"))
         botocore_session._credentials = credentials
         return boto3.Session(botocore_session=botocore_session, region_name=self.region)
 
@@ -247,17 +260,17 @@ class AwsResource(dg.ConfigurableResource):
         base = self._base_session()
         if account_id is None or account_id == self.caller_account_id():
             return base
-        with self._lock:
+        with self._key_lock(("session", account_id)):  # one AssumeRole per account, accounts in parallel
             if account_id not in self._sessions:
                 role = f"arn:aws:iam::{account_id}:role/{self.member_role_name}"
-                self._sessions[account_id] = self._assumed(base, role)
+                self._sessions[account_id] = self._assumed(base, self.client("sts"), role)
             return self._sessions[account_id]
 
     def client(self, service: str, *, region: str | None = None, account_id: str | None = None) -> Any:
         """A cached, counted client; ``account_id`` other than the caller's assumes the member role."""
         region = region or ("us-east-1" if service == "ce" else self.region)
         key = (account_id or "", service, region)
-        with self._lock:
+        with self._key_lock(key):
             if key not in self._clients:
                 session = self._session_for(account_id)
                 client = session.client(service, region_name=region, config=self._config())
@@ -310,4 +323,3 @@ def call_metadata(counts: Sequence[CallCount]) -> dict[str, Any]:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
