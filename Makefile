@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 SANDBOX_ENV := .sandbox/sandbox.env
 DEMO_REGIONS := us-east-1,us-west-2,eu-west-1
 
-.PHONY: help install demo test ui check lint format bench sandbox sandbox-stop dagster-home
+.PHONY: help install browser demo test ui check lint format bench sandbox sandbox-stop dagster-home
 
 help:
 	@echo "make demo     install, start the sandbox, run the whole pipeline into data/finops.duckdb, summarise"
@@ -22,7 +22,7 @@ $(UV):
 	python3 -m pip install --user --quiet uv
 
 install: $(UV)
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -34,8 +34,16 @@ demo: install dagster-home
 	  FINOPS_SCAN_REGIONS=$${FINOPS_SCAN_REGIONS:-$(DEMO_REGIONS)} $(PY) -m finops_pipeline.demo; status=$$?; \
 	  $(FINOPS) sandbox stop; exit $$status
 
-test: install
+test: install browser
 	$(VENV)/bin/pytest
+
+# Headless Chromium for the HTML report tests (screenshots); Debian's package, installed once.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing chromium (apt-get) for the HTML report tests"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 ui: install dagster-home
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 
 from finops_pipeline.defs.automation.windows import range_tags
-from finops_pipeline.settings import load_settings, today_utc
+from finops_pipeline.settings import REPORT_FORMATS, load_settings, today_utc
 
 SUMMARY_TABLES = (
     "raw.aws_accounts",
@@ -39,14 +39,31 @@ FROM meta.api_calls WHERE service = 'ce' AND run_id = ?
 """
 
 
+# make demo writes the report in every format (the asset's default is REPORT_DEFAULT_FORMATS).
+REPORT_RUN_CONFIG = {"ops": {"finops_report": {"config": {"formats": list(REPORT_FORMATS)}}}}
+
+
 def run_full_history(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     settings = load_settings()
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
         instance=instance,
         tags=range_tags(settings.start_date, today_utc()),
+        run_config=REPORT_RUN_CONFIG,
         raise_on_error=False,
     )
+
+
+def report_summary(result: dg.ExecuteInProcessResult) -> str:
+    """The report files the run wrote (finops_report's metadata), for the summary."""
+    events = result.asset_materializations_for_node("finops_report")
+    if not events:
+        return "Reports: none written (finops_report did not materialize)"
+    files = events[-1].metadata["files"].value
+    folder = events[-1].metadata["output_dir"].value
+    lines = [f"Reports written to {folder} ({len(files)} files):"]
+    lines += [f"  {Path(path).name}" for path in files]
+    return "\n".join(lines)
 
 
 def summary(database: Path, run_id: str) -> str:
@@ -77,6 +94,7 @@ def main() -> int:
     if failed:
         print(f"Failed steps: {', '.join(failed)}", file=sys.stderr)
     print(summary(settings.duckdb_path, result.run_id))
+    print(report_summary(result))
     return 0 if result.success else 1
 
 

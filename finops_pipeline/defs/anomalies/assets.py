@@ -9,6 +9,7 @@ the same grain, matched when the two overlap.
 import datetime as dt
 import hashlib
 import json
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -226,6 +227,26 @@ def build_mart(conn: Any, settings: Settings, now: dt.datetime) -> pl.DataFrame:
     )
 
 
+ALERT_COLUMNS = (
+    "event_id", "severity", "grain", "account_id", "account_name", "service", "start_date", "end_date",
+    "kind", "actual_usd", "expected_usd", "impact_usd", "impact_pct", "top_driver_dimension",
+    "top_driver_value",
+)  # fmt: skip
+
+
+def _alert_rows(events: pl.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe rows for the alert sensor (dates as ISO strings, money as floats)."""
+    columns = [c for c in ALERT_COLUMNS if c in events.columns]
+    rows = events.select(columns).to_dicts()
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return float(value)
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    return [{k: plain(v) for k, v in row.items()} for row in rows]
+
+
 def _preview(mart: pl.DataFrame) -> str:
     top = (
         mart.filter(pl.col("source") == "finops_pipeline")
@@ -291,6 +312,8 @@ def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
                 "min_impact_usd": settings.anomaly_min_impact_usd,
                 "min_score": settings.anomaly_min_score,
                 "top_anomalies": dg.MetadataValue.md(_preview(mart)),
+                # What the anomaly e-mail sensor sends: it may not read DuckDB, so the rows travel here.
+                "new_high_severity_anomalies": dg.MetadataValue.json(_alert_rows(new_high)),
             }
         )
 

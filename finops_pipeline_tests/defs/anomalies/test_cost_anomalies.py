@@ -142,3 +142,30 @@ def test_first_seen_survives_a_rerun_and_the_check_warns_on_new_high(
     result = no_new_high_severity_anomaly(warehouse=WarehouseResource(database=str(warehouse_copy)))
     assert isinstance(result, dg.AssetCheckResult)
     assert result.metadata["new_high_severity"].value >= 0
+
+
+def test_new_high_severity_events_travel_in_the_metadata_for_the_alert_sensor(
+    ingested_warehouse: Path, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "finops.duckdb"
+    shutil.copyfile(ingested_warehouse, database)
+    set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), tmp_path)
+    result = run_pipeline(assets=("cost_anomalies",))
+    assert result.success
+    materialization = next(
+        e.event_specific_data.materialization
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    )
+    sent = materialization.metadata["new_high_severity_anomalies"].value
+    with duckdb.connect(str(database), read_only=True) as conn:
+        expected = conn.execute(
+            "SELECT event_id, impact_usd FROM marts.cost_anomalies WHERE source = 'finops_pipeline' "
+            "AND severity = 'high' AND first_seen_at = computed_at ORDER BY event_id"
+        ).fetchall()
+    assert expected, "the sandbox's first run should surface new high-severity anomalies"
+    assert sorted((row["event_id"], round(row["impact_usd"], 6)) for row in sent) == [
+        (event_id, round(float(impact), 6)) for event_id, impact in expected
+    ]
+    assert materialization.metadata["anomalies_new_high_severity"].value == len(expected)
+    assert all(row["severity"] == "high" and row["start_date"] <= row["end_date"] for row in sent)

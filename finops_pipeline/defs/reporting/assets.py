@@ -1,0 +1,123 @@
+"""``finops_report``: the report files of one period, with their paths and totals as metadata.
+
+Run config takes the options of :func:`finops_pipeline.reporting.generate_report` (formats, preset,
+last_n_days, start, end, output_dir, as_of); every one is validated before anything is read or written.
+The e-mail is sent by ``finops_report_email_sensor`` from this asset's metadata (``files``, ``summary``).
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from finops_pipeline.reporting.report import ReportError, build_report, resolve_request
+from finops_pipeline.settings import Settings, today_utc
+from finops_pipeline.warehouse import WarehouseResource
+
+REPORT_ASSET = "finops_report"
+# The marts the report reads when they are built (each dataset falls back to raw tables otherwise).
+MART_DEPS = (
+    "tag_compliance_summary",
+    "tag_compliance_resources",
+    "recommendations",
+    "cost_anomalies",
+    "budget_status",
+)
+RAW_DEPS = ("ce_cost_daily", "aws_accounts")
+
+
+class ReportConfig(dg.Config):
+    """Which report to write; unset fields use the settings (REPORT_DEFAULT_FORMATS, REPORT_OUTPUT_DIR)."""
+
+    formats: list[str] | None = None
+    preset: str | None = None
+    last_n_days: int | None = None
+    start: str | None = None
+    end: str | None = None
+    output_dir: str | None = None
+    as_of: str | None = None  # "today" for the presets (YYYY-MM-DD, UTC); schedules set their tick's date
+
+
+def _as_of(config: ReportConfig) -> dt.date:
+    if not config.as_of:
+        return today_utc()
+    try:
+        return dt.date.fromisoformat(config.as_of)
+    except ValueError:
+        raise ReportError(f"as_of={config.as_of!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _files_md(files: list[str]) -> str:
+    return "\n".join(f"- `{path}`" for path in files) or "none"
+
+
+def _datasets_md(datasets: dict[str, dict]) -> str:
+    rows = [f"| {name} | {d['rows']:,} | {d['source']} | {d['note']} |" for name, d in datasets.items()]
+    return "| dataset | rows | source | note |\n|---|---|---|---|\n" + "\n".join(rows)
+
+
+def build_report_asset(settings: Settings, deps: list[str]) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=REPORT_ASSET,
+        group_name="reporting",
+        kinds={"duckdb", "excel", "html"},
+        owners=["team:finops"],
+        pool="duckdb",
+        deps=deps,
+        description="Cost, movers, tag compliance, anomalies and savings as CSV, JSON, Excel, Parquet, HTML.",
+    )
+    def finops_report(
+        context: dg.AssetExecutionContext, config: ReportConfig, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        formats, period, folder = resolve_request(
+            settings,
+            config.formats,
+            last_n_days=config.last_n_days,
+            preset=config.preset,
+            start=config.start,
+            end=config.end,
+            output_dir=config.output_dir,
+            today=_as_of(config),
+        )
+        with warehouse.connect() as conn:
+            result = build_report(conn, settings, formats, period, folder, dt.datetime.now(dt.UTC))
+        totals = result["totals"]
+        context.log.info(
+            "finops_report %s: %d files in %s", result["report_id"], len(result["files"]), folder
+        )
+        summary = {k: result[k] for k in ("report_id", "period", "period_last_day", "totals", "top_services")}
+        numbers = {
+            key: float(totals[key]) if isinstance(totals[key], float) else totals[key]
+            for key in (
+                "total_unblended_usd",
+                "total_amortized_usd",
+                "total_net_unblended_usd",
+                "anomalies",
+                "anomalies_high_severity",
+                "monthly_savings_usd",
+                "recommendations",
+                "non_compliant_resources",
+            )
+        }
+        for key in ("compliance_pct", "spend_coverage_pct", "change_vs_previous_pct"):
+            if totals.get(key) is not None:
+                numbers[key] = float(totals[key])
+        return dg.MaterializeResult(
+            metadata={
+                "report_id": result["report_id"],
+                "period_start": period.start.isoformat(),
+                "period_end_exclusive": period.end.isoformat(),
+                "period_label": period.label,
+                "formats": ", ".join(formats),
+                "output_dir": str(folder),
+                "file_count": len(result["files"]),
+                "files": dg.MetadataValue.json(result["files"]),
+                "summary": dg.MetadataValue.json(summary),
+                **numbers,
+                "excel_truncated_datasets": len(result.get("excel_truncated", {})),
+                "html_bytes": result.get("html_bytes", 0),
+                "file_list": dg.MetadataValue.md(_files_md(result["files"])),
+                "datasets": dg.MetadataValue.md(_datasets_md(result["datasets"])),
+            }
+        )
+
+    return finops_report

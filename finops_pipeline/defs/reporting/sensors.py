@@ -1,0 +1,255 @@
+"""E-mail delivery sensors (SES). They read event metadata and files, never DuckDB (one writer at a time).
+
+- ``finops_report_email_sensor``: each new ``finops_report`` materialization -> one e-mail with the
+  summary and as many of its files as fit under 10 MB (the rest listed by name).
+- ``anomaly_alert_email_sensor``: each new high-severity anomaly listed in a ``cost_anomalies``
+  materialization's ``new_high_severity_anomalies`` metadata -> one e-mail.
+
+Both keep their state in the cursor (see :mod:`finops_pipeline.reporting.outbox`): a failed send is
+logged, recorded as an observation of the asset and retried on later ticks up to SES_MAX_SEND_ATTEMPTS;
+nothing is sent twice; no file is ever removed. On a first tick (no cursor) only the newest
+materialization is considered, so switching a sensor on does not mail the whole history.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from finops_pipeline.aws_session import AwsResource, utc_now
+from finops_pipeline.reporting import mail
+from finops_pipeline.reporting.outbox import Outbox, Outcome
+from finops_pipeline.settings import Settings, confined_dir
+
+REPORT_KEY = dg.AssetKey("finops_report")
+ANOMALIES_KEY = dg.AssetKey("cost_anomalies")
+ANOMALY_LIST_KEY = "new_high_severity_anomalies"
+ANOMALY_COUNT_KEY = "anomalies_new_high_severity"
+FETCH_LIMIT = 25
+TICK_BUDGET_S = 40.0  # sensors time out at 60 s
+
+
+def _json_value(metadata: dict[str, Any], key: str) -> Any:
+    value = metadata.get(key)
+    if value is None:
+        return None
+    return getattr(value, "data", getattr(value, "value", value))
+
+
+def new_materializations(
+    context: dg.SensorEvaluationContext, key: dg.AssetKey, outbox: Outbox
+) -> list[tuple[int, dict[str, Any]]]:
+    """(storage id, metadata) of materializations after the cursor, oldest first; newest only when new."""
+    instance = context.instance
+    if outbox.after is None:
+        records = instance.fetch_materializations(key, limit=1, ascending=False).records
+    else:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=outbox.after),
+            limit=FETCH_LIMIT,
+            ascending=True,
+        ).records
+    out = []
+    for record in records:
+        materialization = record.asset_materialization
+        out.append((record.storage_id, dict(materialization.metadata) if materialization else {}))
+        outbox.after = max(outbox.after or 0, record.storage_id)
+    return out
+
+
+def _observation(key: dg.AssetKey, outcome: Outcome, kind: str) -> dg.AssetObservation:
+    metadata: dict[str, Any] = {
+        "email_status": outcome.status,
+        "email_kind": kind,
+        "email_key": outcome.key,
+        "email_attempts": outcome.attempts,
+    }
+    if outcome.error:
+        metadata["email_error"] = outcome.error
+    for name in ("message_id", "size_bytes"):
+        if name in outcome.detail:
+            metadata[f"email_{name}"] = outcome.detail[name]
+    if "attached" in outcome.detail:
+        metadata["email_attached"] = dg.MetadataValue.json(outcome.detail["attached"])
+        metadata["email_not_attached"] = dg.MetadataValue.json(outcome.detail["not_attached"])
+    return dg.AssetObservation(asset_key=key, metadata=metadata)
+
+
+def _log(context: dg.SensorEvaluationContext, outcomes: list[Outcome], kind: str) -> None:
+    for o in outcomes:
+        if o.status == "sent":
+            context.log.info("%s e-mail %s sent (%s)", kind, o.key, o.detail.get("message_id"))
+        elif o.status in ("retry", "failed"):
+            context.log.warning(
+                "%s e-mail %s not sent (attempt %d, %s): %s",
+                kind,
+                o.key,
+                o.attempts,
+                "will retry" if o.status == "retry" else "giving up",
+                o.error,
+            )
+
+
+def _result(
+    context: dg.SensorEvaluationContext, outbox: Outbox, outcomes: list[Outcome], key: dg.AssetKey, kind: str
+) -> dg.SensorResult:
+    _log(context, outcomes, kind)
+    events = [_observation(key, o, kind) for o in outcomes if o.status != "already_sent"]
+    skip = None
+    if not outcomes:
+        skip = dg.SkipReason(
+            f"nothing to e-mail ({len(outbox.pending)} pending, {len(outbox.sent)} sent, "
+            f"{len(outbox.failed)} given up)"
+        )
+    return dg.SensorResult(cursor=outbox.dump(), asset_events=events, skip_reason=skip)
+
+
+def _marker(payload: dict[str, Any]) -> Path | None:
+    """``.<report_id>.emailed`` beside the report files: a durable 'already sent' record."""
+    files = payload.get("files") or []
+    if not files:
+        return None
+    try:
+        folder = confined_dir(Path(files[0]).parent)
+    except ValueError:
+        return None
+    return folder / f".{payload['key']}.emailed"
+
+
+def _marker_exists(payload: dict[str, Any]) -> bool:
+    marker = _marker(payload)
+    return marker is not None and marker.exists()
+
+
+def _write_marker(payload: dict[str, Any], detail: dict[str, Any]) -> None:
+    marker = _marker(payload)
+    if marker is None:
+        return
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"sent_at": utc_now().isoformat(), **detail}, handle, default=str)
+
+
+def _sender(settings: Settings, aws: AwsResource) -> Any:
+    return aws.client("ses", region=settings.ses_region)
+
+
+def build_report_email_sensor(settings: Settings) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="finops_report_email_sensor",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if settings.ses_enabled
+        else dg.DefaultSensorStatus.STOPPED,
+        description="E-mails each new finops_report through SES (SES_ENABLED), retrying failed sends.",
+    )
+    def finops_report_email_sensor(
+        context: dg.SensorEvaluationContext, aws: AwsResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        if not settings.ses_enabled:
+            return dg.SkipReason(
+                "SES_ENABLED is false: set SES_ENABLED, SES_SENDER_EMAIL and SES_RECIPIENT_EMAILS"
+            )
+        outbox = Outbox.load(context.cursor)
+        for storage_id, metadata in new_materializations(context, REPORT_KEY, outbox):
+            files = _json_value(metadata, "files") or []
+            summary = _json_value(metadata, "summary") or {}
+            key = str(_json_value(metadata, "report_id") or f"storage-{storage_id}")
+            outbox.enqueue(key, {"key": key, "storage_id": storage_id, "files": files, "summary": summary})
+
+        def send(payload: dict[str, Any]) -> dict[str, Any]:
+            text, html = mail.report_bodies(payload["summary"], payload["files"])
+            message = mail.build_message(
+                sender=settings.ses_sender_email or "",
+                recipients=list(settings.ses_recipient_emails),
+                subject=mail.report_subject(payload["summary"]),
+                text_body=text,
+                html_body=html,
+                attachments=[Path(f) for f in payload["files"]],
+            )
+            message_id = mail.send_raw(_sender(settings, aws), settings.ses_sender_email or "", message)
+            return {
+                "message_id": message_id,
+                "size_bytes": message.size,
+                "attached": message.attached,
+                "not_attached": message.listed,
+            }
+
+        outcomes = outbox.process(
+            send,
+            max_attempts=settings.ses_max_send_attempts,
+            time_budget_s=TICK_BUDGET_S,
+            max_sends=5,
+            already_done=_marker_exists,
+            on_sent=_write_marker,
+        )
+        return _result(context, outbox, outcomes, REPORT_KEY, "report")
+
+    return finops_report_email_sensor
+
+
+def anomaly_payloads(storage_id: int, metadata: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """The anomalies of one ``cost_anomalies`` materialization to e-mail, or why there are none."""
+    listed = _json_value(metadata, ANOMALY_LIST_KEY)
+    if listed is None:
+        count = _json_value(metadata, ANOMALY_COUNT_KEY) or 0
+        if count:
+            return [], (
+                f"cost_anomalies materialization {storage_id} reports {count} new high-severity anomalies "
+                "but has no "
+                f"'{ANOMALY_LIST_KEY}' metadata list to e-mail them from"
+            )
+        return [], None
+    payloads = []
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict) and item.get("event_id") and item.get("severity", "high") == "high":
+            payloads.append({**item, "key": str(item["event_id"])})
+    return payloads, None
+
+
+def build_anomaly_email_sensor(settings: Settings) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="anomaly_alert_email_sensor",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if settings.ses_enabled
+        else dg.DefaultSensorStatus.STOPPED,
+        description="E-mails each new high-severity cost anomaly once through SES (SES_ENABLED).",
+    )
+    def anomaly_alert_email_sensor(
+        context: dg.SensorEvaluationContext, aws: AwsResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        if not settings.ses_enabled:
+            return dg.SkipReason(
+                "SES_ENABLED is false: set SES_ENABLED, SES_SENDER_EMAIL and SES_RECIPIENT_EMAILS"
+            )
+        outbox = Outbox.load(context.cursor)
+        for storage_id, metadata in new_materializations(context, ANOMALIES_KEY, outbox):
+            payloads, problem = anomaly_payloads(storage_id, metadata)
+            if problem:
+                context.log.warning(problem)
+            for payload in payloads:
+                outbox.enqueue(payload["key"], payload)
+
+        def send(anomaly: dict[str, Any]) -> dict[str, Any]:
+            text, html = mail.anomaly_bodies(anomaly)
+            message = mail.build_message(
+                sender=settings.ses_sender_email or "",
+                recipients=list(settings.ses_recipient_emails),
+                subject=mail.anomaly_subject(anomaly),
+                text_body=text,
+                html_body=html,
+            )
+            return {
+                "message_id": mail.send_raw(_sender(settings, aws), settings.ses_sender_email or "", message),
+                "size_bytes": message.size,
+            }
+
+        outcomes = outbox.process(
+            send, max_attempts=settings.ses_max_send_attempts, time_budget_s=TICK_BUDGET_S, max_sends=20
+        )
+        return _result(context, outbox, outcomes, ANOMALIES_KEY, "anomaly")
+
+    return anomaly_alert_email_sensor

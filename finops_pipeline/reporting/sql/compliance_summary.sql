@@ -1,0 +1,14 @@
+-- marts.tag_compliance_summary at the newest snapshot taken before the period ends (else the newest).
+WITH snap AS (
+    SELECT coalesce(
+        (SELECT max(snapshot_date) FROM marts.tag_compliance_summary WHERE snapshot_date < $end),
+        (SELECT max(snapshot_date) FROM marts.tag_compliance_summary)) AS day
+)
+SELECT s.snapshot_date, s.dimension, s.dimension_value, s.resources_total, s.resources_evaluated,
+       s.resources_compliant, s.resources_exempt, s.resources_unknown, s.compliance_pct, s.key_coverage_pct,
+       CAST(s.spend_usd AS DOUBLE) AS spend_usd, CAST(s.spend_tagged_usd AS DOUBLE) AS spend_tagged_usd,
+       s.spend_coverage_pct, s.status
+FROM marts.tag_compliance_summary s, snap
+WHERE s.snapshot_date = snap.day
+ORDER BY CASE s.dimension WHEN 'overall' THEN 0 WHEN 'tag_key' THEN 1 WHEN 'account' THEN 2
+                          WHEN 'service' THEN 3 ELSE 4 END, s.dimension_value

@@ -1,0 +1,1 @@
+"""One writer per format; each takes an open binary file (see ``safety.SafeFolder.atomic``)."""

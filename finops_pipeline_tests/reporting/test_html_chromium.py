@@ -1,0 +1,64 @@
+"""The HTML report: self-contained, under 2 MB, escaped, and charts that a real browser draws."""
+
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from finops_pipeline.reporting.datasets import SPEC_BY_NAME, Dataset, totals
+from finops_pipeline.reporting.writers.html_report import CHART_COLORS, MAX_HTML_BYTES, render_within_limit
+from finops_pipeline_tests.reporting.chromium import screenshot
+from finops_pipeline_tests.reporting.png import colour_counts
+from finops_pipeline_tests.reporting.synthetic import PERIOD, datasets
+from finops_pipeline_tests.reporting.test_writers import META
+
+
+def _page(data: list[Dataset]) -> tuple[bytes, int]:
+    return render_within_limit(META, totals(data, PERIOD, 900.0), data)
+
+
+def test_page_is_self_contained_and_escaped() -> None:
+    page, rows = _page(datasets())
+    html = page.decode()
+    assert rows == 50 and len(page) <= MAX_HTML_BYTES
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert not re.search(r"<script|<link|<iframe|<img|@import|url\(|\bsrc=|href=", html, re.I)
+    assert html.count("<svg") == 7  # trend, services, accounts, movers, compliance, anomalies, savings
+    assert "=HYPERLINK(&quot;http://evil.example" in html  # shown as text, escaped
+    assert "<b&" not in html
+
+
+def test_page_shrinks_its_tables_to_stay_under_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finops_pipeline.reporting.writers import html_report
+
+    data = datasets()
+    spec = SPEC_BY_NAME["worst_offenders"]
+    n = 5000
+    big = pa.table(
+        {
+            name: [("x" * 400 + str(i)) if kind in ("text", "json") else None for i in range(n)]
+            for name, kind in spec.columns.items()
+        }
+    )
+    data = [d if d.name != "worst_offenders" else Dataset(spec, big, "synthetic") for d in data]
+    page, rows = _page(data)
+    assert len(page) <= MAX_HTML_BYTES and rows == 50  # tables show 50 rows, cells cut at 200 characters
+    assert "x" * 200 not in page.decode()
+    full = len(page)
+    monkeypatch.setattr(html_report, "MAX_HTML_BYTES", full - 1)
+    smaller, rows = _page(data)
+    assert rows == 25 and len(smaller) < full
+    monkeypatch.setattr(html_report, "MAX_HTML_BYTES", 1000)
+    with pytest.raises(ValueError, match="even without tables"):
+        _page(data)
+
+
+def test_chromium_renders_every_chart(tmp_path: Path) -> None:
+    page, _ = _page(datasets())
+    html = tmp_path / "report.html"
+    html.write_bytes(page)
+    png = screenshot(html, tmp_path / "shot.png", tmp_path / "profile", size="1280,1800")
+    counts = colour_counts(png)
+    missing = {chart: color for chart, color in CHART_COLORS.items() if counts[color] < 150}
+    assert not missing, {chart: counts[color] for chart, color in CHART_COLORS.items()}
