@@ -17,6 +17,7 @@ help:
 	@echo "make test     run the test suite (starts its own sandboxes on loopback)"
 	@echo "make ui       Dagster webserver + daemon on http://127.0.0.1:3000 (DAGSTER_HOME=.dagster)"
 	@echo "make check    dg check defs;  make lint / format;  make bench;  make sandbox (foreground)"
+	@echo "make doctor   finops doctor (AWS permissions, JSON);  make security-scan (pip-audit of uv.lock)"
 
 $(UV):
 	python3 -m pip install --user --quiet uv
@@ -67,3 +68,12 @@ sandbox: install
 
 sandbox-stop:
 	$(FINOPS) sandbox stop
+
+doctor: install
+	$(FINOPS) doctor
+
+# Audits every locked dependency against the PyPI / OSV advisory databases (needs network access).
+security-scan: $(UV)
+	@requirements=$$(mktemp); trap 'rm -f $$requirements' EXIT; \
+	  $(UV) export --frozen --format requirements-txt --no-emit-project --quiet > $$requirements && \
+	  $(UV) tool run pip-audit --strict --disable-pip --no-deps --progress-spinner off -r $$requirements

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from finops_pipeline import doctor, iam_policies
 from finops_pipeline.sandbox import cli as sandbox_cli
 
 
@@ -16,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finops", description="AWS FinOps data platform tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sandbox_cli.add_parser(commands)
+    doctor.add_parser(commands)
+    iam_policies.add_parser(commands)
     return parser
 
 

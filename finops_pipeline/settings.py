@@ -34,7 +34,8 @@ REPORT_FORMATS = ("csv", "json", "xlsx", "parquet", "html")
 REPORT_FORMAT_ALIASES = {"excel": "xlsx", "xls": "xlsx", "htm": "html", "pq": "parquet"}
 EXCEL_MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
 SES_MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 
 class SettingsError(ValueError):
@@ -251,6 +252,7 @@ def _cron(value: str) -> str:
 
 # --- reports and delivery (issue #6) ---------------------------------------------------------------
 
+
 def report_formats(value: str) -> tuple[str, ...]:
     """``csv,xlsx`` -> ('csv', 'xlsx'); ``all`` -> every format. Shared by settings and run config."""
     parts = [part.strip().lower() for part in value.split(",") if part.strip()]
@@ -343,15 +345,20 @@ def _report_settings(r: _Reader, region: str) -> dict[str, Any]:
             "REPORT_SCHEDULE_TIMEZONE", "UTC", _timezone, "use an IANA time zone such as UTC or Europe/Paris"
         ),
         "ses_enabled": r.get("SES_ENABLED", False, _bool, "use true or false"),
-        "ses_region": r.get("SES_REGION", region, _region, "use the code of a region with SES, e.g. us-east-1"),
+        "ses_region": r.get(
+            "SES_REGION", region, _region, "use the code of a region with SES, e.g. us-east-1"
+        ),
         "ses_sender_email": r.get(
-            "SES_SENDER_EMAIL", None, email_address, "give one address or domain verified in SES, e.g. finops@example.com"
+            "SES_SENDER_EMAIL",
+            None,
+            email_address,
+            "give one address or domain verified in SES, e.g. finops@example.com",
         ),
         "ses_recipient_emails": r.get(
             "SES_RECIPIENT_EMAILS",
             (),
             _email_list,
-            f"give comma-separated addresses (at most {SES_MAX_RECIPIENTS}), e.g. a@example.com,b@example.com",
+            f"give comma-separated addresses (at most {SES_MAX_RECIPIENTS}), e.g. a@example.com,b@ex.com",
         ),
         "ses_max_send_attempts": r.get(
             "SES_MAX_SEND_ATTEMPTS", 3, _int_in(1, 20), "use a whole number of attempts from 1 to 20"
@@ -364,7 +371,10 @@ def _report_cross_check(values: dict[str, Any]) -> list[str]:
         return []
     missing = [
         name
-        for name, key in (("SES_SENDER_EMAIL", "ses_sender_email"), ("SES_RECIPIENT_EMAILS", "ses_recipient_emails"))
+        for name, key in (
+            ("SES_SENDER_EMAIL", "ses_sender_email"),
+            ("SES_RECIPIENT_EMAILS", "ses_recipient_emails"),
+        )
         if not values[key]
     ]
     if not missing:

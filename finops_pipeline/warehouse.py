@@ -8,6 +8,7 @@ leaves the earlier rows in place.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -17,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from finops_pipeline.aws_session import CallCount, utc_now
 
@@ -27,15 +29,59 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(SCHEMA_SQL)
 
 
+class WarehouseLockedError(RuntimeError):
+    """Another process held the DuckDB file for longer than FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS."""
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def open_with_lock_timeout(
+    database: str, timeout_s: float, config: dict[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` waiting at most ``timeout_s`` for another process's lock, then naming the holder."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(database, read_only=False, config=config or {})
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WarehouseLockedError(
+                    f"The warehouse {database} is locked by another process and stayed locked for "
+                    f"{timeout_s:g} s (DuckDB allows one writing process). DuckDB says: {exc}. "
+                    "Fix: wait for that run (or the open notebook / duckdb shell holding it) to finish, or "
+                    "stop it; open the file read_only=True for ad-hoc queries; raise "
+                    "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS to wait longer."
+                ) from exc
+            time.sleep(min(delay, remaining))  # bounded lock-retry backoff, not a synchronisation wait
+            delay = min(delay * 2, 1.0)
+
+
 class WarehouseResource(DuckDBResource):
-    """The warehouse file; ``connect()`` creates its folder and schema on first use."""
+    """The warehouse file; ``connect()`` creates its folder and schema on first use.
+
+    A file locked by another process is retried for ``lock_timeout_seconds``
+    (FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS), then :class:`WarehouseLockedError` names the file, the holder
+    DuckDB reports and the fix.
+    """
+
+    lock_timeout_seconds: float = Field(default=30.0, ge=0)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as conn:
+        config = {"custom_user_agent": "dagster", **self.connection_config}
+        conn = open_with_lock_timeout(self.database, self.lock_timeout_seconds, config)
+        try:
             ensure_schema(conn)
             yield conn
+        finally:
+            conn.close()
 
 
 @contextmanager

@@ -11,7 +11,9 @@ from finops_pipeline.warehouse import WarehouseResource
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "aws": AwsResource.from_settings(settings),
-        "warehouse": WarehouseResource(database=str(settings.duckdb_path)),
+        "warehouse": WarehouseResource(
+            database=str(settings.duckdb_path), lock_timeout_seconds=settings.duckdb_lock_timeout_seconds
+        ),
     }
 
 

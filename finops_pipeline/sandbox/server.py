@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from finops_pipeline.sandbox import moto_seed
+from finops_pipeline.sandbox import iam_enforcement, moto_seed
 from finops_pipeline.sandbox.faults import (
     CallInfo,
     FaultInjector,
@@ -71,6 +71,12 @@ class Router:
         self.suspended = {row["account_id"] for row in accounts if row["status"] == "SUSPENDED"}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if iam_enforcement.active() and not _exempt(environ.get("PATH_INFO", "")):
+            # POST /moto-api/reset-auth switched IAM enforcement on: Cost Explorer is checked too.
+            return iam_enforcement.enforce(environ, start_response, self._route)
+        return self._route(environ, start_response)
+
+    def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX):
             return self.ce_app(environ, start_response)
         if self.suspended and not _exempt(environ.get("PATH_INFO", "")):

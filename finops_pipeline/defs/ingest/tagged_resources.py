@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from typing import Any
 
 import dagster as dg
@@ -77,7 +78,9 @@ def tagged_resources(
         aws.preflight()
         with warehouse.connect() as conn:
             targets = scan_targets(conn, aws)
+        started = time.perf_counter()
         outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+        scan_seconds = time.perf_counter() - started
     now = utc_now()
     by_arn: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:  # targets are in scan-region order: the first region seen keeps a global ARN
@@ -95,6 +98,7 @@ def tagged_resources(
             "regions_scanned": len(aws.scan_regions),
             "scans_ok": statuses["ok"],
             "scans_failed": len(outcomes) - statuses["ok"],
+            "scan_seconds": round(scan_seconds, 2),
             **call_metadata(calls),
         }
     )

@@ -1,0 +1,94 @@
+"""Health domain: the AWS permissions of the configured features, as ``finops doctor`` sees them."""
+
+import dagster as dg
+
+from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.doctor import run_probes
+from finops_pipeline.settings import Settings, load_settings
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls
+
+CHECK_NAME = "no_critical_permission_missing"
+
+
+def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
+    if not rows:
+        return "none"
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "\n".join(
+        "| "
+        + " | ".join(
+            str(row.get(c) if row.get(c) not in (None, []) else "").replace("|", "/")[:160] for c in columns
+        )
+        + " |"
+        for row in rows[:50]
+    )
+    return header + body
+
+
+def build_health_defs(settings: Settings) -> dg.Definitions:
+    @dg.asset(
+        name="aws_access_health",
+        group_name="health",
+        kinds={"aws"},
+        owners=["team:finops"],
+        pool="duckdb",
+        description="Every AWS permission the configured features need, probed as `finops doctor` does.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME,
+                asset="aws_access_health",
+                description="No critical permission is missing and the credentials work.",
+            )
+        ],
+    )
+    def aws_access_health(context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource):
+        with aws.tracked() as calls:
+            report = run_probes(aws, settings)
+        with warehouse.connect() as conn:
+            record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        payload = report.to_json()
+        permissions = payload["permissions"]
+        member = permissions.get("member_role", {})
+        areas = [
+            {"area": name, **{k: v for k, v in area.items() if k == "status"}}
+            for name, area in permissions.items()
+        ]
+        metadata = {
+            "status": payload["status"],
+            "critical_missing": len(payload["critical_missing"]),
+            "missing_actions": len(payload["missing"]),
+            "region": payload["region"],
+            "auth_strategy": payload["auth_strategy"],
+            "caller_arn": payload["caller"].get("arn", ""),
+            "member_accounts_ok": int(member.get("accounts_ok", 0)),
+            "member_accounts_failed": len(member.get("accounts_failed", [])),
+            "areas": dg.MetadataValue.md(_table(areas, ("area", "status"))),
+            "remediation": dg.MetadataValue.md(
+                _table(payload["remediation"], ("area", "action", "status", "accounts", "regions", "fix"))
+            ),
+            "report": dg.MetadataValue.json(payload),
+            **call_metadata(calls),
+        }
+        if payload["error"]:
+            metadata["error"] = payload["error"]
+        context.log.info(
+            "aws_access_health: %s, missing %s", payload["status"], payload["missing"] or "nothing"
+        )
+        yield dg.MaterializeResult(metadata=metadata)
+        yield dg.AssetCheckResult(
+            check_name=CHECK_NAME,
+            passed=payload["status"] in ("ok", "degraded"),
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "status": payload["status"],
+                "critical_missing": ", ".join(payload["critical_missing"]) or "none",
+                "missing": ", ".join(payload["missing"]) or "none",
+            },
+        )
+
+    return dg.Definitions(assets=[aws_access_health])
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_health_defs(load_settings())

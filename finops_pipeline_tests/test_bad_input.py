@@ -1,0 +1,134 @@
+"""Every setting given bad values: a clear error naming the variable, the value and the fix; nothing written.
+
+The table must cover every variable ``settings.py`` reads (a test checks that), so a new setting cannot
+arrive without its bad values. Empty and blank values mean "unset" (the default) except where a value is
+required (the SES sender and recipients when SES_ENABLED=true).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from finops_pipeline import settings as settings_module
+from finops_pipeline.settings import SettingsError, load_settings
+
+TODAY = dt.date(2026, 11, 27)
+BAD_VALUES: dict[str, list[str]] = {
+    "AWS_REGION": ["us-east", "US-EAST-1", "42"],
+    "AWS_ROLE_ARN": [
+        "arn:aws:iam::12345:role/x",
+        "FinOpsCentralReadOnly",
+        "arn:aws:iam::111122223333:user/x",
+    ],
+    "SINGLE_ACCOUNT_MODE": ["maybe", "2"],
+    "REQUIRED_TAG_KEYS": [",", "aws:createdBy", "k" * 129],
+    "LOOKBACK_DAYS": ["0", "-5", "91", "ninety", "1.5"],
+    "LOG_LEVEL": ["VERBOSE", "5"],
+    "LOG_FORMAT": ["xml", "1"],
+    "FINOPS_DUCKDB_PATH": ["data/finops.csv", "{directory}"],
+    "FINOPS_START_DATE": ["2026-13-01", "yesterday", "2026-11-28", "2024-01-01"],
+    "FINOPS_MEMBER_ROLE_NAME": ["arn:aws:iam::111122223333:role/FinOps", "r" * 65, "bad name!"],
+    "FINOPS_SCAN_REGIONS": ["us-east-1,mars-1", ","],
+    "FINOPS_RESTATEMENT_DAYS": ["0", "-1", "61", "three"],
+    "FINOPS_MONTH_CLOSE_DAYS": ["-1", "28", "x"],
+    "FINOPS_MAX_CONCURRENCY": ["0", "-3", "65", "lots"],
+    "FINOPS_DAILY_SCHEDULE_ENABLED": ["sometimes"],
+    "FINOPS_DAILY_SCHEDULE_CRON": ["every day", "61 * * * *", "* * *"],
+    "TAG_ALLOWED_VALUES": ["{not json", "[1,2]", "missing.json", '{"Environment": "prod"}'],
+    "TAG_KEY_CASE_MODE": ["loose"],
+    "TAG_EXEMPT_RESOURCE_TYPES": ["ec2:", "EC2 Instance"],
+    "TAG_COMPLIANCE_THRESHOLD": ["-1", "101", "high"],
+    "SNAPSHOT_MAX_AGE_DAYS": ["0", "-1", "x"],
+    "ANOMALY_MIN_IMPACT_USD": ["-1", "abc", "inf"],
+    "ANOMALY_MIN_SCORE": ["0", "-1", "x"],
+    "ANOMALY_HIGH_IMPACT_USD": ["-5", "x"],
+    "COST_DAILY_WARNING": ["-1", "x"],
+    "COST_MONTHLY_WARNING": ["-1", "nan"],
+    "REPORT_DEFAULT_FORMATS": ["pdf", ","],
+    "REPORT_OUTPUT_DIR": ["../outside", "/etc", "reports/../../x"],
+    "MAX_EXCEL_ROWS": ["0", "-1", "x"],
+    "REPORT_SCHEDULE_ENABLED": ["perhaps"],
+    "REPORT_SCHEDULE_CRON": ["whenever", "0 25 * * *"],
+    "REPORT_SCHEDULE_TIMEZONE": ["Mars/Olympus", "UTC+25"],
+    "SES_ENABLED": ["yes please"],
+    "SES_REGION": ["eu"],
+    "SES_SENDER_EMAIL": ["not-an-email", "a@", "@example.com"],
+    "SES_RECIPIENT_EMAILS": ["a@example.com,broken", "x"],
+    "SES_MAX_SEND_ATTEMPTS": ["0", "21", "x"],
+    "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": ["-1", "3601", "soon"],
+    "SUPPORT_PROBE_ENABLED": ["enable"],
+}
+CASES = [(name, value) for name, values in BAD_VALUES.items() for value in values]
+
+
+def settings_read() -> set[str]:
+    source = Path(settings_module.__file__).read_text()
+    return set(re.findall(r'r\.get\(\s*\(?\s*"([A-Z_0-9]+)"', source))
+
+
+def test_the_table_covers_every_setting() -> None:
+    assert settings_read() - set(BAD_VALUES) == set(), "add bad values for these settings"
+    assert set(BAD_VALUES) - settings_read() == set(), "these are no longer settings"
+
+
+@pytest.mark.parametrize(("name", "value"), CASES, ids=[f"{n}={v[:20]}" for n, v in CASES])
+def test_bad_value_names_the_variable_value_and_fix(
+    name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative paths (TAG_ALLOWED_VALUES, REPORT_OUTPUT_DIR) resolve here
+    value = value.replace("{directory}", str(tmp_path))
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value}, today=TODAY)
+    message = str(caught.value)
+    line = next(line for line in message.splitlines() if f"{name}=" in line)
+    assert f"{name}={value!r} is invalid: " in line
+    assert " Fix: " in line and len(line.split(" Fix: ", 1)[1]) > 10
+    assert sorted(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_empty_values_mean_unset(blank: str) -> None:
+    env = {name: blank for name in BAD_VALUES}
+    assert load_settings(env, today=TODAY) == load_settings({}, today=TODAY)
+
+
+def test_empty_required_values_are_named() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {"SES_ENABLED": "true", "SES_SENDER_EMAIL": "", "SES_RECIPIENT_EMAILS": " "}, today=TODAY
+        )
+    message = str(caught.value)
+    assert "SES_SENDER_EMAIL" in message and "SES_RECIPIENT_EMAILS" in message and "Fix:" in message
+
+
+def test_every_bad_setting_is_listed_at_once() -> None:
+    env = {name: values[0] for name, values in BAD_VALUES.items() if name not in ("FINOPS_DUCKDB_PATH",)}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, today=TODAY)
+    message = str(caught.value)
+    for name in env:
+        assert f"{name}=" in message, name
+
+
+def test_definitions_refuse_to_load_and_write_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad setting stops the code location before any file, folder or DuckDB is created."""
+    from finops_pipeline.definitions import defs
+
+    database = tmp_path / "data" / "finops.duckdb"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FINOPS_DUCKDB_PATH", str(database))
+    monkeypatch.setenv("FINOPS_MAX_CONCURRENCY", "-3")
+    with pytest.raises(Exception) as caught:
+        defs()
+    error: BaseException | None = caught.value
+    while error is not None and not isinstance(error, SettingsError):  # dg wraps it in its component tree
+        error = error.__cause__ or error.__context__
+    assert isinstance(error, SettingsError)
+    assert "FINOPS_MAX_CONCURRENCY='-3' is invalid: must be between 1 and 64. Fix:" in str(error)
+    assert sorted(tmp_path.iterdir()) == []
