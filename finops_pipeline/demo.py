@@ -24,7 +24,31 @@ SUMMARY_TABLES = (
     "raw.scan_status",
     "raw.ce_anomalies",
     "raw.ce_recommendations",
+    "raw.ec2_instances",
+    "raw.ce_forecasts",
+    "raw.aws_budgets",
+    "marts.tag_compliance_resources",
+    "marts.tag_compliance_summary",
+    "marts.recommendations",
+    "marts.cost_anomalies",
+    "marts.budget_status",
 )
+HEADLINES_SQL = """
+SELECT
+    (SELECT round(compliance_pct, 1) FROM marts.tag_compliance_summary
+      WHERE dimension = 'overall' ORDER BY snapshot_date DESC LIMIT 1),
+    (SELECT round(spend_coverage_pct, 1) FROM marts.tag_compliance_summary
+      WHERE dimension = 'overall' ORDER BY snapshot_date DESC LIMIT 1),
+    (SELECT count(*) FROM marts.cost_anomalies
+      WHERE source = 'finops_pipeline' AND grain = 'account_service'),
+    (SELECT coalesce(sum(impact_usd), 0) FROM marts.cost_anomalies
+      WHERE source = 'finops_pipeline' AND grain = 'account_service'),
+    -- RI and Savings Plans offers cover the same usage: count the larger of the two, never both.
+    (SELECT coalesce(sum(usd) FILTER (WHERE kind NOT IN ('reserved_instances', 'savings_plans')), 0)
+            + greatest(coalesce(sum(usd) FILTER (WHERE kind = 'reserved_instances'), 0),
+                       coalesce(sum(usd) FILTER (WHERE kind = 'savings_plans'), 0))
+       FROM (SELECT kind, estimated_monthly_savings_usd AS usd FROM marts.recommendations))
+"""
 LAST_THREE_MONTHS_SQL = """
 SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month,
        sum(unblended_cost) AS unblended, sum(amortized_cost) AS amortized,
@@ -72,11 +96,15 @@ def summary(database: Path, run_id: str) -> str:
         lines.append("Rows per table:")
         for table in SUMMARY_TABLES:
             count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            lines.append(f"  {table:<28} {count:>10,}")
+            lines.append(f"  {table:<32} {count:>10,}")
         lines.append("Cost of the last three months (USD):")
         lines.append(f"  {'month':<8} {'unblended':>14} {'amortized':>14} {'net unblended':>14}")
         for month, unblended, amortized, net in conn.execute(LAST_THREE_MONTHS_SQL).fetchall():
             lines.append(f"  {month:<8} {unblended:>14,.2f} {amortized:>14,.2f} {net:>14,.2f}")
+        score, coverage, anomalies, impact, savings = conn.execute(HEADLINES_SQL).fetchone()
+        lines.append(f"Tag compliance score {score}% of resources; spend coverage {coverage}% of cost")
+        lines.append(f"Anomalies (account x service): {anomalies}, net impact ${impact:,.2f}")
+        lines.append(f"Savings found: ${savings:,.2f} a month (waste, rightsizing, the larger of RI / SP)")
         requests, dollars = conn.execute(CE_REQUESTS_SQL, [run_id]).fetchone()
         lines.append(f"Cost Explorer requests this run: {requests} (${dollars:.2f} at $0.01 each)")
     return "\n".join(lines)
