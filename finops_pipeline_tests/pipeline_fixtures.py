@@ -56,6 +56,20 @@ def run_pipeline(
     )
 
 
+def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[str, ...]) -> Path:
+    """A copy of the ingested warehouse with ``assets`` materialized on top (the run must succeed)."""
+    database = folder / "finops.duckdb"
+    shutil.copyfile(ingested, database)
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), folder)
+        result = run_pipeline(assets=assets)
+        assert result.success, [e.message for e in result.all_events if e.is_step_failure]
+    finally:
+        monkeypatch.undo()
+    return database
+
+
 @pytest.fixture(scope="session")
 def ingested_warehouse(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The ``ingest`` group run once over the session sandbox's full history (read it, do not write it)."""

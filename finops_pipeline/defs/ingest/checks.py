@@ -8,6 +8,7 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata, utc_now
 from finops_pipeline.defs.ingest.cost_explorer_api import month_total
+from finops_pipeline.defs.ingest.fan_out import build_scan_check
 from finops_pipeline.settings import Settings, first_of_month_months_ago
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
 
@@ -48,10 +49,6 @@ SELECT coalesce(sum(unblended_cost), 0) FROM raw.ce_cost_daily WHERE usage_date 
 """
 MONTH_DAYS_SQL = """
 SELECT count(DISTINCT usage_date) FROM raw.ce_cost_daily WHERE usage_date >= ? AND usage_date < ?
-"""
-FAILED_SCANS_SQL = """
-SELECT account_id, region, status, detail FROM raw.scan_status
-WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
 """
 
 
@@ -135,34 +132,10 @@ def build_reconciliation_check(settings: Settings) -> dg.AssetChecksDefinition:
     return check
 
 
-@dg.asset_check(
-    asset="tagged_resources",
-    name="every_account_region_scanned",
-    description="Every account × region answered the tag scan; failures are listed.",
-)
-def every_account_region_scanned(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as conn:
-        failed = conn.execute(FAILED_SCANS_SQL, ["tagging"]).fetchall()
-        total = scalar(conn, "SELECT count(*) FROM raw.scan_status WHERE source = 'tagging'")
-    table = "\n".join(f"| {a} | {r} | {s} | {d[:120]} |" for a, r, s, d in failed[:50])
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "failed_scans": len(failed),
-            "scans": int(total or 0),
-            "failed_accounts": sorted({row[0] for row in failed}),
-            "failures": dg.MetadataValue.md(
-                "| account | region | status | detail |\n|---|---|---|---|\n" + table if table else "none"
-            ),
-        },
-    )
-
-
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     return [
         *(build_key_check(asset, table, keys) for asset, table, keys, _ in RAW_TABLES),
         *(build_freshness_check(asset, table, fresh) for asset, table, _, fresh in RAW_TABLES),
         build_reconciliation_check(settings),
-        every_account_region_scanned,
+        build_scan_check("tagged_resources", "tagging", "the tag scan"),
     ]

@@ -7,12 +7,18 @@ region is a status row and a warning, never a failed run.
 from collections import Counter
 from collections.abc import Sequence
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, utc_now
-from finops_pipeline.warehouse import replace_rows
+from finops_pipeline.warehouse import WarehouseResource, replace_rows, scalar
 
+FAILED_SCANS_SQL = """
+SELECT account_id, region, status, detail FROM raw.scan_status
+WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
+"""
+SCANS_SQL = "SELECT count(*) FROM raw.scan_status WHERE source = ?"
 ACTIVE_ACCOUNTS_SQL = """
 SELECT account_id FROM raw.aws_accounts WHERE status = 'ACTIVE' ORDER BY is_management DESC, account_id
 """
@@ -57,3 +63,32 @@ def record_scan_status(
     )
     replace_rows(conn, "raw.scan_status", rows, "source = ?", (source,))
     return Counter(o.status for o in outcomes)
+
+
+def build_scan_check(asset: str | dg.AssetsDefinition, source: str, what: str) -> dg.AssetChecksDefinition:
+    """WARN when any account × region of ``source`` failed, listing them: degraded, not failed."""
+
+    @dg.asset_check(
+        asset=asset,
+        name="every_account_region_scanned",
+        description=f"Every account × region answered {what}; failures are listed.",
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            failed = conn.execute(FAILED_SCANS_SQL, [source]).fetchall()
+            total = scalar(conn, SCANS_SQL, [source])
+        rows = "\n".join(f"| {a} | {r} | {s} | {d[:120]} |" for a, r, s, d in failed[:50])
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "failed_scans": len(failed),
+                "scans": int(total or 0),
+                "failed_accounts": sorted({row[0] for row in failed}),
+                "failures": dg.MetadataValue.md(
+                    "| account | region | status | detail |\n|---|---|---|---|\n" + rows if rows else "none"
+                ),
+            },
+        )
+
+    return check

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata, utc_now
 from finops_pipeline.defs.ingest.accounts import aws_accounts
-from finops_pipeline.defs.ingest.fan_out import record_scan_status, scan_targets
+from finops_pipeline.defs.ingest.fan_out import build_scan_check, record_scan_status, scan_targets
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
 SOURCE = "ec2"
@@ -216,31 +216,4 @@ def ec2_inventory(
     )
 
 
-FAILED_SCANS_SQL = """
-SELECT account_id, region, status, detail FROM raw.scan_status
-WHERE source = 'ec2' AND status <> 'ok' ORDER BY account_id, region
-"""
-
-
-@dg.asset_check(
-    asset=ec2_inventory,
-    name="every_account_region_scanned",
-    description="Every account × region answered the EC2 describe calls; failures are listed.",
-)
-def ec2_every_account_region_scanned(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as conn:
-        failed = conn.execute(FAILED_SCANS_SQL).fetchall()
-        total = conn.execute("SELECT count(*) FROM raw.scan_status WHERE source = 'ec2'").fetchall()[0][0]
-    rows = "\n".join(f"| {a} | {r} | {s} | {d[:120]} |" for a, r, s, d in failed[:50])
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "failed_scans": len(failed),
-            "scans": int(total or 0),
-            "failed_accounts": sorted({row[0] for row in failed}),
-            "failures": dg.MetadataValue.md(
-                "| account | region | status | detail |\n|---|---|---|---|\n" + rows if rows else "none"
-            ),
-        },
-    )
+ec2_every_account_region_scanned = build_scan_check(ec2_inventory, SOURCE, "the EC2 describe calls")

@@ -15,21 +15,7 @@ from finops_pipeline.defs.anomalies.checks import no_new_high_severity_anomaly
 from finops_pipeline.settings import load_settings
 from finops_pipeline.warehouse import WarehouseResource
 from finops_pipeline_tests.conftest import set_aws_env
-from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline
-
-
-def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[str, ...]) -> Path:
-    """A copy of the ingested warehouse with ``assets`` materialized on top (the run must succeed)."""
-    database = folder / "finops.duckdb"
-    shutil.copyfile(ingested, database)
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), folder)
-        result = run_pipeline(assets=assets)
-        assert result.success, [e.message for e in result.all_events if e.is_step_failure]
-    finally:
-        monkeypatch.undo()
-    return database
+from finops_pipeline_tests.pipeline_fixtures import materialized_copy, pipeline_env, run_pipeline
 
 
 @pytest.fixture(scope="module")

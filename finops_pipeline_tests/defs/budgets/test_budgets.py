@@ -1,7 +1,6 @@
 """Budgets and forecast on the ingested session sandbox: forecast reconciliation, budgets, thresholds."""
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +14,9 @@ from finops_pipeline.defs.budgets.checks import spend_within_budgets
 from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline.settings import load_settings
 from finops_pipeline.warehouse import WarehouseResource
-from finops_pipeline_tests.conftest import set_aws_env
-from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline
+from finops_pipeline_tests.pipeline_fixtures import materialized_copy, run_pipeline
 
 BUDGET_ASSETS = ("ce_cost_forecast", "aws_budgets", "budget_status")
-
-
-def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[str, ...]) -> Path:
-    """A copy of the ingested warehouse with ``assets`` materialized on top (the run must succeed)."""
-    database = folder / "finops.duckdb"
-    shutil.copyfile(ingested, database)
-    monkeypatch = pytest.MonkeyPatch()
-    try:
-        set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), folder)
-        result = run_pipeline(assets=assets)
-        assert result.success, [e.message for e in result.all_events if e.is_step_failure]
-    finally:
-        monkeypatch.undo()
-    return database
 
 
 @pytest.fixture(scope="module")
