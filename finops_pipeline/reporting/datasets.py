@@ -403,9 +403,24 @@ def totals(datasets: list[Dataset], period: Period, previous_total: float | None
         "anomalies_high_severity": sum(1 for s in severities if s == "high"),
         "anomaly_impact_usd": round(_sum(by["anomalies"], "impact_usd"), 2),
         "recommendations": by["recommendations"].rows,
-        "monthly_savings_usd": round(_sum(by["recommendations"], "monthly_savings_usd"), 2),
+        "monthly_savings_usd": round(monthly_savings(by["recommendations"]), 2),
         "budgets_over": sum(1 for s in statuses if s in ("over_budget", "forecast_over_budget")),
     }
+
+
+PURCHASE_KINDS = ("reserved_instances", "savings_plans")
+
+
+def monthly_savings(recommendations: Dataset) -> float:
+    """All savings, counting RI or Savings Plans purchases once: both offers cover the same usage."""
+    if "kind" not in recommendations.table.column_names:
+        return _sum(recommendations, "monthly_savings_usd")
+    kinds = recommendations.table.column("kind").to_pylist()
+    other = _sum(recommendations, "monthly_savings_usd", [k not in PURCHASE_KINDS for k in kinds])
+    purchases = [
+        _sum(recommendations, "monthly_savings_usd", [k == p for k in kinds]) for p in PURCHASE_KINDS
+    ]
+    return other + max(purchases)
 
 
 def _round(value: Any) -> float | None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
@@ -122,6 +123,16 @@ def test_report_from_the_marts_reconciles_and_neutralises_hostile_tags(
     }
     truth = _truth_total(sandbox, start, today.replace(day=1))
     assert result["totals"]["total_unblended_usd"] == pytest.approx(float(truth), abs=0.01)
+    with duckdb.connect(str(marts_warehouse), read_only=True) as conn:
+        per_kind = dict(
+            conn.execute(
+                "SELECT kind, sum(estimated_monthly_savings_usd) FROM marts.recommendations GROUP BY 1"
+            ).fetchall()
+        )
+    purchases = max(float(per_kind.pop("reserved_instances", 0)), float(per_kind.pop("savings_plans", 0)))
+    assert result["totals"]["monthly_savings_usd"] == pytest.approx(
+        sum(float(v) for v in per_kind.values()) + purchases, abs=0.01
+    )  # RI and Savings Plans cover the same usage: the larger counts, never both
     sources = {name: d["source"] for name, d in result["datasets"].items()}
     assert sources["compliance_summary"] == "marts.tag_compliance_summary"
     assert sources["worst_offenders"] == "marts.tag_compliance_resources"
