@@ -378,10 +378,15 @@ class AwsResource(dg.ConfigurableResource):
 
     @contextmanager
     def tracked(self) -> Iterator[list[CallCount]]:
-        """Collect the calls made inside the block (the list is filled when the block ends)."""
+        """Collect the calls made inside the block (the list is filled when the block ends).
+
+        The block starts with the credential preflight, so a missing credential fails before any
+        call, and a central-role AssumeRole is counted against the asset that caused it.
+        """
         counts: list[CallCount] = []
         before = self._counter.snapshot()
         try:
+            self.preflight()
             yield counts
         finally:
             counts.extend(ApiCallCounter.delta(before, self._counter.snapshot()))

@@ -101,12 +101,16 @@ def test_fan_out_turns_failures_into_statuses(
 
     def count(target: ScanTarget) -> int:
         client = aws.client("resourcegroupstaggingapi", region=target.region, account_id=target.account_id)
-        return len(client.get_resources()["ResourceTagMappingList"])
+        pages = client.get_paginator("get_resources").paginate(ResourcesPerPage=100)
+        return sum(len(page["ResourceTagMappingList"]) for page in pages)
 
     outcomes = aws.fan_out(targets, count)
     assert [o.status for o in outcomes] == ["ok", "error"] * 3
     assert all("region not enabled" in o.detail for o in outcomes if o.target.region == "eu-west-1")
-    assert all(o.result >= 0 for o in outcomes if o.status == "ok")
+    tagged = [r for r in sandbox.world.resources.to_pylist() if not r["never_tagged"]]
+    expected = [sum(1 for r in tagged if (r["account_id"], r["region"]) == (a, "us-east-1")) for a in members]
+    assert [o.result for o in outcomes if o.status == "ok"] == expected  # each account signs as itself
+    assert sum(expected) > 0
 
 
 def test_error_codes_are_classified() -> None:

@@ -103,7 +103,6 @@ def forecast_rows(answer: dict[str, Any], today: dt.date, now: dt.datetime) -> p
 def ce_cost_forecast(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    aws.preflight()
     now = utc_now()
     today = now.date()
     start, end = forecast_window(today)
@@ -159,13 +158,12 @@ def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datet
 def aws_budgets(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    aws.preflight()
     now = utc_now()
     today = now.date()
-    owner = aws.caller_account_id()
-    target = ScanTarget(owner, aws.region)
     rows: list[dict[str, Any]] = []
     with aws.tracked() as calls:
+        owner = aws.caller_account_id()
+        target = ScanTarget(owner, aws.region)
         try:
             for page in aws.client("budgets").get_paginator("describe_budgets").paginate(AccountId=owner):
                 rows += [budget_row(b, owner, today, now) for b in page.get("Budgets", [])]

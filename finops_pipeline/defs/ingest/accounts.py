@@ -107,7 +107,6 @@ def aws_accounts(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     with aws.tracked() as calls:
-        aws.preflight()
         rows = fetch_single_account(aws) if aws.single_account_mode else fetch_organization_accounts(aws)
     table = pa.Table.from_pylist(rows, schema=ACCOUNT_COLUMNS)
     with warehouse.connect() as conn:

@@ -110,7 +110,6 @@ def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
         start = end - dt.timedelta(days=settings.lookback_days)
         now = utc_now()
         with aws.tracked() as calls:
-            aws.preflight()
             items = [
                 a for page in anomaly_pages(aws.client("ce"), start, end) for a in page.get("Anomalies", [])
             ]

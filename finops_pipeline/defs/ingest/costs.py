@@ -45,7 +45,6 @@ def build_cost_asset(
     ) -> dg.MaterializeResult:
         start, end = partition_window(context)
         with aws.tracked() as calls:
-            aws.preflight()
             ce = aws.client("ce")
             tables = [fetch_grain(ce, grain, start, end, tag_key) for tag_key in tag_keys]
         rows = pa.concat_tables(tables) if len(tables) > 1 else tables[0]

@@ -202,7 +202,6 @@ def ce_recommendations(
 ) -> dg.MaterializeResult:
     now = utc_now()
     with aws.tracked() as calls:
-        aws.preflight()
         ce = aws.client("ce")
         rows = reservation_rows(ce) + savings_plan_rows(ce) + rightsizing_rows(ce)
     table = pa.Table.from_pylist(

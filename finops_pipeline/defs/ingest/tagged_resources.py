@@ -75,7 +75,6 @@ def tagged_resources(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     with aws.tracked() as calls:
-        aws.preflight()
         with warehouse.connect() as conn:
             targets = scan_targets(conn, aws)
         started = time.perf_counter()

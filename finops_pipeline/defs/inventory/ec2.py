@@ -185,10 +185,9 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[
 def ec2_inventory(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    aws.preflight()
-    with warehouse.connect() as conn:
-        targets = scan_targets(conn, aws)
     with aws.tracked() as calls:
+        with warehouse.connect() as conn:
+            targets = scan_targets(conn, aws)
         outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
     now = utc_now()
     tables = {

@@ -125,9 +125,25 @@ def test_first_seen_survives_a_rerun_and_the_check_warns_on_new_high(
     assert (merged["first_seen_at"] == merged["first_seen_at_before"]).all()
     assert (again["computed_at"] == later).all()
 
-    result = no_new_high_severity_anomaly(warehouse=WarehouseResource(database=str(warehouse_copy)))
-    assert isinstance(result, dg.AssetCheckResult)
-    assert result.metadata["new_high_severity"].value >= 0
+    check = WarehouseResource(database=str(warehouse_copy))
+    quiet = no_new_high_severity_anomaly(warehouse=check)
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        # One of today's events becomes high severity and first seen in the latest run.
+        event_id, impact = conn.execute(
+            "UPDATE marts.cost_anomalies SET severity = 'high', "
+            "first_seen_at = (SELECT max(computed_at) FROM marts.cost_anomalies) "
+            "WHERE event_id = (SELECT event_id FROM marts.cost_anomalies WHERE source = 'finops_pipeline' "
+            "ORDER BY end_date DESC, event_id LIMIT 1) RETURNING event_id, impact_usd"
+        ).fetchone()
+    warned = no_new_high_severity_anomaly(warehouse=check)
+    assert isinstance(warned, dg.AssetCheckResult)
+    assert warned.passed is False
+    assert warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.metadata["new_high_severity"].value == quiet.metadata["new_high_severity"].value + 1
+    assert warned.metadata["new_high_severity_impact_usd"].value == pytest.approx(
+        quiet.metadata["new_high_severity_impact_usd"].value + float(impact), abs=0.01
+    )
+    assert event_id
 
 
 def test_new_high_severity_events_travel_in_the_metadata_for_the_alert_sensor(
