@@ -31,8 +31,14 @@ from finops_pipeline.defs.automation.windows import range_tags, refresh_window
 from finops_pipeline.settings import load_settings, today_utc
 
 REGIONS = "us-east-1,us-west-2,eu-west-1"
-COST_ASSETS = ("ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_cost_by_tag")
-STREAMS_PER_DAY = 3 + 4  # three dimension grains plus one per required tag key
+COST_ASSETS = (
+    "ce_cost_daily",
+    "ce_cost_by_region",
+    "ce_cost_by_usage_type",
+    "ce_cost_by_account_usage_type",
+    "ce_cost_by_tag",
+)
+STREAMS_PER_DAY = 4 + 4  # four dimension grains plus one per required tag key
 
 
 @contextmanager

@@ -19,6 +19,7 @@ SUMMARY_TABLES = (
     "raw.ce_cost_daily",
     "raw.ce_cost_by_region",
     "raw.ce_cost_by_usage_type",
+    "raw.ce_cost_by_account_usage_type",
     "raw.ce_cost_by_tag",
     "raw.tagged_resources",
     "raw.scan_status",

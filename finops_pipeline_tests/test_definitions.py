@@ -13,6 +13,7 @@ INGEST_ASSETS = {
     "ce_cost_daily",
     "ce_cost_by_region",
     "ce_cost_by_usage_type",
+    "ce_cost_by_account_usage_type",
     "ce_cost_by_tag",
     "tagged_resources",
     "ce_anomalies",

@@ -52,6 +52,17 @@ CREATE TABLE IF NOT EXISTS raw.ce_cost_by_usage_type (
     currency            VARCHAR NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS raw.ce_cost_by_account_usage_type (
+    usage_date          DATE NOT NULL,
+    account_id          VARCHAR NOT NULL,
+    usage_type          VARCHAR NOT NULL,
+    unblended_cost      DECIMAL(18, 6) NOT NULL,
+    amortized_cost      DECIMAL(18, 6) NOT NULL,
+    net_unblended_cost  DECIMAL(18, 6) NOT NULL,
+    is_estimated        BOOLEAN NOT NULL,
+    currency            VARCHAR NOT NULL
+);
+
 -- tag_value '' is spend without the tag (Cost Explorer's "Key$").
 CREATE TABLE IF NOT EXISTS raw.ce_cost_by_tag (
     usage_date          DATE NOT NULL,

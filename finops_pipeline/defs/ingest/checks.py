@@ -29,6 +29,12 @@ RAW_TABLES = (
         "max(usage_date) + 1",
     ),
     (
+        "ce_cost_by_account_usage_type",
+        "raw.ce_cost_by_account_usage_type",
+        ("usage_date", "account_id", "usage_type"),
+        "max(usage_date) + 1",
+    ),
+    (
         "ce_cost_by_tag",
         "raw.ce_cost_by_tag",
         ("usage_date", "account_id", "tag_key", "tag_value"),

@@ -57,6 +57,13 @@ COST_GRAINS = (
         "Daily cost per service and usage type: the drill-down that explains a cost change.",
     ),
     CostGrain(
+        "ce_cost_by_account_usage_type",
+        "raw.ce_cost_by_account_usage_type",
+        ("LINKED_ACCOUNT", "USAGE_TYPE"),
+        ("account_id", "usage_type"),
+        "Daily cost per account and usage type: finds one usage type's change inside an account's service.",
+    ),
+    CostGrain(
         "ce_cost_by_tag",
         "raw.ce_cost_by_tag",
         ("LINKED_ACCOUNT",),

@@ -16,7 +16,19 @@ METRICS = {
     "AmortizedCost": "amortized_cost",
     "NetUnblendedCost": "net_unblended_cost",
 }
-GRAIN_TABLES = ("raw.ce_cost_daily", "raw.ce_cost_by_region", "raw.ce_cost_by_usage_type")
+GRAIN_TABLES = (
+    "raw.ce_cost_daily",
+    "raw.ce_cost_by_region",
+    "raw.ce_cost_by_usage_type",
+    "raw.ce_cost_by_account_usage_type",
+)
+COST_ASSETS = (
+    "ce_cost_daily",
+    "ce_cost_by_region",
+    "ce_cost_by_usage_type",
+    "ce_cost_by_account_usage_type",
+    "ce_cost_by_tag",
+)
 
 
 def monthly(
@@ -50,14 +62,24 @@ def test_monthly_totals_equal_ground_truth_in_every_grain(
             assert all(abs(actual[m] - expected[m]) < CENT for m in expected), key
 
 
-def test_account_month_totals_equal_ground_truth(ingested_warehouse: Path, sandbox: Any) -> None:
-    expected = truth(sandbox.world, "MONTHLY", ["LINKED_ACCOUNT"], "NetUnblendedCost")
+@pytest.mark.parametrize(
+    ("table", "columns", "group_by"),
+    [
+        ("raw.ce_cost_daily", "account_id", ["LINKED_ACCOUNT"]),
+        ("raw.ce_cost_by_account_usage_type", "account_id, usage_type", ["LINKED_ACCOUNT", "USAGE_TYPE"]),
+    ],
+)
+def test_account_month_totals_equal_ground_truth(
+    ingested_warehouse: Path, sandbox: Any, table: str, columns: str, group_by: list[str]
+) -> None:
+    expected = truth(sandbox.world, "MONTHLY", group_by, "NetUnblendedCost")
     with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
         rows = conn.execute(
-            "SELECT date_trunc('month', usage_date)::DATE, account_id, sum(net_unblended_cost) "
-            "FROM raw.ce_cost_daily GROUP BY 1, 2"
+            f"SELECT date_trunc('month', usage_date)::DATE, {columns}, sum(net_unblended_cost) "
+            f"FROM {table} GROUP BY ALL"
         ).fetchall()
-    actual = {(month, account): Decimal(total) for month, account, total in rows}
+    actual = {tuple(keys): Decimal(total) for *keys, total in rows}
+    assert len(expected) > 14 * len(group_by) * 10  # accounts (× usage types) × months, not a handful
     assert actual.keys() == expected.keys()
     assert max(abs(actual[k] - expected[k]) for k in expected) < CENT
 
@@ -96,8 +118,8 @@ def test_full_backfill_reads_each_grain_as_one_paginated_stream(ingested_warehou
             ).fetchall()
         )
         days = conn.execute("SELECT count(DISTINCT usage_date) FROM raw.ce_cost_daily").fetchone()[0]
-    one_request_per_day_per_grain = days * (3 + 4)
-    assert set(per_asset) >= {"ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_cost_by_tag"}
+    one_request_per_day_per_grain = days * (4 + 4)
+    assert set(per_asset) >= set(COST_ASSETS)
     assert sum(per_asset.values()) * 10 <= one_request_per_day_per_grain
 
 
@@ -116,8 +138,7 @@ def test_rerunning_a_range_leaves_identical_tables(
     before = table_digest(warehouse_copy)
     start = sandbox.world.data_end - dt.timedelta(days=40)
     end = sandbox.world.data_end
-    assets = ("ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_cost_by_tag")
     for _ in range(2):
-        result = run_pipeline(start, end, assets=assets)
+        result = run_pipeline(start, end, assets=COST_ASSETS)
         assert result.success
         assert table_digest(warehouse_copy) == before

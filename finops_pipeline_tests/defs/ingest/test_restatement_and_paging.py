@@ -12,7 +12,13 @@ from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 
-COST_ASSETS = ("ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_cost_by_tag")
+COST_ASSETS = (
+    "ce_cost_daily",
+    "ce_cost_by_region",
+    "ce_cost_by_usage_type",
+    "ce_cost_by_account_usage_type",
+    "ce_cost_by_tag",
+)
 
 
 def daily_rows(database: Path, table: str = "raw.ce_cost_daily") -> dict[tuple, tuple]:
