@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,16 @@ from finops_pipeline.anomalies.detector import (
 )
 
 SERIES_SEPARATOR = "|"
+_ACCOUNT_SERVICE = "as|"
+LEDGER_AS_RAW_TABLES = """
+CREATE SCHEMA raw;
+CREATE VIEW raw.ce_cost_daily AS
+    SELECT usage_date, account_id, service, sum(unblended_cost) AS unblended_cost FROM ledger GROUP BY ALL;
+CREATE VIEW raw.ce_cost_by_usage_type AS
+    SELECT usage_date, service, usage_type, sum(unblended_cost) AS unblended_cost FROM ledger GROUP BY ALL;
+CREATE VIEW raw.ce_cost_by_account_usage_type AS
+    SELECT usage_date, account_id, usage_type, sum(unblended_cost) AS unblended_cost FROM ledger GROUP BY ALL;
+"""
 
 
 @dataclass(frozen=True)
@@ -74,25 +85,36 @@ def score_events(
     return Score(scored.height, found, det.height, true_det, precision, recall, f1, median)
 
 
-def world_series(world: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Daily unblended cost per account × service (what ``raw.ce_cost_daily`` holds) and the labels.
+@dataclass(frozen=True)
+class WorldSeries:
+    """What the pipeline scores at the labels' grain, built from a sandbox world's ledger."""
 
-    Series ids are ``account_id|service``; ``group`` is the account.
-    """
+    series: pl.DataFrame  # series_id 'account|service', group, date, cost
+    drilldown: pl.DataFrame  # series_id 'account|service', driver (usage type), group, date, cost
+    labels: pl.DataFrame  # series_id, kind, start_date, end_date, impact_usd
+
+
+def world_series(world: Any) -> WorldSeries:
+    """The account × service series and their account × usage-type drill-down, exactly as the
+    ``cost_anomalies`` asset builds them: its own SQL, run on views that shape the world's ledger as
+    the raw tables Cost Explorer fills (which equal the ledger's sums to the micro-dollar)."""
     import duckdb
 
+    sql = resources.files("finops_pipeline.defs.anomalies").joinpath("sql")
     con = duckdb.connect()
     try:
         con.register("ledger", world.ledger)
-        series = con.sql(
-            """
-            SELECT account_id || '|' || service AS series_id, account_id AS "group", usage_date AS date,
-                   CAST(sum(unblended_cost) AS DOUBLE) AS cost
-            FROM ledger GROUP BY ALL ORDER BY 1, 3
-            """
-        ).pl()
+        con.execute(LEDGER_AS_RAW_TABLES)
+        series = con.sql(sql.joinpath("series.sql").read_text()).pl()
+        con.execute(sql.joinpath("usage_services.sql").read_text())
+        drilldown = con.sql(sql.joinpath("drilldown.sql").read_text()).pl()
     finally:
         con.close()
+    # The account × service grain ('as|account|service') is the labels' grain.
+    series = series.filter(pl.col("series_id").str.starts_with(_ACCOUNT_SERVICE)).sort("series_id", "date")
+    strip = pl.col("series_id").str.strip_prefix(_ACCOUNT_SERVICE)
+    series = series.with_columns(strip)
+    drilldown = drilldown.with_columns(strip).sort("series_id", "driver", "date")
     labels = pl.from_arrow(world.anomalies).select(
         (pl.col("account_id") + SERIES_SEPARATOR + pl.col("service")).alias("series_id"),
         "kind",
@@ -100,7 +122,7 @@ def world_series(world: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
         "end_date",
         pl.col("impact_usd").cast(pl.Float64),
     )
-    return series, labels
+    return WorldSeries(series, drilldown, labels)
 
 
 def aws_events(emulator: Any, start: dt.date, end: dt.date) -> pl.DataFrame:

@@ -1,9 +1,11 @@
 """``cost_anomalies``: our detector's events and AWS's anomalies, in dollars, with their drivers.
 
-The detector (``finops_pipeline.anomalies.detect``) scores the daily unblended cost of every account ×
-service, every account and the organisation; each event gets its top root-cause drivers from the
-drill-down grains, and sits beside AWS Cost Anomaly Detection's anomalies (``raw.ce_anomalies``) at
-the same grain, matched when the two overlap.
+The detector (``finops_pipeline.anomalies.detect_with_drilldown``) scores the daily unblended cost of
+every account × service, every account and the organisation, and every account × usage type (an event
+only that finer series shows is reported on its account × service with the usage type as its first
+driver); each event gets its top root-cause drivers from the drill-down grains, and sits beside AWS
+Cost Anomaly Detection's anomalies (``raw.ce_anomalies``) at the same grain, matched when the two
+overlap.
 """
 
 import datetime as dt
@@ -16,7 +18,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from finops_pipeline.anomalies import detect
+from finops_pipeline.anomalies import detect_with_drilldown
 from finops_pipeline.aws_session import utc_now
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows
@@ -24,6 +26,8 @@ from finops_pipeline.warehouse import WarehouseResource, replace_rows
 SQL = resources.files("finops_pipeline.defs.anomalies").joinpath("sql")
 TABLE_SQL = SQL.joinpath("cost_anomalies_table.sql").read_text()
 SERIES_SQL = SQL.joinpath("series.sql").read_text()
+USAGE_SERVICES_SQL = SQL.joinpath("usage_services.sql").read_text()
+DRILLDOWN_SQL = SQL.joinpath("drilldown.sql").read_text()
 DRIVERS_SQL = SQL.joinpath("drivers.sql").read_text()
 AWS_EVENTS_SQL = SQL.joinpath("aws_events.sql").read_text()
 GRAINS = {"as": "account_service", "a": "account", "o": "organisation"}
@@ -50,9 +54,9 @@ def _event_id(*parts: Any) -> str:
     return "fp-" + hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).hexdigest()
 
 
-def pipeline_events(series: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+def pipeline_events(series: pl.DataFrame, drilldown: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Detected events with their grain, account and service parsed from the series id."""
-    events = detect(series, **detector_params(settings))
+    events = detect_with_drilldown(series, drilldown, **detector_params(settings))
     if events.height == 0:
         return events.with_columns(
             pl.lit(None, pl.Utf8).alias(c) for c in ("event_id", "grain", "account_id", "service")
@@ -95,11 +99,33 @@ def _aws_drivers(root_causes: str | None) -> list[dict[str, Any]]:
     return out[:3]
 
 
+def _with_own_driver(drivers: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """An event found on one usage type's own series has that usage type, with all of its impact,
+    as its first driver; the drill-down's other candidates follow (top 3 in all)."""
+    own = events.filter(pl.col("driver").is_not_null()).select(
+        "event_id",
+        pl.lit("usage_type").alias("dimension"),
+        pl.col("driver").alias("value"),
+        pl.col("impact").alias("change_usd"),
+        pl.lit(1.0).alias("share"),
+        pl.lit(0, pl.Int64).alias("rank"),
+    )
+    others = drivers.join(
+        own.select("event_id", "dimension", "value"), on=["event_id", "dimension", "value"], how="anti"
+    )
+    ranked = pl.concat([own, others.cast(own.schema)]).sort("event_id", "rank")
+    return ranked.with_columns(pl.int_range(1, pl.len() + 1).over("event_id").alias("rank")).filter(
+        pl.col("rank") <= 3
+    )
+
+
 def build_mart(conn: Any, settings: Settings, now: dt.datetime) -> pl.DataFrame:
     """Compute ``marts.cost_anomalies`` (returned, not written)."""
     series = conn.sql(SERIES_SQL).pl()
+    conn.execute(USAGE_SERVICES_SQL)
+    drilldown = conn.sql(DRILLDOWN_SQL).pl()
     last_day = series["date"].max() if series.height else None
-    ours = pipeline_events(series, settings)
+    ours = pipeline_events(series, drilldown, settings)
     drivers = pl.DataFrame(
         schema={
             "event_id": pl.Utf8,
@@ -123,7 +149,7 @@ def build_mart(conn: Any, settings: Settings, now: dt.datetime) -> pl.DataFrame:
                 pl.col("impact").alias("impact_usd"),
             ).to_arrow(),
         )
-        drivers = conn.sql(DRIVERS_SQL).pl()
+        drivers = _with_own_driver(conn.sql(DRIVERS_SQL).pl(), ours)
         conn.unregister("events")
     driver_lists = (
         drivers.sort("event_id", "rank")
@@ -276,7 +302,14 @@ def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
         kinds={"duckdb", "python"},
         owners=["team:finops"],
         pool="duckdb",
-        deps=["ce_cost_daily", "ce_cost_by_region", "ce_cost_by_usage_type", "ce_anomalies", "aws_accounts"],
+        deps=[
+            "ce_cost_daily",
+            "ce_cost_by_region",
+            "ce_cost_by_usage_type",
+            "ce_cost_by_account_usage_type",
+            "ce_anomalies",
+            "aws_accounts",
+        ],
         description="Cost anomalies in dollars with their drivers, per account × service, account and "
         "organisation, beside AWS's.",
     )

@@ -96,6 +96,26 @@ def test_spikes_and_level_shifts_are_found_and_attributed(mart: pl.DataFrame, la
     assert attributed >= len(found) - 1
 
 
+def test_drops_and_drifts_of_one_usage_type_are_found_with_it_as_driver(
+    mart: pl.DataFrame, labels: pl.DataFrame
+) -> None:
+    hidden = labels.filter(pl.col("kind").is_in(["drop", "drift"])).to_dicts()
+    assert len(hidden) >= 8
+    found = [label for label in hidden if _overlapping(mart, label).height]
+    assert len(found) >= len(hidden) - 4  # measured over 15 as-of days to 2027-01-22: 8-10 of 10-12
+    # Those the account × service series hides are found on the account × usage-type series: the
+    # event carries that usage type, with all of the event's impact, as its top driver.
+    by_usage_type = 0
+    for label in found:
+        event = _overlapping(mart, label).sort("score", descending=True).row(0, named=True)
+        if event["top_driver_share"] == 1.0 and event["top_driver_value"] == label["usage_type"]:
+            by_usage_type += 1
+            assert event["top_driver_dimension"] == "usage_type"
+            assert event["top_driver_impact_usd"] == pytest.approx(event["impact_usd"])
+            assert event["direction"] == ("decrease" if label["kind"] == "drop" else "increase")
+    assert by_usage_type >= 2  # the same days: 2-3 of them
+
+
 def test_aws_anomalies_sit_beside_ours_and_match(mart: pl.DataFrame, sandbox: Any) -> None:
     aws = mart.filter(pl.col("source") == "aws")
     assert set(aws["grain"]) <= {"account_service", "account"}
