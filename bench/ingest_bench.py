@@ -27,7 +27,7 @@ import boto3
 import dagster as dg
 import duckdb
 
-from finops_pipeline.defs.automation.windows import range_tags, refresh_window
+from finops_pipeline.defs.automation.windows import range_tags, refresh_tags
 from finops_pipeline.settings import load_settings, today_utc
 
 REGIONS = "us-east-1,us-west-2,eu-west-1"
@@ -62,7 +62,7 @@ def sandbox(workdir: Path, accounts: int, *extra: str) -> Iterator[dict[str, str
 
 
 def run(
-    env: dict[str, str], database: Path, assets: tuple[str, ...] | None, start: dt.date, end: dt.date
+    env: dict[str, str], database: Path, assets: tuple[str, ...] | None, tags: dict[str, str]
 ) -> tuple[float, dg.ExecuteInProcessResult]:
     """One in-process run of ``assets`` (None: the daily job, exactly as the schedule runs it)."""
     os.environ.update({**env, "FINOPS_DUCKDB_PATH": str(database), "FINOPS_SCAN_REGIONS": REGIONS})
@@ -75,9 +75,7 @@ def run(
         job = definitions.resolve_implicit_global_asset_job_def()
         job = job.get_subset(asset_selection={dg.AssetKey(a) for a in assets})
     started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), tags=range_tags(start, end), raise_on_error=False
-    )
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False)
     elapsed = time.perf_counter() - started
     if not result.success:
         raise SystemExit(f"run failed: {[e.message for e in result.all_events if e.is_step_failure]}")
@@ -128,23 +126,31 @@ def backfill_and_refresh(workdir: Path, accounts: int) -> dict[str, Any]:
     today = today_utc()
     with sandbox(workdir, accounts) as env:
         full_db = workdir / f"full-{accounts}.duckdb"
-        full_s, _ = run(env, full_db, COST_ASSETS, settings.start_date, today)
+        full_s, _ = run(env, full_db, COST_ASSETS, range_tags(settings.start_date, today))
         full = ce_pages(full_db)
-        start, end = refresh_window(settings, today)
         daily_db = workdir / f"daily-{accounts}.duckdb"
-        run(env, daily_db, None, start, end)
+        run(env, daily_db, None, refresh_tags(settings, today))
         daily = ce_pages(daily_db)
         sample = per_day_baseline(env, today - dt.timedelta(days=31), 31) if accounts == 12 else None
     days = (today - settings.start_date).days + 1
     return {"full_s": full_s, "full": full, "daily": daily, "days": days, "sample": sample}
 
 
+def month_close_refresh(workdir: Path, accounts: int) -> tuple[dt.date, dict[str, int]]:
+    """The daily refresh on the 2nd of this month, when it also re-reads last month (month close)."""
+    day = (today_utc() - dt.timedelta(days=1)).replace(day=2)  # never in the future
+    with sandbox(workdir, accounts, "--as-of", day.isoformat()) as env:
+        database = workdir / f"close-{accounts}.duckdb"
+        run(env, database, None, refresh_tags(load_settings({}), day))
+        return day, ce_pages(database)
+
+
 def tag_scan(workdir: Path, accounts: int, latency_ms: int, concurrency: int) -> None:
     with sandbox(workdir, accounts, "--latency-ms", str(latency_ms)) as env:
         os.environ["FINOPS_MAX_CONCURRENCY"] = str(concurrency)
         database = workdir / "scan.duckdb"
-        run(env, database, ("aws_accounts",), today_utc(), today_utc())
-        _, result = run(env, database, ("tagged_resources",), today_utc(), today_utc())
+        run(env, database, ("aws_accounts",), range_tags(today_utc(), today_utc()))
+        _, result = run(env, database, ("tagged_resources",), range_tags(today_utc(), today_utc()))
         materialization = result.asset_materializations_for_node("tagged_resources")[0]
         elapsed = materialization.metadata["scan_seconds"].value
         with duckdb.connect(str(database), read_only=True) as conn:
@@ -197,6 +203,11 @@ def main() -> None:
             "(growth is pagination of ~5,000 groups a page, never a request per account)"
         )
         print(f"  daily refresh: {daily_total} -> {sum(large['daily'].values())} requests")
+        day, close = month_close_refresh(workdir, 12)
+        print(
+            f"Daily refresh on {day} (month close: every grain but the usage-only one re-reads last "
+            f"month), 12 accounts: {sum(close.values())} requests (target <= 15) {close}"
+        )
         tag_scan(workdir, 200, 50, 8)
 
 

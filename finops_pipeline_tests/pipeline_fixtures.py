@@ -8,7 +8,7 @@ once per session; tests that write get their own copy through ``warehouse_copy``
 
 import datetime as dt
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ def run_pipeline(
     assets: Sequence[str] | None = None,
     group: str | None = None,
     instance: dg.DagsterInstance | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One in-process run of the code location as loaded from the current environment."""
     from finops_pipeline.definitions import defs as load_defs
@@ -51,7 +52,7 @@ def run_pipeline(
         job = job.get_subset(asset_selection=set(keys))
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
-        tags=range_tags(start or settings.start_date, end or today_utc()),
+        tags={**range_tags(start or settings.start_date, end or today_utc()), **(tags or {})},
         raise_on_error=False,
     )
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finops_pipeline.defs.automation.windows import range_tags, refresh_window
+from finops_pipeline.defs.automation.windows import refresh_tags
 from finops_pipeline.settings import Settings, load_settings
 
 # Raw tables first, then every mart built from them; reports have their own schedule.
@@ -29,8 +29,7 @@ def build_automation_defs(settings: Settings) -> dg.Definitions:
     )
     def daily_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         today = context.scheduled_execution_time.date()
-        start, end = refresh_window(settings, today)
-        return dg.RunRequest(run_key=None, tags=range_tags(start, end))
+        return dg.RunRequest(run_key=None, tags=refresh_tags(settings, today))
 
     return dg.Definitions(jobs=[daily_ingest_job], schedules=[daily_ingest_schedule])
 

@@ -33,6 +33,7 @@ def test_schedule_requests_one_ranged_run_and_is_stopped_unless_enabled() -> Non
     request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags["dagster/asset_partition_range_start"] == "2026-11-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-12-02"
+    assert request.tags["finops/refresh"] == "daily"  # the usage-only grain re-reads restated days only
     enabled = build_automation_defs(load_settings({"FINOPS_DAILY_SCHEDULE_ENABLED": "true"}, today=TODAY))
     assert (
         enabled.get_schedule_def("daily_ingest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING

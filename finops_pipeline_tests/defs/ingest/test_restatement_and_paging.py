@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
-from finops_pipeline.defs.automation.windows import refresh_window
-from finops_pipeline.settings import load_settings
+from finops_pipeline.defs.automation.windows import REFRESH_TAG, refresh_window, restated_start
+from finops_pipeline.settings import first_of_month_months_ago, load_settings
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 
@@ -87,3 +87,40 @@ def test_a_restated_day_is_corrected_by_the_next_daily_run(
     untouched = [k for k in seen_today if k[0] < restated_day]
     assert all(seen_today[k] == seen_yesterday[k] for k in untouched)
     assert sum(v[0] for v in seen_today.values()) == sum(truth.values(), Decimal(0))
+
+
+def test_the_month_close_refresh_rereads_last_month_but_not_for_the_usage_only_grain(
+    tmp_path: Path, pipeline_env_for: Any, sandbox: Any, sandbox_factory: Any
+) -> None:
+    close_day = (sandbox.world.config.as_of - dt.timedelta(days=1)).replace(day=2)
+    world = sandbox_factory(config=sandbox_config(as_of=close_day))
+    database = tmp_path / "close.duckdb"
+    pipeline_env_for(database, world)
+    settings = load_settings()
+    start, end = refresh_window(settings, close_day)
+    assert start == first_of_month_months_ago(close_day, 1)
+    usage_rows = "SELECT * FROM raw.ce_cost_by_account_usage_type ORDER BY ALL"
+
+    # The same range as a backfill: every grain reads all of it.
+    assert run_pipeline(start, end, assets=COST_ASSETS).success
+    with duckdb.connect(str(database), read_only=True) as conn:
+        backfilled = conn.execute(usage_rows).fetchall()
+    # As the daily refresh: the usage-only grain re-reads the restated days alone and keeps the rest.
+    refresh = run_pipeline(start, end, assets=COST_ASSETS, tags={REFRESH_TAG: "daily"})
+    assert refresh.success
+    window = {
+        asset: refresh.asset_materializations_for_node(asset)[0].metadata["window_start"].value
+        for asset in COST_ASSETS
+    }
+    assert window.pop("ce_cost_by_account_usage_type") == restated_start(settings, close_day).isoformat()
+    assert set(window.values()) == {start.isoformat()}
+    with duckdb.connect(str(database), read_only=True) as conn:
+        assert conn.execute(usage_rows).fetchall() == backfilled
+        pages = dict(
+            conn.execute(
+                "SELECT run_id = ?, sum(pages) FROM meta.api_call_log "
+                "WHERE asset_key = 'ce_cost_by_account_usage_type' GROUP BY 1",
+                [refresh.run_id],
+            ).fetchall()
+        )
+    assert pages == {False: 3, True: 1}  # a month of 12 accounts' usage types: 3 pages; 5 days: 1
