@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 import pytest
 from botocore.exceptions import ClientError
 
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME, SES_SENDER
+from finops_pipeline.sandbox import moto_seed
+from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME, SES_SENDER, get_resources_body
 from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_ACCOUNTS, SANDBOX_AS_OF
 
@@ -126,6 +127,59 @@ def test_member_role_sees_only_its_own_tagged_resources_per_region(sandbox: Sand
         assert {m["ResourceARN"]: {t["Key"]: t["Value"] for t in m["Tags"]} for m in seen} == tagged
         assert never_tagged.isdisjoint(m["ResourceARN"] for m in seen)
         assert not any(other in m["ResourceARN"] for m in seen for other in others)
+
+
+def _moto_serialized(result: dict[str, Any]) -> dict[str, Any]:
+    from moto.core.serialize import JSONSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+
+    operation = get_service_model("resourcegroupstaggingapi").operation_model("GetResources")
+    return JSONSerializer(operation, value_picker=XFormedAttributePicker()).serialize(result)
+
+
+def test_get_resources_body_is_byte_for_byte_what_moto_serializes(sandbox: Sandbox) -> None:
+    tagged = {"Key": "Owner", "Value": '=HYPERLINK("http://evil.example") für'}
+    results = [
+        {"ResourceTagMappingList": [], "PaginationToken": None},
+        {
+            "ResourceTagMappingList": [
+                {"ResourceARN": "arn:aws:s3:::bucket", "Tags": []},
+                {"ResourceARN": "arn:aws:ec2:us-east-1:111122223333:instance/i-1", "Tags": [tagged]},
+            ],
+            "PaginationToken": "a-token",
+        },
+    ]
+    for result in results:
+        assert get_resources_body(result) == _moto_serialized(result)["body"]
+
+
+def test_get_resources_over_http_answers_as_moto_would(sandbox: Sandbox) -> None:
+    tagging = _member_session(_busiest_active_member(sandbox)).client("resourcegroupstaggingapi")
+    answers: list[Any] = []
+    tagging.meta.events.register(
+        "after-call.*.GetResources", lambda http_response, **_: answers.append(http_response)
+    )
+    pages = list(tagging.get_paginator("get_resources").paginate(ResourcesPerPage=3))
+    assert len(pages) == len(answers) > 1
+    for answer in answers:
+        body = answer.content.decode()
+        expected = _moto_serialized(json.loads(body))
+        assert (answer.status_code, body) == (expected["status_code"], expected["body"])
+        assert answer.headers["Content-Type"] == expected["headers"]["Content-Type"]
+
+
+def test_access_keys_map_to_accounts_as_moto_maps_them(sandbox: Sandbox) -> None:
+    from moto import backends
+    from moto.iam.models import get_account_id_from
+
+    member = _busiest_active_member(sandbox)
+    member_key = _member_session(member).get_credentials().access_key
+    assert get_account_id_from(member_key) == member
+    assert get_account_id_from("AKIAUNKNOWN") == "123456789012"  # moto's default account
+    moto_lookup = moto_seed._originals["account_of_key"]
+    for key in (member_key, "testing", "AKIAUNKNOWN"):
+        assert get_account_id_from(key) == moto_lookup(key)
+    assert list(backends.list_of_moto_modules()) == list(moto_seed._originals["modules"]())
 
 
 def test_ec2_inventory_states_match_the_world(sandbox: Sandbox) -> None:
