@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import urllib.request
 from collections import Counter
@@ -15,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from finops_pipeline.sandbox import moto_seed
+from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME, SES_SENDER, get_resources_body
 from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_ACCOUNTS, SANDBOX_AS_OF
@@ -58,6 +60,37 @@ def test_health_describes_the_world(sandbox: Sandbox) -> None:
     assert health["config"]["accounts"] == SANDBOX_ACCOUNTS
     assert health["accounts"] == sandbox.world.accounts.column("account_id").to_pylist()
     assert sum(health["resources"].values()) == sandbox.world.resources.num_rows
+
+
+def _connect(url: str) -> http.client.HTTPConnection:
+    host, port = url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=10)
+
+
+def test_sequential_requests_share_one_connection(sandbox: Sandbox) -> None:
+    with sandbox.view(Faults()) as view:
+        connection = _connect(view.url)
+        local_ports = []
+        for body in (None, b"unread" * 1000, None):  # the health route never reads a body
+            connection.request("POST" if body else "GET", "/sandbox/health", body=body)
+            answer = connection.getresponse()
+            assert (answer.status, json.load(answer)["status"]) == (200, "ok")
+            assert answer.getheader("Connection") is None
+            assert connection.sock is not None  # http.client drops a socket the server closes
+            local_ports.append(connection.sock.getsockname()[1])
+        connection.close()
+    assert len(set(local_ports)) == 1
+
+
+def test_stopping_an_endpoint_closes_its_idle_connections(sandbox: Sandbox) -> None:
+    view = sandbox.view(Faults())
+    connection = _connect(view.url)
+    connection.request("GET", "/sandbox/health")
+    assert json.load(connection.getresponse())["status"] == "ok"
+    assert connection.sock is not None
+    view.stop()
+    assert connection.sock.recv(1) == b""  # closed by the server, not left to answer for a stopped view
+    connection.close()
 
 
 def test_env_is_exactly_what_a_client_needs(sandbox: Sandbox) -> None:
