@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -540,12 +541,15 @@ def install_moto_fixes() -> None:
       read once.
     - moto finds the account of an access key through its locking backend lookup for every account and
       partition (~1,000 lookups a request at 200 accounts); the backends are now read as plain dicts.
+    - moto lists a response class's methods with ``inspect.getmembers`` on every request to find the
+      action's handler; the list is kept per class.
     - ``GetResources`` answers went through moto's generic serializer (half the request's CPU); its
       body is now the same JSON written directly (``get_resources_body``).
 
     Idempotent; undone by ``remove_moto_fixes``.
     """
     from moto import backends
+    from moto.core import responses
     from moto.iam import models as iam_models
     from moto.moto_api._internal import urls
     from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
@@ -559,6 +563,7 @@ def install_moto_fixes() -> None:
     _originals["modules"] = backends.list_of_moto_modules
     _originals["account_of_key"] = iam_models.get_account_id_from
     _originals["get_resources"] = ResourceGroupsTaggingAPIResponse.get_resources
+    _originals["method_names"] = responses.method_names_from_class
 
     def regional_resources(
         self: ResourceGroupsTaggingAPIBackend,
@@ -585,10 +590,12 @@ def install_moto_fixes() -> None:
     backends.list_of_moto_modules = lambda: modules
     iam_models.get_account_id_from = _account_of_key
     ResourceGroupsTaggingAPIResponse.get_resources = _get_resources  # type: ignore[method-assign,assignment]
+    responses.method_names_from_class = functools.cache(responses.method_names_from_class)
 
 
 def remove_moto_fixes() -> None:
     from moto import backends
+    from moto.core import responses
     from moto.iam import models as iam_models
     from moto.moto_api._internal import urls
     from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
@@ -604,6 +611,8 @@ def remove_moto_fixes() -> None:
         iam_models.get_account_id_from = _originals.pop("account_of_key")
     if "get_resources" in _originals:
         ResourceGroupsTaggingAPIResponse.get_resources = _originals.pop("get_resources")  # type: ignore[method-assign]
+    if "method_names" in _originals:
+        responses.method_names_from_class = _originals.pop("method_names")
 
 
 def _account_of_key(access_key: str) -> str:

@@ -201,9 +201,12 @@ def test_get_resources_over_http_answers_as_moto_would(sandbox: Sandbox) -> None
         assert answer.headers["Content-Type"] == expected["headers"]["Content-Type"]
 
 
-def test_access_keys_map_to_accounts_as_moto_maps_them(sandbox: Sandbox) -> None:
+def test_moto_lookups_kept_or_rewritten_for_speed_answer_as_moto_does(sandbox: Sandbox) -> None:
     from moto import backends
+    from moto.core import responses
     from moto.iam.models import get_account_id_from
+    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
+    from moto.sts.responses import TokenResponse
 
     member = _busiest_active_member(sandbox)
     member_key = _member_session(member).get_credentials().access_key
@@ -213,6 +216,10 @@ def test_access_keys_map_to_accounts_as_moto_maps_them(sandbox: Sandbox) -> None
     for key in (member_key, "testing", "AKIAUNKNOWN"):
         assert get_account_id_from(key) == moto_lookup(key)
     assert list(backends.list_of_moto_modules()) == list(moto_seed._originals["modules"]())
+    for response_class in (ResourceGroupsTaggingAPIResponse, TokenResponse):
+        methods = responses.method_names_from_class(response_class)
+        assert methods == moto_seed._originals["method_names"](response_class)
+        assert {"get_resources", "assume_role"} & set(methods)
 
 
 def test_ec2_inventory_states_match_the_world(sandbox: Sandbox) -> None:
