@@ -158,7 +158,7 @@ class SandboxApp:
 
 def _handler() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.exceptions import InternalServerError
+    from werkzeug.exceptions import ClientDisconnected, InternalServerError
     from werkzeug.wsgi import LimitedStream
 
     class KeepAliveHandler(MotoRequestHandler):
@@ -189,7 +189,11 @@ def _handler() -> type:
             body = LimitedStream(self.rfile, int(length))
             environ["wsgi.input"] = body
             status, headers, payload = self._answer(environ)
-            body.exhaust()
+            try:
+                body.exhaust()  # the next request starts after this one's body
+            except ClientDisconnected:
+                self.close_connection = True  # the client left mid-body: nobody to answer
+                return
             self._send(status, headers, payload)
 
         def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import socket
 import urllib.request
 from collections import Counter
 from decimal import Decimal
@@ -80,6 +81,20 @@ def test_sequential_requests_share_one_connection(sandbox: Sandbox) -> None:
             local_ports.append(connection.sock.getsockname()[1])
         connection.close()
     assert len(set(local_ports)) == 1
+
+
+def test_a_client_leaving_mid_body_is_let_go_quietly(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sandbox.view(Faults()) as view:
+        host, port = view.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            client.sendall(b"POST /sandbox/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nshort")
+            client.shutdown(socket.SHUT_WR)
+            assert client.recv(1) == b""  # closed without an answer
+    assert "Traceback" not in capsys.readouterr().err
+    with urllib.request.urlopen(f"{sandbox.url}/sandbox/health") as answer:  # the server serves on
+        assert json.load(answer)["status"] == "ok"
 
 
 def test_stopping_an_endpoint_closes_its_idle_connections(sandbox: Sandbox) -> None:
