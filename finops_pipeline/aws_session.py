@@ -150,6 +150,16 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"[:500]
 
 
+def accounts_first(targets: Sequence[ScanTarget]) -> list[int]:
+    """Indexes of ``targets``: every account's first target, then every account's second, and so on."""
+    visits: Counter[str] = Counter()
+    rounds = []
+    for target in targets:
+        rounds.append(visits[target.account_id])
+        visits[target.account_id] += 1
+    return sorted(range(len(targets)), key=lambda i: (rounds[i], i))
+
+
 _MEMBER_ACCOUNT: ContextVar[str | None] = ContextVar("finops_member_account", default=None)
 
 
@@ -363,7 +373,12 @@ class AwsResource(dg.ConfigurableResource):
         targets: Sequence[ScanTarget],
         task: Callable[[ScanTarget], T],
     ) -> list[ScanOutcome]:
-        """Run ``task`` per account × region with bounded concurrency; failures become outcomes."""
+        """Run ``task`` per account × region with bounded concurrency; failures become outcomes.
+
+        Outcomes come back in ``targets`` order, but each account's first target runs before any
+        account's second: a worker given another region of an account whose role is still being
+        assumed would only wait for that AssumeRole, idling one of ``max_concurrency`` slots.
+        """
 
         def run(target: ScanTarget) -> ScanOutcome:
             try:
@@ -374,7 +389,9 @@ class AwsResource(dg.ConfigurableResource):
                 return ScanOutcome(target, status, detail)
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aws-scan") as pool:
-            return list(pool.map(run, targets))
+            order = accounts_first(targets)
+            outcomes = dict(zip(order, pool.map(run, [targets[i] for i in order]), strict=True))
+        return [outcomes[i] for i in range(len(targets))]
 
     @contextmanager
     def tracked(self) -> Iterator[list[CallCount]]:

@@ -113,6 +113,27 @@ def test_fan_out_turns_failures_into_statuses(
     assert sum(expected) > 0
 
 
+def test_fan_out_visits_every_account_before_any_account_twice() -> None:
+    targets = [ScanTarget(a, r) for a in ("111", "222", "333") for r in ("us-east-1", "eu-west-1")]
+    visited: list[ScanTarget] = []
+
+    def visit(target: ScanTarget) -> str:
+        visited.append(target)
+        return f"{target.account_id}/{target.region}"
+
+    outcomes = AwsResource(max_concurrency=1).fan_out(targets, visit)
+    assert [(t.account_id, t.region) for t in visited] == [
+        ("111", "us-east-1"),
+        ("222", "us-east-1"),
+        ("333", "us-east-1"),
+        ("111", "eu-west-1"),
+        ("222", "eu-west-1"),
+        ("333", "eu-west-1"),
+    ]
+    assert [o.target for o in outcomes] == targets  # results still come back in target order
+    assert [o.result for o in outcomes] == [f"{t.account_id}/{t.region}" for t in targets]
+
+
 def test_error_codes_are_classified() -> None:
     from botocore.exceptions import ClientError
 

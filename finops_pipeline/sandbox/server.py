@@ -12,14 +12,17 @@ serves the same seeded state on a second port with other faults, which is cheap 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from finops_pipeline.sandbox import iam_enforcement, moto_seed
 from finops_pipeline.sandbox.faults import (
@@ -153,16 +156,110 @@ class SandboxApp:
         return self.injector(environ, start_response)
 
 
-def _quiet_handler() -> type:
+def _handler() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.exceptions import ClientDisconnected, InternalServerError
+    from werkzeug.wsgi import LimitedStream
 
-    class QuietHandler(MotoRequestHandler):
-        """moto's handler without a log line per request (a scan makes thousands)."""
+    class KeepAliveHandler(MotoRequestHandler):
+        """moto's handler answering many requests per connection, without a log line per request.
+
+        werkzeug's own ``run_wsgi`` ends every answer with ``Connection: close`` (it cannot tell where a
+        request body ends), so every AWS call paid a TCP connect, an accept and a thread start. Here the
+        answer is buffered and framed by Content-Length, and whatever the app left of the request body is
+        read off, so the next request starts where this one ended. Chunked request bodies still take
+        werkzeug's path, which closes.
+        """
+
+        # The head and the body are two writes: with Nagle the body would wait for the client's
+        # delayed ACK (40 ms) on a kept-alive connection.
+        disable_nagle_algorithm = True
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass
+            pass  # a scan makes thousands
 
-    return QuietHandler
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length", "0")
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+                super().run_wsgi()
+                return
+            if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            environ = self.make_environ()
+            body = LimitedStream(self.rfile, int(length))
+            environ["wsgi.input"] = body
+            status, headers, payload = self._answer(environ)
+            try:
+                body.exhaust()  # the next request starts after this one's body
+            except ClientDisconnected:
+                self.close_connection = True  # the client left mid-body: nobody to answer
+                return
+            self._send(status, headers, payload)
+
+        def _answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+            answer: list[Any] = []
+            chunks: list[bytes] = []
+
+            def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                answer[:] = [status, headers]
+                return chunks.append
+
+            try:
+                iterable = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(iterable)
+                finally:
+                    if hasattr(iterable, "close"):
+                        iterable.close()
+            except Exception:
+                self.server.log("error", "Error on request:\n%s", traceback.format_exc())
+                self.close_connection = True
+                chunks[:] = InternalServerError()(environ, start_response)
+            return answer[0], answer[1], b"".join(chunks)
+
+        def _send(self, status: str, headers: list[tuple[str, str]], payload: bytes) -> None:
+            code, _, reason = status.partition(" ")
+            self.send_response(int(code), reason)
+            for key, value in headers:
+                self.send_header(key, value)  # "Connection: close" from the app sets close_connection
+            names = {key.lower() for key, _ in headers}
+            has_body = self.command != "HEAD" and int(code) >= 200 and int(code) not in (204, 304)
+            if "content-length" not in names and has_body:
+                self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection and "connection" not in names:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if has_body:
+                self.wfile.write(payload)
+
+    return KeepAliveHandler
+
+
+class _Server(ThreadedWSGIServer):
+    """werkzeug's threaded server, remembering its open connections so that stopping it closes idle ones."""
+
+    def __init__(self, host: str, port: int, app: WSGIApp) -> None:
+        super().__init__(host, port, app, handler=_handler())
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every kept-alive connection: a client must not be answered by a stopped endpoint."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Endpoint:
@@ -170,9 +267,7 @@ class _Endpoint:
 
     def __init__(self, app: WSGIApp, host: str, port: int) -> None:
         try:
-            self.server: BaseWSGIServer = make_server(
-                host, port, app, threaded=True, request_handler=_quiet_handler()
-            )
+            self.server = _Server(host, port, app)
         except OSError as exc:
             raise SandboxError(
                 f"cannot listen on {host}:{port} ({exc}); choose another --port or 0 for a free one"
@@ -188,6 +283,7 @@ class _Endpoint:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.close_connections()
         self.server.server_close()
         self.thread.join()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
+import socket
 import urllib.request
 from collections import Counter
 from decimal import Decimal
@@ -14,7 +16,9 @@ import pyarrow.compute as pc
 import pytest
 from botocore.exceptions import ClientError
 
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME, SES_SENDER
+from finops_pipeline.sandbox import moto_seed
+from finops_pipeline.sandbox.faults import Faults
+from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME, SES_SENDER, get_resources_body
 from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_ACCOUNTS, SANDBOX_AS_OF
 
@@ -57,6 +61,51 @@ def test_health_describes_the_world(sandbox: Sandbox) -> None:
     assert health["config"]["accounts"] == SANDBOX_ACCOUNTS
     assert health["accounts"] == sandbox.world.accounts.column("account_id").to_pylist()
     assert sum(health["resources"].values()) == sandbox.world.resources.num_rows
+
+
+def _connect(url: str) -> http.client.HTTPConnection:
+    host, port = url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=10)
+
+
+def test_sequential_requests_share_one_connection(sandbox: Sandbox) -> None:
+    with sandbox.view(Faults()) as view:
+        connection = _connect(view.url)
+        local_ports = []
+        for body in (None, b"unread" * 1000, None):  # the health route never reads a body
+            connection.request("POST" if body else "GET", "/sandbox/health", body=body)
+            answer = connection.getresponse()
+            assert (answer.status, json.load(answer)["status"]) == (200, "ok")
+            assert answer.getheader("Connection") is None
+            assert connection.sock is not None  # http.client drops a socket the server closes
+            local_ports.append(connection.sock.getsockname()[1])
+        connection.close()
+    assert len(set(local_ports)) == 1
+
+
+def test_a_client_leaving_mid_body_is_let_go_quietly(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sandbox.view(Faults()) as view:
+        host, port = view.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            client.sendall(b"POST /sandbox/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nshort")
+            client.shutdown(socket.SHUT_WR)
+            assert client.recv(1) == b""  # closed without an answer
+    assert "Traceback" not in capsys.readouterr().err
+    with urllib.request.urlopen(f"{sandbox.url}/sandbox/health") as answer:  # the server serves on
+        assert json.load(answer)["status"] == "ok"
+
+
+def test_stopping_an_endpoint_closes_its_idle_connections(sandbox: Sandbox) -> None:
+    view = sandbox.view(Faults())
+    connection = _connect(view.url)
+    connection.request("GET", "/sandbox/health")
+    assert json.load(connection.getresponse())["status"] == "ok"
+    assert connection.sock is not None
+    view.stop()
+    assert connection.sock.recv(1) == b""  # closed by the server, not left to answer for a stopped view
+    connection.close()
 
 
 def test_env_is_exactly_what_a_client_needs(sandbox: Sandbox) -> None:
@@ -126,6 +175,66 @@ def test_member_role_sees_only_its_own_tagged_resources_per_region(sandbox: Sand
         assert {m["ResourceARN"]: {t["Key"]: t["Value"] for t in m["Tags"]} for m in seen} == tagged
         assert never_tagged.isdisjoint(m["ResourceARN"] for m in seen)
         assert not any(other in m["ResourceARN"] for m in seen for other in others)
+
+
+def _moto_serialized(result: dict[str, Any]) -> dict[str, Any]:
+    from moto.core.serialize import JSONSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+
+    operation = get_service_model("resourcegroupstaggingapi").operation_model("GetResources")
+    return JSONSerializer(operation, value_picker=XFormedAttributePicker()).serialize(result)
+
+
+def test_get_resources_body_is_byte_for_byte_what_moto_serializes(sandbox: Sandbox) -> None:
+    tagged = {"Key": "Owner", "Value": '=HYPERLINK("http://evil.example") für'}
+    results = [
+        {"ResourceTagMappingList": [], "PaginationToken": None},
+        {
+            "ResourceTagMappingList": [
+                {"ResourceARN": "arn:aws:s3:::bucket", "Tags": []},
+                {"ResourceARN": "arn:aws:ec2:us-east-1:111122223333:instance/i-1", "Tags": [tagged]},
+            ],
+            "PaginationToken": "a-token",
+        },
+    ]
+    for result in results:
+        assert get_resources_body(result) == _moto_serialized(result)["body"]
+
+
+def test_get_resources_over_http_answers_as_moto_would(sandbox: Sandbox) -> None:
+    tagging = _member_session(_busiest_active_member(sandbox)).client("resourcegroupstaggingapi")
+    answers: list[Any] = []
+    tagging.meta.events.register(
+        "after-call.*.GetResources", lambda http_response, **_: answers.append(http_response)
+    )
+    pages = list(tagging.get_paginator("get_resources").paginate(ResourcesPerPage=3))
+    assert len(pages) == len(answers) > 1
+    for answer in answers:
+        body = answer.content.decode()
+        expected = _moto_serialized(json.loads(body))
+        assert (answer.status_code, body) == (expected["status_code"], expected["body"])
+        assert answer.headers["Content-Type"] == expected["headers"]["Content-Type"]
+
+
+def test_moto_lookups_kept_or_rewritten_for_speed_answer_as_moto_does(sandbox: Sandbox) -> None:
+    from moto import backends
+    from moto.core import responses
+    from moto.iam.models import get_account_id_from
+    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
+    from moto.sts.responses import TokenResponse
+
+    member = _busiest_active_member(sandbox)
+    member_key = _member_session(member).get_credentials().access_key
+    assert get_account_id_from(member_key) == member
+    assert get_account_id_from("AKIAUNKNOWN") == "123456789012"  # moto's default account
+    moto_lookup = moto_seed._originals["account_of_key"]
+    for key in (member_key, "testing", "AKIAUNKNOWN"):
+        assert get_account_id_from(key) == moto_lookup(key)
+    assert list(backends.list_of_moto_modules()) == list(moto_seed._originals["modules"]())
+    for response_class in (ResourceGroupsTaggingAPIResponse, TokenResponse):
+        methods = responses.method_names_from_class(response_class)
+        assert methods == moto_seed._originals["method_names"](response_class)
+        assert {"get_resources", "assume_role"} & set(methods)
 
 
 def test_ec2_inventory_states_match_the_world(sandbox: Sandbox) -> None:
