@@ -30,16 +30,11 @@ import dagster as dg
 import duckdb
 
 from finops_pipeline.defs.automation.windows import range_tags, refresh_tags
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
 from finops_pipeline.settings import load_settings, today_utc
 
 REGIONS = "us-east-1,us-west-2,eu-west-1"
-COST_ASSETS = (
-    "ce_cost_daily",
-    "ce_cost_by_region",
-    "ce_cost_by_usage_type",
-    "ce_cost_by_account_usage_type",
-    "ce_cost_by_tag",
-)
+COST_ASSETS = tuple(grain.asset_name for grain in COST_GRAINS)
 STREAMS_PER_DAY = 4 + 4  # four dimension grains plus one per required tag key
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 
 CENT = Decimal("0.01")
@@ -17,13 +18,7 @@ METRICS = {
     "NetUnblendedCost": "net_unblended_cost",
 }
 GRAIN_TABLES = ("raw.ce_cost_daily", "raw.ce_cost_by_region", "raw.ce_cost_by_usage_type")
-COST_ASSETS = (
-    "ce_cost_daily",
-    "ce_cost_by_region",
-    "ce_cost_by_usage_type",
-    "ce_cost_by_account_usage_type",
-    "ce_cost_by_tag",
-)
+COST_ASSETS = tuple(grain.asset_name for grain in COST_GRAINS)
 
 
 def monthly(

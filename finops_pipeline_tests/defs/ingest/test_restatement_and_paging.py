@@ -8,17 +8,12 @@ from typing import Any
 import duckdb
 
 from finops_pipeline.defs.automation.windows import REFRESH_TAG, refresh_window, restated_start
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
 from finops_pipeline.settings import first_of_month_months_ago, load_settings
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 
-COST_ASSETS = (
-    "ce_cost_daily",
-    "ce_cost_by_region",
-    "ce_cost_by_usage_type",
-    "ce_cost_by_account_usage_type",
-    "ce_cost_by_tag",
-)
+COST_ASSETS = tuple(grain.asset_name for grain in COST_GRAINS)
 
 
 def daily_rows(database: Path, table: str = "raw.ce_cost_daily") -> dict[tuple, tuple]:
