@@ -205,7 +205,10 @@ def main() -> None:
             f"  full backfill: {total} -> {large_total} requests "
             "(growth is pagination of ~5,000 groups a page, never a request per account)"
         )
-        print(f"  daily refresh: {daily_total} -> {sum(large['daily'].values())} requests")
+        print(
+            f"  daily refresh: {daily_total} -> {sum(large['daily'].values())} requests "
+            f"(pages per asset at 100 accounts: {large['daily']})"
+        )
         day, close = month_close_refresh(workdir, 12)
         print(
             f"Daily refresh on {day} (month close: every grain but the usage-only one re-reads last "
