@@ -20,6 +20,7 @@ import polars as pl
 
 from finops_pipeline.anomalies import detect_with_drilldown
 from finops_pipeline.aws_session import utc_now
+from finops_pipeline.markdown import markdown_table, usd
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows
 
@@ -279,20 +280,25 @@ def _preview(mart: pl.DataFrame) -> str:
         .sort(pl.col("impact_usd").abs(), descending=True)
         .head(10)
     )
-    if top.height == 0:
-        return "no anomalies"
-    lines = [
-        "| start | grain | account | service | days | impact USD | severity | top driver | AWS too |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in top.iter_rows(named=True):
-        driver = f"{r['top_driver_dimension']}={r['top_driver_value']}" if r["top_driver_value"] else ""
-        lines.append(
-            f"| {r['start_date']} | {r['grain']} | {r['account_name'] or r['account_id'] or 'org'} "
-            f"| {r['service'] or ''} | {r['days']} | {r['impact_usd']:,.2f} | {r['severity']} "
-            f"| {driver[:60]} | {'yes' if r['matched'] else 'no'} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ("start", "grain", "account", "service", "days", "impact USD", "severity", "top driver", "AWS too"),
+        (
+            (
+                r["start_date"],
+                r["grain"],
+                r["account_name"] or r["account_id"] or "org",
+                r["service"],
+                r["days"],
+                usd(r["impact_usd"]),
+                r["severity"],
+                f"{r['top_driver_dimension']}={r['top_driver_value']}"[:60] if r["top_driver_value"] else "",
+                "yes" if r["matched"] else "no",
+            )
+            for r in top.iter_rows(named=True)
+        ),
+        limit=10,
+        empty="no anomalies",
+    )
 
 
 def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:

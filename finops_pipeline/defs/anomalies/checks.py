@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from finops_pipeline.markdown import markdown_table, usd
 from finops_pipeline.warehouse import WarehouseResource, scalar
 
 RECENT_DAYS = 7
@@ -27,9 +28,10 @@ ORDER BY abs(impact_usd) DESC
 def no_new_high_severity_anomaly(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         rows = conn.execute(NEW_HIGH_SQL).fetchall()
-    table = "\n".join(
-        f"| {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:,.2f} | {r[7] or ''}={r[8] or ''} |"
-        for r in rows[:20]
+    table = markdown_table(
+        ("grain", "account", "service", "start", "end", "impact USD", "top driver"),
+        ((*r[1:6], usd(r[6]), f"{r[7] or ''}={r[8] or ''}") for r in rows),
+        limit=20,
     )
     return dg.AssetCheckResult(
         passed=not rows,
@@ -37,12 +39,7 @@ def no_new_high_severity_anomaly(warehouse: WarehouseResource) -> dg.AssetCheckR
         metadata={
             "new_high_severity": len(rows),
             "new_high_severity_impact_usd": round(sum(float(r[6]) for r in rows), 2),
-            "anomalies": dg.MetadataValue.md(
-                "| grain | account | service | start | end | impact USD | top driver |\n"
-                "|---|---|---|---|---|---|---|\n" + table
-                if table
-                else "none"
-            ),
+            "anomalies": dg.MetadataValue.md(table),
         },
     )
 

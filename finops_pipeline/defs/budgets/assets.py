@@ -26,6 +26,7 @@ from finops_pipeline.aws_session import (
     utc_now,
 )
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
+from finops_pipeline.markdown import markdown_table, usd
 from finops_pipeline.settings import Settings, first_of_month_months_ago
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
@@ -203,20 +204,22 @@ def compute_budget_status(conn: Any, settings: Settings, as_of: dt.date) -> pa.T
 
 
 def _preview(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| scope | account | MTD USD | forecast USD | limit USD | source | status |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows[:12]:
-        fc = f"{r['forecast_usd']:,.2f}" if r["forecast_usd"] is not None else ""
-        lim = f"{r['limit_usd']:,.2f}" if r["limit_usd"] is not None else ""
-        mtd = f"{r['month_to_date_usd']:,.2f}" if r["month_to_date_usd"] is not None else ""
-        lines.append(
-            f"| {r['scope']} {r['month']} | {r['account_name'] or r['account_id'] or ''} "
-            f"| {mtd} | {fc} | {lim} "
-            f"| {r['limit_source'] or ''} | {r['status']} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ("scope", "account", "MTD USD", "forecast USD", "limit USD", "source", "status"),
+        (
+            (
+                f"{r['scope']} {r['month']}",
+                r["account_name"] or r["account_id"],
+                usd(r["month_to_date_usd"]),
+                usd(r["forecast_usd"]),
+                usd(r["limit_usd"]),
+                r["limit_source"],
+                r["status"],
+            )
+            for r in rows
+        ),
+        limit=12,
+    )
 
 
 def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:

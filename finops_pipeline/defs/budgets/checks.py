@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from finops_pipeline.markdown import markdown_table, usd
 from finops_pipeline.warehouse import WarehouseResource
 
 ALERTS_SQL = """
@@ -14,10 +15,6 @@ ORDER BY status, scope DESC, forecast_usd DESC
 """
 
 
-def _usd(value: float | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
-
-
 @dg.asset_check(
     asset="budget_status",
     name="spend_within_budgets",
@@ -27,9 +24,10 @@ def _usd(value: float | None) -> str:
 def spend_within_budgets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         rows = conn.execute(ALERTS_SQL).fetchall()
-    table = "\n".join(
-        f"| {r[0]} | {r[1]} | {r[2]} | {_usd(r[3])} | {_usd(r[4])} | {_usd(r[5])} | {r[6] or ''} | {r[9]} |"
-        for r in rows[:30]
+    table = markdown_table(
+        ("month", "scope", "account", "MTD USD", "forecast USD", "limit USD", "limit", "status"),
+        ((r[0], r[1], r[2], usd(r[3]), usd(r[4]), usd(r[5]), r[6], r[9]) for r in rows),
+        limit=30,
     )
     return dg.AssetCheckResult(
         passed=not rows,
@@ -38,11 +36,6 @@ def spend_within_budgets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "over_budget": sum(r[9] == "over_budget" for r in rows),
             "forecast_over_budget": sum(r[9] == "forecast_over_budget" for r in rows),
             "over_daily_threshold": sum(r[7] is not None and r[8] is not None and r[7] >= r[8] for r in rows),
-            "alerts": dg.MetadataValue.md(
-                "| month | scope | account | MTD USD | forecast USD | limit USD | limit | status |\n"
-                "|---|---|---|---|---|---|---|---|\n" + table
-                if table
-                else "none"
-            ),
+            "alerts": dg.MetadataValue.md(table),
         },
     )
