@@ -26,35 +26,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import get_session
 from pydantic import Field, PrivateAttr
 
-from finops_pipeline.remediation import add_fix_hint
+from finops_pipeline.remediation import add_fix_hint, error_kind
 from finops_pipeline.settings import Settings
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("finops_pipeline.aws")
 
 CE_PRICE_PER_REQUEST_USD = 0.01
-ACCESS_DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "UnauthorizedException",
-        "AuthorizationError",
-        "AWSOrganizationsNotInUseException",
-    }
-)
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-    }
-)
-REGION_DISABLED_CODES = frozenset({"UnrecognizedClientException", "AuthFailure", "OptInRequired"})
 
 
 class AwsAccessError(RuntimeError):
@@ -140,11 +118,10 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
         message = exc.response.get("Error", {}).get("Message", "")
         operation = getattr(exc, "operation_name", "")
         detail = f"{operation}: {code}: {message}"[:500]
-        if code in ACCESS_DENIED_CODES:
-            return "access_denied", detail
-        if code in THROTTLING_CODES:
-            return "throttled", detail
-        if code in REGION_DISABLED_CODES:
+        kind = error_kind(code, exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"), message)
+        if kind in ("access_denied", "throttled"):
+            return kind, detail
+        if kind == "region":
             return "error", f"region not enabled or credentials rejected: {detail}"
         return "error", detail
     return "error", f"{type(exc).__name__}: {exc}"[:500]

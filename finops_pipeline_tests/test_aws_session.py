@@ -143,4 +143,11 @@ def test_error_codes_are_classified() -> None:
     assert classify_error(error("AccessDeniedException"))[0] == "access_denied"
     assert classify_error(error("ThrottledException"))[0] == "throttled"
     assert classify_error(error("InternalFailure"))[0] == "error"
+    # One table of codes for scans and `finops doctor` (remediation.error_kind).
+    assert classify_error(error("SlowDown"))[0] == "throttled"
+    assert classify_error(error("AccessDeniedForDependencyException"))[0] == "access_denied"
+    assert classify_error(error("OptInRequired")) == (
+        "error",
+        "region not enabled or credentials rejected: GetResources: OptInRequired: m",
+    )
     assert boto3  # the real client library is what the resource wraps
