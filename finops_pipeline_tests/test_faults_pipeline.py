@@ -106,6 +106,14 @@ def _cost_total(database: Path) -> tuple[int, Decimal]:
     return rows, total
 
 
+def _fails_keeping_earlier_rows(database: Path, before: tuple[int, Decimal]) -> str:
+    """Run ce_cost_daily, which must fail leaving the rows already written untouched; its failure messages."""
+    result = run_pipeline(START, TODAY, assets=["ce_cost_daily"])
+    assert not result.success
+    assert _cost_total(database) == before
+    return failures(result)
+
+
 def _api_calls(database: Path, run_id: str) -> dict[str, tuple[int, int]]:
     with duckdb.connect(str(database), read_only=True) as conn:
         rows = conn.execute(
@@ -174,24 +182,19 @@ def test_static_keys_revoked_mid_run_fail_with_the_fix_and_keep_earlier_data(
         lambda environ, n: (403, "UnrecognizedClientException", "The security token is invalid.")
     )
     pipeline_env_for(database, revoked)
-    result = run_pipeline(START, TODAY, assets=["ce_cost_daily"])
-    assert not result.success
-    message = failures(result)
+    message = _fails_keeping_earlier_rows(database, before)
     assert "UnrecognizedClientException" in message
     assert (
         "Fix: region us-east-1 is not enabled for this account (or the credentials were revoked)" in message
     )
     assert "renew the credentials and run `finops doctor`" in message
-    assert _cost_total(database) == before
 
     expired = scripted(
         lambda environ, n: (400, "ExpiredTokenException", "The security token included has expired")
     )
     pipeline_env_for(database, expired)
-    result = run_pipeline(START, TODAY, assets=["ce_cost_daily"])
-    assert not result.success
-    assert "Fix: the AWS credentials were rejected as expired or invalid" in failures(result)
-    assert _cost_total(database) == before
+    message = _fails_keeping_earlier_rows(database, before)
+    assert "Fix: the AWS credentials were rejected as expired or invalid" in message
 
 
 # ----------------------------------------------------------------------------------------- DuckDB lock
@@ -272,10 +275,7 @@ def test_failed_partition_write_keeps_the_earlier_rows(
         return pa.concat_tables([table, bad])  # the DELETE of the window runs, then the INSERT fails
 
     monkeypatch.setattr(costs, "fetch_grain", with_a_bad_row)
-    result = run_pipeline(START, TODAY, assets=["ce_cost_daily"])
-    assert not result.success
-    assert "NOT NULL constraint failed" in failures(result)
-    assert _cost_total(database) == before
+    assert "NOT NULL constraint failed" in _fails_keeping_earlier_rows(database, before)
 
 
 CRASHER = textwrap.dedent(
@@ -376,13 +376,10 @@ def test_cost_explorer_outage_fails_with_the_fix_and_keeps_earlier_data(
         return AwsResource(**{**resource.model_dump(), "max_attempts": 2})
 
     monkeypatch.setattr(AwsResource, "from_settings", two_attempts)
-    result = run_pipeline(START, TODAY, assets=["ce_cost_daily"])
-    assert not result.success
-    message = failures(result)
+    message = _fails_keeping_earlier_rows(database, before)
     assert "ServiceUnavailable" in message
     assert "Fix: AWS answered with server errors on every retry: re-run later" in message
     assert 2 <= down.app.counts["faulted"] <= 3  # a bounded number of attempts, then a clear failure
-    assert _cost_total(database) == before
 
 
 def test_region_not_enabled_is_recorded_with_the_fix(
