@@ -1634,7 +1634,7 @@ def _assemble(b: _Builder, lc: dict[str, Any], anomalies: list[dict[str, Any]]) 
         }
     )
     anomaly_table = pa.Table.from_pylist(
-        sorted(anomalies, key=lambda r: (r["start_date"], r["account_id"], r["kind"])), schema=_ANOMALY_SCHEMA
+        sorted(anomalies, key=lambda r: (r["start_date"], r["account_id"], r["kind"])), schema=ANOMALY_SCHEMA
     )
     resources = pa.Table.from_pylist(b.resources, schema=_RESOURCE_SCHEMA)
     return World(
@@ -1673,7 +1673,8 @@ def _budgets(b: _Builder, lc: dict[str, Any]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_BUDGET_SCHEMA)
 
 
-_ANOMALY_SCHEMA = pa.schema(
+# Public: the Cost Explorer tests' hand-built world builds its anomalies table to the same contract.
+ANOMALY_SCHEMA = pa.schema(
     [
         ("anomaly_id", pa.string()),
         ("account_id", pa.string()),

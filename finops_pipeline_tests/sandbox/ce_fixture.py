@@ -21,8 +21,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
+
+from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
+from finops_pipeline.sandbox.shape_check import check_output
+from finops_pipeline.sandbox.world import ANOMALY_SCHEMA
 
 AS_OF = dt.date(2025, 3, 10)
 HISTORY_START = dt.date(2024, 2, 1)
@@ -191,19 +196,7 @@ def build_fixture_world() -> FixtureWorld:
                 "impact_usd": Decimal("-0.3"),
             },
         ],
-        schema=pa.schema(
-            [
-                ("anomaly_id", pa.string()),
-                ("account_id", pa.string()),
-                ("service", pa.string()),
-                ("region", pa.string()),
-                ("usage_type", pa.string()),
-                ("kind", pa.string()),
-                ("start_date", pa.date32()),
-                ("end_date", pa.date32()),
-                ("impact_usd", MONEY),
-            ]
-        ),
+        schema=ANOMALY_SCHEMA,
     )
     created = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     instances = [
@@ -240,3 +233,19 @@ def build_fixture_world() -> FixtureWorld:
         resources=resources,
         rows=rows,
     )
+
+
+def ok(em: CostExplorerEmulator, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call the emulator, insist on success and on a botocore-valid answer."""
+    status, answer = em.handle(operation, body)
+    assert status == 200, answer
+    assert check_output("ce", operation, answer) == []
+    return answer
+
+
+def error(em: CostExplorerEmulator, operation: str, body: dict[str, Any]) -> str:
+    """Call the emulator, insist on a ValidationException, and return its message for the test to check."""
+    status, answer = em.handle(operation, body)
+    assert status == 400, answer
+    assert answer["__type"] == "ValidationException"
+    return answer["Message"]

@@ -14,20 +14,9 @@ from finops_pipeline_tests.sandbox.ce_fixture import (
     PROD,
     RDS,
     S3,
-    FixtureWorld,
-    build_fixture_world,
+    error,
+    ok,
 )
-from finops_pipeline_tests.sandbox.test_cost_explorer import error, ok
-
-
-@pytest.fixture(scope="module")
-def world() -> FixtureWorld:
-    return build_fixture_world()
-
-
-@pytest.fixture(scope="module")
-def ce(world: FixtureWorld) -> CostExplorerEmulator:
-    return CostExplorerEmulator(world)
 
 
 # ---------------------------------------------------------------- GetCostForecast

@@ -10,7 +10,7 @@ import pytest
 
 from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
 from finops_pipeline.sandbox.world import World, WorldConfig, build_world
-from finops_pipeline_tests.sandbox.test_cost_explorer import ok
+from finops_pipeline_tests.sandbox.ce_fixture import ok
 
 METRICS = ["UnblendedCost", "AmortizedCost", "NetUnblendedCost", "BlendedCost", "UsageQuantity"]
 

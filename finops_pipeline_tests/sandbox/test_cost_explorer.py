@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.shape_check import check_output
 from finops_pipeline_tests.sandbox.ce_fixture import (
     DEV,
     EC2,
@@ -22,7 +21,8 @@ from finops_pipeline_tests.sandbox.ce_fixture import (
     RDS,
     S3,
     FixtureWorld,
-    build_fixture_world,
+    error,
+    ok,
 )
 
 METRICS = {
@@ -44,31 +44,6 @@ DIM = {
     "USAGE_TYPE": "usage_type",
     "RECORD_TYPE": "record_type",
 }
-
-
-@pytest.fixture(scope="module")
-def world() -> FixtureWorld:
-    return build_fixture_world()
-
-
-@pytest.fixture(scope="module")
-def ce(world: FixtureWorld) -> CostExplorerEmulator:
-    return CostExplorerEmulator(world)
-
-
-def ok(em: CostExplorerEmulator, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Call the emulator, insist on success and on a botocore-valid answer."""
-    status, answer = em.handle(operation, body)
-    assert status == 200, answer
-    assert check_output("ce", operation, answer) == []
-    return answer
-
-
-def error(em: CostExplorerEmulator, operation: str, body: dict[str, Any]) -> str:
-    status, answer = em.handle(operation, body)
-    assert status == 400, answer
-    assert answer["__type"] == "ValidationException"
-    return answer["Message"]
 
 
 def cau(

@@ -22,6 +22,7 @@ from finops_pipeline.sandbox.faults import Faults, FaultsError
 from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME
 from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, set_aws_env
+from finops_pipeline_tests.sandbox.conftest import member_session
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 Factory = Callable[..., Any]
@@ -46,18 +47,6 @@ def _error(call: Callable[[], Any]) -> tuple[str, int]:
         call()
     response = caught.value.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def _member(account_id: str, region: str = "us-east-1") -> boto3.Session:
-    credentials = boto3.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{MEMBER_ROLE_NAME}", RoleSessionName="finops-scan"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
 
 
 def _active_members(sandbox: Sandbox) -> list[str]:
@@ -167,13 +156,13 @@ def test_latency_is_added_to_every_call(serve: Callable[[Faults], Any]) -> None:
 def test_access_denied_for_one_account_only(serve: Callable[[Faults], Any], sandbox: Sandbox) -> None:
     denied, allowed = _active_members(sandbox)[:2]
     view = serve(Faults(deny_accounts=frozenset({denied})))
-    session = _member(denied)  # the management account may still assume the role ...
+    session = member_session(denied)  # the management account may still assume the role ...
     assert session.client("sts").get_caller_identity()["Account"] == denied  # ... and GetCallerIdentity works
     code, status = _error(lambda: session.client("resourcegroupstaggingapi").get_resources())
     assert (code, status) == ("AccessDeniedException", 400)
     assert _error(lambda: session.client("ec2").describe_instances()) == ("UnauthorizedOperation", 403)
     assert _error(lambda: session.client("ses").list_identities()) == ("AccessDenied", 403)
-    other = _member(allowed)
+    other = member_session(allowed)
     assert other.client("resourcegroupstaggingapi").get_resources()["ResourceTagMappingList"]
     assert len(boto3.client("organizations").list_accounts()["Accounts"]) == sandbox.world.accounts.num_rows
     assert view.stats["access_denied"] == 3
@@ -185,7 +174,7 @@ def test_access_denied_message_names_the_assumed_role(
     denied = _active_members(sandbox)[0]
     serve(Faults(deny_accounts=frozenset({denied})))
     with pytest.raises(ClientError) as caught:
-        _member(denied).client("resourcegroupstaggingapi").get_resources()
+        member_session(denied).client("resourcegroupstaggingapi").get_resources()
     assert caught.value.response["Error"]["Message"] == (
         f"User: arn:aws:sts::{denied}:assumed-role/{MEMBER_ROLE_NAME}/finops-scan "
         "is not authorized to perform: tag:GetResources"
@@ -197,13 +186,14 @@ def test_denied_operations_combine_with_denied_accounts(
 ) -> None:
     denied, allowed = _active_members(sandbox)[:2]
     serve(Faults(deny_accounts=frozenset({denied}), deny_operations=frozenset({"GetResources"})))
-    session = _member(denied)
+    session = member_session(denied)
     assert (
         _error(lambda: session.client("resourcegroupstaggingapi").get_resources())[0]
         == "AccessDeniedException"
     )
     assert "Reservations" in session.client("ec2").describe_instances()
-    assert "ResourceTagMappingList" in _member(allowed).client("resourcegroupstaggingapi").get_resources()
+    other = member_session(allowed).client("resourcegroupstaggingapi")
+    assert "ResourceTagMappingList" in other.get_resources()
 
 
 def test_denied_operation_for_everyone(serve: Callable[[Faults], Any], sandbox: Sandbox) -> None:
@@ -217,7 +207,7 @@ def test_denied_operation_for_everyone(serve: Callable[[Faults], Any], sandbox: 
 
 def test_disabled_region_refuses_only_that_region(serve: Callable[[Faults], Any], sandbox: Sandbox) -> None:
     view = serve(Faults(disabled_region="eu-west-1"))
-    session = _member(_active_members(sandbox)[0])
+    session = member_session(_active_members(sandbox)[0])
     assert _error(
         lambda: session.client("resourcegroupstaggingapi", region_name="eu-west-1").get_resources()
     ) == (

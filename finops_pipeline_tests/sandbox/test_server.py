@@ -18,9 +18,10 @@ from botocore.exceptions import ClientError
 
 from finops_pipeline.sandbox import moto_seed
 from finops_pipeline.sandbox.faults import Faults
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME, SES_SENDER, get_resources_body
+from finops_pipeline.sandbox.moto_seed import SES_SENDER, get_resources_body
 from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_ACCOUNTS, SANDBOX_AS_OF
+from finops_pipeline_tests.sandbox.conftest import member_session
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
@@ -31,17 +32,6 @@ def _rows(table: Any, **equal: str) -> list[dict[str, Any]]:
         hit = pc.equal(table[column], value)
         mask = hit if mask is None else pc.and_(mask, hit)
     return (table if mask is None else table.filter(mask)).to_pylist()
-
-
-def _member_session(account_id: str) -> boto3.Session:
-    credentials = boto3.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/{MEMBER_ROLE_NAME}", RoleSessionName="finops-scan"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 def _busiest_active_member(sandbox: Sandbox) -> str:
@@ -161,7 +151,7 @@ def test_organization_tree_and_account_tags_match_the_world(sandbox: Sandbox) ->
 def test_member_role_sees_only_its_own_tagged_resources_per_region(sandbox: Sandbox) -> None:
     world = sandbox.world
     account = _busiest_active_member(sandbox)
-    session = _member_session(account)
+    session = member_session(account)
     assert session.client("sts").get_caller_identity()["Account"] == account
     others = {a for a in world.accounts.column("account_id").to_pylist() if a != account}
     for region in world.config.regions:
@@ -202,7 +192,7 @@ def test_get_resources_body_is_byte_for_byte_what_moto_serializes(sandbox: Sandb
 
 
 def test_get_resources_over_http_answers_as_moto_would(sandbox: Sandbox) -> None:
-    tagging = _member_session(_busiest_active_member(sandbox)).client("resourcegroupstaggingapi")
+    tagging = member_session(_busiest_active_member(sandbox)).client("resourcegroupstaggingapi")
     answers: list[Any] = []
     tagging.meta.events.register(
         "after-call.*.GetResources", lambda http_response, **_: answers.append(http_response)
@@ -224,7 +214,7 @@ def test_moto_lookups_kept_or_rewritten_for_speed_answer_as_moto_does(sandbox: S
     from moto.sts.responses import TokenResponse
 
     member = _busiest_active_member(sandbox)
-    member_key = _member_session(member).get_credentials().access_key
+    member_key = member_session(member).get_credentials().access_key
     assert get_account_id_from(member_key) == member
     assert get_account_id_from("AKIAUNKNOWN") == "123456789012"  # moto's default account
     moto_lookup = moto_seed._originals["account_of_key"]
@@ -240,7 +230,7 @@ def test_moto_lookups_kept_or_rewritten_for_speed_answer_as_moto_does(sandbox: S
 def test_ec2_inventory_states_match_the_world(sandbox: Sandbox) -> None:
     world = sandbox.world
     account = _busiest_active_member(sandbox)
-    session = _member_session(account)
+    session = member_session(account)
     for region in world.config.regions:
         ec2 = session.client("ec2", region_name=region)
         rows = _rows(world.resources, account_id=account, region=region)
@@ -284,7 +274,7 @@ def test_ec2_inventory_states_match_the_world(sandbox: Sandbox) -> None:
 def test_assuming_a_role_in_a_suspended_account_is_denied(sandbox: Sandbox) -> None:
     (suspended,) = _rows(sandbox.world.accounts, status="SUSPENDED")
     with pytest.raises(ClientError) as caught:
-        _member_session(suspended["account_id"])
+        member_session(suspended["account_id"])
     assert caught.value.response["Error"]["Code"] == "AccessDenied"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
