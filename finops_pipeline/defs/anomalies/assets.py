@@ -20,7 +20,7 @@ import polars as pl
 
 from finops_pipeline.anomalies import detect_with_drilldown
 from finops_pipeline.aws_session import utc_now
-from finops_pipeline.markdown import markdown_table, usd
+from finops_pipeline.markdown import md_table, usd
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows
 
@@ -280,7 +280,7 @@ def _preview(mart: pl.DataFrame) -> str:
         .sort(pl.col("impact_usd").abs(), descending=True)
         .head(10)
     )
-    return markdown_table(
+    return md_table(
         ("start", "grain", "account", "service", "days", "impact USD", "severity", "top driver", "AWS too"),
         (
             (

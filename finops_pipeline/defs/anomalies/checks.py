@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finops_pipeline.markdown import markdown_table, usd
+from finops_pipeline.markdown import md_table, usd
 from finops_pipeline.warehouse import WarehouseResource, scalar
 
 RECENT_DAYS = 7
@@ -28,7 +28,7 @@ ORDER BY abs(impact_usd) DESC
 def no_new_high_severity_anomaly(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         rows = conn.execute(NEW_HIGH_SQL).fetchall()
-    table = markdown_table(
+    table = md_table(
         ("grain", "account", "service", "start", "end", "impact USD", "top driver"),
         ((*r[1:6], usd(r[6]), f"{r[7] or ''}={r[8] or ''}") for r in rows),
         limit=20,

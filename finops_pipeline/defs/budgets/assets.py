@@ -26,7 +26,7 @@ from finops_pipeline.aws_session import (
     utc_now,
 )
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
-from finops_pipeline.markdown import markdown_table, usd
+from finops_pipeline.markdown import md_table, usd
 from finops_pipeline.settings import Settings, first_of_month_months_ago
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
@@ -204,7 +204,7 @@ def compute_budget_status(conn: Any, settings: Settings, as_of: dt.date) -> pa.T
 
 
 def _preview(rows: list[dict[str, Any]]) -> str:
-    return markdown_table(
+    return md_table(
         ("scope", "account", "MTD USD", "forecast USD", "limit USD", "source", "status"),
         (
             (

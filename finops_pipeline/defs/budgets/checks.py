@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finops_pipeline.markdown import markdown_table, usd
+from finops_pipeline.markdown import md_table, usd
 from finops_pipeline.warehouse import WarehouseResource
 
 ALERTS_SQL = """
@@ -24,7 +24,7 @@ ORDER BY status, scope DESC, forecast_usd DESC
 def spend_within_budgets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         rows = conn.execute(ALERTS_SQL).fetchall()
-    table = markdown_table(
+    table = md_table(
         ("month", "scope", "account", "MTD USD", "forecast USD", "limit USD", "limit", "status"),
         ((r[0], r[1], r[2], usd(r[3]), usd(r[4]), usd(r[5]), r[6], r[9]) for r in rows),
         limit=30,

@@ -7,10 +7,10 @@ from finops_pipeline.defs.compliance.marts import (
     SPEND_WINDOW_DAYS,
     build_tag_compliance_resources,
     build_tag_compliance_summary,
-    md_table,
     overall,
     pct,
 )
+from finops_pipeline.markdown import md_table
 from finops_pipeline.settings import Settings
 from finops_pipeline.tag_rules import TagRules, rules_from_settings
 from finops_pipeline.warehouse import WarehouseResource

@@ -96,23 +96,5 @@ def overall(conn: duckdb.DuckDBPyConnection, snapshot_date: dt.date) -> dict[str
     return dict(zip(names, rows[0], strict=True)) if rows else {}
 
 
-def md_cell(value: Any) -> str:
-    """A value made safe for a markdown table cell: no pipes, newlines or formula-looking starts."""
-    text = "" if value is None else str(value)
-    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-    text = text.replace("`", "'")
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return text
-
-
-def md_table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
-    if not rows:
-        return "none"
-    head = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers)
-    body = "\n".join("| " + " | ".join(md_cell(v) for v in row) + " |" for row in rows)
-    return f"{head}\n{body}"
-
-
 def pct(value: Any) -> float:
     return -1.0 if value is None else round(float(value), 2)

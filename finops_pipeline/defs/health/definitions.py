@@ -4,7 +4,7 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.doctor import run_probes
-from finops_pipeline.markdown import markdown_table
+from finops_pipeline.markdown import md_table
 from finops_pipeline.settings import Settings, load_settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
@@ -12,7 +12,7 @@ CHECK_NAME = "no_critical_permission_missing"
 
 
 def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
-    return markdown_table(columns, ([row.get(c) for c in columns] for row in rows), limit=50)
+    return md_table(columns, ([row.get(c) for c in columns] for row in rows), limit=50, width=160)
 
 
 def build_health_defs(settings: Settings) -> dg.Definitions:

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from finops_pipeline.aws_session import utc_now
-from finops_pipeline.defs.compliance.marts import md_table
 from finops_pipeline.defs.recommendations.marts import KINDS, build_recommendations, load_prices
+from finops_pipeline.markdown import md_table
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource
 

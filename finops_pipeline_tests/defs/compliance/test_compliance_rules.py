@@ -12,8 +12,8 @@ import pytest
 from finops_pipeline.defs.compliance.marts import (
     build_tag_compliance_resources,
     build_tag_compliance_summary,
-    md_table,
 )
+from finops_pipeline.markdown import md_table
 from finops_pipeline.tag_rules import TagRules
 from finops_pipeline.warehouse import ensure_schema
 
