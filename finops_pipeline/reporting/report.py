@@ -139,17 +139,24 @@ def write_files(
     return written, facts
 
 
+def read_report(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period
+) -> tuple[list[Dataset], dict[str, Any]]:
+    """All the report reads from the warehouse, so the connection can close before files are written."""
+    datasets = load_datasets(conn, period, settings.required_tag_keys)
+    return datasets, totals(datasets, period, previous_total(conn, period))
+
+
 def build_report(
-    conn: duckdb.DuckDBPyConnection,
+    datasets: list[Dataset],
+    figures: dict[str, Any],
     settings: Settings,
     formats: Sequence[str],
     period: Period,
     folder: Path,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """Read the datasets with ``conn`` and write the files; the dict ``generate_report`` returns."""
-    datasets = load_datasets(conn, period, settings.required_tag_keys)
-    figures = totals(datasets, period, previous_total(conn, period))
+    """Write the files of datasets already read (no connection held); the dict ``generate_report`` returns."""
     stem = report_stem(now)
     meta = {
         "report_id": stem,
@@ -211,20 +218,25 @@ def resolve_request(
     return chosen, period, folder
 
 
+def report_message(settings: Settings, summary: dict[str, Any], files: Sequence[str]) -> mail.BuiltMessage:
+    """The report e-mail, shared by :func:`send_report_email` and the SES sensor so both send the same."""
+    text, html = mail.report_bodies(summary, files)
+    return mail.build_message(
+        sender=settings.ses_sender_email or "",
+        recipients=list(settings.ses_recipient_emails),
+        subject=mail.report_subject(summary),
+        text_body=text,
+        html_body=html,
+        attachments=[Path(f) for f in files],
+    )
+
+
 def send_report_email(settings: Settings, result: dict[str, Any], ses_client: Any = None) -> dict[str, Any]:
     """E-mail a generated report (its summary and files); never raises, never touches the files."""
     if not settings.ses_enabled:
         return {"sent": False, "reason": "SES_ENABLED is false"}
     try:
-        text, html = mail.report_bodies(result, result["files"])
-        message = mail.build_message(
-            sender=settings.ses_sender_email or "",
-            recipients=list(settings.ses_recipient_emails),
-            subject=mail.report_subject(result),
-            text_body=text,
-            html_body=html,
-            attachments=[Path(f) for f in result["files"]],
-        )
+        message = report_message(settings, result, result["files"])
         if ses_client is None:
             from finops_pipeline.aws_session import AwsResource
 
@@ -280,9 +292,10 @@ def generate_report(
             "a run is probably writing it: retry when it ends"
         ) from exc
     try:
-        result = build_report(conn, settings, chosen, period, folder, dt.datetime.now(dt.UTC))
+        datasets, figures = read_report(conn, settings, period)
     finally:
         conn.close()
+    result = build_report(datasets, figures, settings, chosen, period, folder, dt.datetime.now(dt.UTC))
     if email:
         result["email"] = send_report_email(settings, result)
     return result

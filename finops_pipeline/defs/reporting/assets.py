@@ -9,7 +9,7 @@ import datetime as dt
 
 import dagster as dg
 
-from finops_pipeline.reporting.report import ReportError, build_report, resolve_request
+from finops_pipeline.reporting.report import ReportError, build_report, read_report, resolve_request
 from finops_pipeline.settings import Settings, today_utc
 from finops_pipeline.warehouse import WarehouseResource
 
@@ -78,8 +78,10 @@ def build_report_asset(settings: Settings, deps: list[str]) -> dg.AssetsDefiniti
             output_dir=config.output_dir,
             today=_as_of(config),
         )
+        # The connection closes before the (slow) file writing, so it does not block warehouse writers.
         with warehouse.connect() as conn:
-            result = build_report(conn, settings, formats, period, folder, dt.datetime.now(dt.UTC))
+            datasets, figures = read_report(conn, settings, period)
+        result = build_report(datasets, figures, settings, formats, period, folder, dt.datetime.now(dt.UTC))
         totals = result["totals"]
         context.log.info(
             "finops_report %s: %d files in %s", result["report_id"], len(result["files"]), folder

@@ -13,6 +13,7 @@ materialization is considered, so switching a sensor on does not mail the whole 
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import dagster as dg
 from finops_pipeline.aws_session import AwsResource, utc_now
 from finops_pipeline.reporting import mail
 from finops_pipeline.reporting.outbox import Outbox, Outcome
+from finops_pipeline.reporting.report import report_message
 from finops_pipeline.settings import Settings, confined_dir
 
 REPORT_KEY = dg.AssetKey("finops_report")
@@ -136,16 +138,44 @@ def _sender(settings: Settings, aws: AwsResource) -> Any:
     return aws.client("ses", region=settings.ses_region)
 
 
-def build_report_email_sensor(settings: Settings) -> dg.SensorDefinition:
+def _send(settings: Settings, aws: AwsResource, message: mail.BuiltMessage) -> dict[str, Any]:
+    """Send one built message; the facts both sensors record about it."""
+    return {
+        "message_id": mail.send_raw(_sender(settings, aws), settings.ses_sender_email or "", message),
+        "size_bytes": message.size,
+    }
+
+
+Enqueue = Callable[[dg.SensorEvaluationContext, Outbox, int, dict[str, Any]], None]
+Send = Callable[[AwsResource, dict[str, Any]], dict[str, Any]]
+
+
+def _email_sensor(
+    settings: Settings,
+    *,
+    name: str,
+    description: str,
+    asset_key: dg.AssetKey,
+    kind: str,
+    enqueue: Enqueue,
+    send: Send,
+    **process_options: Any,
+) -> dg.SensorDefinition:
+    """The tick both SES sensors share: new materializations -> outbox -> sends -> cursor and events.
+
+    ``enqueue`` turns one materialization into outbox entries, ``send`` mails one entry, and
+    ``process_options`` go to :meth:`Outbox.process` (send caps, durable markers).
+    """
+
     @dg.sensor(
-        name="finops_report_email_sensor",
+        name=name,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING
         if settings.ses_enabled
         else dg.DefaultSensorStatus.STOPPED,
-        description="E-mails each new finops_report through SES (SES_ENABLED), retrying failed sends.",
+        description=description,
     )
-    def finops_report_email_sensor(
+    def email_sensor(
         context: dg.SensorEvaluationContext, aws: AwsResource
     ) -> dg.SensorResult | dg.SkipReason:
         if not settings.ses_enabled:
@@ -153,41 +183,44 @@ def build_report_email_sensor(settings: Settings) -> dg.SensorDefinition:
                 "SES_ENABLED is false: set SES_ENABLED, SES_SENDER_EMAIL and SES_RECIPIENT_EMAILS"
             )
         outbox = Outbox.load(context.cursor)
-        for storage_id, metadata in new_materializations(context, REPORT_KEY, outbox):
-            files = _json_value(metadata, "files") or []
-            summary = _json_value(metadata, "summary") or {}
-            key = str(_json_value(metadata, "report_id") or f"storage-{storage_id}")
-            outbox.enqueue(key, {"key": key, "storage_id": storage_id, "files": files, "summary": summary})
-
-        def send(payload: dict[str, Any]) -> dict[str, Any]:
-            text, html = mail.report_bodies(payload["summary"], payload["files"])
-            message = mail.build_message(
-                sender=settings.ses_sender_email or "",
-                recipients=list(settings.ses_recipient_emails),
-                subject=mail.report_subject(payload["summary"]),
-                text_body=text,
-                html_body=html,
-                attachments=[Path(f) for f in payload["files"]],
-            )
-            message_id = mail.send_raw(_sender(settings, aws), settings.ses_sender_email or "", message)
-            return {
-                "message_id": message_id,
-                "size_bytes": message.size,
-                "attached": message.attached,
-                "not_attached": message.listed,
-            }
-
+        for storage_id, metadata in new_materializations(context, asset_key, outbox):
+            enqueue(context, outbox, storage_id, metadata)
         outcomes = outbox.process(
-            send,
+            lambda payload: send(aws, payload),
             max_attempts=settings.ses_max_send_attempts,
             time_budget_s=TICK_BUDGET_S,
-            max_sends=5,
-            already_done=_marker_exists,
-            on_sent=_write_marker,
+            **process_options,
         )
-        return _result(context, outbox, outcomes, REPORT_KEY, "report")
+        return _result(context, outbox, outcomes, asset_key, kind)
 
-    return finops_report_email_sensor
+    return email_sensor
+
+
+def build_report_email_sensor(settings: Settings) -> dg.SensorDefinition:
+    def enqueue(
+        context: dg.SensorEvaluationContext, outbox: Outbox, storage_id: int, metadata: dict[str, Any]
+    ) -> None:
+        files = _json_value(metadata, "files") or []
+        summary = _json_value(metadata, "summary") or {}
+        key = str(_json_value(metadata, "report_id") or f"storage-{storage_id}")
+        outbox.enqueue(key, {"key": key, "storage_id": storage_id, "files": files, "summary": summary})
+
+    def send(aws: AwsResource, payload: dict[str, Any]) -> dict[str, Any]:
+        message = report_message(settings, payload["summary"], payload["files"])
+        return {**_send(settings, aws, message), "attached": message.attached, "not_attached": message.listed}
+
+    return _email_sensor(
+        settings,
+        name="finops_report_email_sensor",
+        description="E-mails each new finops_report through SES (SES_ENABLED), retrying failed sends.",
+        asset_key=REPORT_KEY,
+        kind="report",
+        enqueue=enqueue,
+        send=send,
+        max_sends=5,
+        already_done=_marker_exists,
+        on_sent=_write_marker,
+    )
 
 
 def anomaly_payloads(storage_id: int, metadata: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
@@ -210,46 +243,33 @@ def anomaly_payloads(storage_id: int, metadata: dict[str, Any]) -> tuple[list[di
 
 
 def build_anomaly_email_sensor(settings: Settings) -> dg.SensorDefinition:
-    @dg.sensor(
-        name="anomaly_alert_email_sensor",
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING
-        if settings.ses_enabled
-        else dg.DefaultSensorStatus.STOPPED,
-        description="E-mails each new high-severity cost anomaly once through SES (SES_ENABLED).",
-    )
-    def anomaly_alert_email_sensor(
-        context: dg.SensorEvaluationContext, aws: AwsResource
-    ) -> dg.SensorResult | dg.SkipReason:
-        if not settings.ses_enabled:
-            return dg.SkipReason(
-                "SES_ENABLED is false: set SES_ENABLED, SES_SENDER_EMAIL and SES_RECIPIENT_EMAILS"
-            )
-        outbox = Outbox.load(context.cursor)
-        for storage_id, metadata in new_materializations(context, ANOMALIES_KEY, outbox):
-            payloads, problem = anomaly_payloads(storage_id, metadata)
-            if problem:
-                context.log.warning(problem)
-            for payload in payloads:
-                outbox.enqueue(payload["key"], payload)
+    def enqueue(
+        context: dg.SensorEvaluationContext, outbox: Outbox, storage_id: int, metadata: dict[str, Any]
+    ) -> None:
+        payloads, problem = anomaly_payloads(storage_id, metadata)
+        if problem:
+            context.log.warning(problem)
+        for payload in payloads:
+            outbox.enqueue(payload["key"], payload)
 
-        def send(anomaly: dict[str, Any]) -> dict[str, Any]:
-            text, html = mail.anomaly_bodies(anomaly)
-            message = mail.build_message(
-                sender=settings.ses_sender_email or "",
-                recipients=list(settings.ses_recipient_emails),
-                subject=mail.anomaly_subject(anomaly),
-                text_body=text,
-                html_body=html,
-            )
-            return {
-                "message_id": mail.send_raw(_sender(settings, aws), settings.ses_sender_email or "", message),
-                "size_bytes": message.size,
-            }
-
-        outcomes = outbox.process(
-            send, max_attempts=settings.ses_max_send_attempts, time_budget_s=TICK_BUDGET_S, max_sends=20
+    def send(aws: AwsResource, anomaly: dict[str, Any]) -> dict[str, Any]:
+        text, html = mail.anomaly_bodies(anomaly)
+        message = mail.build_message(
+            sender=settings.ses_sender_email or "",
+            recipients=list(settings.ses_recipient_emails),
+            subject=mail.anomaly_subject(anomaly),
+            text_body=text,
+            html_body=html,
         )
-        return _result(context, outbox, outcomes, ANOMALIES_KEY, "anomaly")
+        return _send(settings, aws, message)
 
-    return anomaly_alert_email_sensor
+    return _email_sensor(
+        settings,
+        name="anomaly_alert_email_sensor",
+        description="E-mails each new high-severity cost anomaly once through SES (SES_ENABLED).",
+        asset_key=ANOMALIES_KEY,
+        kind="anomaly",
+        enqueue=enqueue,
+        send=send,
+        max_sends=20,
+    )
