@@ -57,6 +57,18 @@ def run_pipeline(
     )
 
 
+def step_failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Every failed step's error message and the messages of its causes, outermost first."""
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error is not None:
+                messages.append(error.message)
+                error = error.cause
+    return messages
+
+
 def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[str, ...]) -> Path:
     """A copy of the ingested warehouse with ``assets`` materialized on top (the run must succeed)."""
     database = folder / "finops.duckdb"

@@ -29,7 +29,7 @@ import pytest
 
 from finops_pipeline.sandbox.faults import Faults, call_info, error_response
 from finops_pipeline.sandbox.server import _Endpoint, client_env
-from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 
 TODAY = dt.datetime.now(dt.UTC).date()
 START = TODAY - dt.timedelta(days=4)
@@ -90,14 +90,7 @@ def scripted(sandbox: Any) -> Iterable[Callable[..., ScriptedEndpoint]]:
 
 
 def failures(result: dg.ExecuteInProcessResult) -> str:
-    messages = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            while error is not None:
-                messages.append(error.message)
-                error = error.cause
-    return "\n".join(messages)
+    return "\n".join(step_failures(result))
 
 
 def _cost_total(database: Path) -> tuple[int, Decimal]:

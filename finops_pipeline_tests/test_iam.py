@@ -25,7 +25,7 @@ from finops_pipeline.remediation import MOTO_SPELLING
 from finops_pipeline.settings import first_of_month_months_ago, load_settings
 from finops_pipeline_tests.conftest import sandbox_config, set_aws_env, start_background_sandbox
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
-from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline
+from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
 
 TODAY = dt.datetime.now(dt.UTC).date()
 START = first_of_month_months_ago(TODAY, 1)  # last month: the reconciliation check calls Cost Explorer too
@@ -69,17 +69,6 @@ def run_everything() -> list[dg.ExecuteInProcessResult]:
     return results
 
 
-def failures(result: dg.ExecuteInProcessResult) -> list[str]:
-    messages = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            while error is not None:
-                messages.append(error.message)
-                error = error.cause
-    return messages
-
-
 # ------------------------------------------------------------------------------------------ exact match
 
 
@@ -97,7 +86,7 @@ def recorded(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         with record_actions(monkeypatch, sandbox.world.management_account_id) as health:
             results.append(run_pipeline(START, TODAY, assets=[HEALTH]))
         for result in results:
-            assert result.success, failures(result)
+            assert result.success, step_failures(result)
     finally:
         monkeypatch.undo()
     yield {"pipeline": pipeline, "health": health, "database": database, "sent": sandbox_sent_mail(sandbox)}
@@ -242,7 +231,7 @@ def test_pipeline_runs_as_a_principal_holding_only_the_policies(
 ) -> None:
     database, results = enforced_run
     for result in results:
-        assert result.success, failures(result)
+        assert result.success, step_failures(result)
     with duckdb.connect(str(database), read_only=True) as conn:
         not_ok = conn.execute(
             "SELECT source, account_id, region, detail FROM raw.scan_status WHERE status <> 'ok'"
@@ -315,7 +304,7 @@ def test_taking_one_action_away_fails_the_part_that_needs_it(
             row[0]
             for row in conn.execute("SELECT detail FROM raw.scan_status WHERE status <> 'ok'").fetchall()
         ]
-    said = " ".join(failures(result) + details)
+    said = " ".join(step_failures(result) + details)
     spellings = {action, MOTO_SPELLING.get(action, action)}
     assert any(s in said for s in spellings), said[:2000]
     assert "Fix:" in said
