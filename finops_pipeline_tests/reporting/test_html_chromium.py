@@ -1,17 +1,33 @@
 """The HTML report: self-contained, under 2 MB, escaped, and charts that a real browser draws."""
 
 import re
+from html import escape
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from finops_pipeline.reporting.datasets import SPEC_BY_NAME, Dataset, totals
-from finops_pipeline.reporting.writers.html_report import CHART_COLORS, MAX_HTML_BYTES, render_within_limit
+from finops_pipeline.reporting.datasets import SPEC_BY_NAME, Dataset, empty_table, totals
+from finops_pipeline.reporting.writers.html_report import (
+    CHART_COLORS,
+    MAX_HTML_BYTES,
+    charts,
+    render_within_limit,
+)
 from finops_pipeline_tests.reporting.chromium import screenshot
 from finops_pipeline_tests.reporting.png import colour_counts
 from finops_pipeline_tests.reporting.synthetic import PERIOD, datasets
 from finops_pipeline_tests.reporting.test_writers import META
+
+CHART_KEYS = [
+    "cost_trend",
+    "top_services",
+    "top_accounts",
+    "top_movers",
+    "tag_compliance",
+    "anomalies",
+    "savings",
+]
 
 
 def _page(data: list[Dataset]) -> tuple[bytes, int]:
@@ -25,8 +41,29 @@ def test_page_is_self_contained_and_escaped() -> None:
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     assert not re.search(r"<script|<link|<iframe|<img|@import|url\(|\bsrc=|href=", html, re.I)
     assert html.count("<svg") == 7  # trend, services, accounts, movers, compliance, anomalies, savings
+    assert re.findall(r'id="chart-([a-z_]+)"', html) == CHART_KEYS
     assert "=HYPERLINK(&quot;http://evil.example" in html  # shown as text, escaped
     assert "<b&" not in html
+
+
+def test_bar_charts_draw_the_top_rows_in_order() -> None:
+    by = {d.name: d for d in datasets()}
+    cards = {key: svg for key, _, svg, _ in charts(by)}
+    services = by["cost_by_service"].table.column("service").to_pylist()[:10]
+    labels = re.findall(r'<text x="184" y="\d+" text-anchor="end">([^<]*)</text>', cards["top_services"])
+    assert labels == [escape(name, quote=True) for name in services]
+    assert cards["top_services"].count('fill="#0d9488"') == len(services)
+
+
+def test_charts_without_data_show_each_datasets_note() -> None:
+    empty = [Dataset(d.spec, empty_table(d.spec), "none", note=f"no {d.name}") for d in datasets()]
+    cards = charts({d.name: d for d in empty})
+    sources = ["cost_by_day", "cost_by_service", "cost_by_account", "top_movers"]
+    sources += ["compliance_summary", "anomalies", "recommendations"]
+    assert [(key, svg) for key, _, svg, _ in cards] == [
+        (key, f'<div class="empty">No data: no {source}</div>')
+        for key, source in zip(CHART_KEYS, sources, strict=True)
+    ]
 
 
 def test_page_shrinks_its_tables_to_stay_under_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:

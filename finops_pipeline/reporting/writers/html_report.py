@@ -214,9 +214,24 @@ def _col(dataset: Dataset, name: str) -> list[Any]:
     return dataset.table.column(name).to_pylist() if name in dataset.table.column_names else []
 
 
-def charts(by: dict[str, Dataset]) -> list[tuple[str, str, str, bool]]:
+Chart = tuple[str, str, str, bool]  # (key, title, svg or empty-note html, wide)
+
+
+def _bar_card(
+    key: str,
+    title: str,
+    label: str,
+    items: Sequence[tuple[str, float]],
+    color: str | Callable[[float], str],
+    dataset: Dataset,
+) -> Chart:
+    """A half-width bar chart card, or the dataset's note when there is nothing to draw."""
+    return (key, title, hbar_chart(items, color, label) or _empty(dataset.note), False)
+
+
+def charts(by: dict[str, Dataset]) -> list[Chart]:
     """(key, title, svg or empty-note html, wide)."""
-    out = []
+    out: list[Chart] = []
     day = by["cost_by_day"]
     anomalies = by["anomalies"]
     high_starts = [
@@ -239,27 +254,13 @@ def charts(by: dict[str, Dataset]) -> list[tuple[str, str, str, bool]]:
     )
     services = by["cost_by_service"]
     top_services = list(zip(_col(services, "service"), _col(services, "unblended_usd"), strict=True))[:10]
-    out.append(
-        (
-            "top_services",
-            "Top services",
-            hbar_chart(top_services, SERVICES, "Top services") or _empty(services.note),
-            False,
-        )
-    )
+    out.append(_bar_card("top_services", "Top services", "Top services", top_services, SERVICES, services))
     accounts = by["cost_by_account"]
     names = [
         n or i for n, i in zip(_col(accounts, "account_name"), _col(accounts, "account_id"), strict=True)
     ]
     top_accounts = list(zip(names, _col(accounts, "unblended_usd"), strict=True))[:10]
-    out.append(
-        (
-            "top_accounts",
-            "Top accounts",
-            hbar_chart(top_accounts, ACCOUNTS, "Top accounts") or _empty(accounts.note),
-            False,
-        )
-    )
+    out.append(_bar_card("top_accounts", "Top accounts", "Top accounts", top_accounts, ACCOUNTS, accounts))
     movers = by["top_movers"]
     mover_items = [
         (f"{n or a} · {s}", float(c))
@@ -272,12 +273,13 @@ def charts(by: dict[str, Dataset]) -> list[tuple[str, str, str, bool]]:
         )
     ][:10]
     out.append(
-        (
+        _bar_card(
             "top_movers",
             "Top movers vs the previous period",
-            hbar_chart(mover_items, lambda v: MOVER_UP if v >= 0 else MOVER_DOWN, "Top movers")
-            or _empty(movers.note),
-            False,
+            "Top movers",
+            mover_items,
+            lambda v: MOVER_UP if v >= 0 else MOVER_DOWN,
+            movers,
         )
     )
     compliance = by["compliance_summary"]
@@ -307,12 +309,7 @@ def charts(by: dict[str, Dataset]) -> list[tuple[str, str, str, bool]]:
         for r in anomalies.table.slice(0, 10).to_pylist()
     ]
     out.append(
-        (
-            "anomalies",
-            "Largest anomalies (impact)",
-            hbar_chart(top_anomalies, ANOMALY, "Anomalies") or _empty(anomalies.note),
-            False,
-        )
+        _bar_card("anomalies", "Largest anomalies (impact)", "Anomalies", top_anomalies, ANOMALY, anomalies)
     )
     recs = by["recommendations"]
     per_kind: dict[str, float] = {}
@@ -320,12 +317,7 @@ def charts(by: dict[str, Dataset]) -> list[tuple[str, str, str, bool]]:
         per_kind[kind or "other"] = per_kind.get(kind or "other", 0.0) + float(saving or 0)
     savings = sorted(per_kind.items(), key=lambda kv: -kv[1])
     out.append(
-        (
-            "savings",
-            "Estimated savings per month, by kind",
-            hbar_chart(savings, SAVINGS, "Savings") or _empty(recs.note),
-            False,
-        )
+        _bar_card("savings", "Estimated savings per month, by kind", "Savings", savings, SAVINGS, recs)
     )
     return out
 
