@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from finops_pipeline.defs.anomalies.assets import TABLE_SQL, build_mart
+from finops_pipeline.defs.anomalies.assets import TABLE_SQL, build_mart, detect_events, read_series
 from finops_pipeline.defs.anomalies.checks import no_new_high_severity_anomaly
 from finops_pipeline.settings import load_settings
 from finops_pipeline.warehouse import WarehouseResource
@@ -138,7 +138,7 @@ def test_first_seen_survives_a_rerun_and_the_check_warns_on_new_high(
     with duckdb.connect(str(warehouse_copy)) as conn:
         conn.execute(TABLE_SQL)
         before = conn.sql("SELECT event_id, first_seen_at FROM marts.cost_anomalies").pl()
-        again = build_mart(conn, settings, later)
+        again = build_mart(conn, settings, later, detect_events(*read_series(conn), settings))
     before = before.with_columns(pl.col("first_seen_at").cast(pl.Datetime("us", "UTC")))
     merged = again.join(before, on="event_id", suffix="_before")
     assert merged.height == before.height
