@@ -55,7 +55,7 @@ def build_cost_asset(
         with warehouse.connect() as conn:
             replace_date_window(conn, grain.table, rows, start, end)
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-        unblended = sum((v.as_py() for v in rows["unblended_cost"]), Decimal(0))
+        unblended = pa.compute.sum(rows["unblended_cost"]).as_py() or Decimal(0)
         if grain.per_tag_key:
             unblended /= len(tag_keys)
         return dg.MaterializeResult(
