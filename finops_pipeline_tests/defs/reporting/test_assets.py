@@ -55,7 +55,12 @@ def test_job_writes_the_report_from_run_config(
     assert metadata["period_end_exclusive"].value == "2026-11-01"
     assert metadata["file_count"].value == 2
     summary = metadata["summary"].value
-    assert summary["totals"]["total_unblended_usd"] == metadata["total_unblended_usd"].value > 0
+    assert summary["totals"]["total_unblended_usd"] == metadata["total_unblended_usd"].value
+    october = {
+        row["period_start"]: row["amount"]
+        for row in sandbox.world.truth_totals("MONTHLY", [], "UnblendedCost").to_pylist()
+    }[dt.date(2026, 10, 1)]
+    assert metadata["total_unblended_usd"].value == pytest.approx(float(october), abs=0.01)
     assert metadata["excel_truncated_datasets"].value >= 1  # MAX_EXCEL_ROWS=5
     book = openpyxl.load_workbook(next(f for f in files if f.endswith(".xlsx")), read_only=True)
     assert book["Cost by day"].max_row == 6
