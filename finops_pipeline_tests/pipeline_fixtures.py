@@ -83,6 +83,15 @@ def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[
     return database
 
 
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder as the working directory: REPORT_OUTPUT_DIR is confined to it."""
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def ingested_warehouse(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The ``ingest`` group run once over the session sandbox's full history (read it, do not write it)."""

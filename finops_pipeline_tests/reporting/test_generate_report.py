@@ -70,15 +70,6 @@ def allowed_values(sandbox) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder as the working directory: REPORT_OUTPUT_DIR is confined to it."""
-    root = tmp_path / "project"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    return root
-
-
 def _truth_total(sandbox, start: dt.date, end: dt.date) -> Decimal:
     table = sandbox.world.truth_totals("DAILY").to_pylist()
     return sum((r["amount"] for r in table if start <= r["period_start"] < end), Decimal(0))

@@ -14,14 +14,6 @@ from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.reporting.ses import sent_message
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    monkeypatch.chdir(root)
-    return root
-
-
 def _job():
     from finops_pipeline.definitions import defs
 

@@ -16,11 +16,10 @@ from finops_pipeline_tests.reporting.ses import sent_messages
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    (root / "reports").mkdir(parents=True)
-    monkeypatch.chdir(root)
-    return root
+def project(project: Path) -> Path:
+    """The shared project folder, with the default report folder in it."""
+    (project / "reports").mkdir()
+    return project
 
 
 @pytest.fixture
