@@ -6,7 +6,6 @@ Asset code never builds a boto3 session. Endpoints come from boto3's standard se
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import threading
@@ -398,7 +397,3 @@ def call_metadata(counts: Sequence[CallCount]) -> dict[str, Any]:
             "| service | operation | requests | pages |\n|---|---|---|---|\n" + rows if rows else "none"
         ),
     }
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

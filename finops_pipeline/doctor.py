@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finops_pipeline import iam_policies
+from finops_pipeline.clock import today_utc
 from finops_pipeline.remediation import denied_action, error_kind, fix_for
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
@@ -472,7 +473,7 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
     caller = identity["Account"]
     report.caller = {"account_id": caller, "arn": identity["Arn"]}
     checks = report.checks
-    today = dt.datetime.now(dt.UTC).date()
+    today = today_utc()
     ce = aws.client("ce")
     for action, critical, call in ce_probes(today):
         _probe(checks, "cost_explorer", action, critical, lambda c=call: c(ce), region="us-east-1")

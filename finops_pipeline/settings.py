@@ -18,6 +18,15 @@ from dagster._utils.schedules import is_valid_cron_string
 from dotenv import dotenv_values
 
 from finops_pipeline import tag_rules
+from finops_pipeline.clock import (
+    TODAY_ENV,
+    TODAY_FIX,
+    ClockError,
+    first_of_month_months_ago,
+    machine_today,
+    parse_today,
+    today_utc,
+)
 
 T = TypeVar("T")
 
@@ -40,15 +49,6 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@" + _LABEL + r"(?
 
 class SettingsError(ValueError):
     """Raised with every invalid setting listed, each with what was wrong and how to fix it."""
-
-
-def today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def first_of_month_months_ago(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 - months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,13 @@ def _tag_keys(value: str) -> tuple[str, ...]:
         if key.lower().startswith("aws:"):
             raise ValueError(f"tag key {key!r} uses the reserved prefix aws:")
     return keys
+
+
+def _pinned_day(value: str) -> dt.date:
+    try:
+        return parse_today(value)
+    except ClockError:
+        raise ValueError("not a date in YYYY-MM-DD form") from None
 
 
 def _duckdb_path(value: str) -> Path:
@@ -396,8 +403,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
     """Parse settings from ``env`` (default: ``.env`` overlaid by the process environment)."""
     if env is None:
         env = {**load_dotenv_file(), **os.environ}
-    today = today or today_utc()
     r = _Reader(env)
+    pinned = r.get(TODAY_ENV, None, _pinned_day, TODAY_FIX)  # the clock's pin, reported with the rest
+    # A bad pin is listed with the other errors; the rest is then checked against the machine's clock.
+    today = today or pinned or (machine_today() if r.errors else today_utc())
     region = r.get(("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1", _region, "use a code like us-east-1")
     values: dict[str, Any] = {
         "aws_region": region,

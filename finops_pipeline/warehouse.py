@@ -20,7 +20,8 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from finops_pipeline.aws_session import CallCount, utc_now
+from finops_pipeline.aws_session import CallCount
+from finops_pipeline.clock import utc_now
 
 SCHEMA_SQL = resources.files("finops_pipeline").joinpath("sql/schema.sql").read_text()
 

@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["finops_pipeline_tests.pipeline_fixtures"]
 
-# Today (UTC): the pipeline reads "today" from the clock, so the world it meets must be observed today too.
-# Tests take expectations from the world's ground truth, never from the calendar.
-SANDBOX_AS_OF = dt.datetime.now(dt.UTC).date()
+# "Today" of the whole suite, whatever the machine's date: the pipeline reads it from its one clock
+# (finops_pipeline.clock, pinned by FINOPS_TODAY, which subprocesses inherit), and the sandbox's world is
+# observed on the same day. Tests take expectations from the world's ground truth, never from the
+# calendar; tests of other days pin their own. FINOPS_TEST_TODAY runs the whole suite as of another day.
+SANDBOX_AS_OF = dt.date.fromisoformat(os.environ.get("FINOPS_TEST_TODAY") or "2026-11-27")
+os.environ["FINOPS_TODAY"] = SANDBOX_AS_OF.isoformat()
 SANDBOX_ACCOUNTS = 12
 
 

@@ -39,8 +39,9 @@ def run_pipeline(
     tags: Mapping[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One in-process run of the code location as loaded from the current environment."""
+    from finops_pipeline.clock import today_utc
     from finops_pipeline.definitions import defs as load_defs
-    from finops_pipeline.settings import load_settings, today_utc
+    from finops_pipeline.settings import load_settings
 
     settings = load_settings()
     definitions = load_defs()

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +20,19 @@ import duckdb
 import pytest
 
 from finops_pipeline import iam_policies
+from finops_pipeline.clock import first_of_month_months_ago
 from finops_pipeline.remediation import MOTO_SPELLING
-from finops_pipeline.settings import first_of_month_months_ago, load_settings
-from finops_pipeline_tests.conftest import sandbox_config, set_aws_env, start_background_sandbox
+from finops_pipeline.settings import load_settings
+from finops_pipeline_tests.conftest import (
+    SANDBOX_AS_OF,
+    sandbox_config,
+    set_aws_env,
+    start_background_sandbox,
+)
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
 
-TODAY = dt.datetime.now(dt.UTC).date()
+TODAY = SANDBOX_AS_OF  # the suite's pinned today
 START = first_of_month_months_ago(TODAY, 1)  # last month: the reconciliation check calls Cost Explorer too
 SENDER = "finops@example.com"  # verified by the sandbox's seed
 ALL_FEATURES = {

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from finops_pipeline.settings import SettingsError, first_of_month_months_ago, load_settings
+from finops_pipeline.clock import first_of_month_months_ago
+from finops_pipeline.settings import SettingsError, load_settings
 
 TODAY = dt.date(2026, 11, 27)
 

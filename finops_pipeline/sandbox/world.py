@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from finops_pipeline.clock import today_utc
 from finops_pipeline.sandbox import catalog as cat
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"
@@ -91,16 +92,12 @@ _FLAT, _COMPUTE, _VARIABLE = 0, 1, 2
 _NO_COMMIT, _SP, _RI = 0, 1, 2
 
 
-def _today_utc() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
 @dataclass(frozen=True)
 class WorldConfig:
     """What to generate; the same config always yields the same World."""
 
     accounts: int = 12
-    as_of: dt.date = field(default_factory=_today_utc)
+    as_of: dt.date = field(default_factory=today_utc)
     history_months: int = 13
     regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1")
     seed: int = 42

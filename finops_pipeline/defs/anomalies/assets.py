@@ -20,7 +20,7 @@ import dagster as dg
 import polars as pl
 
 from finops_pipeline.anomalies import detect_with_drilldown
-from finops_pipeline.aws_session import utc_now
+from finops_pipeline.clock import utc_now
 from finops_pipeline.markdown import md_table, usd
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows

@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from finops_pipeline.settings import Settings, first_of_month_months_ago
+from finops_pipeline.clock import first_of_month_months_ago
+from finops_pipeline.settings import Settings
 
 REFRESH_TAG = "finops/refresh"  # on runs of the daily schedule: "daily"
 

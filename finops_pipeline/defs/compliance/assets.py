@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finops_pipeline.aws_session import utc_now
+from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.compliance.marts import (
     SPEND_WINDOW_DAYS,
     build_tag_compliance_resources,

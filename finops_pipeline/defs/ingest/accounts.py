@@ -6,7 +6,8 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata, utc_now
+from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
+from finops_pipeline.clock import utc_now
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
 ACCOUNT_COLUMNS = pa.schema(

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import dagster as dg
 
-from finops_pipeline.aws_session import AwsResource, call_metadata, utc_now
+from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.clock import first_of_month_months_ago, utc_now
 from finops_pipeline.defs.ingest.cost_explorer_api import month_total
 from finops_pipeline.defs.ingest.fan_out import build_scan_check
-from finops_pipeline.settings import Settings, first_of_month_months_ago
+from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
 
 # (asset name, table, key columns, freshness expression giving a DATE)

@@ -11,7 +11,8 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
-from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, utc_now
+from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget
+from finops_pipeline.clock import utc_now
 from finops_pipeline.warehouse import WarehouseResource, replace_rows, scalar
 
 FAILED_SCANS_SQL = """

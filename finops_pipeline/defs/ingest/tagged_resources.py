@@ -8,7 +8,8 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata, utc_now
+from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
+from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.ingest.accounts import aws_accounts
 from finops_pipeline.defs.ingest.fan_out import record_scan_status, scan_targets
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finops_pipeline.aws_session import utc_now
+from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.recommendations.marts import KINDS, build_recommendations, load_prices
 from finops_pipeline.markdown import md_table
 from finops_pipeline.settings import Settings

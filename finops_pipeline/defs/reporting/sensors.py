@@ -19,7 +19,8 @@ from typing import Any
 
 import dagster as dg
 
-from finops_pipeline.aws_session import AwsResource, utc_now
+from finops_pipeline.aws_session import AwsResource
+from finops_pipeline.clock import utc_now
 from finops_pipeline.reporting import mail
 from finops_pipeline.reporting.outbox import Outbox, Outcome
 from finops_pipeline.reporting.report import report_message

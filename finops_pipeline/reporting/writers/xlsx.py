@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape, quoteattr
 import polars as pl
 import pyarrow as pa
 
+from finops_pipeline.clock import utc_now
 from finops_pipeline.reporting.safety import neutralise, neutralise_array
 
 CHUNK_ROWS = 65_536
@@ -337,7 +338,7 @@ class XlsxWriter:
             f"{''.join(rels)}</Relationships>",
         )
         self._zip.writestr("xl/styles.xml", STYLES_XML)
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
         self._zip.writestr(
             "docProps/core.xml",
             f"{XML_DECL}<cp:coreProperties "

@@ -8,8 +8,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from finops_pipeline.clock import first_of_month_months_ago
 from finops_pipeline.defs.ingest.checks import build_key_check
-from finops_pipeline.settings import first_of_month_months_ago
 from finops_pipeline.warehouse import WarehouseResource
 
 RECONCILIATION = dg.AssetCheckKey(dg.AssetKey("ce_cost_daily"), "last_month_matches_cost_explorer")

@@ -40,7 +40,8 @@ def test_monthly_totals_equal_ground_truth_in_every_grain(
     ingested_warehouse: Path, sandbox: Any, metric: str
 ) -> None:
     expected = {key[0]: amount for key, amount in truth(sandbox.world, "MONTHLY", [], metric).items()}
-    assert len(expected) == 14  # 13 closed months plus the current one
+    # 13 closed months, plus the current one once it has a day (the ledger ends before the as-of day)
+    assert len(expected) == 13 + (sandbox.world.data_end.day > 1)
     with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
         for table in GRAIN_TABLES:
             actual = monthly(conn, table, METRICS[metric])

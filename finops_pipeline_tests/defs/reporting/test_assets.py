@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 
 from finops_pipeline.aws_session import AwsResource
+from finops_pipeline.clock import today_utc
 from finops_pipeline.defs.reporting.sensors import build_report_email_sensor
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.reporting.ses import sent_message
@@ -77,7 +78,7 @@ def test_defaults_come_from_settings(warehouse_copy: Path, project: Path, pipeli
     files = metadata["files"].value
     assert {Path(f).suffix for f in files} == {".json", ".csv"} and len(files) == 10
     assert all(Path(f).parent == project / "reports" for f in files)
-    today = dt.datetime.now(dt.UTC).date()
+    today = today_utc()
     assert metadata["period_label"].value == "month_to_date"
     assert metadata["period_start"].value == today.replace(day=1).isoformat()
 
