@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from finops_pipeline.reporting.periods import Period
 
@@ -44,6 +45,7 @@ class DatasetSpec:
     fallback_sql: str | None = None  # used otherwise; None: an empty dataset with a note
     limit: int | None = None
     tag_columns: bool = False  # add one "tag:<key>" column per required key, from the tags JSON
+    empty_note: str = ""  # said when the mart has rows but none for this period
 
 
 @dataclass
@@ -105,7 +107,7 @@ SPECS: tuple[DatasetSpec, ...] = (
     DatasetSpec(
         "top_movers",
         "Top movers",
-        "Account × service with the largest change against the previous period of the same length.",
+        "Account × service with the largest change against the comparison period (like for like).",
         "top_movers",
         {
             "account_id": "text",
@@ -226,10 +228,12 @@ SPECS: tuple[DatasetSpec, ...] = (
     DatasetSpec(
         "budget_status",
         "Budgets",
-        "This month's spend and forecast against budgets and thresholds, per account and overall.",
+        "The report's months against budgets and thresholds, per account and overall: a closed month's "
+        "actual, the current month's spend to date and its forecast to month end.",
         "budget_status",
         {
             "month": "date",
+            "month_state": "text",
             "scope": "text",
             "account_id": "text",
             "account_name": "text",
@@ -244,6 +248,8 @@ SPECS: tuple[DatasetSpec, ...] = (
             "as_of": "date",
         },
         mart="marts.budget_status",
+        empty_note="No budget figures for these months: marts.budget_status keeps last month (final), "
+        "this month and next month only.",
     ),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -281,12 +287,19 @@ def run_sql(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -
     return conn.sql(sql, params=used).to_arrow_table()
 
 
+# Presentation precision: the warehouse's micro-dollars, and percentages to 1/10,000 of a point, so
+# no float noise (-100.00000000000001) reaches a file while sums still reconcile to the cent.
+DECIMALS = {"currency": 6, "percent": 4, "number": 4}
+
+
 def _normalise(table: pa.Table, spec: DatasetSpec) -> pa.Table:
-    """Decimals to float64, JSON to text: what every writer expects."""
+    """Decimals to float64, JSON to text, numbers rounded for presentation: what every writer expects."""
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_decimal(column.type):
             column = column.cast(pa.float64())
+        if pa.types.is_floating(column.type) and spec.columns.get(name) in DECIMALS:
+            column = pc.round(column, DECIMALS[spec.columns[name]])
         elif pa.types.is_large_string(column.type) or (
             spec.columns.get(name) in ("text", "json") and not pa.types.is_string(column.type)
         ):
@@ -329,6 +342,7 @@ def _load_dataset(
         "start": period.start,
         "end": period.end,
         "prev_start": period.previous.start,
+        "prev_end": period.previous.end,
         "required_keys": list(required_keys),
         "limit": spec.limit or 1_000_000,
     }
@@ -336,7 +350,8 @@ def _load_dataset(
         return Dataset(spec, _normalise(run_sql(conn, sql_text(spec.sql), params), spec), "raw")
     rows = table_rows(conn, spec.mart)
     if rows:
-        return Dataset(spec, _normalise(run_sql(conn, sql_text(spec.sql), params), spec), spec.mart)
+        table = _normalise(run_sql(conn, sql_text(spec.sql), params), spec)
+        return Dataset(spec, table, spec.mart, note="" if table.num_rows else spec.empty_note)
     why = f"{spec.mart} {'does not exist yet' if rows is None else 'is empty'} (its asset has not run)"
     if spec.fallback_sql is None:
         return Dataset(spec, empty_table(spec), "none", note=f"No data: {why}.")
@@ -377,6 +392,10 @@ def totals(datasets: list[Dataset], period: Period, previous_total: float | None
         "period_end_exclusive": period.end.isoformat(),
         "period_label": period.label,
         "days": period.days,
+        "period_note": period.note,
+        "comparison": period.describe_comparison(),
+        "comparison_start": period.previous.start.isoformat(),
+        "comparison_end_exclusive": period.previous.end.isoformat(),
         "days_with_data": day.rows,
         "estimated_days": sum(1 for v in estimated if v),
         "total_unblended_usd": round(_sum(day, "unblended_usd"), 2),
@@ -428,6 +447,7 @@ def _round(value: Any) -> float | None:
 
 
 def previous_total(conn: duckdb.DuckDBPyConnection, period: Period) -> float:
+    """The comparison period's unblended total (:attr:`Period.previous`: like for like)."""
     prev = period.previous
     value = conn.execute(
         "SELECT CAST(coalesce(sum(unblended_cost), 0) AS DOUBLE) FROM raw.ce_cost_daily "

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import mimetypes
 import unicodedata
 from collections.abc import Sequence
@@ -22,6 +21,8 @@ from email.utils import format_datetime, make_msgid
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from finops_pipeline.clock import utc_now
 
 MAX_RAW_BYTES = 10 * 1024 * 1024 - 64 * 1024  # under SES's 10 MB, with room for SES's own headers
 SUBJECT_MAX_CHARS = 180
@@ -64,7 +65,7 @@ def _base_message(sender: str, recipients: Sequence[str], subject: str) -> Email
     message["Subject"] = header_safe(subject)
     message["From"] = header_safe(sender, 254)
     message["To"] = ", ".join(header_safe(r, 254) for r in recipients)
-    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Date"] = format_datetime(utc_now())
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
     message["X-FinOps-Pipeline"] = "report"
     return message
@@ -140,11 +141,17 @@ def build_message(
     return BuiltMessage(raw, header_safe(subject), list(recipients), [p.name for p in chosen], rest)
 
 
+def _span(summary: dict[str, Any]) -> str:
+    """The period's dates (summaries written before ``period_span`` existed carry start and last day)."""
+    if summary.get("period_span"):
+        return str(summary["period_span"])
+    return f"{summary.get('totals', {}).get('period_start')} to {summary.get('period_last_day')}"
+
+
 def report_subject(summary: dict[str, Any]) -> str:
     totals = summary.get("totals", {})
     return (
-        f"[FinOps] Report {totals.get('period_start')} to {summary.get('period_last_day')}: "
-        f"${float(totals.get('total_unblended_usd') or 0):,.2f} unblended"
+        f"[FinOps] Report {_span(summary)}: ${float(totals.get('total_unblended_usd') or 0):,.2f} unblended"
     )
 
 
@@ -161,8 +168,9 @@ def _fmt(value: Any, kind: str) -> str:
 SUMMARY_LINES = (
     ("Total unblended cost", "total_unblended_usd", "usd"),
     ("Amortized cost", "total_amortized_usd", "usd"),
-    ("Previous period", "previous_period_unblended_usd", "usd"),
-    ("Change vs previous period", "change_vs_previous_pct", "pct"),
+    ("Compared with", "comparison", "text"),
+    ("Comparison period total", "previous_period_unblended_usd", "usd"),
+    ("Change vs comparison period", "change_vs_previous_pct", "pct"),
     ("Top service", "top_service", "text"),
     ("Top account", "top_account", "text"),
     ("Anomalies (high severity)", "anomalies_high_severity", "int"),
@@ -177,7 +185,7 @@ SUMMARY_LINES = (
 def report_bodies(summary: dict[str, Any], files: Sequence[str]) -> tuple[str, str]:
     """Text and HTML bodies from the report's summary (the materialization's metadata)."""
     totals = summary.get("totals", {})
-    period = f"{totals.get('period_start')} to {summary.get('period_last_day')} ({totals.get('days')} days)"
+    period = f"{_span(summary)} ({totals.get('days')} days)"
     lines = [(label, _fmt(totals.get(key), kind)) for label, key, kind in SUMMARY_LINES]
     top = summary.get("top_services") or []
     text = [f"FinOps report for {period}", ""]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from finops_pipeline.clock import first_of_month_months_ago
+
 PRESETS = ("month_to_date", "previous_full_month", "last_n_days")
 DEFAULT_PRESET = "month_to_date"
 MAX_DAYS = 3660  # ten years: anything longer is a typo
@@ -23,6 +25,7 @@ class Period:
     start: dt.date
     end: dt.date  # exclusive
     label: str  # preset name or "custom"
+    note: str = ""  # why this period was chosen, when the request did not name it (the default on the 1st)
 
     @property
     def days(self) -> int:
@@ -34,11 +37,49 @@ class Period:
 
     @property
     def previous(self) -> Period:
-        """The period of the same length just before this one (for top movers)."""
+        """What this period is compared with (totals and top movers), like for like.
+
+        - a calendar month (``previous_full_month``): the calendar month before it;
+        - ``month_to_date`` (the 1st to the Nth): the 1st to the Nth of the month before, clipped at that
+          month's end (March 1-30 against February 1-28);
+        - anything else: the same number of days just before it.
+        """
+        if self.label == "previous_full_month":
+            return Period(add_months(self.start, -1), self.start, "previous")
+        if self.label == "month_to_date":
+            before = add_months(self.start, -1)
+            return Period(before, min(before + dt.timedelta(days=self.days), self.start), "previous")
         return Period(self.start - dt.timedelta(days=self.days), self.start, "previous")
 
+    @property
+    def is_empty(self) -> bool:
+        """No complete day yet (``month_to_date`` on the 1st)."""
+        return self.days == 0
+
+    def span(self) -> str:
+        """The dates in a title: "2026-11-01 to 2026-11-26", or the start alone with no complete day."""
+        if self.is_empty:
+            return f"{self.start.isoformat()} (no complete day yet)"
+        return f"{self.start.isoformat()} to {self.last_day.isoformat()}"
+
     def describe(self) -> str:
+        if self.is_empty:
+            return f"{self.start.isoformat()}: no complete day yet ({self.label})"
         return f"{self.start.isoformat()} to {self.last_day.isoformat()} ({self.days} days, {self.label})"
+
+    def describe_comparison(self) -> str:
+        """The comparison in words and dates, as every report format states it."""
+        prev = self.previous
+        dates = f"{prev.start.isoformat()} to {prev.last_day.isoformat()}"
+        if self.label == "previous_full_month":
+            return f"compared with {prev.start:%B %Y}, the calendar month before ({dates})"
+        if self.label == "month_to_date":
+            return (
+                f"compared with the same days of {prev.start:%B %Y} ({dates}, {prev.days} days)"
+                if not self.is_empty
+                else "no complete day yet: nothing to compare"
+            )
+        return f"compared with the {prev.days} days just before ({dates})"
 
 
 def _as_date(value: object, name: str) -> dt.date:
@@ -60,8 +101,7 @@ def first_of_month(day: dt.date) -> dt.date:
 
 def add_months(day: dt.date, months: int) -> dt.date:
     """The 1st of the month ``months`` after ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return first_of_month_months_ago(day, -months)
 
 
 def resolve_period(
@@ -74,11 +114,14 @@ def resolve_period(
 ) -> Period:
     """The ``[start, end)`` a report covers.
 
-    - ``month_to_date``: the 1st of ``today``'s month through ``today`` (today's figures are estimates).
+    - ``month_to_date``: the complete days of ``today``'s month, the 1st through yesterday (today is
+      still being counted, and comparing a partial day with a full one is not like for like); on the
+      1st it is empty, and the report says "no complete day yet".
     - ``previous_full_month``: the whole previous month; ``end`` is the 1st of this month (exclusive).
     - ``last_n_days`` (with ``last_n_days=N``, or ``last_n_days=N`` alone): the N complete days before today.
     - ``start``/``end``: explicit; ``end`` is exclusive and defaults to tomorrow (today included).
-    Nothing given: ``month_to_date``.
+    Nothing given: ``month_to_date``, except on the 1st, when no day of the month is complete yet:
+    then the previous full month, and the period's ``note`` says so.
     """
     if preset is not None and not isinstance(preset, str):
         raise ReportRangeError(f"preset={preset!r} is not one of {', '.join(PRESETS)}")
@@ -120,7 +163,15 @@ def resolve_period(
         if (stop - first).days > MAX_DAYS:
             raise ReportRangeError(f"start..end spans {(stop - first).days} days; at most {MAX_DAYS}")
         return Period(first, stop, "custom")
+    this_month = first_of_month(today)
     if preset == "previous_full_month":
-        this_month = first_of_month(today)
         return Period(add_months(this_month, -1), this_month, preset)
-    return Period(first_of_month(today), today + dt.timedelta(days=1), DEFAULT_PRESET)
+    if preset is None and today == this_month:
+        return Period(
+            add_months(this_month, -1),
+            this_month,
+            "previous_full_month",
+            note=f"{today.isoformat()} is the 1st: no day of {today:%B} is complete yet, "
+            f"so the default report covers {add_months(this_month, -1):%B %Y}",
+        )
+    return Period(this_month, today, DEFAULT_PRESET)

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from finops_pipeline.clock import today_utc, utc_now
 from finops_pipeline.reporting import mail
 from finops_pipeline.reporting.datasets import Dataset, load_datasets, previous_total, totals
 from finops_pipeline.reporting.periods import Period, ReportRangeError, resolve_period
@@ -19,7 +20,7 @@ from finops_pipeline.reporting.writers.html_report import render_within_limit
 from finops_pipeline.reporting.writers.json_writer import write_json
 from finops_pipeline.reporting.writers.parquet_writer import write_parquet
 from finops_pipeline.reporting.writers.xlsx import Cell, XlsxWriter
-from finops_pipeline.settings import REPORT_FORMATS, Settings, load_settings, report_formats, today_utc
+from finops_pipeline.settings import REPORT_FORMATS, Settings, load_settings, report_formats
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ def _summary_sheet(
     rows: list[list[Cell | None]] = [
         [Cell("FinOps report", "title")],
         [Cell("Period", "label"), Cell(meta["period_description"])],
+        [Cell("Compared with", "label"), Cell(meta["comparison_description"])],
+        *([[Cell("Note", "label"), Cell(meta["period_note"])]] if meta["period_note"] else []),
         [Cell("Generated", "label"), Cell(meta["generated_at"])],
         [Cell("Rows per sheet (MAX_EXCEL_ROWS)", "label"), Cell(cap, "integer")],
         [],
@@ -147,6 +150,24 @@ def read_report(
     return datasets, totals(datasets, period, previous_total(conn, period))
 
 
+def report_meta(report_id: str, period: Period, now: dt.datetime) -> dict[str, Any]:
+    """The facts every format states about a report: its period, what it is compared with, when made."""
+    return {
+        "report_id": report_id,
+        "title": f"FinOps report {period.span()}",
+        "period_span": period.span(),
+        "period_start": period.start.isoformat(),
+        "period_end_exclusive": period.end.isoformat(),
+        "period_last_day": period.last_day.isoformat(),
+        "period_label": period.label,
+        "period_description": period.describe(),
+        "period_note": period.note,
+        "comparison_description": period.describe_comparison(),
+        "generated_at": now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "currency": "USD",
+    }
+
+
 def build_report(
     datasets: list[Dataset],
     figures: dict[str, Any],
@@ -158,17 +179,7 @@ def build_report(
 ) -> dict[str, Any]:
     """Write the files of datasets already read (no connection held); the dict ``generate_report`` returns."""
     stem = report_stem(now)
-    meta = {
-        "report_id": stem,
-        "title": f"FinOps report {period.start.isoformat()} to {period.last_day.isoformat()}",
-        "period_start": period.start.isoformat(),
-        "period_end_exclusive": period.end.isoformat(),
-        "period_last_day": period.last_day.isoformat(),
-        "period_label": period.label,
-        "period_description": period.describe(),
-        "generated_at": now.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "currency": "USD",
-    }
+    meta = report_meta(stem, period, now)
     files, facts = write_files(folder, stem, formats, meta, figures, datasets, settings.max_excel_rows)
     services = next(d for d in datasets if d.name == "cost_by_service").table
     top_services = [
@@ -189,6 +200,7 @@ def build_report(
             "label": period.label,
         },
         "period_last_day": period.last_day.isoformat(),
+        "period_span": period.span(),
         "totals": figures,
         "top_services": top_services,
         "datasets": {d.name: {"rows": d.rows, "source": d.source, "note": d.note} for d in datasets},
@@ -295,7 +307,7 @@ def generate_report(
         datasets, figures = read_report(conn, settings, period)
     finally:
         conn.close()
-    result = build_report(datasets, figures, settings, chosen, period, folder, dt.datetime.now(dt.UTC))
+    result = build_report(datasets, figures, settings, chosen, period, folder, utc_now())
     if email:
         result["email"] = send_report_email(settings, result)
     return result

@@ -13,21 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from finops_pipeline.reporting.datasets import SPECS, totals
-from finops_pipeline.reporting.report import write_files
+from finops_pipeline.reporting.report import report_meta, write_files
 from finops_pipeline.reporting.safety import report_dir
 from finops_pipeline.reporting.writers.xlsx import CURRENCY_FORMAT, column_letter
 from finops_pipeline_tests.reporting.synthetic import PERIOD, big_dataset, datasets, risky
 
 META = {
-    "report_id": "finops-report-test",
+    **report_meta("finops-report-test", PERIOD, dt.datetime(2026, 11, 27, 2, tzinfo=dt.UTC)),
     "title": "FinOps report test",
-    "period_start": "2026-10-01",
-    "period_end_exclusive": "2026-11-01",
-    "period_last_day": "2026-10-31",
-    "period_label": "previous_full_month",
-    "period_description": "2026-10-01 to 2026-10-31 (31 days, previous_full_month)",
-    "generated_at": "2026-11-27 02:00:00 UTC",
-    "currency": "USD",
 }
 
 

@@ -23,11 +23,11 @@ from finops_pipeline.aws_session import (
     ScanTarget,
     call_metadata,
     classify_error,
-    utc_now,
 )
+from finops_pipeline.clock import first_of_month_months_ago, utc_now
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.markdown import md_table, usd
-from finops_pipeline.settings import Settings, first_of_month_months_ago
+from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
 SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
@@ -239,6 +239,8 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
         now = utc_now()
         with warehouse.connect() as conn:
             conn.execute(STATUS_TABLE_SQL)
+            # warehouses made before month_state existed (the mart is rewritten whole on every run)
+            conn.execute("ALTER TABLE marts.budget_status ADD COLUMN IF NOT EXISTS month_state VARCHAR")
             table = compute_budget_status(conn, settings, now.date())
             table = table.append_column(
                 "computed_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
@@ -249,12 +251,14 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
                 conn.execute("INSERT INTO marts.budget_status BY NAME SELECT * FROM incoming_status")
                 conn.unregister("incoming_status")
         rows = table.to_pylist()
-        org = next(
-            (r for r in rows if r["scope"] == "organisation" and r["month_to_date_usd"] is not None), None
-        )
+        org = next((r for r in rows if r["scope"] == "organisation" and r["month_state"] == "current"), None)
         alerts = [
-            r for r in rows if r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
+            r
+            for r in rows
+            if r["month_state"] != "closed"
+            and r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
         ]
+        rows = [r for r in rows if r["month_state"] != "closed"]  # the metadata watches this month
         context.log.info("budget_status: %d rows, %d alerts", len(rows), len(alerts))
         ordered = sorted(
             rows,

@@ -9,8 +9,9 @@ ALERTS_SQL = """
 SELECT month, scope, coalesce(account_name, account_id, 'organisation'), month_to_date_usd, forecast_usd,
        limit_usd, limit_source, last_day_usd, daily_threshold_usd, status
 FROM marts.budget_status
-WHERE status IN ('over_budget', 'forecast_over_budget', 'over_daily_threshold')
-   OR (daily_threshold_usd IS NOT NULL AND last_day_usd >= daily_threshold_usd)
+WHERE month_state <> 'closed'   -- last month's final figures are history, shown in its report
+  AND (status IN ('over_budget', 'forecast_over_budget', 'over_daily_threshold')
+       OR (daily_threshold_usd IS NOT NULL AND last_day_usd >= daily_threshold_usd))
 ORDER BY status, scope DESC, forecast_usd DESC
 """
 

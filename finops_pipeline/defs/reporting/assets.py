@@ -9,8 +9,9 @@ import datetime as dt
 
 import dagster as dg
 
+from finops_pipeline.clock import today_utc, utc_now
 from finops_pipeline.reporting.report import ReportError, build_report, read_report, resolve_request
-from finops_pipeline.settings import Settings, today_utc
+from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource
 
 REPORT_ASSET = "finops_report"
@@ -81,12 +82,13 @@ def build_report_asset(settings: Settings, deps: list[str]) -> dg.AssetsDefiniti
         # The connection closes before the (slow) file writing, so it does not block warehouse writers.
         with warehouse.connect() as conn:
             datasets, figures = read_report(conn, settings, period)
-        result = build_report(datasets, figures, settings, formats, period, folder, dt.datetime.now(dt.UTC))
+        result = build_report(datasets, figures, settings, formats, period, folder, utc_now())
         totals = result["totals"]
         context.log.info(
             "finops_report %s: %d files in %s", result["report_id"], len(result["files"]), folder
         )
-        summary = {k: result[k] for k in ("report_id", "period", "period_last_day", "totals", "top_services")}
+        keys = ("report_id", "period", "period_last_day", "period_span", "totals", "top_services")
+        summary = {k: result[k] for k in keys}
         numbers = {
             key: float(totals[key]) if isinstance(totals[key], float) else totals[key]
             for key in (

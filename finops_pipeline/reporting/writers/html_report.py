@@ -368,7 +368,7 @@ def kpis(totals: dict[str, Any]) -> str:
     change = totals.get("change_vs_previous_pct")
     items = [
         ("Total unblended cost", money(totals.get("total_unblended_usd"))),
-        ("vs previous period", "–" if change is None else f"{change:+,.1f}%"),
+        ("vs comparison period", "–" if change is None else f"{change:+,.1f}%"),
         ("High-severity anomalies", f"{totals.get('anomalies_high_severity', 0):,}"),
         ("Savings per month", money(totals.get("monthly_savings_usd"))),
         ("Resources compliant", pct(totals.get("compliance_pct"))),
@@ -391,7 +391,7 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
         for key, title, svg, wide in charts(by)
     )
     tables = "".join(table_html(d, table_rows) for d in datasets)
-    title = f"FinOps report · {report['period_start']} to {report['period_last_day']}"
+    title = f"FinOps report · {report['period_span']}"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -399,7 +399,10 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{escape(title)}</h1><p>{escape(report['period_description'])} · generated "
         f"{escape(report['generated_at'])} · {escape(str(totals.get('accounts', 0)))} accounts · "
-        f"{escape(str(totals.get('estimated_days', 0)))} day(s) still estimated by AWS</p></header>"
+        f"{escape(str(totals.get('estimated_days', 0)))} day(s) still estimated by AWS</p>"
+        f"<p>{escape(str(totals.get('comparison', '')).capitalize())}.</p>"
+        + (f'<p class="note">{escape(report["period_note"])}.</p>' if report.get("period_note") else "")
+        + "</header>"
         f'<main>{kpis(totals)}<section class="grid">{chart_html}</section>'
         f'<section class="tables">{tables}</section></main>'
         "<footer>finops-pipeline · figures in USD · Cost Explorer restates recent days; re-run to refresh.</footer>"

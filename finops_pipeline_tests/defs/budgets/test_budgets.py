@@ -11,6 +11,7 @@ import pytest
 
 from finops_pipeline.defs.budgets.assets import compute_budget_status, forecast_window
 from finops_pipeline.defs.budgets.checks import spend_within_budgets
+from finops_pipeline.reporting.periods import add_months
 from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline.settings import load_settings
 from finops_pipeline.warehouse import WarehouseResource
@@ -37,9 +38,11 @@ def test_forecast_window_is_one_request_for_two_months() -> None:
 
 
 def test_forecast_and_budgets_are_ingested(budgets_warehouse: Path, sandbox: Any) -> None:
+    today = sandbox.world.config.as_of
     forecasts = _sql(budgets_warehouse, "SELECT * FROM raw.ce_forecasts ORDER BY period_start")
-    assert forecasts["period_start"].to_list() == [dt.date(2026, 11, 27), dt.date(2026, 12, 1)]
-    assert forecasts["period_end"].to_list() == [dt.date(2026, 12, 1), dt.date(2027, 1, 1)]
+    next_month, month_after = add_months(today, 1), add_months(today, 2)
+    assert forecasts["period_start"].to_list() == [today, next_month]
+    assert forecasts["period_end"].to_list() == [next_month, month_after]
     assert (forecasts["lower_usd"] <= forecasts["mean_usd"]).all()
     assert (forecasts["mean_usd"] <= forecasts["upper_usd"]).all()
     calls = _sql(
@@ -58,13 +61,15 @@ def test_forecast_and_budgets_are_ingested(budgets_warehouse: Path, sandbox: Any
 
 def test_budget_status_reconciles(budgets_warehouse: Path, sandbox: Any) -> None:
     status = _sql(budgets_warehouse, "SELECT * FROM marts.budget_status")
-    month = dt.date(2026, 11, 1)
+    today = sandbox.world.config.as_of
+    month = today.replace(day=1)
     current = status.filter(pl.col("month") == month)
+    assert set(current["month_state"]) == {"current"}
     org = current.filter(pl.col("scope") == "organisation").row(0, named=True)
     accounts = current.filter(pl.col("scope") == "account")
     # Month to date: complete days of this month, to the cent of the world's ledger.
     ledger = pl.from_arrow(sandbox.world.ledger).filter(
-        (pl.col("usage_date") >= month) & (pl.col("usage_date") < dt.date(2026, 11, 27))
+        (pl.col("usage_date") >= month) & (pl.col("usage_date") < today)
     )
     truth = float(ledger["unblended_cost"].cast(pl.Float64).sum())
     assert org["month_to_date_usd"] == pytest.approx(truth, abs=0.01)
@@ -77,9 +82,22 @@ def test_budget_status_reconciles(budgets_warehouse: Path, sandbox: Any) -> None
     assert org["forecast_usd"] == pytest.approx(truth + rest["m"][0], abs=0.01)
     assert accounts["forecast_usd"].sum() == pytest.approx(org["forecast_usd"], abs=0.01)
     assert set(accounts["forecast_method"]) == {"run_rate_scaled_to_cost_explorer"}
-    nxt = status.filter(pl.col("month") == dt.date(2026, 12, 1)).row(0, named=True)
+    nxt = status.filter(pl.col("month") == add_months(today, 1)).row(0, named=True)
     assert nxt["forecast_usd"] == pytest.approx(rest["m"][1], abs=0.01)
-    assert nxt["status"] == "forecast_only"
+    assert (nxt["status"], nxt["month_state"]) == ("forecast_only", "next")
+    # Last month, closed: its final actual against the same limits, to the cent of the ledger.
+    closed = status.filter(pl.col("month_state") == "closed")
+    last = pl.from_arrow(sandbox.world.ledger).filter(
+        (pl.col("usage_date") >= add_months(today, -1)) & (pl.col("usage_date") < month)
+    )
+    last_truth = float(last["unblended_cost"].cast(pl.Float64).sum())
+    assert set(closed["month"]) == {add_months(today, -1)}
+    org_closed = closed.filter(pl.col("scope") == "organisation").row(0, named=True)
+    assert org_closed["month_to_date_usd"] == pytest.approx(last_truth, abs=0.01)
+    assert org_closed["forecast_method"] == "actual"
+    assert closed.filter(pl.col("scope") == "account")["month_to_date_usd"].sum() == pytest.approx(
+        last_truth, abs=0.01
+    )
     # Budgets: each budgeted account is held to its AWS budget; the tightest ones alert.
     budgets = pl.from_arrow(sandbox.world.budgets).with_columns(pl.col("limit_usd").cast(pl.Float64))
     held = accounts.filter(pl.col("limit_source").is_not_null())
@@ -100,20 +118,21 @@ def test_budget_status_reconciles(budgets_warehouse: Path, sandbox: Any) -> None
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
 
 
-def test_thresholds_from_settings(budgets_warehouse: Path) -> None:
-    as_of = dt.date(2026, 11, 27)
+def test_thresholds_from_settings(budgets_warehouse: Path, sandbox: Any) -> None:
+    as_of = sandbox.world.config.as_of
+    month = as_of.replace(day=1)
     with duckdb.connect(str(budgets_warehouse), read_only=True) as conn:
         quiet = compute_budget_status(conn, load_settings({}), as_of).to_pylist()
         strict = compute_budget_status(
             conn, load_settings({"COST_MONTHLY_WARNING": "1000000000", "COST_DAILY_WARNING": "1"}), as_of
         ).to_pylist()
         tight = compute_budget_status(conn, load_settings({"COST_MONTHLY_WARNING": "10"}), as_of).to_pylist()
-    org = next(r for r in quiet if r["scope"] == "organisation" and r["month"] == dt.date(2026, 11, 1))
+    org = next(r for r in quiet if r["scope"] == "organisation" and r["month"] == month)
     assert org["status"] == "no_budget" and org["limit_usd"] is None
-    org = next(r for r in strict if r["scope"] == "organisation" and r["month"] == dt.date(2026, 11, 1))
+    org = next(r for r in strict if r["scope"] == "organisation" and r["month"] == month)
     assert org["limit_source"] == "COST_MONTHLY_WARNING"
-    assert org["status"] == "over_daily_threshold" and org["last_day"] == dt.date(2026, 11, 26)
-    org = next(r for r in tight if r["scope"] == "organisation" and r["month"] == dt.date(2026, 11, 1))
+    assert org["status"] == "over_daily_threshold" and org["last_day"] == as_of - dt.timedelta(days=1)
+    org = next(r for r in tight if r["scope"] == "organisation" and r["month"] == month)
     assert org["status"] == "over_budget"
 
 

@@ -1,9 +1,14 @@
--- One row per account and one for the organisation for the current month (+ the organisation's next
--- month). Parameters: $as_of (today: forecasts start here), $monthly_warning, $daily_warning.
--- Per-account forecasts cost no Cost Explorer request: each account's month-to-date run rate for the
--- rest of the month, scaled so the accounts add up to Cost Explorer's forecast for the organisation.
+-- One row per account and one for the organisation for the current month (month_state 'current'),
+-- the same for the month before it once closed ('closed': its actual against its limit, so a report of
+-- that month shows its own budgets), and the organisation's next month ('next').
+-- Parameters: $as_of (today: forecasts start here), $monthly_warning, $daily_warning.
+-- Per-account forecasts cost no Cost Explorer request: each account's run rate over the last
+-- RUN_RATE_DAYS complete days (last month's on the 1st: a run rate never collapses to zero while an
+-- account spends) for the rest of the month, scaled so the accounts add up to Cost Explorer's forecast
+-- for the organisation.
 WITH params AS (
     SELECT CAST($as_of AS DATE) AS as_of,
+           CAST(date_trunc('month', CAST($as_of AS DATE)) - INTERVAL 1 MONTH AS DATE) AS prev_month,
            CAST(date_trunc('month', CAST($as_of AS DATE)) AS DATE) AS month,
            CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 1 MONTH AS DATE) AS next_month,
            CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 2 MONTH AS DATE) AS month_after
@@ -35,9 +40,14 @@ forecast AS (   -- the newest snapshot's forecast of each period
 ),
 rest AS (SELECT f.* FROM forecast f, dims WHERE f.period_start = dims.as_of),
 nxt AS (SELECT f.* FROM forecast f, dims WHERE f.period_start = dims.next_month),
+recent AS (      -- the last 7 complete days (RUN_RATE_DAYS), wherever the month starts
+    SELECT c.account_id, sum(CAST(c.unblended_cost AS DOUBLE)) / 7 AS daily
+    FROM raw.ce_cost_daily c, dims d
+    WHERE c.usage_date >= d.as_of - INTERVAL 7 DAY AND c.usage_date < d.as_of GROUP BY 1
+),
 run_rate AS (
-    SELECT m.*, CASE WHEN d.elapsed > 0 THEN greatest(m.mtd, 0) / d.elapsed * d.remaining ELSE 0 END AS rest_rr
-    FROM mtd m, dims d
+    SELECT m.*, greatest(coalesce(r.daily, 0), 0) * d.remaining AS rest_rr
+    FROM mtd m CROSS JOIN dims d LEFT JOIN recent r ON r.account_id = m.account_id
 ),
 totals AS (SELECT sum(rest_rr) AS rest_rr, sum(mtd) AS mtd FROM run_rate),
 budgets AS (    -- the newest snapshot; a budget with one linked account is that account's, none the organisation's
@@ -67,7 +77,7 @@ last_day_cost AS (
     FROM raw.ce_cost_daily c JOIN last_day l ON c.usage_date = l.day GROUP BY 1
 ),
 account_rows AS (
-    SELECT d.month, 'account' AS scope, r.account_id, r.account_name, r.mtd AS month_to_date_usd,
+    SELECT d.month, 'current' AS month_state, 'account' AS scope, r.account_id, r.account_name, r.mtd AS month_to_date_usd,
            d.elapsed AS days_elapsed, d.dim AS days_in_month,
            r.mtd + CASE WHEN rest.mean IS NULL OR t.rest_rr = 0 THEN r.rest_rr
                         ELSE r.rest_rr / t.rest_rr * rest.mean END AS forecast_usd,
@@ -83,7 +93,7 @@ account_rows AS (
     LEFT JOIN last_day_cost ldc ON ldc.account_id = r.account_id
 ),
 org_row AS (
-    SELECT d.month, 'organisation', NULL, NULL, t.mtd, d.elapsed, d.dim,
+    SELECT d.month, 'current', 'organisation', NULL, NULL, t.mtd, d.elapsed, d.dim,
            t.mtd + coalesce(rest.mean, t.rest_rr), t.mtd + rest.lower, t.mtd + rest.upper,
            CASE WHEN rest.mean IS NULL THEN 'run_rate' ELSE 'cost_explorer' END,
            ol.limit_usd, ol.limit_source,
@@ -91,15 +101,37 @@ org_row AS (
     FROM dims d CROSS JOIN totals t LEFT JOIN rest ON true LEFT JOIN org_limit ol ON true LEFT JOIN last_day l ON true
 ),
 next_row AS (
-    SELECT d.next_month, 'organisation', NULL, NULL, NULL, 0, date_diff('day', d.next_month, d.month_after),
+    SELECT d.next_month, 'next', 'organisation', NULL, NULL, NULL, 0, date_diff('day', d.next_month, d.month_after),
            nxt.mean, nxt.lower, nxt.upper, 'cost_explorer', ol.limit_usd, ol.limit_source,
            NULL, NULL, NULL
     FROM dims d JOIN nxt ON true LEFT JOIN org_limit ol ON true
 ),
+closed AS (      -- last month, complete: its actual is final enough to hold against its limit
+    SELECT a.account_id, any_value(a.account_name) AS account_name,
+           coalesce(sum(CAST(c.unblended_cost AS DOUBLE)), 0) AS actual
+    FROM accounts a CROSS JOIN dims d
+    LEFT JOIN raw.ce_cost_daily c
+           ON c.account_id = a.account_id AND c.usage_date >= d.prev_month AND c.usage_date < d.month
+    WHERE EXISTS (SELECT 1 FROM raw.ce_cost_daily x WHERE x.usage_date >= d.prev_month AND x.usage_date < d.month)
+    GROUP BY 1
+),
+closed_rows AS (
+    SELECT d.prev_month, 'closed', 'account', c.account_id, c.account_name, c.actual,
+           date_diff('day', d.prev_month, d.month), date_diff('day', d.prev_month, d.month),
+           c.actual, NULL, NULL, 'actual', al.limit_usd, al.limit_source, NULL, NULL, NULL
+    FROM closed c CROSS JOIN dims d LEFT JOIN account_limits al ON al.account_id = c.account_id
+    UNION ALL
+    SELECT d.prev_month, 'closed', 'organisation', NULL, NULL, sum(c.actual),
+           any_value(date_diff('day', d.prev_month, d.month)), any_value(date_diff('day', d.prev_month, d.month)),
+           sum(c.actual), NULL, NULL, 'actual', any_value(ol.limit_usd), any_value(ol.limit_source), NULL, NULL, NULL
+    FROM closed c CROSS JOIN dims d LEFT JOIN org_limit ol ON true
+    GROUP BY d.prev_month HAVING count(*) > 0
+),
 all_rows AS (
     SELECT * FROM account_rows UNION ALL SELECT * FROM org_row UNION ALL SELECT * FROM next_row
+    UNION ALL SELECT * FROM closed_rows
 )
-SELECT month, scope, account_id, account_name, month_to_date_usd, days_elapsed, days_in_month,
+SELECT month, month_state, scope, account_id, account_name, month_to_date_usd, days_elapsed, days_in_month,
        forecast_usd, forecast_lower_usd, forecast_upper_usd, forecast_method, limit_usd, limit_source,
        month_to_date_usd / nullif(limit_usd, 0) * 100 AS actual_pct_of_limit,
        forecast_usd / nullif(limit_usd, 0) * 100 AS forecast_pct_of_limit,

@@ -1,8 +1,9 @@
 -- marts.budget_status: this month's spend against budgets and thresholds, per account and overall,
--- with Cost Explorer's forecast (organisation) and a per-account forecast derived from it, plus the
--- organisation's forecast for next month.
+-- with Cost Explorer's forecast (organisation) and a per-account forecast derived from it, the
+-- organisation's forecast for next month, and last month's final actual against its limits.
 CREATE TABLE IF NOT EXISTS marts.budget_status (
     month                   DATE NOT NULL,      -- first day of the month
+    month_state             VARCHAR NOT NULL,   -- closed (last month: actual) | current (forecast) | next
     scope                   VARCHAR NOT NULL,   -- organisation | account
     account_id              VARCHAR,            -- NULL for the organisation
     account_name            VARCHAR,
@@ -12,7 +13,7 @@ CREATE TABLE IF NOT EXISTS marts.budget_status (
     forecast_usd            DOUBLE,             -- month-end total
     forecast_lower_usd      DOUBLE,             -- Cost Explorer's 80% prediction interval (scaled per account)
     forecast_upper_usd      DOUBLE,
-    forecast_method         VARCHAR NOT NULL,   -- cost_explorer | run_rate_scaled_to_cost_explorer | run_rate
+    forecast_method         VARCHAR NOT NULL,   -- cost_explorer | run_rate_scaled_to_cost_explorer | run_rate | actual
     limit_usd               DOUBLE,             -- the budget or threshold this row is held to
     limit_source            VARCHAR,            -- aws_budget:<name> | COST_MONTHLY_WARNING
     actual_pct_of_limit     DOUBLE,
