@@ -11,8 +11,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from finops_pipeline.clock import today_utc
 from finops_pipeline.defs.automation.windows import range_tags
-from finops_pipeline.settings import REPORT_FORMATS, load_settings, today_utc
+from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
 SUMMARY_TABLES = (
     "raw.aws_accounts",
@@ -51,11 +52,12 @@ SELECT
        FROM (SELECT kind, estimated_monthly_savings_usd AS usd FROM marts.recommendations))
 """
 LAST_THREE_MONTHS_SQL = """
+-- The three complete months before $month (the 1st of today's month), then $month itself to date.
 SELECT strftime(date_trunc('month', usage_date), '%Y-%m') AS month,
        sum(unblended_cost) AS unblended, sum(amortized_cost) AS amortized,
-       sum(net_unblended_cost) AS net_unblended
+       sum(net_unblended_cost) AS net_unblended, count(DISTINCT usage_date) AS days
 FROM raw.ce_cost_daily
-WHERE usage_date >= date_trunc('month', current_date) - INTERVAL 2 MONTH
+WHERE usage_date >= CAST($month AS DATE) - INTERVAL 3 MONTH AND usage_date < $today
 GROUP BY 1 ORDER BY 1
 """
 CE_REQUESTS_SQL = """
@@ -98,10 +100,15 @@ def summary(database: Path, run_id: str) -> str:
         for table in SUMMARY_TABLES:
             count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             lines.append(f"  {table:<32} {count:>10,}")
-        lines.append("Cost of the last three months (USD):")
+        today = today_utc()
+        lines.append("Cost of the last three full months, then this month's complete days (USD):")
         lines.append(f"  {'month':<8} {'unblended':>14} {'amortized':>14} {'net unblended':>14}")
-        for month, unblended, amortized, net in conn.execute(LAST_THREE_MONTHS_SQL).fetchall():
-            lines.append(f"  {month:<8} {unblended:>14,.2f} {amortized:>14,.2f} {net:>14,.2f}")
+        params = {"month": today.replace(day=1), "today": today}
+        for month, unblended, amortized, net, days in conn.sql(
+            LAST_THREE_MONTHS_SQL, params=params
+        ).fetchall():
+            to_date = f"  (to date, {days} days)" if month == today.strftime("%Y-%m") else ""
+            lines.append(f"  {month:<8} {unblended:>14,.2f} {amortized:>14,.2f} {net:>14,.2f}{to_date}")
         score, coverage, anomalies, impact, savings = conn.execute(HEADLINES_SQL).fetchone()
         lines.append(f"Tag compliance score {score}% of resources; spend coverage {coverage}% of cost")
         lines.append(f"Anomalies (account x service): {anomalies}, net impact ${impact:,.2f}")
