@@ -104,9 +104,7 @@ def summary(database: Path, run_id: str) -> str:
         lines.append("Cost of the last three full months, then this month's complete days (USD):")
         lines.append(f"  {'month':<8} {'unblended':>14} {'amortized':>14} {'net unblended':>14}")
         params = {"month": today.replace(day=1), "today": today}
-        for month, unblended, amortized, net, days in conn.sql(
-            LAST_THREE_MONTHS_SQL, params=params
-        ).fetchall():
+        for month, unblended, amortized, net, days in conn.execute(LAST_THREE_MONTHS_SQL, params).fetchall():
             to_date = f"  (to date, {days} days)" if month == today.strftime("%Y-%m") else ""
             lines.append(f"  {month:<8} {unblended:>14,.2f} {amortized:>14,.2f} {net:>14,.2f}{to_date}")
         score, coverage, anomalies, impact, savings = conn.execute(HEADLINES_SQL).fetchone()
