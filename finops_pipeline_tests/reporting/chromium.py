@@ -1,5 +1,6 @@
 """Headless Chromium screenshots (Debian's ``chromium``, installed by ``make browser``)."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,15 @@ def chromium() -> str:
     return path
 
 
+def browser_env() -> dict[str, str]:
+    """The environment for the browser, without libfaketime: under ``faketime`` (checks of the suite on
+    other dates) Chromium's renderers spin on libfaketime's broken sleeps. The browser only draws the page;
+    the report under test was written under the faked date."""
+    preload = " ".join(p for p in os.environ.get("LD_PRELOAD", "").split() if "faketime" not in p)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    return {**env, "LD_PRELOAD": preload} if preload else env
+
+
 def screenshot(html: Path, png: Path, profile: Path, size: str = "1280,2000") -> bytes:
     done = subprocess.run(
         [
@@ -40,6 +50,7 @@ def screenshot(html: Path, png: Path, profile: Path, size: str = "1280,2000") ->
         text=True,
         timeout=120,
         check=False,
+        env=browser_env(),
     )
     assert png.is_file(), f"no screenshot (exit {done.returncode}): {done.stderr[-2000:]}"
     return png.read_bytes()
