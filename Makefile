@@ -15,12 +15,13 @@ export FAKETIME_DONT_FAKE_MONOTONIC := 1
 SANDBOX_ENV := .sandbox/sandbox.env
 DEMO_REGIONS := us-east-1,us-west-2,eu-west-1
 
-.PHONY: help install browser demo test ui check lint format bench sandbox sandbox-stop dagster-home
+.PHONY: help install browser demo test ui recover check lint format bench sandbox sandbox-stop dagster-home
 
 help:
 	@echo "make demo     install, start the sandbox, run the whole pipeline into data/finops.duckdb, summarise"
 	@echo "make test     run the test suite (starts its own sandboxes on loopback)"
 	@echo "make ui       Dagster webserver + daemon on http://127.0.0.1:3000 (DAGSTER_HOME=.dagster)"
+	@echo "make recover  fail runs whose process died, so their pool and queue slots are freed"
 	@echo "make check    dg check defs;  make lint / format;  make bench;  make sandbox (foreground)"
 	@echo "make doctor   finops doctor (AWS permissions, JSON);  make security-scan (pip-audit of uv.lock)"
 
@@ -35,6 +36,7 @@ dagster-home:
 
 demo: install dagster-home
 	@$(FINOPS) sandbox stop >/dev/null 2>&1 || true
+	@$(FINOPS) recover-runs
 	$(FINOPS) sandbox --background
 	@set -a; source $(SANDBOX_ENV); set +a; \
 	  FINOPS_SCAN_REGIONS=$${FINOPS_SCAN_REGIONS:-$(DEMO_REGIONS)} $(PY) -m finops_pipeline.demo; status=$$?; \
@@ -52,7 +54,12 @@ browser:
 	fi
 
 ui: install dagster-home
+	@$(FINOPS) recover-runs
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Runs whose process died (kill -9, OOM, restart) hold the duckdb pool and the run queue: fail them.
+recover: install dagster-home
+	$(FINOPS) recover-runs
 
 check: install
 	$(VENV)/bin/dg check defs

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finops_pipeline import doctor, iam_policies
+from finops_pipeline import doctor, iam_policies, run_recovery
 from finops_pipeline.sandbox import cli as sandbox_cli
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cli.add_parser(commands)
     doctor.add_parser(commands)
     iam_policies.add_parser(commands)
+    run_recovery.add_parser(commands)
     return parser
 
 

@@ -13,6 +13,7 @@ import duckdb
 
 from finops_pipeline.clock import today_utc
 from finops_pipeline.defs.automation.windows import range_tags
+from finops_pipeline.run_recovery import fail_dead_runs
 from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
 SUMMARY_TABLES = (
@@ -122,6 +123,8 @@ def main() -> int:
     settings = load_settings()
     defs = load_defs()
     with dg.DagsterInstance.get() as instance:
+        for dead in fail_dead_runs(instance):  # a killed earlier run must not block this one
+            print(f"Run {dead.run_id} ({dead.job_name}) failed: its process {dead.pid} is gone")
         result = run_full_history(defs, instance)
     failed = [event.step_key for event in result.all_events if event.is_step_failure]
     print(f"Run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")

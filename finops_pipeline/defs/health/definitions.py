@@ -1,10 +1,12 @@
-"""Health domain: the AWS permissions of the configured features, as ``finops doctor`` sees them."""
+"""Health domain: the AWS permissions of the configured features, as ``finops doctor`` sees them, and the
+recovery of runs whose process died."""
 
 import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.doctor import run_probes
 from finops_pipeline.markdown import md_table
+from finops_pipeline.run_recovery import fail_dead_runs, is_local
 from finops_pipeline.settings import Settings, load_settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
@@ -76,7 +78,23 @@ def build_health_defs(settings: Settings) -> dg.Definitions:
             },
         )
 
-    return dg.Definitions(assets=[aws_access_health])
+    return dg.Definitions(assets=[aws_access_health], sensors=[dead_run_sensor])
+
+
+@dg.sensor(
+    name="dead_run_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fails runs whose process is gone (kill -9, OOM, restart) so that their pool and queue "
+    "slots are freed and the next run proceeds.",
+)
+def dead_run_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    if not is_local(context.instance):
+        return dg.SkipReason("run storage is shared (not local SQLite): run monitoring's max_runtime applies")
+    dead = fail_dead_runs(context.instance)
+    for run in dead:
+        context.log.warning("run %s (%s) failed: its process %s is gone", run.run_id, run.job_name, run.pid)
+    return dg.SkipReason(f"{len(dead)} dead run(s) failed" if dead else "no dead run")
 
 
 @dg.definitions
