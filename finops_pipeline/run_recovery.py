@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+
+from finops_pipeline.processes import process_alive
 
 IN_PROGRESS = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
 
@@ -53,21 +54,6 @@ def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
         if value is not None and str(value.value).isdigit():
             pid = int(value.value)
     return pid
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs here (a zombie, killed but not yet reaped by its parent, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:

@@ -7,8 +7,13 @@ once per session; tests that write get their own copy through ``warehouse_copy``
 """
 
 import datetime as dt
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +132,32 @@ def pipeline_env_for(
         )
 
     return apply
+
+
+def write_workspace(folder: Path) -> Path:
+    """A workspace.yaml loading the code location with ``folder`` as its working directory."""
+    workspace = folder / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: finops_pipeline.definitions\n"
+        f"      location_name: finops_pipeline\n      working_directory: {folder}\n"
+    )
+    return workspace
+
+
+@contextmanager
+def running_daemon(workspace: Path, cwd: Path, log_path: Path) -> Iterator[subprocess.Popen]:
+    """``dagster-daemon run`` for the block, its own process group stopped (then killed) at the end."""
+    with log_path.open("w") as log:
+        daemon = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield daemon
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait(timeout=10)

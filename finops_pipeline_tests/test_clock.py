@@ -23,9 +23,16 @@ def test_a_pinned_day_is_today_everywhere(monkeypatch: pytest.MonkeyPatch, day: 
 
 
 def test_unpinned_is_the_machine_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Frozen(dt.datetime):  # the machine's clock, stood in for: the test never reads the real one
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
+            return dt.datetime(2031, 7, 4, 23, 59, tzinfo=tz)
+
     monkeypatch.delenv("FINOPS_TODAY")
+    monkeypatch.setattr(clock.dt, "datetime", Frozen)
     assert clock.pinned_today() is None
-    assert clock.today_utc() == dt.datetime.now(dt.UTC).date()
+    assert clock.today_utc() == clock.machine_today() == dt.date(2031, 7, 4)
+    assert clock.utc_now() == dt.datetime(2031, 7, 4, 23, 59, tzinfo=dt.UTC)
 
 
 def test_a_bad_pin_names_the_variable_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

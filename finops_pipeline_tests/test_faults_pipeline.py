@@ -140,7 +140,7 @@ def test_assumed_role_credentials_expiring_mid_run_are_refreshed(
         if isinstance(credentials, RefreshableCredentials):
             expired.append(1)
             if len(expired) % 10 == 0:  # the credentials expire now, in the middle of the scans
-                credentials._expiry_time = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+                credentials._expiry_time = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # long expired, on any date
 
     def attach(self: ApiCallCounter, client: Any, service: str) -> None:
         original(self, client, service)

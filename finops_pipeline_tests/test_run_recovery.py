@@ -27,6 +27,7 @@ from dagster._core.events import DagsterEventType
 from finops_pipeline.run_recovery import fail_dead_runs, worker_pid
 from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, finops_cli
+from finops_pipeline_tests.pipeline_fixtures import running_daemon, write_workspace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -134,19 +135,10 @@ def test_a_killed_cli_run_is_recovered_and_the_next_launch_completes(slow_world:
 def test_under_the_daemon_a_killed_run_is_failed_and_the_queue_moves_on(
     slow_world: dict[str, Any], tmp_path: Path, sandbox: Any
 ) -> None:
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: finops_pipeline.definitions\n"
-        f"      location_name: finops_pipeline\n      working_directory: {tmp_path}\n"
-    )
+    workspace = write_workspace(tmp_path)
     job = [str(BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", "daily_ingest_job"]
     job += ["--tags", json.dumps(RANGE_TAGS)]
-    log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with running_daemon(workspace, tmp_path, tmp_path / "daemon.log"):
         with dg.DagsterInstance.get() as instance:
             launched = subprocess.run(job, capture_output=True, text=True, timeout=120, check=False)
             assert launched.returncode == 0, launched.stderr[-3000:]
@@ -181,11 +173,3 @@ def test_under_the_daemon_a_killed_run_is_failed_and_the_queue_moves_on(
             if START <= r["period_start"].isoformat() <= END
         )
         assert total == truth  # the relaunched run's figures, to the micro-dollar
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=10)
-        log.close()

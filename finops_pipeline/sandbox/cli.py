@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from finops_pipeline.processes import process_alive
 from finops_pipeline.sandbox.faults import REGION_RE, Faults, FaultsError, add_fault_arguments
 
 DEFAULT_PID_FILE = Path(".sandbox/sandbox.pid")
@@ -271,24 +272,9 @@ def _read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (exited, not yet reaped by its new parent) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return True
-    return state != "Z"
-
-
 def _is_sandbox(pid: int) -> bool:
     """Whether `pid` is a ``finops sandbox`` process (never signal a recycled pid)."""
-    if not _alive(pid):
+    if not process_alive(pid):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -305,9 +291,9 @@ def stop(pid_file: Path) -> int:
     if _is_sandbox(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)  # exit poll interval
-        if _alive(pid):
+        if process_alive(pid):
             os.kill(pid, signal.SIGKILL)
         print(f"finops sandbox: stopped pid {pid}", file=sys.stderr)
     else:

@@ -44,6 +44,10 @@ def test_page_is_self_contained_and_escaped() -> None:
     assert re.findall(r'id="chart-([a-z_]+)"', html) == CHART_KEYS
     assert "=HYPERLINK(&quot;http://evil.example" in html  # shown as text, escaped
     assert "<b&" not in html
+    # the comparison, in words and dates (synthetic period: October 2026)
+    assert (
+        "<p>Compared with September 2026, the calendar month before (2026-09-01 to 2026-09-30).</p>" in html
+    )
 
 
 def test_bar_charts_draw_the_top_rows_in_order() -> None:

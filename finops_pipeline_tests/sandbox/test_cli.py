@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from finops_pipeline.cli import main
-from finops_pipeline.sandbox.cli import _alive
+from finops_pipeline.processes import process_alive
 from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import finops_cli, sandbox_config, set_aws_env
 
@@ -34,7 +34,7 @@ def test_background_start_health_and_stop(tmp_path: Path, monkeypatch: pytest.Mo
     }
     assert (tmp_path / "run" / "sandbox.env").read_text() == started.stdout
     pid = int(pid_file.read_text())
-    assert _alive(pid)
+    assert process_alive(pid)
 
     status = finops_cli("sandbox", "status", "--pid-file", str(pid_file))
     assert status.returncode == 0, status.stderr
@@ -49,7 +49,7 @@ def test_background_start_health_and_stop(tmp_path: Path, monkeypatch: pytest.Mo
 
     stopped = finops_cli("sandbox", "stop", "--pid-file", str(pid_file))
     assert stopped.returncode == 0, stopped.stderr
-    assert not _alive(pid)
+    assert not process_alive(pid)
     assert not pid_file.exists()
     assert not (tmp_path / "run" / "sandbox.env").exists()
 

@@ -250,15 +250,12 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
                 conn.register("incoming_status", table)
                 conn.execute("INSERT INTO marts.budget_status BY NAME SELECT * FROM incoming_status")
                 conn.unregister("incoming_status")
-        rows = table.to_pylist()
+        # the metadata watches this month and next; last month's final rows are history
+        rows = [r for r in table.to_pylist() if r["month_state"] != "closed"]
         org = next((r for r in rows if r["scope"] == "organisation" and r["month_state"] == "current"), None)
         alerts = [
-            r
-            for r in rows
-            if r["month_state"] != "closed"
-            and r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
+            r for r in rows if r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
         ]
-        rows = [r for r in rows if r["month_state"] != "closed"]  # the metadata watches this month
         context.log.info("budget_status: %d rows, %d alerts", len(rows), len(alerts))
         ordered = sorted(
             rows,

@@ -364,6 +364,11 @@ def table_html(dataset: Dataset, max_rows: int) -> str:
     )
 
 
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: its first letter capitalised (month names keep theirs), a full stop."""
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+
 def kpis(totals: dict[str, Any]) -> str:
     change = totals.get("change_vs_previous_pct")
     items = [
@@ -400,7 +405,7 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
         f"<header><h1>{escape(title)}</h1><p>{escape(report['period_description'])} · generated "
         f"{escape(report['generated_at'])} · {escape(str(totals.get('accounts', 0)))} accounts · "
         f"{escape(str(totals.get('estimated_days', 0)))} day(s) still estimated by AWS</p>"
-        f"<p>{escape(str(totals.get('comparison', '')).capitalize())}.</p>"
+        f"<p>{escape(_sentence(str(totals.get('comparison', ''))))}</p>"
         + (f'<p class="note">{escape(report["period_note"])}.</p>' if report.get("period_note") else "")
         + "</header>"
         f'<main>{kpis(totals)}<section class="grid">{chart_html}</section>'

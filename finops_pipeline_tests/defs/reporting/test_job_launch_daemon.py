@@ -1,8 +1,6 @@
 """`dagster job launch` with the daemon running: the report job queued, launched and finished for real."""
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -10,6 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from finops_pipeline_tests.pipeline_fixtures import running_daemon, write_workspace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -25,23 +25,14 @@ def test_dagster_job_launch_runs_the_report_through_the_daemon(
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: finops_pipeline.definitions\n"
-        f"      location_name: finops_pipeline\n      working_directory: {project}\n"
-    )
+    workspace = write_workspace(project)
     pipeline_env_for(warehouse_copy, REPORT_DEFAULT_FORMATS="html,csv", DAGSTER_HOME=str(home))
     monkeypatch.chdir(project)
     with (
         dg.DagsterInstance.get() as instance
     ):  # create the storage once: the daemon and the CLI then share it
         instance.get_runs(limit=1)
-    log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-        cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with running_daemon(workspace, project, tmp_path / "daemon.log") as daemon:
         launch = subprocess.run(
             [str(BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", "finops_report_job"],
             cwd=project, capture_output=True, text=True, timeout=120, check=False,
@@ -67,11 +58,3 @@ def test_dagster_job_launch_runs_the_report_through_the_daemon(
         assert len(files) == 10 and all(
             Path(f).parent == project / "reports" and Path(f).is_file() for f in files
         )
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=10)
-        log.close()
