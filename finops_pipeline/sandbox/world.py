@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import math
 import random
@@ -29,33 +28,41 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from finops_pipeline.clock import today_utc
 from finops_pipeline.sandbox import catalog as cat
-
-MANAGEMENT_ACCOUNT_ID = "123456789012"
-OU_NAMES: tuple[str, ...] = ("Production", "Non-Production", "Sandbox", "Shared Services")
-ANOMALY_KINDS: tuple[str, ...] = ("spike", "level_shift", "new_service", "drift", "drop")
-
-HOSTILE_TAG_VALUES: tuple[str, ...] = (
-    '=HYPERLINK("http://evil.example","x")',
-    "+cmd",
-    "-2+3",
-    "@SUM(A1)",
-    "line one\r\nline two",
-    "../../etc/passwd",
-    "long-" + "x" * 251,
-    "Zürich-データ",
+from finops_pipeline.sandbox.world_config import (
+    ANOMALY_KINDS,
+    DIRTY_ENVIRONMENT_VALUES,
+    EPOCH,
+    HOSTILE_TAG_VALUES,
+    MANAGEMENT_ACCOUNT_ID,
+    MICRO,
+    OU_NAMES,
+    WorldConfig,
+    date_of,
+    day_number,
+    month_days_start,
+    month_start,
 )
-DIRTY_ENVIRONMENT_VALUES: tuple[str, ...] = (" prod", "PROD", "Prod", "production", "prd", "dev ", "QA")
+from finops_pipeline.sandbox.world_rng import entity_rng, stable_key, stochastic_round, unit, unit_grid
 
-_EPOCH = dt.date(1970, 1, 1)
-_GROWTH_REF_DAY = (dt.date(2026, 1, 1) - _EPOCH).days
+__all__ = [
+    "ANOMALY_KINDS",
+    "ANOMALY_SCHEMA",
+    "DIRTY_ENVIRONMENT_VALUES",
+    "HOSTILE_TAG_VALUES",
+    "MANAGEMENT_ACCOUNT_ID",
+    "OU_NAMES",
+    "World",
+    "WorldConfig",
+    "build_baseline_world",
+    "build_world",
+    "month_days_start",
+    "tag_facts",
+]
+
+_GROWTH_REF_DAY = (dt.date(2026, 1, 1) - EPOCH).days
 _ANOMALY_BLOCK_DAYS = 73
 _ANOMALIES_PER_ACCOUNT_BLOCK = 0.07
-_MASK64 = (1 << 64) - 1
-_C0, _C1, _C2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-_MICRO = 1_000_000
-
 _OU_WEIGHTS = (0.35, 0.30, 0.20, 0.15)
 _OU_SLUG = {"Production": "prod", "Non-Production": "nonprod", "Sandbox": "sbx", "Shared Services": "shared"}
 _TEAMS = (
@@ -92,71 +99,6 @@ _FLAT, _COMPUTE, _VARIABLE = 0, 1, 2
 _NO_COMMIT, _SP, _RI = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class WorldConfig:
-    """What to generate; the same config always yields the same World."""
-
-    accounts: int = 12
-    as_of: dt.date = field(default_factory=today_utc)
-    history_months: int = 13
-    regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1")
-    seed: int = 42
-    resources_per_account_region: int = 12
-
-
-# ----------------------------------------------------------------------------------------------
-# Counter-based randomness
-# ----------------------------------------------------------------------------------------------
-
-
-def _mix64(x: int) -> int:
-    z = (x + _C0) & _MASK64
-    z = ((z ^ (z >> 30)) * _C1) & _MASK64
-    z = ((z ^ (z >> 27)) * _C2) & _MASK64
-    return z ^ (z >> 31)
-
-
-def _str64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-
-
-def _key(*parts: int | str) -> int:
-    """A 64-bit hash of a tuple of ints/strings (stable across processes, unlike hash())."""
-    h = 0
-    for part in parts:
-        value = part if isinstance(part, int) else _str64(part)
-        h = _mix64(h ^ (value & _MASK64))
-    return h
-
-
-def _unit(*parts: int | str) -> float:
-    return (_key(*parts) >> 11) / float(1 << 53)
-
-
-def _rng(*parts: int | str) -> random.Random:
-    """A private generator for one entity: its draw count never depends on the history length."""
-    return random.Random(_key(*parts))
-
-
-def _mix64_np(x: np.ndarray) -> np.ndarray:
-    z = x + np.uint64(_C0)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_C1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_C2)
-    return z ^ (z >> np.uint64(31))
-
-
-def _unit_np(series_keys: np.ndarray, stream: int, days: np.ndarray) -> np.ndarray:
-    """Uniform [0,1) for every (series, day) cell: shape (len(days), len(series_keys))."""
-    base = _mix64_np(series_keys ^ np.uint64(_mix64(stream)))
-    h = _mix64_np(base[None, :] ^ days.astype(np.uint64)[:, None])
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / float(1 << 53))
-
-
-# ----------------------------------------------------------------------------------------------
-# Entities
-# ----------------------------------------------------------------------------------------------
-
-
 @dataclass
 class _Account:
     idx: int  # 0 = management, members 1..n
@@ -177,11 +119,11 @@ class _Account:
 
     @property
     def start_day(self) -> int:
-        return (self.joined_at.date() - _EPOCH).days
+        return (self.joined_at.date() - EPOCH).days
 
     @property
     def end_day(self) -> int:
-        return (self.suspended_at - _EPOCH).days if self.suspended_at else 1 << 40
+        return (self.suspended_at - EPOCH).days if self.suspended_at else 1 << 40
 
 
 @dataclass
@@ -268,7 +210,7 @@ class _SeriesBuilder:
             "commit": commit,
             "weekend": wl.weekend_factor,
             "new_service": new_service,
-            "key": _key(wl.workload_id, svc, region, ut),
+            "key": stable_key(wl.workload_id, svc, region, ut),
         }
         for k, v in values.items():
             self.cols[k].append(v)
@@ -381,24 +323,6 @@ def build_baseline_world(config: WorldConfig) -> World:
 # ----------------------------------------------------------------------------------------------
 
 
-def _day(d: dt.date) -> int:
-    return (d - _EPOCH).days
-
-
-def _date(day: int) -> dt.date:
-    return _EPOCH + dt.timedelta(days=int(day))
-
-
-def _month_start(d: dt.date, months_back: int = 0) -> dt.date:
-    total = d.year * 12 + d.month - 1 - months_back
-    return dt.date(total // 12, total % 12 + 1, 1)
-
-
-def _stochastic_round(rng: random.Random, x: float) -> int:
-    base = math.floor(x)
-    return base + (1 if rng.random() < x - base else 0)
-
-
 def _decimal_array(micros: np.ndarray) -> pa.Array:
     """decimal128(18, 6) from int64 micro-units without a Python loop (little-endian 128-bit words)."""
     lo = np.ascontiguousarray(micros, dtype=np.int64)
@@ -442,10 +366,10 @@ class _Builder:
         self.cfg = config
         self.seed = config.seed
         self.inject = inject_anomalies
-        self.history_start = _month_start(config.as_of, config.history_months)
+        self.history_start = month_start(config.as_of, config.history_months)
         self.data_end = config.as_of
         self.estimated_start = config.as_of - dt.timedelta(days=3)
-        self.d0, self.d1 = _day(self.history_start), _day(self.data_end)
+        self.d0, self.d1 = day_number(self.history_start), day_number(self.data_end)
         # Nominal history length: placements keyed to it must not move when as_of moves within a month.
         self.span = int(config.history_months * 30.4)
         self.accounts: list[_Account] = []
@@ -471,10 +395,12 @@ class _Builder:
         self.accounts.append(mgmt)
         used = {MANAGEMENT_ACCOUNT_ID}
         for i in range(1, n + 1):
-            rng = _rng(seed, "account", i)
+            rng = entity_rng(seed, "account", i)
             attempt = 0
             while True:
-                account_id = str(100_000_000_000 + _key(seed, "account-id", i, attempt) % 899_999_999_999)
+                account_id = str(
+                    100_000_000_000 + stable_key(seed, "account-id", i, attempt) % 899_999_999_999
+                )
                 if account_id not in used:
                     break
                 attempt += 1
@@ -486,9 +412,9 @@ class _Builder:
             if late:
                 join_day = self.d0 + 45 + rng.randrange(max(1, self.span - 120))
             else:
-                join_day = _day(dt.date(2017, 1, 1)) + rng.randrange(2000)
+                join_day = day_number(dt.date(2017, 1, 1)) + rng.randrange(2000)
             joined_at = dt.datetime.combine(
-                _date(join_day), dt.time(rng.randrange(24), rng.randrange(60)), dt.UTC
+                date_of(join_day), dt.time(rng.randrange(24), rng.randrange(60)), dt.UTC
             )
             env = {"Production": "prod", "Non-Production": "staging", "Sandbox": "sandbox"}.get(ou, "prod")
             acct = _Account(
@@ -512,11 +438,11 @@ class _Builder:
         members = self.accounts[1:]
         # Exactly one member is suspended: prefer a steady account without commitments.
         candidates = [a for a in members if not a.late and not a.sp and not a.ri] or members
-        susp = candidates[_key(seed, "suspended") % len(candidates)]
+        susp = candidates[stable_key(seed, "suspended") % len(candidates)]
         susp.sp = susp.ri = False
-        susp_day = self.d0 + int(self.span * (0.55 + 0.2 * _unit(seed, "suspended-at")))
+        susp_day = self.d0 + int(self.span * (0.55 + 0.2 * unit(seed, "suspended-at")))
         susp_day = min(max(susp_day, susp.start_day + 30), self.d1 - 5)
-        susp.suspended_at = _date(susp_day)
+        susp.suspended_at = date_of(susp_day)
         # Make sure every feature the tests and emulators rely on exists at least once.
         steady = [a for a in members if not a.late and a.suspended_at is None]
         steady.sort(key=lambda a: a.ou not in ("Production", "Shared Services"))
@@ -532,7 +458,7 @@ class _Builder:
         regions = list(self.cfg.regions)
         gidx, dirty_ordinal = 0, 0
         for acct in self.accounts:
-            rng = _rng(self.seed, "workloads", acct.account_id)
+            rng = entity_rng(self.seed, "workloads", acct.account_id)
             if acct.idx == 0:
                 n_wl = 1
             else:
@@ -559,7 +485,7 @@ class _Builder:
                     "Environment": env,
                     "Owner": f"{team}@example.com",
                     "Project": f"{project}-{team}",
-                    "CostCenter": f"CC-{4000 + _key(self.seed, acct.account_id, j) % 900}",
+                    "CostCenter": f"CC-{4000 + stable_key(self.seed, acct.account_id, j) % 900}",
                     "Application": project,
                 }
                 if acct.idx == 0:
@@ -585,7 +511,7 @@ class _Builder:
             if acct.idx != 0:
                 for region in regions:  # every member account has something in every region
                     if not any(region in w.regions for w in wls):
-                        wls[_key(self.seed, acct.account_id, region) % len(wls)].regions.append(region)
+                        wls[stable_key(self.seed, acct.account_id, region) % len(wls)].regions.append(region)
             self.workloads.extend(wls)
 
     @staticmethod
@@ -628,7 +554,7 @@ class _Builder:
                 counters: dict[str, int] = {}
                 scale = 0.3 if acct.idx == 0 else 1.0
                 for wl in present:
-                    rng = _rng(self.seed, "resources", wl.workload_id, region)
+                    rng = entity_rng(self.seed, "resources", wl.workload_id, region)
                     target = per_region * scale * rng.uniform(0.6, 1.4) / len(present)
                     rows = self._workload_region_resources(acct, wl, region, rng, target, as_of_dt, counters)
                     if emit:
@@ -652,7 +578,7 @@ class _Builder:
 
         def created(key: str, max_age_days: int | None = None) -> dt.datetime:
             # A private generator per resource: dates depend on as_of, the ledger must not.
-            rng = _rng(self.seed, "created", key)
+            rng = entity_rng(self.seed, "created", key)
             if max_age_days is not None:
                 when = as_of_dt - dt.timedelta(days=rng.randrange(1, max_age_days), hours=rng.randrange(24))
                 return max(when, acct.joined_at)
@@ -739,7 +665,7 @@ class _Builder:
         if "g5.xlarge" in (main_type, alt_type) and rng.random() < 0.7:
             main_type = alt_type = "t3.medium"
         instances = []
-        for _ in range(max(1, _stochastic_round(rng, 0.22 * target))):
+        for _ in range(max(1, stochastic_round(rng, 0.22 * target))):
             itype = main_type if rng.random() < 0.7 else alt_type
             stopped = rng.random() < (0.1 if tier == "prod" else 0.25)
             over = rng.random() < 0.2
@@ -780,7 +706,7 @@ class _Builder:
                 attached=inst,
             )
         running = [i for i in instances if i["state"] == "running"]
-        for _ in range(_stochastic_round(rng, 0.06 * target)):
+        for _ in range(stochastic_round(rng, 0.06 * target)):
             vtype = rng.choice(("gp2", "gp3", "st1", "io1"))
             self._volume(
                 add,
@@ -792,7 +718,7 @@ class _Builder:
                 float(rng.randrange(50, 1000, 50)),
                 attached=None,
             )
-        for _ in range(_stochastic_round(rng, 0.12 * target)):
+        for _ in range(stochastic_round(rng, 0.12 * target)):
             size = float(rng.choice((8, 20, 50, 100, 250, 500)))
             age = rng.choice((60, 300, 1200))
             price = cat.regional("ebs_snapshot_gb_month", region)
@@ -814,7 +740,7 @@ class _Builder:
                 per_month=True,
             )
         ipv4 = prices["public_ipv4_hourly"]
-        for _ in range(_stochastic_round(rng, 0.07 * target)):
+        for _ in range(stochastic_round(rng, 0.07 * target)):
             assoc = running[rng.randrange(len(running))] if running and rng.random() < 0.65 else None
             add(
                 "ec2:elastic-ip",
@@ -857,7 +783,7 @@ class _Builder:
             growth=rng.uniform(0.05, 0.4),
             sigma=0.005,
         )
-        n_db = _stochastic_round(rng, 0.06 * target)
+        n_db = stochastic_round(rng, 0.06 * target)
         if acct.ri and region == wl.regions[0]:
             n_db = max(n_db, 1)  # an RI account reserves the databases it runs
         for _ in range(n_db):
@@ -897,7 +823,7 @@ class _Builder:
                 per_month=True,
             )
         gbs_price = cat.regional("lambda_gb_second", region)
-        for _ in range(_stochastic_round(rng, 0.12 * target)):
+        for _ in range(stochastic_round(rng, 0.12 * target)):
             k = counters.get("lambda:function", 0)
             fname = f"{base}-{rng.choice(_LAMBDA_NAMES)}-{k:02d}"
             gb_seconds = math.exp(rng.uniform(math.log(1e3), math.log(3e5)))
@@ -920,7 +846,7 @@ class _Builder:
                 sigma=0.12,
             )
         ddb = prices["dynamodb"]
-        for _ in range(_stochastic_round(rng, 0.05 * target)):
+        for _ in range(stochastic_round(rng, 0.05 * target)):
             k = counters.get("dynamodb:table", 0)
             tname = f"{base}-{rng.choice(_TABLE_NAMES)}-{k:02d}"
             writes = math.exp(rng.uniform(math.log(5e4), math.log(5e6)))
@@ -1045,9 +971,9 @@ class _Builder:
         for kind in ANOMALY_KINDS:
             for block in range(first_block, last_block + 1):
                 for j in range(per_block):
-                    h = _key(self.seed, "anomaly", kind, block, j)
+                    h = stable_key(self.seed, "anomaly", kind, block, j)
                     acct = members[h % len(members)]
-                    rng = _rng(self.seed, "anomaly-shape", kind, block, j)
+                    rng = entity_rng(self.seed, "anomaly-shape", kind, block, j)
                     duration = {
                         "spike": 1,
                         "level_shift": rng.randint(4, 12),
@@ -1168,7 +1094,7 @@ class _Builder:
         commit = np.array(cols["commit"], dtype=np.int64)
         wkd = np.array(cols["weekend"], dtype=np.float64)
         new_service = np.array(cols["new_service"], dtype=bool)
-        skey = np.array(cols["key"], dtype=np.uint64) ^ np.uint64(_key(self.seed))
+        skey = np.array(cols["key"], dtype=np.uint64) ^ np.uint64(stable_key(self.seed))
 
         # Shape: (day, series). Seasonality, growth (bounded around a fixed reference), noise.
         is_weekend = weekend[:, None]
@@ -1176,7 +1102,7 @@ class _Builder:
         season = np.where(is_weekend & (pattern == _VARIABLE)[None, :], 0.85, season)
         years = np.clip((days - _GROWTH_REF_DAY) / 365.25, -3.0, 2.0)
         trend = np.exp(growth[None, :] * years[:, None])
-        u1, u2 = _unit_np(skey, 1, days), _unit_np(skey, 2, days)
+        u1, u2 = unit_grid(skey, 1, days), unit_grid(skey, 2, days)
         noise = 1.0 + sigma[None, :] * (u1 + u2 - 1.0) * 1.7
         qty = qty0[None, :] * season * trend * noise
         qty = np.where(per_month[None, :], qty / dim[:, None], qty)
@@ -1189,10 +1115,10 @@ class _Builder:
                 rows = np.arange(plan["start"], plan["end"] + 1) - self.d0
                 mult[rows, plan["series"]] = np.asarray(plan["profile"]) if self.inject else 1.0
         restate = np.ones(n_days)
-        est = days >= _day(self.estimated_start)
-        as_of_day = _day(cfg.as_of)
+        est = days >= day_number(self.estimated_start)
+        as_of_day = day_number(cfg.as_of)
         restate[est] = [
-            1.0 + 0.03 * (2.0 * _unit(self.seed, "restate", int(d), as_of_day) - 1.0) for d in days[est]
+            1.0 + 0.03 * (2.0 * unit(self.seed, "restate", int(d), as_of_day) - 1.0) for d in days[est]
         ]
         active = (days[:, None] >= start[None, :]) & (days[:, None] < end[None, :])
         q_base = qty * restate[:, None]
@@ -1201,8 +1127,8 @@ class _Builder:
         cost_base = np.where(active & ~new_service[None, :], q_base * price[None, :], 0.0)
         cost = np.where(active, q_act * price[None, :], 0.0)
         q_act = np.where(active, q_act, 0.0)
-        micro = np.rint(cost * _MICRO).astype(np.int64)
-        base_micro = np.rint(cost_base * _MICRO).astype(np.int64)
+        micro = np.rint(cost * MICRO).astype(np.int64)
+        base_micro = np.rint(cost_base * MICRO).astype(np.int64)
         del cost_base, q_base
 
         anomalies = []
@@ -1219,8 +1145,8 @@ class _Builder:
                     "region": region,
                     "usage_type": ut,
                     "kind": plan["kind"],
-                    "start_date": _date(plan["start"]),
-                    "end_date": _date(plan["end"]),
+                    "start_date": date_of(plan["start"]),
+                    "end_date": date_of(plan["end"]),
                     "impact_usd": Decimal(impact).scaleb(-6),
                 }
             )
@@ -1247,7 +1173,7 @@ class _Builder:
                 total = od[:, mask].sum(axis=1)
                 frac = np.where(total > 0, np.minimum(1.0, sp_cap[a] / np.where(total > 0, total, 1.0)), 0.0)
                 covered_od[:, mask] = od[:, mask] * frac[:, None]
-        cov_micro = np.rint(covered_od * _MICRO).astype(np.int64)
+        cov_micro = np.rint(covered_od * MICRO).astype(np.int64)
         frac_cov = np.divide(covered_od, cost, out=np.zeros_like(cost), where=cost > 0)
         # Reserved Instances: RI accounts reserve about half of each RDS series (flat usage: fully used).
         ri_series = commit == _RI
@@ -1257,14 +1183,14 @@ class _Builder:
 
         # Usage rows (the on-demand part).
         usage_unb = np.where(sp_series[None, :], micro - cov_micro, micro)
-        ri_cov_micro = np.rint(cost * ri_frac[None, :] * _MICRO).astype(np.int64)
+        ri_cov_micro = np.rint(cost * ri_frac[None, :] * MICRO).astype(np.int64)
         usage_unb = np.where(ri_series[None, :], micro - ri_cov_micro, usage_unb)
         usage_qty = q_act * (1.0 - frac_cov)
         keep = active & ((usage_unb != 0) | (usage_qty > 0))
         out.grid_rows(keep, day_idx, ser_idx, cat.RT_USAGE, usage_unb, usage_unb, usage_unb, usage_qty, disc)
         # SP covered usage and its negation.
         sp_keep = active & (cov_micro > 0)
-        amort = np.rint(covered_od * cat.COMPUTE_SP_RATE * _MICRO).astype(np.int64)
+        amort = np.rint(covered_od * cat.COMPUTE_SP_RATE * MICRO).astype(np.int64)
         out.grid_rows(
             sp_keep, day_idx, ser_idx, cat.RT_SP_COVERED, cov_micro, amort, cov_micro, q_act * frac_cov, disc
         )
@@ -1281,7 +1207,7 @@ class _Builder:
         )
         # RI discounted usage: unblended 0, amortized = effective rate; blended follows the effective rate.
         ri_keep = active & ri_series[None, :] & (ri_cov_micro > 0)
-        ri_amort = np.rint(cost * ri_frac[None, :] * cat.RDS_RI_RATE * _MICRO).astype(np.int64)
+        ri_amort = np.rint(cost * ri_frac[None, :] * cat.RDS_RI_RATE * MICRO).astype(np.int64)
         zeros = np.zeros_like(micro)
         out.grid_rows(
             ri_keep, day_idx, ser_idx, cat.RT_RI_USAGE, zeros, ri_amort, ri_amort, q_act * frac_cov, disc
@@ -1296,8 +1222,8 @@ class _Builder:
         for a in sp_accounts:
             daily_commit = sp_cap[a] * sp_rate
             used = sp_used[a] * sp_rate
-            unused = np.rint(np.maximum(0.0, daily_commit - used) * _MICRO).astype(np.int64)
-            fee = np.where(first_of_month, np.rint(daily_commit * dim * _MICRO).astype(np.int64), 0)
+            unused = np.rint(np.maximum(0.0, daily_commit - used) * MICRO).astype(np.int64)
+            fee = np.where(first_of_month, np.rint(daily_commit * dim * MICRO).astype(np.int64), 0)
             rows = np.flatnonzero((fee != 0) | (unused > 0))
             out.account_rows(
                 rows,
@@ -1319,7 +1245,7 @@ class _Builder:
             reserved = float(np.ceil(n_inst[s] / 2.0))
             ri_groups[ident] = (cost_d + reserved * 24.0 * price[s], hours_d + reserved * 24.0)
         for (a, region, ut), (daily, hours) in sorted(ri_groups.items()):
-            fee = np.rint(daily * cat.RDS_RI_RATE * dim[month_days] * _MICRO).astype(np.int64)
+            fee = np.rint(daily * cat.RDS_RI_RATE * dim[month_days] * MICRO).astype(np.int64)
             zero = np.zeros_like(fee)
             out.account_rows(
                 month_days,
@@ -1352,7 +1278,7 @@ class _Builder:
             monthly = acct_days[rows, a] * dim[rows]
             if account.support:
                 fee = np.maximum(100.0, _support_fee(monthly))
-                m = np.rint(fee * _MICRO).astype(np.int64)
+                m = np.rint(fee * MICRO).astype(np.int64)
                 out.account_rows(
                     rows,
                     a,
@@ -1367,7 +1293,7 @@ class _Builder:
                     None,
                 )
             if account.tax_rate:
-                m = np.rint(monthly * account.tax_rate * _MICRO).astype(np.int64)
+                m = np.rint(monthly * account.tax_rate * MICRO).astype(np.int64)
                 out.account_rows(
                     rows,
                     a,
@@ -1383,9 +1309,9 @@ class _Builder:
                 )
             # Occasional refunds on the 15th, keyed by (account, month).
             mid = np.flatnonzero(fifteenth & live)
-            mid = mid[[_unit(self.seed, "refund", account.account_id, int(days[r])) < 0.08 for r in mid]]
+            mid = mid[[unit(self.seed, "refund", account.account_id, int(days[r])) < 0.08 for r in mid]]
             if mid.size:
-                amount = -np.rint(acct_days[mid, a] * 0.5 * _MICRO).astype(np.int64)
+                amount = -np.rint(acct_days[mid, a] * 0.5 * MICRO).astype(np.int64)
                 out.account_rows(
                     mid,
                     a,
@@ -1407,13 +1333,13 @@ class _Builder:
             svc_names = list(out.strings["svc"])
             for (a, svc, month), total in sorted(usage.items()):
                 account = credit_accts.get(a)
-                month_start = np.datetime64(month, "M").astype("datetime64[D]").astype(dt.date)
-                nxt = _month_start(month_start, -1)
+                first = np.datetime64(month, "M").astype("datetime64[D]").astype(dt.date)
+                nxt = month_start(first, -1)
                 if account is None or total <= 0 or cfg.as_of < nxt.replace(day=4):
                     continue
                 credit = np.array([-round(total * account.credit_rate)], dtype=np.int64)
                 out.account_rows(
-                    np.array([_day(nxt) - 1 - self.d0]),
+                    np.array([day_number(nxt) - 1 - self.d0]),
                     a,
                     svc_names[svc],
                     cat.GLOBAL_REGION,
@@ -1429,12 +1355,7 @@ class _Builder:
 
 
 def _anomaly_id(*parts: int | str) -> str:
-    return f"anom-{_key(*parts):016x}"
-
-
-def month_days_start(days: np.ndarray) -> np.ndarray:
-    """The first day (epoch days) of each day's month."""
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return f"anom-{stable_key(*parts):016x}"
 
 
 def _support_fee(monthly_usage: np.ndarray) -> np.ndarray:
@@ -1501,7 +1422,7 @@ class _RowSink:
                 "amo": amo[keep],
                 "net": self._net(u, acct, disc),
                 "bl": bl[keep],
-                "qty": np.rint(qty[keep] * _MICRO).astype(np.int64),
+                "qty": np.rint(qty[keep] * MICRO).astype(np.int64),
             }
         )
 
@@ -1542,7 +1463,7 @@ class _RowSink:
                 "amo": np.asarray(amo, dtype=np.int64),
                 "net": self._net(unb, accts, disc),
                 "bl": np.asarray(bl, dtype=np.int64),
-                "qty": np.rint(np.asarray(qty, dtype=np.float64) * _MICRO).astype(np.int64),
+                "qty": np.rint(np.asarray(qty, dtype=np.float64) * MICRO).astype(np.int64),
             }
         )
 
@@ -1606,7 +1527,7 @@ def _assemble(b: _Builder, lc: dict[str, Any], anomalies: list[dict[str, Any]]) 
         }
     )
     ou_ids = {
-        ou: f"ou-{_key(cfg.seed, 'root') % 36**4:04x}-{_key(cfg.seed, 'ou', ou) % 16**8:08x}"
+        ou: f"ou-{stable_key(cfg.seed, 'root') % 36**4:04x}-{stable_key(cfg.seed, 'ou', ou) % 16**8:08x}"
         for ou in OU_NAMES
     }
     ous = pa.table({"ou_id": list(ou_ids.values()), "name": list(ou_ids)})
@@ -1652,18 +1573,18 @@ def _assemble(b: _Builder, lc: dict[str, Any], anomalies: list[dict[str, Any]]) 
 
 def _budgets(b: _Builder, lc: dict[str, Any]) -> pa.Table:
     """Monthly COST budgets for a few accounts, some below last month's actual spend (so alerts fire)."""
-    last_month = _month_start(b.cfg.as_of, 1)
-    lo, hi = _day(last_month), _day(_month_start(b.cfg.as_of))
+    last_month = month_start(b.cfg.as_of, 1)
+    lo, hi = day_number(last_month), day_number(month_start(b.cfg.as_of))
     in_month = (lc["day"] >= lo) & (lc["day"] < hi)
     spend = np.zeros(len(b.accounts), dtype=np.int64)
     np.add.at(spend, lc["acct"][in_month], lc["unb"][in_month])
     members = [a for a in b.accounts[1:] if a.suspended_at is None and spend[a.idx] > 0]
-    members.sort(key=lambda a: _key(b.seed, "budget", a.account_id))
+    members.sort(key=lambda a: stable_key(b.seed, "budget", a.account_id))
     chosen = members[: max(2, len(members) // 8)]
     factors = (0.85, 1.3, 1.6, 0.95)
     rows = []
     for i, a in enumerate(chosen):
-        limit = max(10, round(spend[a.idx] / _MICRO * factors[i % len(factors)]))
+        limit = max(10, round(spend[a.idx] / MICRO * factors[i % len(factors)]))
         rows.append(
             {"account_id": a.account_id, "budget_name": f"{a.name}-monthly-cost", "limit_usd": Decimal(limit)}
         )
