@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
-import random
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -37,13 +35,18 @@ from finops_pipeline.sandbox.world_config import (
     MANAGEMENT_ACCOUNT_ID,
     MICRO,
     OU_NAMES,
+    Window,
     WorldConfig,
     date_of,
     day_number,
     month_days_start,
     month_start,
 )
-from finops_pipeline.sandbox.world_rng import entity_rng, stable_key, stochastic_round, unit, unit_grid
+from finops_pipeline.sandbox.world_org import Account, accounts_table, build_accounts, ous_table
+from finops_pipeline.sandbox.world_resources import build_resources, resources_table, tag_facts
+from finops_pipeline.sandbox.world_rng import entity_rng, stable_key, unit, unit_grid
+from finops_pipeline.sandbox.world_series import COMPUTE, FLAT, NO_COMMIT, RI, SP, VARIABLE, SeriesBuilder
+from finops_pipeline.sandbox.world_workloads import Workload, build_workloads, workload_tags_table
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -63,157 +66,6 @@ __all__ = [
 _GROWTH_REF_DAY = (dt.date(2026, 1, 1) - EPOCH).days
 _ANOMALY_BLOCK_DAYS = 73
 _ANOMALIES_PER_ACCOUNT_BLOCK = 0.07
-_OU_WEIGHTS = (0.35, 0.30, 0.20, 0.15)
-_OU_SLUG = {"Production": "prod", "Non-Production": "nonprod", "Sandbox": "sbx", "Shared Services": "shared"}
-_TEAMS = (
-    "payments", "checkout", "search", "identity", "analytics", "platform", "data", "mobile",
-    "catalog", "billing", "ml", "media", "logistics", "crm", "risk", "growth",
-)  # fmt: skip
-_PROJECTS = (
-    "atlas", "orion", "zenith", "nimbus", "apollo", "phoenix", "sunbird", "vega",
-    "lumen", "cobalt", "quartz", "helix", "aurora", "kepler", "sierra", "tango",
-)  # fmt: skip
-_INSTANCE_TYPES = {
-    "prod": ("m5.large", "m5.xlarge", "m5.2xlarge", "c5.xlarge", "c5.2xlarge", "r5.large", "r5.xlarge",
-             "m6i.xlarge", "c6i.large", "m5.4xlarge"),
-    "nonprod": ("t3.medium", "t3.large", "t3.xlarge", "m5.large", "c5.large", "m6i.large"),
-    "sandbox": ("t3.micro", "t3.small", "t3.medium", "t3.large", "g5.xlarge"),
-}  # fmt: skip
-_DB_CLASSES = {
-    "prod": ("db.m5.large", "db.m5.xlarge", "db.r5.large"),
-    "nonprod": ("db.t3.medium", "db.t3.large", "db.m5.large"),
-    "sandbox": ("db.t3.medium",),
-}
-_LAMBDA_NAMES = ("ingest", "api", "worker", "cron", "resize", "notify", "etl", "webhook")
-_TABLE_NAMES = ("sessions", "orders", "events", "profiles", "jobs", "locks")
-_CASE_VARIANTS = {
-    "Environment": ("environment", "ENVIRONMENT"),
-    "Owner": ("owner",),
-    "Project": ("project",),
-    "CostCenter": ("costcenter", "Costcenter"),
-}
-
-# Pattern codes of a ledger series.
-_FLAT, _COMPUTE, _VARIABLE = 0, 1, 2
-# Commitment coverage of a series.
-_NO_COMMIT, _SP, _RI = 0, 1, 2
-
-
-@dataclass
-class _Account:
-    idx: int  # 0 = management, members 1..n
-    account_id: str
-    name: str
-    email: str
-    ou: str | None
-    joined_at: dt.datetime
-    late: bool
-    suspended_at: dt.date | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    sp: bool = False
-    ri: bool = False
-    discount: float = 0.0
-    credit_rate: float = 0.0
-    tax_rate: float = 0.0
-    support: bool = False
-
-    @property
-    def start_day(self) -> int:
-        return (self.joined_at.date() - EPOCH).days
-
-    @property
-    def end_day(self) -> int:
-        return (self.suspended_at - EPOCH).days if self.suspended_at else 1 << 40
-
-
-@dataclass
-class _Workload:
-    gidx: int
-    workload_id: str
-    account: _Account
-    project: str
-    team: str
-    env: str
-    tier: str  # prod / nonprod / sandbox: picks sizes and prices
-    weekend_factor: float
-    regions: list[str]
-    tags: dict[str, str]
-
-
-@dataclass
-class _SeriesBuilder:
-    """Accumulates ledger series (one per workload x service x region x usage type)."""
-
-    index: dict[tuple[int, str, str, str], int] = field(default_factory=dict)
-    cols: dict[str, list[Any]] = field(
-        default_factory=lambda: {
-            k: []
-            for k in (
-                "acct",
-                "wl",
-                "svc",
-                "region",
-                "ut",
-                "price",
-                "qty",
-                "pattern",
-                "per_month",
-                "growth",
-                "sigma",
-                "start",
-                "end",
-                "commit",
-                "weekend",
-                "new_service",
-                "key",
-            )
-        }
-    )
-
-    def add(
-        self,
-        wl: _Workload,
-        svc: str,
-        region: str,
-        ut: str,
-        price: float,
-        qty: float,
-        *,
-        pattern: int,
-        per_month: bool = False,
-        growth: float = 0.0,
-        sigma: float = 0.0,
-        commit: int = _NO_COMMIT,
-        start: int | None = None,
-        new_service: bool = False,
-    ) -> None:
-        ident = (wl.gidx, svc, region, ut)
-        if ident in self.index:
-            self.cols["qty"][self.index[ident]] += qty
-            return
-        self.index[ident] = len(self.cols["acct"])
-        acct = wl.account
-        values = {
-            "acct": acct.idx,
-            "wl": wl.gidx,
-            "svc": svc,
-            "region": region,
-            "ut": ut,
-            "price": price,
-            "qty": qty,
-            "pattern": pattern,
-            "per_month": per_month,
-            "growth": growth,
-            "sigma": sigma,
-            "start": max(acct.start_day, start if start is not None else acct.start_day),
-            "end": acct.end_day,
-            "commit": commit,
-            "weekend": wl.weekend_factor,
-            "new_service": new_service,
-            "key": stable_key(wl.workload_id, svc, region, ut),
-        }
-        for k, v in values.items():
-            self.cols[k].append(v)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,616 +190,20 @@ def _string_array(codes: np.ndarray, values: Sequence[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, pa.array(list(values), pa.string())).cast(pa.string())
 
 
-def tag_facts(tags: Mapping[str, str]) -> dict[str, Any]:
-    """Truth columns for one resource's tags, against the required keys and allowed Environment values."""
-    required_lower = {k.lower(): k for k in cat.REQUIRED_TAG_KEYS}
-    case_variants = [k for k in tags if k.lower() in required_lower and k not in cat.REQUIRED_TAG_KEYS]
-    invalid = [
-        f"{k}={v}"
-        for k, v in tags.items()
-        if k.lower() == "environment" and v not in cat.ALLOWED_ENVIRONMENTS
-    ]
-    return {
-        "never_tagged": not tags,
-        "missing_keys": [k for k in cat.REQUIRED_TAG_KEYS if k not in tags],
-        "case_variant_keys": case_variants,
-        "invalid_values": invalid,
-        "hostile": any(v in HOSTILE_TAG_VALUES for v in tags.values()),
-    }
-
-
 class _Builder:
     def __init__(self, config: WorldConfig, *, inject_anomalies: bool) -> None:
-        if config.accounts < 1:
-            raise ValueError("accounts must be >= 1")
-        unknown = [r for r in config.regions if r not in cat.REGION_PREFIX]
-        if unknown:
-            raise ValueError(f"unsupported regions: {unknown}")
+        self.window = Window.of(config)
         self.cfg = config
         self.seed = config.seed
         self.inject = inject_anomalies
-        self.history_start = month_start(config.as_of, config.history_months)
-        self.data_end = config.as_of
-        self.estimated_start = config.as_of - dt.timedelta(days=3)
-        self.d0, self.d1 = day_number(self.history_start), day_number(self.data_end)
-        # Nominal history length: placements keyed to it must not move when as_of moves within a month.
-        self.span = int(config.history_months * 30.4)
-        self.accounts: list[_Account] = []
-        self.workloads: list[_Workload] = []
+        self.history_start = self.window.history_start
+        self.data_end = self.window.data_end
+        self.estimated_start = self.window.estimated_start
+        self.d0, self.d1 = self.window.d0, self.window.d1
+        self.accounts: list[Account] = []
+        self.workloads: list[Workload] = []
         self.resources: list[dict[str, Any]] = []
-        self.series = _SeriesBuilder()
-
-    # -- organisation ---------------------------------------------------------------------------
-
-    def _build_accounts(self) -> None:
-        seed, n = self.seed, self.cfg.accounts
-        mgmt = _Account(
-            idx=0,
-            account_id=MANAGEMENT_ACCOUNT_ID,
-            name="finops-management",
-            email="aws-management@example.com",
-            ou=None,
-            joined_at=dt.datetime(2016, 3, 1, 9, 0, tzinfo=dt.UTC),
-            late=False,
-            tags={"Environment": "prod", "Owner": "cloud-finance@example.com", "CostCenter": "CC-1000"},
-            support=True,
-        )
-        self.accounts.append(mgmt)
-        used = {MANAGEMENT_ACCOUNT_ID}
-        for i in range(1, n + 1):
-            rng = entity_rng(seed, "account", i)
-            attempt = 0
-            while True:
-                account_id = str(
-                    100_000_000_000 + stable_key(seed, "account-id", i, attempt) % 899_999_999_999
-                )
-                if account_id not in used:
-                    break
-                attempt += 1
-            used.add(account_id)
-            ou = rng.choices(OU_NAMES, weights=_OU_WEIGHTS)[0]
-            team = rng.choice(_TEAMS)
-            name = f"{_OU_SLUG[ou]}-{team}-{i:04d}"
-            late = rng.random() < 0.15
-            if late:
-                join_day = self.d0 + 45 + rng.randrange(max(1, self.span - 120))
-            else:
-                join_day = day_number(dt.date(2017, 1, 1)) + rng.randrange(2000)
-            joined_at = dt.datetime.combine(
-                date_of(join_day), dt.time(rng.randrange(24), rng.randrange(60)), dt.UTC
-            )
-            env = {"Production": "prod", "Non-Production": "staging", "Sandbox": "sandbox"}.get(ou, "prod")
-            acct = _Account(
-                idx=i,
-                account_id=account_id,
-                name=name,
-                email=f"aws+{name}@example.com",
-                ou=ou,
-                joined_at=joined_at,
-                late=late,
-                tags={"Environment": env, "Owner": f"{team}@example.com", "CostCenter": f"CC-{2000 + i}"},
-            )
-            steady = not late
-            acct.sp = steady and ou in ("Production", "Shared Services") and rng.random() < 0.7
-            acct.ri = steady and ou in ("Production", "Shared Services") and rng.random() < 0.5
-            acct.discount = rng.choice((0.03, 0.05, 0.07, 0.10)) if rng.random() < 0.35 else 0.0
-            acct.credit_rate = rng.uniform(0.02, 0.12) if (ou == "Sandbox" or rng.random() < 0.15) else 0.0
-            acct.tax_rate = rng.choices((0.0, 0.0625, 0.0825, 0.20), weights=(0.5, 0.2, 0.2, 0.1))[0]
-            acct.support = ou in ("Production", "Shared Services")
-            self.accounts.append(acct)
-        members = self.accounts[1:]
-        # Exactly one member is suspended: prefer a steady account without commitments.
-        candidates = [a for a in members if not a.late and not a.sp and not a.ri] or members
-        susp = candidates[stable_key(seed, "suspended") % len(candidates)]
-        susp.sp = susp.ri = False
-        susp_day = self.d0 + int(self.span * (0.55 + 0.2 * unit(seed, "suspended-at")))
-        susp_day = min(max(susp_day, susp.start_day + 30), self.d1 - 5)
-        susp.suspended_at = date_of(susp_day)
-        # Make sure every feature the tests and emulators rely on exists at least once.
-        steady = [a for a in members if not a.late and a.suspended_at is None]
-        steady.sort(key=lambda a: a.ou not in ("Production", "Shared Services"))
-        for flag in ("sp", "ri"):
-            if steady and not any(getattr(a, flag) for a in members):
-                setattr(steady[0], flag, True)
-        if not any(a.discount for a in members):
-            members[-1].discount = 0.05
-        if not any(a.credit_rate for a in members):
-            members[-1].credit_rate = 0.05
-
-    def _build_workloads(self) -> None:
-        regions = list(self.cfg.regions)
-        gidx, dirty_ordinal = 0, 0
-        for acct in self.accounts:
-            rng = entity_rng(self.seed, "workloads", acct.account_id)
-            if acct.idx == 0:
-                n_wl = 1
-            else:
-                n_wl = 2 + (rng.random() < 0.5) + (acct.ou == "Production" and rng.random() < 0.5)
-            wls: list[_Workload] = []
-            for j in range(n_wl):
-                team = rng.choice(_TEAMS)
-                project = rng.choice(_PROJECTS)
-                if acct.ou is None:
-                    env, tier, team, project = "prod", "prod", "finance", "billing"
-                elif acct.ou == "Non-Production":
-                    env, tier = rng.choice(("staging", "dev", "test")), "nonprod"
-                elif acct.ou == "Sandbox":
-                    env, tier = "sandbox", "sandbox"
-                else:
-                    env, tier = "prod", "prod"
-                primary = regions[0] if rng.random() < 0.5 else rng.choice(regions)
-                wl_regions = [primary]
-                if rng.random() < 0.2:
-                    other = rng.choice(regions)
-                    if other != primary:
-                        wl_regions.append(other)
-                clean = {
-                    "Environment": env,
-                    "Owner": f"{team}@example.com",
-                    "Project": f"{project}-{team}",
-                    "CostCenter": f"CC-{4000 + stable_key(self.seed, acct.account_id, j) % 900}",
-                    "Application": project,
-                }
-                if acct.idx == 0:
-                    tags = clean
-                else:
-                    tags = self._dirty_tags(clean, rng, dirty_ordinal)
-                    dirty_ordinal += 1
-                wls.append(
-                    _Workload(
-                        gidx=gidx,
-                        workload_id=f"wl-{acct.account_id}-{j:02d}",
-                        account=acct,
-                        project=project,
-                        team=team,
-                        env=env,
-                        tier=tier,
-                        weekend_factor={"prod": 0.9, "staging": 0.7}.get(env, 0.55),
-                        regions=wl_regions,
-                        tags=tags,
-                    )
-                )
-                gidx += 1
-            if acct.idx != 0:
-                for region in regions:  # every member account has something in every region
-                    if not any(region in w.regions for w in wls):
-                        wls[stable_key(self.seed, acct.account_id, region) % len(wls)].regions.append(region)
-            self.workloads.extend(wls)
-
-    @staticmethod
-    def _dirty_tags(clean: dict[str, str], rng: random.Random, ordinal: int) -> dict[str, str]:
-        """Real-world tag dirt; every 4th workload carries one hostile value (cycling the list)."""
-        hostile = ordinal % 4 == 3
-        if not hostile and rng.random() < 0.10:
-            return {}
-        tags = dict(clean)
-        if rng.random() < 0.25:
-            for key in rng.sample(cat.REQUIRED_TAG_KEYS, 2 if rng.random() < 0.3 else 1):
-                tags.pop(key, None)
-        if "Environment" in tags and rng.random() < 0.18:
-            tags["Environment"] = rng.choice(DIRTY_ENVIRONMENT_VALUES)
-        if rng.random() < 0.12:
-            present = [k for k in cat.REQUIRED_TAG_KEYS if k in tags]
-            if present:
-                key = rng.choice(present)
-                tags[rng.choice(_CASE_VARIANTS[key])] = tags.pop(key)
-        if hostile:
-            value = HOSTILE_TAG_VALUES[(ordinal // 4) % len(HOSTILE_TAG_VALUES)]
-            tags[("Owner", "Project", "CostCenter", "Application")[(ordinal // 4) % 4]] = value
-        return tags
-
-    # -- resources and the series they drive ----------------------------------------------------
-
-    def _build_resources(self) -> None:
-        as_of_dt = dt.datetime.combine(self.cfg.as_of, dt.time(0), dt.UTC)
-        per_region = float(self.cfg.resources_per_account_region)
-        by_account: dict[int, list[_Workload]] = {}
-        for wl in self.workloads:
-            by_account.setdefault(wl.account.idx, []).append(wl)
-        for acct in self.accounts:
-            wls = by_account[acct.idx]
-            emit = acct.suspended_at is None  # the suspended account keeps its history, not its resources
-            for region in self.cfg.regions:
-                present = [w for w in wls if region in w.regions]
-                if not present:
-                    continue
-                counters: dict[str, int] = {}
-                scale = 0.3 if acct.idx == 0 else 1.0
-                for wl in present:
-                    rng = entity_rng(self.seed, "resources", wl.workload_id, region)
-                    target = per_region * scale * rng.uniform(0.6, 1.4) / len(present)
-                    rows = self._workload_region_resources(acct, wl, region, rng, target, as_of_dt, counters)
-                    if emit:
-                        self.resources.extend(rows)
-
-    def _workload_region_resources(
-        self,
-        acct: _Account,
-        wl: _Workload,
-        region: str,
-        rng: random.Random,
-        target: float,
-        as_of_dt: dt.datetime,
-        counters: dict[str, int],
-    ) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        series = self.series
-        prices = cat.list_prices()
-        tier = wl.tier
-        oldest = max(acct.joined_at, as_of_dt - dt.timedelta(days=900))
-
-        def created(key: str, max_age_days: int | None = None) -> dt.datetime:
-            # A private generator per resource: dates depend on as_of, the ledger must not.
-            rng = entity_rng(self.seed, "created", key)
-            if max_age_days is not None:
-                when = as_of_dt - dt.timedelta(days=rng.randrange(1, max_age_days), hours=rng.randrange(24))
-                return max(when, acct.joined_at)
-            if acct.late:
-                return acct.joined_at + dt.timedelta(days=rng.randrange(0, 5), hours=rng.randrange(24))
-            span = max(1, (as_of_dt - oldest).days // 3)
-            return oldest + dt.timedelta(days=rng.randrange(span), hours=rng.randrange(24))
-
-        def add(resource_type: str, name: str, **extra: Any) -> dict[str, Any]:
-            n = counters.get(resource_type, 0)
-            counters[resource_type] = n + 1
-            tags: dict[str, str] = dict(wl.tags)
-            if tags and resource_type.startswith("ec2:") and resource_type != "ec2:elastic-ip":
-                tags["Name"] = name
-            if tags and acct.idx != 0 and rng.random() < 0.06:
-                tags = {}
-            row = {
-                "resource_key": f"{acct.account_id}/{region}/{resource_type}/{n:04d}",
-                "account_id": acct.account_id,
-                "region": region,
-                "service": resource_type.split(":")[0],
-                "resource_type": resource_type,
-                "name": name,
-                "workload_id": wl.workload_id,
-                "tags": json.dumps(tags, ensure_ascii=False, sort_keys=True),
-                "state": None,
-                "instance_type": None,
-                "volume_type": None,
-                "size_gb": None,
-                "created_at": created(
-                    f"{acct.account_id}/{region}/{resource_type}/{n:04d}", extra.pop("max_age", None)
-                ),
-                "attached_to": None,
-                "monthly_cost_usd": 0.0,
-                "cpu_utilization_p95": None,
-                "resource_id": None,
-                "arn": None,
-                **tag_facts(tags),
-            }
-            row.update(extra)
-            rows.append(row)
-            return row
-
-        base = f"{wl.project}-{wl.env}"
-        hours = 730.0
-        if acct.idx == 0:
-            bucket = f"{wl.project}-cur-{acct.account_id}-{region}"
-            size = 800.0
-            add(
-                "s3:bucket",
-                bucket,
-                size_gb=size,
-                monthly_cost_usd=round(size * cat.regional("s3_standard_gb_month", region), 2),
-                resource_id=bucket,
-                arn=f"arn:aws:s3:::{bucket}",
-            )
-            series.add(
-                wl,
-                cat.SVC_S3,
-                region,
-                cat.usage_type(region, "TimedStorage-ByteHrs"),
-                cat.regional("s3_standard_gb_month", region),
-                size,
-                pattern=_FLAT,
-                per_month=True,
-                growth=0.2,
-            )
-            series.add(
-                wl,
-                cat.SVC_CLOUDWATCH,
-                region,
-                cat.usage_type(region, "DataProcessing-Bytes"),
-                cat.regional("cloudwatch_logs_ingest_gb", region),
-                2.0,
-                pattern=_VARIABLE,
-                growth=0.1,
-                sigma=0.1,
-            )
-            return rows
-
-        # EC2 instances (one or two types per workload-region) with their root volumes.
-        types = _INSTANCE_TYPES[tier]
-        main_type, alt_type = rng.choice(types), rng.choice(types)
-        if "g5.xlarge" in (main_type, alt_type) and rng.random() < 0.7:
-            main_type = alt_type = "t3.medium"
-        instances = []
-        for _ in range(max(1, stochastic_round(rng, 0.22 * target))):
-            itype = main_type if rng.random() < 0.7 else alt_type
-            stopped = rng.random() < (0.1 if tier == "prod" else 0.25)
-            over = rng.random() < 0.2
-            price = cat.ec2_hourly(itype, region)
-            k = counters.get("ec2:instance", 0)
-            inst = add(
-                "ec2:instance",
-                f"{base}-app-{k:02d}",
-                state="stopped" if stopped else "running",
-                instance_type=itype,
-                monthly_cost_usd=0.0 if stopped else round(price * hours, 2),
-                cpu_utilization_p95=None
-                if stopped
-                else round(rng.uniform(4, 22) if over else rng.uniform(38, 92), 1),
-            )
-            instances.append(inst)
-            if not stopped:
-                series.add(
-                    wl,
-                    cat.SVC_EC2,
-                    region,
-                    cat.usage_type(region, f"BoxUsage:{itype}"),
-                    price,
-                    24.0,
-                    pattern=_COMPUTE,
-                    sigma=0.03,
-                    commit=_SP if acct.sp else _NO_COMMIT,
-                )
-            vtype = "gp3" if rng.random() < 0.7 else "gp2"
-            self._volume(
-                add,
-                series,
-                wl,
-                region,
-                f"{inst['name']}-root",
-                vtype,
-                float(rng.choice((8, 20, 30, 50, 100, 200))),
-                attached=inst,
-            )
-        running = [i for i in instances if i["state"] == "running"]
-        for _ in range(stochastic_round(rng, 0.06 * target)):
-            vtype = rng.choice(("gp2", "gp3", "st1", "io1"))
-            self._volume(
-                add,
-                series,
-                wl,
-                region,
-                f"{base}-data",
-                vtype,
-                float(rng.randrange(50, 1000, 50)),
-                attached=None,
-            )
-        for _ in range(stochastic_round(rng, 0.12 * target)):
-            size = float(rng.choice((8, 20, 50, 100, 250, 500)))
-            age = rng.choice((60, 300, 1200))
-            price = cat.regional("ebs_snapshot_gb_month", region)
-            add(
-                "ec2:snapshot",
-                f"{base}-backup",
-                size_gb=size,
-                monthly_cost_usd=round(size * price, 2),
-                max_age=age,
-            )
-            series.add(
-                wl,
-                cat.SVC_EC2_OTHER,
-                region,
-                cat.usage_type(region, "EBS:SnapshotUsage"),
-                price,
-                size,
-                pattern=_FLAT,
-                per_month=True,
-            )
-        ipv4 = prices["public_ipv4_hourly"]
-        for _ in range(stochastic_round(rng, 0.07 * target)):
-            assoc = running[rng.randrange(len(running))] if running and rng.random() < 0.65 else None
-            add(
-                "ec2:elastic-ip",
-                f"{base}-eip",
-                state="associated" if assoc else "unassociated",
-                attached_to=assoc["resource_key"] if assoc else None,
-                monthly_cost_usd=round(ipv4["idle" if assoc is None else "in_use"][region] * hours, 2),
-            )
-            code = "PublicIPv4:InUseAddress" if assoc else "PublicIPv4:IdleAddress"
-            series.add(
-                wl,
-                cat.SVC_VPC,
-                region,
-                cat.usage_type(region, code),
-                float(ipv4["idle" if assoc is None else "in_use"][region]),
-                24.0,
-                pattern=_FLAT,
-            )
-        # S3: one bucket per workload-region, globally unique DNS-safe name containing the account id.
-        bucket = f"{wl.project}-{wl.workload_id[-2:]}-{wl.env}-{acct.account_id}-{region}"
-        size = round(math.exp(rng.uniform(math.log(20), math.log(8000))), 1)
-        s3_price = cat.regional("s3_standard_gb_month", region)
-        add(
-            "s3:bucket",
-            bucket,
-            size_gb=size,
-            monthly_cost_usd=round(size * s3_price, 2),
-            resource_id=bucket,
-            arn=f"arn:aws:s3:::{bucket}",
-        )
-        series.add(
-            wl,
-            cat.SVC_S3,
-            region,
-            cat.usage_type(region, "TimedStorage-ByteHrs"),
-            s3_price,
-            size,
-            pattern=_FLAT,
-            per_month=True,
-            growth=rng.uniform(0.05, 0.4),
-            sigma=0.005,
-        )
-        n_db = stochastic_round(rng, 0.06 * target)
-        if acct.ri and region == wl.regions[0]:
-            n_db = max(n_db, 1)  # an RI account reserves the databases it runs
-        for _ in range(n_db):
-            db_class = rng.choice(_DB_CLASSES[tier])
-            k = counters.get("rds:db", 0)
-            ident = f"{base}-db-{k:02d}"
-            price = cat.rds_hourly(db_class, region)
-            storage = float(rng.choice((20, 50, 100, 250, 500)))
-            st_price = float(prices["rds_storage_gb_month"]["gp3"][region])
-            add(
-                "rds:db",
-                ident,
-                instance_type=db_class,
-                size_gb=storage,
-                monthly_cost_usd=round(price * hours + storage * st_price, 2),
-                resource_id=ident,
-                arn=f"arn:aws:rds:{region}:{acct.account_id}:db:{ident}",
-            )
-            series.add(
-                wl,
-                cat.SVC_RDS,
-                region,
-                cat.usage_type(region, f"InstanceUsage:{db_class}"),
-                price,
-                24.0,
-                pattern=_FLAT,
-                commit=_RI if acct.ri else _NO_COMMIT,
-            )
-            series.add(
-                wl,
-                cat.SVC_RDS,
-                region,
-                cat.usage_type(region, "RDS:GP3-Storage"),
-                st_price,
-                storage,
-                pattern=_FLAT,
-                per_month=True,
-            )
-        gbs_price = cat.regional("lambda_gb_second", region)
-        for _ in range(stochastic_round(rng, 0.12 * target)):
-            k = counters.get("lambda:function", 0)
-            fname = f"{base}-{rng.choice(_LAMBDA_NAMES)}-{k:02d}"
-            gb_seconds = math.exp(rng.uniform(math.log(1e3), math.log(3e5)))
-            add(
-                "lambda:function",
-                fname,
-                monthly_cost_usd=round(gb_seconds * gbs_price * 30.4, 2),
-                resource_id=fname,
-                arn=f"arn:aws:lambda:{region}:{acct.account_id}:function:{fname}",
-            )
-            series.add(
-                wl,
-                cat.SVC_LAMBDA,
-                region,
-                cat.usage_type(region, "Lambda-GB-Second"),
-                gbs_price,
-                gb_seconds,
-                pattern=_VARIABLE,
-                growth=rng.uniform(-0.1, 0.5),
-                sigma=0.12,
-            )
-        ddb = prices["dynamodb"]
-        for _ in range(stochastic_round(rng, 0.05 * target)):
-            k = counters.get("dynamodb:table", 0)
-            tname = f"{base}-{rng.choice(_TABLE_NAMES)}-{k:02d}"
-            writes = math.exp(rng.uniform(math.log(5e4), math.log(5e6)))
-            size = float(rng.randrange(1, 200))
-            w_price = ddb["write_per_million"][region] / 1e6
-            add(
-                "dynamodb:table",
-                tname,
-                size_gb=size,
-                resource_id=tname,
-                monthly_cost_usd=round(writes * w_price * 30.4 + size * ddb["storage_gb_month"][region], 2),
-                arn=f"arn:aws:dynamodb:{region}:{acct.account_id}:table/{tname}",
-            )
-            series.add(
-                wl,
-                cat.SVC_DYNAMODB,
-                region,
-                cat.usage_type(region, "WriteRequestUnits"),
-                w_price,
-                writes,
-                pattern=_VARIABLE,
-                growth=rng.uniform(0.0, 0.3),
-                sigma=0.1,
-            )
-            series.add(
-                wl,
-                cat.SVC_DYNAMODB,
-                region,
-                cat.usage_type(region, "TimedStorage-ByteHrs"),
-                float(ddb["storage_gb_month"][region]),
-                size,
-                pattern=_FLAT,
-                per_month=True,
-            )
-        # Spend without a resource of its own: data transfer, logs, NAT.
-        n_run = max(1, len(running))
-        series.add(
-            wl,
-            cat.SVC_EC2_OTHER,
-            region,
-            cat.usage_type(region, "DataTransfer-Out-Bytes"),
-            cat.regional("data_transfer_out_gb", region),
-            n_run * rng.uniform(2, 30),
-            pattern=_VARIABLE,
-            growth=rng.uniform(0.0, 0.35),
-            sigma=0.15,
-        )
-        series.add(
-            wl,
-            cat.SVC_CLOUDWATCH,
-            region,
-            cat.usage_type(region, "DataProcessing-Bytes"),
-            cat.regional("cloudwatch_logs_ingest_gb", region),
-            n_run * rng.uniform(0.2, 4),
-            pattern=_VARIABLE,
-            growth=rng.uniform(0.0, 0.3),
-            sigma=0.1,
-        )
-        if tier == "prod":
-            series.add(
-                wl,
-                cat.SVC_EC2_OTHER,
-                region,
-                cat.usage_type(region, "NatGateway-Hours"),
-                cat.regional("nat_gateway_hourly", region),
-                24.0 * rng.choice((1, 2, 3)),
-                pattern=_FLAT,
-            )
-        return rows
-
-    @staticmethod
-    def _volume(
-        add: Callable[..., dict[str, Any]],
-        series: _SeriesBuilder,
-        wl: _Workload,
-        region: str,
-        name: str,
-        vtype: str,
-        size: float,
-        attached: dict[str, Any] | None,
-    ) -> None:
-        price = cat.ebs_gb_month(vtype, region)
-        add(
-            "ec2:volume",
-            name,
-            state="in-use" if attached else "available",
-            volume_type=vtype,
-            size_gb=size,
-            attached_to=attached["resource_key"] if attached else None,
-            monthly_cost_usd=round(size * price, 2),
-        )
-        series.add(
-            wl,
-            cat.SVC_EC2_OTHER,
-            region,
-            cat.usage_type(region, f"EBS:VolumeUsage.{vtype}"),
-            price,
-            size,
-            pattern=_FLAT,
-            per_month=True,
-        )
+        self.series = SeriesBuilder()
 
     # -- anomalies --------------------------------------------------------------------------------
 
@@ -956,7 +212,7 @@ class _Builder:
         members = self.accounts[1:]
         per_block = max(1, math.ceil(len(members) * _ANOMALIES_PER_ACCOUNT_BLOCK))
         first_block, last_block = self.d0 // _ANOMALY_BLOCK_DAYS, (self.d1 - 1) // _ANOMALY_BLOCK_DAYS
-        wl_by_acct: dict[int, list[_Workload]] = {}
+        wl_by_acct: dict[int, list[Workload]] = {}
         for wl in self.workloads:
             wl_by_acct.setdefault(wl.account.idx, []).append(wl)
         cols = self.series.cols
@@ -965,7 +221,7 @@ class _Builder:
             zip(cols["acct"], cols["pattern"], cols["commit"], strict=True)
         ):
             daily = cols["qty"][s] * cols["price"][s]
-            if pattern != _FLAT and commit == _NO_COMMIT and daily >= 1.0 and acct != 0:
+            if pattern != FLAT and commit == NO_COMMIT and daily >= 1.0 and acct != 0:
                 eligible.setdefault(acct, []).append(s)
         plans = []
         for kind in ANOMALY_KINDS:
@@ -1035,7 +291,7 @@ class _Builder:
                     ident[3],
                     price,
                     24.0 * rng.randint(1, 2),
-                    pattern=_VARIABLE,
+                    pattern=VARIABLE,
                     sigma=0.05,
                     start=plan["start"],
                     new_service=True,
@@ -1063,9 +319,9 @@ class _Builder:
     # -- ledger -------------------------------------------------------------------------------------
 
     def build(self) -> World:
-        self._build_accounts()
-        self._build_workloads()
-        self._build_resources()
+        self.accounts = build_accounts(self.window)
+        self.workloads = build_workloads(self.window, self.accounts)
+        self.resources = build_resources(self.window, self.accounts, self.workloads, self.series)
         plans = self._register_anomalies(self._plan_anomalies())
         ledger_cols, anomalies = self._build_ledger(plans)
         return _assemble(self, ledger_cols, anomalies)
@@ -1098,8 +354,8 @@ class _Builder:
 
         # Shape: (day, series). Seasonality, growth (bounded around a fixed reference), noise.
         is_weekend = weekend[:, None]
-        season = np.where(is_weekend & (pattern == _COMPUTE)[None, :], wkd[None, :], 1.0)
-        season = np.where(is_weekend & (pattern == _VARIABLE)[None, :], 0.85, season)
+        season = np.where(is_weekend & (pattern == COMPUTE)[None, :], wkd[None, :], 1.0)
+        season = np.where(is_weekend & (pattern == VARIABLE)[None, :], 0.85, season)
         years = np.clip((days - _GROWTH_REF_DAY) / 365.25, -3.0, 2.0)
         trend = np.exp(growth[None, :] * years[:, None])
         u1, u2 = unit_grid(skey, 1, days), unit_grid(skey, 2, days)
@@ -1158,7 +414,7 @@ class _Builder:
         disc = np.array([a.discount for a in self.accounts])
 
         # Savings Plans: each SP account commits ~60% of its lowest (weekend) on-demand compute.
-        sp_series = commit == _SP
+        sp_series = commit == SP
         covered_od = np.zeros((n_days, n_series))
         sp_accounts = sorted({int(a) for a in acct[sp_series]})
         sp_cap = {}
@@ -1176,7 +432,7 @@ class _Builder:
         cov_micro = np.rint(covered_od * MICRO).astype(np.int64)
         frac_cov = np.divide(covered_od, cost, out=np.zeros_like(cost), where=cost > 0)
         # Reserved Instances: RI accounts reserve about half of each RDS series (flat usage: fully used).
-        ri_series = commit == _RI
+        ri_series = commit == RI
         n_inst = np.maximum(1.0, np.round(qty0 / 24.0))
         ri_frac = np.where(ri_series, np.ceil(n_inst / 2.0) / n_inst, 0.0)
         frac_cov = np.where(ri_series[None, :], ri_frac[None, :], frac_cov)
@@ -1498,10 +754,6 @@ class _RowSink:
         return out
 
 
-def _json_tags(tags: Mapping[str, str]) -> str:
-    return json.dumps(dict(tags), ensure_ascii=False, sort_keys=True)
-
-
 def _assemble(b: _Builder, lc: dict[str, Any], anomalies: list[dict[str, Any]]) -> World:
     """Turn the builder's state into the contract's pyarrow tables."""
     cfg = b.cfg
@@ -1526,47 +778,21 @@ def _assemble(b: _Builder, lc: dict[str, Any], anomalies: list[dict[str, Any]]) 
             "usage_quantity": _decimal_array(lc.pop("qty")),
         }
     )
-    ou_ids = {
-        ou: f"ou-{stable_key(cfg.seed, 'root') % 36**4:04x}-{stable_key(cfg.seed, 'ou', ou) % 16**8:08x}"
-        for ou in OU_NAMES
-    }
-    ous = pa.table({"ou_id": list(ou_ids.values()), "name": list(ou_ids)})
-    accounts = pa.table(
-        {
-            "account_id": [a.account_id for a in b.accounts],
-            "account_name": [a.name for a in b.accounts],
-            "email": [a.email for a in b.accounts],
-            "status": ["SUSPENDED" if a.suspended_at else "ACTIVE" for a in b.accounts],
-            "ou_name": pa.array([a.ou for a in b.accounts], pa.string()),
-            "joined_at": pa.array([a.joined_at for a in b.accounts], pa.timestamp("us", tz="UTC")),
-            "suspended_at": pa.array([a.suspended_at for a in b.accounts], pa.date32()),
-            "tags": [_json_tags(a.tags) for a in b.accounts],
-        }
-    )
-    tag_rows = [(w.workload_id, k, v) for w in b.workloads for k, v in sorted(w.tags.items())]
-    workload_tags = pa.table(
-        {
-            "workload_id": pa.array([r[0] for r in tag_rows], pa.string()),
-            "key": pa.array([r[1] for r in tag_rows], pa.string()),
-            "value": pa.array([r[2] for r in tag_rows], pa.string()),
-        }
-    )
     anomaly_table = pa.Table.from_pylist(
         sorted(anomalies, key=lambda r: (r["start_date"], r["account_id"], r["kind"])), schema=ANOMALY_SCHEMA
     )
-    resources = pa.Table.from_pylist(b.resources, schema=_RESOURCE_SCHEMA)
     return World(
         config=cfg,
         management_account_id=MANAGEMENT_ACCOUNT_ID,
         history_start=b.history_start,
         data_end=b.data_end,
         estimated_start=b.estimated_start,
-        ous=ous,
-        accounts=accounts,
+        ous=ous_table(cfg.seed),
+        accounts=accounts_table(b.accounts),
         ledger=ledger,
-        workload_tags=workload_tags,
+        workload_tags=workload_tags_table(b.workloads),
         anomalies=anomaly_table,
-        resources=resources,
+        resources=resources_table(b.resources),
         budgets=budgets,
     )
 
@@ -1603,33 +829,6 @@ ANOMALY_SCHEMA = pa.schema(
         ("start_date", pa.date32()),
         ("end_date", pa.date32()),
         ("impact_usd", pa.decimal128(18, 6)),
-    ]
-)
-_RESOURCE_SCHEMA = pa.schema(
-    [
-        ("resource_key", pa.string()),
-        ("account_id", pa.string()),
-        ("region", pa.string()),
-        ("service", pa.string()),
-        ("resource_type", pa.string()),
-        ("name", pa.string()),
-        ("workload_id", pa.string()),
-        ("tags", pa.string()),
-        ("state", pa.string()),
-        ("instance_type", pa.string()),
-        ("volume_type", pa.string()),
-        ("size_gb", pa.float64()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("attached_to", pa.string()),
-        ("monthly_cost_usd", pa.float64()),
-        ("cpu_utilization_p95", pa.float64()),
-        ("never_tagged", pa.bool_()),
-        ("missing_keys", pa.list_(pa.string())),
-        ("case_variant_keys", pa.list_(pa.string())),
-        ("invalid_values", pa.list_(pa.string())),
-        ("hostile", pa.bool_()),
-        ("resource_id", pa.string()),
-        ("arn", pa.string()),
     ]
 )
 _BUDGET_SCHEMA = pa.schema(
