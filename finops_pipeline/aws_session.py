@@ -116,7 +116,7 @@ class ScanOutcome:
 # botocore's own failures (connection reset, read timeout, endpoint unreachable) and an answer botocore
 # cannot parse (ResponseParserError is not a BotoCoreError).
 TARGET_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, ResponseParserError)
-DETAIL_CHARS = 300
+DETAIL_CHARS = 500
 
 
 def classify_error(exc: BaseException, operation: str = "") -> tuple[str, str]:
