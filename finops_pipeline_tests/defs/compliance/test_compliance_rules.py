@@ -85,8 +85,8 @@ def add_scan(
     last_ok: dt.datetime | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO raw.scan_status (account_id, region, source, status, detail, items, scanned_at, last_ok_at) "
-        "VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        "INSERT INTO raw.scan_status (account_id, region, source, status, detail, items, scanned_at, "
+        "last_ok_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
         [account, region, source, status, "", NOW, NOW if status == "ok" else last_ok],
     )
 
