@@ -22,6 +22,7 @@ import dagster as dg
 from botocore.config import Config
 from botocore.credentials import Credentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from botocore.session import get_session
 from pydantic import Field, PrivateAttr
 
@@ -111,19 +112,45 @@ class ScanOutcome:
     result: Any = None
 
 
-def classify_error(exc: BaseException) -> tuple[str, str]:
+# What one target's call can raise that is that target's problem, not the run's: AWS's error answers,
+# botocore's own failures (connection reset, read timeout, endpoint unreachable) and an answer botocore
+# cannot parse (ResponseParserError is not a BotoCoreError).
+TARGET_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, ResponseParserError)
+DETAIL_CHARS = 500
+
+
+def classify_error(exc: BaseException, operation: str = "") -> tuple[str, str]:
+    """(status, short detail) of a failed call. The detail never carries a response body.
+
+    A parse error's message embeds the whole body (every resource and tag of the account), and other
+    messages can be long: keep the exception class and the first line, cut short.
+    """
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", "")
-        operation = getattr(exc, "operation_name", "")
-        detail = f"{operation}: {code}: {message}"[:500]
+        message = exc.response.get("Error", {}).get("Message", "") or ""
+        operation = getattr(exc, "operation_name", "") or operation
+        detail = f"{operation}: {code}: {(message.splitlines() or [''])[0]}"[:DETAIL_CHARS]
         kind = error_kind(code, exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"), message)
         if kind in ("access_denied", "throttled"):
             return kind, detail
         if kind == "region":
             return "error", f"region not enabled or credentials rejected: {detail}"
         return "error", detail
-    return "error", f"{type(exc).__name__}: {exc}"[:500]
+    prefix = f"{operation}: " if operation else ""
+    if isinstance(exc, ResponseParserError):
+        return "error", f"{prefix}ResponseParserError: the answer could not be parsed (body not kept)"
+    first_line = (str(exc).splitlines() or [""])[0]
+    return "error", f"{prefix}{type(exc).__name__}: {first_line}"[:DETAIL_CHARS]
+
+
+def attempt(target: ScanTarget, task: Callable[[], T], operation: str = "") -> ScanOutcome:
+    """Run one call (or a few) of ``target``; an AWS or botocore failure becomes the outcome, not a raise."""
+    try:
+        return ScanOutcome(target, "ok", "", task())
+    except TARGET_ERRORS as exc:
+        status, detail = classify_error(exc, operation)
+        LOGGER.warning("scan of %s in %s: %s (%s)", target.account_id, target.region, status, detail)
+        return ScanOutcome(target, status, detail)
 
 
 def accounts_first(targets: Sequence[ScanTarget]) -> list[int]:
@@ -357,12 +384,7 @@ class AwsResource(dg.ConfigurableResource):
         """
 
         def run(target: ScanTarget) -> ScanOutcome:
-            try:
-                return ScanOutcome(target, "ok", "", task(target))
-            except (ClientError, BotoCoreError) as exc:
-                status, detail = classify_error(exc)
-                LOGGER.warning("scan of %s in %s: %s (%s)", target.account_id, target.region, status, detail)
-                return ScanOutcome(target, status, detail)
+            return attempt(target, lambda: task(target))
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="aws-scan") as pool:
             order = accounts_first(targets)

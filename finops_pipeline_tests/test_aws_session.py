@@ -151,3 +151,22 @@ def test_error_codes_are_classified() -> None:
         "region not enabled or credentials rejected: GetResources: OptInRequired: m",
     )
     assert boto3  # the real client library is what the resource wraps
+
+
+def test_every_botocore_failure_is_a_short_status_without_the_body() -> None:
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+    from botocore.parsers import ResponseParserError
+
+    body = "<?xml version='1.0'?><DescribeVolumesResponse><volumeSet><item><volumeId>vol-1</volumeId>"
+    parse = ResponseParserError(f"Unable to parse response (syntax error), invalid XML received:\n{body}")
+    assert classify_error(parse, "DescribeVolumes") == (
+        "error",
+        "DescribeVolumes: ResponseParserError: the answer could not be parsed (body not kept)",
+    )
+    status, detail = classify_error(EndpointConnectionError(endpoint_url="https://ec2.example"))
+    assert (status, detail) == (
+        "error",
+        'EndpointConnectionError: Could not connect to the endpoint URL: "https://ec2.example"',
+    )
+    status, detail = classify_error(ReadTimeoutError(endpoint_url="https://ec2.example"), "DescribeInstances")
+    assert status == "error" and detail.startswith("DescribeInstances: ReadTimeoutError: Read timeout")

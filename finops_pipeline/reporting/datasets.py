@@ -455,3 +455,34 @@ def previous_total(conn: duckdb.DuckDBPyConnection, period: Period) -> float:
         [prev.start, prev.end],
     ).fetchall()[0][0]
     return round(float(value), 2)
+
+
+COVERAGE_SQL = """
+SELECT accounts_complete, accounts_stale, accounts_missing, regions_complete, regions_stale, regions_missing,
+    resources_unknown, resources_stale
+FROM marts.tag_compliance_summary
+WHERE dimension = 'overall' AND snapshot_date = (SELECT max(snapshot_date) FROM marts.tag_compliance_summary)
+"""
+
+
+def coverage_caveat(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """One line saying how much of the organisation the resource figures cover, or None when all of it.
+
+    A denied account or a region not enabled keeps its last good rows (stale) or has none (missing); the
+    compliance and waste figures are then not the whole picture, and every format says so.
+    """
+    try:
+        row = conn.execute(COVERAGE_SQL).fetchone()
+    except duckdb.Error:  # a warehouse from before the coverage columns: nothing to say
+        return None
+    if row is None or row[0] is None:
+        return None
+    ac, ast, am, rc, rst, rm, unknown, stale = (int(v or 0) for v in row)
+    if ast == am == rst == rm == 0:
+        return None
+    return (
+        f"Scan coverage not complete: accounts {ac} complete, {ast} stale, {am} missing; "
+        f"regions {rc} complete, {rst} stale, {rm} missing; {unknown} resources unknown "
+        f"({stale} kept stale from the last good scan). Compliance is over the evaluated resources only; "
+        "waste from stale rows is kept and labelled stale"
+    )

@@ -188,7 +188,8 @@ def report_bodies(summary: dict[str, Any], files: Sequence[str]) -> tuple[str, s
     period = f"{_span(summary)} ({totals.get('days')} days)"
     lines = [(label, _fmt(totals.get(key), kind)) for label, key, kind in SUMMARY_LINES]
     top = summary.get("top_services") or []
-    text = [f"FinOps report for {period}", ""]
+    caveat = totals.get("coverage_caveat")  # degraded scans: said first, never left out
+    text = [f"FinOps report for {period}", "", *([f"Caveat: {caveat}.", ""] if caveat else [])]
     text += [f"{label:<32} {value}" for label, value in lines]
     if top:
         text += ["", "Top services:"] + [
@@ -198,6 +199,7 @@ def report_bodies(summary: dict[str, Any], files: Sequence[str]) -> tuple[str, s
     html = [
         '<html><body style="font-family:Arial,sans-serif;color:#1f2937">',
         f'<h2 style="color:#1f3864">FinOps report for {escape(period)}</h2>',
+        *([f'<p style="color:#b45309"><b>Caveat:</b> {escape(str(caveat))}.</p>'] if caveat else []),
         '<table style="border-collapse:collapse">',
     ]
     html += [

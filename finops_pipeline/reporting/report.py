@@ -12,7 +12,13 @@ import duckdb
 
 from finops_pipeline.clock import today_utc, utc_now
 from finops_pipeline.reporting import mail
-from finops_pipeline.reporting.datasets import Dataset, load_datasets, previous_total, totals
+from finops_pipeline.reporting.datasets import (
+    Dataset,
+    coverage_caveat,
+    load_datasets,
+    previous_total,
+    totals,
+)
 from finops_pipeline.reporting.periods import Period, ReportRangeError, resolve_period
 from finops_pipeline.reporting.safety import SafeFolder, report_dir, report_stem
 from finops_pipeline.reporting.writers.csv_writer import write_csv
@@ -147,7 +153,9 @@ def read_report(
 ) -> tuple[list[Dataset], dict[str, Any]]:
     """All the report reads from the warehouse, so the connection can close before files are written."""
     datasets = load_datasets(conn, period, settings.required_tag_keys)
-    return datasets, totals(datasets, period, previous_total(conn, period))
+    figures = totals(datasets, period, previous_total(conn, period))
+    figures["coverage_caveat"] = coverage_caveat(conn)
+    return datasets, figures
 
 
 def report_meta(report_id: str, period: Period, now: dt.datetime) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Fault injection for the sandbox: latency, throttling, AccessDenied and a region that is not enabled.
+"""Fault injection for the sandbox: latency, throttling, AccessDenied, a region that is not enabled and a
+malformed (truncated) answer.
 
 Each fault answers in the wire format and with the error code the real service uses, because that is what
 decides whether botocore retries it and how client code classifies it; a generic 500 would test nothing.
@@ -53,6 +54,7 @@ _THROTTLE_CODES = {  # the code each service really throttles with (all in botoc
 }
 _IAM_PREFIX = {"tagging": "tag", "email": "ses", "monitoring": "cloudwatch"}
 SECURITY_TOKEN_INVALID = "The security token included in the request is invalid."
+MALFORMED_RE = re.compile(r"[A-Z][A-Za-z0-9]+(:\d{12}(:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d)?)?")
 
 
 class FaultsError(ValueError):
@@ -80,10 +82,19 @@ class Faults:
     deny_accounts: frozenset[str] = field(default_factory=frozenset)
     deny_operations: frozenset[str] = field(default_factory=frozenset)
     disabled_region: str | None = None
+    # "Operation[:account[:region]]": that operation's successful answers are cut short (see MalformedBody)
+    malformed_responses: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "deny_accounts", _csv(self.deny_accounts))
         object.__setattr__(self, "deny_operations", _csv(self.deny_operations))
+        object.__setattr__(self, "malformed_responses", _csv(self.malformed_responses))
+        bad = sorted(m for m in self.malformed_responses if not MALFORMED_RE.fullmatch(m))
+        if bad:
+            raise FaultsError(
+                f"--malformed-responses {','.join(bad)}: give Operation[:account[:region]], "
+                "e.g. --malformed-responses DescribeVolumes:123456789012:us-west-2"
+            )
         if not 0 <= self.latency_ms <= 60_000:
             raise FaultsError(
                 f"--latency-ms {self.latency_ms}: must be 0..60000 milliseconds, e.g. --latency-ms 50"
@@ -125,6 +136,7 @@ class Faults:
             or self.deny_accounts
             or self.deny_operations
             or self.disabled_region
+            or self.malformed_responses
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,7 +147,20 @@ class Faults:
             "deny_accounts": sorted(self.deny_accounts),
             "deny_operations": sorted(self.deny_operations),
             "disabled_region": self.disabled_region,
+            "malformed_responses": sorted(self.malformed_responses),
         }
+
+    def malformed(self, info: CallInfo, account: str | None) -> bool:
+        """Whether this call's answer is to be cut short."""
+        for rule in self.malformed_responses:
+            operation, rule_account, rule_region = [*rule.split(":"), "", ""][:3]
+            if (
+                operation == info.operation
+                and rule_account in ("", account)
+                and rule_region in ("", info.region)
+            ):
+                return True
+        return False
 
     def to_cli_args(self) -> list[str]:
         """The ``finops sandbox`` flags that recreate these faults (for starting one in a subprocess)."""
@@ -147,6 +172,8 @@ class Faults:
             args += ["--deny-operations", ",".join(sorted(self.deny_operations))]
         if self.disabled_region:
             args += ["--disabled-region", self.disabled_region]
+        if self.malformed_responses:
+            args += ["--malformed-responses", ",".join(sorted(self.malformed_responses))]
         return args
 
     @classmethod
@@ -158,6 +185,7 @@ class Faults:
             deny_accounts=_csv(ns.deny_accounts),
             deny_operations=_csv(ns.deny_operations),
             disabled_region=ns.disabled_region,
+            malformed_responses=_csv(ns.malformed_responses),
         )
 
 
@@ -196,6 +224,11 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         "--deny-operations", default=None, help="comma-separated operations answered AccessDenied"
     )
     group.add_argument("--disabled-region", default=None, help="a region that answers as not enabled")
+    group.add_argument(
+        "--malformed-responses",
+        default=None,
+        help="comma-separated Operation[:account[:region]] whose answers are cut short (unparseable)",
+    )
 
 
 # ------------------------------------------------------------------------------------------------- requests
@@ -348,6 +381,31 @@ def principal_of(access_key: str | None, account: str | None) -> str:
     return f"arn:aws:iam::{account}:root"
 
 
+def truncated_answer(
+    app: WSGIApp, environ: dict[str, Any], start_response: Callable[..., Any]
+) -> list[bytes]:
+    """The real answer, cut in the middle, with a Content-Length that matches the cut.
+
+    AWS can hand botocore a successful answer it cannot parse (the AWS SDK team: "in some cases the SDK
+    will receive a successful response but receive malformed XML", aws/aws-sdk-js#1913; an empty or cut
+    body in boto/boto3#3508 and, for SNS 408s, kalaspuff/tomodachi#1664). botocore then raises
+    ``ResponseParserError`` ("Unable to parse response (...), invalid XML received. Further retries may
+    succeed", botocore/parsers.py): not a ``ClientError``, not a ``BotoCoreError``, and its message carries
+    the body received. This is what that looks like: a 200 with half the XML document, tags and all.
+    """
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+        captured.update(status=status, headers=headers)
+        return lambda _data: None
+
+    body = b"".join(app(environ, capture))
+    cut = body[: max(1, len(body) // 2)]
+    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+    start_response(captured["status"], [*headers, ("Content-Length", str(len(cut)))])
+    return [cut]
+
+
 # ------------------------------------------------------------------------------------------------ middleware
 
 
@@ -419,6 +477,9 @@ class FaultInjector:
             elif self._throttled():
                 fault, kind = throttle_error(info, environ), "throttled"
         if fault is None:
+            if self.faults.malformed_responses and self.faults.malformed(info, account_of(info.access_key)):
+                self.stats.add(f"malformed:{info.service}:{info.operation}")
+                return truncated_answer(self.app, environ, start_response)
             return self.app(environ, start_response)
         self.stats.add(kind)
         self.stats.add(f"{kind}:{info.service}:{info.operation}")

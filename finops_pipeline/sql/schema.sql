@@ -84,7 +84,9 @@ CREATE TABLE IF NOT EXISTS raw.tagged_resources (
     resource_type   VARCHAR NOT NULL,
     resource_id     VARCHAR,
     tags            JSON NOT NULL,
-    scanned_at      TIMESTAMPTZ NOT NULL
+    scanned_at      TIMESTAMPTZ NOT NULL,
+    stale_since     TIMESTAMPTZ,        -- NULL: seen by the last scan; else kept from the last good one
+    stale_reason    VARCHAR             -- why the last scan of its account × region (× operation) failed
 );
 
 CREATE TABLE IF NOT EXISTS raw.scan_status (
@@ -94,7 +96,8 @@ CREATE TABLE IF NOT EXISTS raw.scan_status (
     status      VARCHAR NOT NULL,
     detail      VARCHAR,
     items       BIGINT NOT NULL DEFAULT 0,
-    scanned_at  TIMESTAMPTZ NOT NULL
+    scanned_at  TIMESTAMPTZ NOT NULL,
+    last_ok_at  TIMESTAMPTZ         -- the last scan that answered ok (NULL: never: its data is missing)
 );
 
 CREATE TABLE IF NOT EXISTS raw.ce_anomalies (
@@ -171,7 +174,9 @@ CREATE TABLE IF NOT EXISTS raw.ec2_instances (
     state           VARCHAR,            -- pending | running | stopping | stopped | shutting-down | terminated
     launch_time     TIMESTAMPTZ,
     tags            JSON NOT NULL,
-    scanned_at      TIMESTAMPTZ NOT NULL
+    scanned_at      TIMESTAMPTZ NOT NULL,
+    stale_since     TIMESTAMPTZ,        -- NULL: seen by the last scan; else kept from the last good one
+    stale_reason    VARCHAR             -- why the last scan of its account × region (× operation) failed
 );
 
 CREATE TABLE IF NOT EXISTS raw.ec2_volumes (
@@ -186,7 +191,9 @@ CREATE TABLE IF NOT EXISTS raw.ec2_volumes (
     attached_instance_ids   VARCHAR[],
     create_time             TIMESTAMPTZ,
     tags                    JSON NOT NULL,
-    scanned_at              TIMESTAMPTZ NOT NULL
+    scanned_at              TIMESTAMPTZ NOT NULL,
+    stale_since             TIMESTAMPTZ,
+    stale_reason            VARCHAR
 );
 
 -- Snapshots owned by the account (OwnerIds=['self']), not public or shared ones.
@@ -202,7 +209,9 @@ CREATE TABLE IF NOT EXISTS raw.ec2_snapshots (
     start_time      TIMESTAMPTZ,
     description     VARCHAR,
     tags            JSON NOT NULL,
-    scanned_at      TIMESTAMPTZ NOT NULL
+    scanned_at      TIMESTAMPTZ NOT NULL,
+    stale_since     TIMESTAMPTZ,        -- NULL: seen by the last scan; else kept from the last good one
+    stale_reason    VARCHAR             -- why the last scan of its account × region (× operation) failed
 );
 
 CREATE TABLE IF NOT EXISTS raw.ec2_addresses (
@@ -216,7 +225,9 @@ CREATE TABLE IF NOT EXISTS raw.ec2_addresses (
     instance_id             VARCHAR,
     network_interface_id    VARCHAR,
     tags                    JSON NOT NULL,
-    scanned_at              TIMESTAMPTZ NOT NULL
+    scanned_at              TIMESTAMPTZ NOT NULL,
+    stale_since             TIMESTAMPTZ,
+    stale_reason            VARCHAR
 );
 
 -- One row per resource seen by the Tagging API or EC2 describe calls, on the latest snapshot_date.
@@ -237,7 +248,8 @@ CREATE TABLE IF NOT EXISTS marts.tag_compliance_resources (
     is_exempt           BOOLEAN NOT NULL,
     scan_failures       VARCHAR,            -- failed scans of this account × region, NULL when all answered
     compliance_status   VARCHAR NOT NULL,   -- compliant | non_compliant | exempt | unknown
-    compliant           BOOLEAN             -- NULL when exempt or unknown
+    compliant           BOOLEAN,            -- NULL when exempt or unknown
+    stale_since         TIMESTAMPTZ         -- no source saw it on the last scan: kept from the last good one
 );
 
 -- One row set per snapshot_date: dimension overall | account | service | resource_type | tag_key.
@@ -258,7 +270,20 @@ CREATE TABLE IF NOT EXISTS marts.tag_compliance_summary (
     spend_window_end        DATE,           -- exclusive
     spend_usd               DECIMAL(18, 6), -- unblended cost in the window (overall, account, tag_key rows)
     spend_tagged_usd        DECIMAL(18, 6), -- with a non-empty value of the key (overall/account: mean over keys)
-    spend_coverage_pct      DOUBLE
+    spend_coverage_pct      DOUBLE,
+    -- Coverage of the tag and EC2 scans (raw.scan_status): an account × region is complete (every scan
+    -- answered), stale (a scan failed, its last good rows are kept) or missing (failed, never answered).
+    -- Accounts and regions: complete when all their targets are, missing when all are missing, else stale.
+    resources_stale         BIGINT,         -- kept from an earlier scan (counted in resources_unknown)
+    targets_complete        BIGINT,
+    targets_stale           BIGINT,
+    targets_missing         BIGINT,
+    accounts_complete       BIGINT,         -- overall row only, as the accounts_* and regions_* below
+    accounts_stale          BIGINT,
+    accounts_missing        BIGINT,
+    regions_complete        BIGINT,
+    regions_stale           BIGINT,
+    regions_missing         BIGINT
 );
 
 -- Every way to save, one snapshot: Cost Explorer's purchases and rightsizing, and inventory waste.
@@ -277,7 +302,8 @@ CREATE TABLE IF NOT EXISTS marts.recommendations (
     estimated_monthly_savings_usd   DECIMAL(18, 6),
     estimation_method               VARCHAR NOT NULL,
     source                          VARCHAR NOT NULL,  -- cost_explorer | ec2_inventory
-    first_seen_date                 DATE NOT NULL
+    first_seen_date                 DATE NOT NULL,
+    stale_since                     TIMESTAMPTZ        -- inventory kept from the last good scan (else NULL)
 );
 
 -- --- Spend alerts: anomalies, budgets and forecast (issue #5) -----------------------------------
@@ -308,3 +334,29 @@ CREATE TABLE IF NOT EXISTS raw.aws_budgets (
     cost_filters            JSON,
     fetched_at              TIMESTAMPTZ NOT NULL
 );
+
+-- ==== Degraded scans keep their last good rows (issue #14) ======================================
+-- Warehouses created before these columns existed get them here (no-ops on a new file).
+ALTER TABLE raw.tagged_resources ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.tagged_resources ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+ALTER TABLE raw.ec2_instances ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ec2_instances ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+ALTER TABLE raw.ec2_volumes ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ec2_volumes ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+ALTER TABLE raw.ec2_snapshots ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ec2_snapshots ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+ALTER TABLE raw.ec2_addresses ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ec2_addresses ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+ALTER TABLE raw.scan_status ADD COLUMN IF NOT EXISTS last_ok_at TIMESTAMPTZ;
+ALTER TABLE marts.tag_compliance_resources ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE marts.recommendations ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS resources_stale BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS targets_complete BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS targets_stale BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS targets_missing BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS accounts_complete BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS accounts_stale BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS accounts_missing BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_complete BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_stale BIGINT;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_missing BIGINT;

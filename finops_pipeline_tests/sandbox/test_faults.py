@@ -248,6 +248,10 @@ def test_control_routes_are_never_faulted(sandbox_factory: Factory) -> None:
         ({"deny_operations": "list_accounts"}, "--deny-operations list_accounts: give API operation names"),
         ({"disabled_region": "us-east-1"}, "us-east-1 serves the global services"),
         ({"disabled_region": "europe"}, "--disabled-region europe: not an AWS region code"),
+        (
+            {"malformed_responses": "describe_volumes"},
+            "--malformed-responses describe_volumes: give Operation",
+        ),
     ],
 )
 def test_bad_fault_settings_name_the_option_and_the_fix(kwargs: dict[str, Any], message: str) -> None:
@@ -267,6 +271,7 @@ def test_faults_round_trip_through_cli_arguments() -> None:
         deny_accounts="111111111111,222222222222",
         deny_operations="GetResources",
         disabled_region="eu-west-1",
+        malformed_responses="DescribeVolumes:111111111111:us-west-2,GetResources",
     )
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=42)

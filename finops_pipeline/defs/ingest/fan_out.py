@@ -1,11 +1,14 @@
 """Which account × region pairs a scan visits, and how their outcomes are recorded.
 
-Shared by every per-account scan (Tagging API now, EC2 inventory later): one failing account or
-region is a status row and a warning, never a failed run.
+Shared by every per-account scan (Tagging API, EC2 inventory): one failing account, region or operation
+is a status row and a warning, never a failed run, and never fewer rows: the failed target's last good
+rows stay, marked stale (``stale_since``, ``stale_reason``), so the marts count them as unknown instead
+of losing them.
 """
 
+import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 import duckdb
@@ -13,12 +16,21 @@ import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget
 from finops_pipeline.clock import utc_now
-from finops_pipeline.warehouse import WarehouseResource, replace_rows, scalar
+from finops_pipeline.warehouse import WarehouseResource, replace_rows, scalar, transaction
 
 FAILED_SCANS_SQL = """
-SELECT account_id, region, status, detail FROM raw.scan_status
-WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
+SELECT account_id, region, status, detail, CASE WHEN last_ok_at IS NULL THEN 'missing' ELSE 'stale' END
+FROM raw.scan_status WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
 """
+# When each target of a source last answered ok (rows from before last_ok_at existed: their scanned_at).
+LAST_OK_SQL = """
+SELECT account_id, region, coalesce(last_ok_at, CASE WHEN status = 'ok' THEN scanned_at END)
+FROM raw.scan_status WHERE source = ?
+"""
+FAILED_TARGETS_SCHEMA = pa.schema(
+    [("account_id", pa.string()), ("region", pa.string()), ("reason", pa.string())]
+)
+Failures = Mapping[tuple[str, str], str]  # (account, region) -> why its scan failed
 SCANS_SQL = "SELECT count(*) FROM raw.scan_status WHERE source = ?"
 ACTIVE_ACCOUNTS_SQL = """
 SELECT account_id FROM raw.aws_accounts WHERE status = 'ACTIVE' ORDER BY is_management DESC, account_id
@@ -33,10 +45,58 @@ def scan_targets(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[Scan
     return [ScanTarget(account, region) for account in accounts for region in aws.scan_regions]
 
 
+def failures_of(outcomes: Sequence[ScanOutcome]) -> dict[tuple[str, str], str]:
+    """The targets whose scan failed, with the status and detail that say why."""
+    return {
+        (o.target.account_id, o.target.region): f"{o.status}: {o.detail}"
+        for o in outcomes
+        if o.status != "ok"
+    }
+
+
+def replace_scanned_rows(
+    conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, failed: Failures, now: dt.datetime
+) -> int:
+    """Replace ``table`` with this scan's ``rows``, keeping the last good rows of the ``failed`` targets.
+
+    Kept rows get ``stale_since`` (when the failures began: an earlier value is kept) and ``stale_reason``;
+    a kept ARN that the scan found fresh elsewhere (a global resource seen in another region) gives way.
+    Targets no longer scanned (closed account, region removed) lose their rows, as before. Atomic.
+    Returns the number of kept (stale) rows.
+    """
+    failed_rows = pa.Table.from_pylist(
+        [{"account_id": a, "region": r, "reason": why} for (a, r), why in failed.items()],
+        schema=FAILED_TARGETS_SCHEMA,
+    )
+    conn.register("failed_targets", failed_rows)
+    conn.register("incoming_rows", rows)
+    try:
+        with transaction(conn):
+            conn.execute(
+                f"DELETE FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM failed_targets f "
+                "WHERE f.account_id = t.account_id AND f.region = t.region) "
+                "OR t.resource_arn IN (SELECT resource_arn FROM incoming_rows)"
+            )
+            conn.execute(
+                f"UPDATE {table} t SET stale_since = coalesce(t.stale_since, ?), stale_reason = f.reason "
+                "FROM failed_targets f WHERE f.account_id = t.account_id AND f.region = t.region",
+                [now],
+            )
+            kept = scalar(conn, f"SELECT count(*) FROM {table}")
+            if rows.num_rows:
+                conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
+    finally:
+        conn.unregister("incoming_rows")
+        conn.unregister("failed_targets")
+    return int(kept or 0)
+
+
 def record_scan_status(
     conn: duckdb.DuckDBPyConnection, source: str, outcomes: Sequence[ScanOutcome], items: Sequence[int]
 ) -> Counter[str]:
+    """One row per target; a failed target carries the time it last answered ok (NULL: never)."""
     now = utc_now()
+    last_ok = {(a, r): at for a, r, at in conn.execute(LAST_OK_SQL, [source]).fetchall()}
     rows = pa.Table.from_pylist(
         [
             {
@@ -47,6 +107,9 @@ def record_scan_status(
                 "detail": o.detail,
                 "items": n,
                 "scanned_at": now,
+                "last_ok_at": now
+                if o.status == "ok"
+                else last_ok.get((o.target.account_id, o.target.region)),
             }
             for o, n in zip(outcomes, items, strict=True)
         ],
@@ -59,6 +122,7 @@ def record_scan_status(
                 ("detail", pa.string()),
                 ("items", pa.int64()),
                 ("scanned_at", pa.timestamp("us", tz="UTC")),
+                ("last_ok_at", pa.timestamp("us", tz="UTC")),
             ]
         ),
     )
@@ -67,7 +131,10 @@ def record_scan_status(
 
 
 def build_scan_check(asset: str | dg.AssetsDefinition, source: str, what: str) -> dg.AssetChecksDefinition:
-    """WARN when any account × region of ``source`` failed, listing them: degraded, not failed."""
+    """WARN when any account × region of ``source`` failed, listing them: degraded, not failed.
+
+    Each failed target is ``stale`` (its last good rows are kept) or ``missing`` (it never answered).
+    """
 
     @dg.asset_check(
         asset=asset,
@@ -78,7 +145,7 @@ def build_scan_check(asset: str | dg.AssetsDefinition, source: str, what: str) -
         with warehouse.connect() as conn:
             failed = conn.execute(FAILED_SCANS_SQL, [source]).fetchall()
             total = scalar(conn, SCANS_SQL, [source])
-        rows = "\n".join(f"| {a} | {r} | {s} | {d[:120]} |" for a, r, s, d in failed[:50])
+        rows = "\n".join(f"| {a} | {r} | {s} | {k} | {d[:120]} |" for a, r, s, d, k in failed[:50])
         return dg.AssetCheckResult(
             passed=not failed,
             severity=dg.AssetCheckSeverity.WARN,
@@ -86,8 +153,12 @@ def build_scan_check(asset: str | dg.AssetsDefinition, source: str, what: str) -
                 "failed_scans": len(failed),
                 "scans": int(total or 0),
                 "failed_accounts": sorted({row[0] for row in failed}),
+                "stale_targets": sorted(f"{a}/{r}" for a, r, _, _, k in failed if k == "stale"),
+                "missing_targets": sorted(f"{a}/{r}" for a, r, _, _, k in failed if k == "missing"),
                 "failures": dg.MetadataValue.md(
-                    "| account | region | status | detail |\n|---|---|---|---|\n" + rows if rows else "none"
+                    "| account | region | status | data | detail |\n|---|---|---|---|---|\n" + rows
+                    if rows
+                    else "none"
                 ),
             },
         )

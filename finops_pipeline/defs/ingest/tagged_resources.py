@@ -11,8 +11,13 @@ import pyarrow as pa
 from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.ingest.accounts import aws_accounts
-from finops_pipeline.defs.ingest.fan_out import record_scan_status, scan_targets
-from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+from finops_pipeline.defs.ingest.fan_out import (
+    failures_of,
+    record_scan_status,
+    replace_scanned_rows,
+    scan_targets,
+)
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "tagging"
 ARN_RESOURCE_RE = re.compile(r"([^/:]+)[/:](.+)")
@@ -70,7 +75,8 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> list[dict[str, 
     owners=["team:finops"],
     pool="duckdb",
     deps=[aws_accounts],
-    description="Tagged resources of every active account and scan region (Resource Groups Tagging API).",
+    description="Tagged resources of every active account and scan region (Resource Groups Tagging API); "
+    "a failed account × region keeps its last good rows, marked stale.",
 )
 def tagged_resources(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -88,12 +94,13 @@ def tagged_resources(
             by_arn.setdefault(row["resource_arn"], {**row, "scanned_at": now})
     table = pa.Table.from_pylist(list(by_arn.values()), schema=RESOURCE_COLUMNS)
     with warehouse.connect() as conn:
-        replace_rows(conn, "raw.tagged_resources", table)
+        stale = replace_scanned_rows(conn, "raw.tagged_resources", table, failures_of(outcomes), now)
         statuses = record_scan_status(conn, SOURCE, outcomes, [len(o.result or []) for o in outcomes])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
     return dg.MaterializeResult(
         metadata={
             "resources": table.num_rows,
+            "resources_stale": stale,  # kept from the last good scan of a failed account × region
             "accounts_scanned": len({t.account_id for t in targets}),
             "regions_scanned": len(aws.scan_regions),
             "scans_ok": statuses["ok"],

@@ -2,22 +2,30 @@
 
 The Tagging API only lists resources that have (or had) tags; these describe calls see every EC2 resource,
 tagged or not, and give the states the waste recommendations need (unattached, unassociated, stopped).
-Same fan-out, status table (source ``ec2``) and failure rules as the tag scan.
+Same fan-out, status table (source ``ec2``) and failure rules as the tag scan, one level finer: each
+describe operation degrades on its own. A denied ``DescribeVolumes`` keeps the fresh instances, snapshots
+and addresses, and the volumes of the last good scan (stale); the status row names the operation.
 """
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
-from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
+from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.ingest.accounts import aws_accounts
-from finops_pipeline.defs.ingest.fan_out import build_scan_check, record_scan_status, scan_targets
-from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+from finops_pipeline.defs.ingest.fan_out import (
+    build_scan_check,
+    failures_of,
+    record_scan_status,
+    replace_scanned_rows,
+    scan_targets,
+)
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "ec2"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -104,13 +112,9 @@ def _paginate(client: Any, operation: str, key: str, **request: Any) -> Iterable
         yield from page.get(key, [])
 
 
-def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[dict[str, Any]]]:
-    """Four describe calls (paginated) in one account × region."""
-    ec2 = aws.client("ec2", region=target.region, account_id=target.account_id)
-    where = {"account_id": target.account_id, "region": target.region}
-    instances = [
+def _instances(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
+    return [
         {
-            **where,
             "resource_arn": _arn(target, "instance", i["InstanceId"]),
             "instance_id": i["InstanceId"],
             "instance_type": i.get("InstanceType"),
@@ -123,9 +127,11 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[
         )
         for i in reservation.get("Instances", [])
     ]
-    volumes = [
+
+
+def _volumes(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
+    return [
         {
-            **where,
             "resource_arn": _arn(target, "volume", v["VolumeId"]),
             "volume_id": v["VolumeId"],
             "volume_type": v.get("VolumeType"),
@@ -140,9 +146,11 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[
         }
         for v in _paginate(ec2, "describe_volumes", "Volumes", PaginationConfig={"PageSize": 500})
     ]
-    snapshots = [
+
+
+def _snapshots(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
+    return [
         {
-            **where,
             "resource_arn": _arn(target, "snapshot", s["SnapshotId"]),
             "snapshot_id": s["SnapshotId"],
             "volume_id": _blank(s.get("VolumeId")),
@@ -157,9 +165,11 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[
             ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"], PaginationConfig={"PageSize": 1000}
         )
     ]
-    addresses = [
+
+
+def _addresses(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
+    return [
         {
-            **where,
             "resource_arn": _arn(target, "elastic-ip", a.get("AllocationId") or a["PublicIp"]),
             "allocation_id": a.get("AllocationId") or a["PublicIp"],
             "public_ip": a.get("PublicIp"),
@@ -171,7 +181,51 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[
         }
         for a in ec2.describe_addresses().get("Addresses", [])  # not paginated
     ]
-    return {"instances": instances, "volumes": volumes, "snapshots": snapshots, "addresses": addresses}
+
+
+# table kind -> (the operation AWS names in errors and IAM, the reader of its rows)
+OPERATIONS: dict[str, tuple[str, Callable[[Any, ScanTarget], list[dict[str, Any]]]]] = {
+    "instances": ("DescribeInstances", _instances),
+    "volumes": ("DescribeVolumes", _volumes),
+    "snapshots": ("DescribeSnapshots", _snapshots),
+    "addresses": ("DescribeAddresses", _addresses),
+}
+STATUS_ORDER = ("access_denied", "error", "throttled")  # the status row takes the first one present
+
+
+def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, ScanOutcome]:
+    """The four describe calls (paginated) in one account × region, each with its own outcome.
+
+    Building the client assumes the member role: a denial there raises and fails the whole target.
+    """
+    ec2 = aws.client("ec2", region=target.region, account_id=target.account_id)
+    where = {"account_id": target.account_id, "region": target.region}
+    return {
+        kind: attempt(target, lambda read=read: [{**where, **row} for row in read(ec2, target)], operation)
+        for kind, (operation, read) in OPERATIONS.items()
+    }
+
+
+def per_operation(outcomes: list[ScanOutcome]) -> tuple[dict[str, list[ScanOutcome]], list[ScanOutcome]]:
+    """Each table's outcome per target, and each target's combined outcome for ``raw.scan_status``.
+
+    A target that failed as a whole (role denied, region not enabled) fails every table; otherwise a
+    target is degraded by the operations that failed, whose details its status row lists.
+    """
+    by_kind: dict[str, list[ScanOutcome]] = {kind: [] for kind in OPERATIONS}
+    combined = []
+    for outcome in outcomes:
+        parts = outcome.result or {kind: outcome for kind in OPERATIONS}
+        for kind in OPERATIONS:
+            by_kind[kind].append(parts[kind])
+        failed = [part for part in parts.values() if part.status != "ok"]
+        if outcome.status != "ok" or not failed:
+            combined.append(ScanOutcome(outcome.target, outcome.status, outcome.detail, parts))
+            continue
+        status = next(s for s in STATUS_ORDER if any(part.status == s for part in failed))
+        detail = "; ".join(part.detail for part in failed)[:500]
+        combined.append(ScanOutcome(outcome.target, status, detail, parts))
+    return by_kind, combined
 
 
 @dg.asset(
@@ -180,7 +234,8 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, list[
     owners=["team:finops"],
     pool="duckdb",
     deps=[aws_accounts],
-    description="EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region.",
+    description="EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region; "
+    "a failed account × region × operation keeps its last good rows, marked stale.",
     metadata={"tables": ", ".join(TABLES.values())},
 )
 def ec2_inventory(
@@ -189,24 +244,28 @@ def ec2_inventory(
     with aws.tracked() as calls:
         with warehouse.connect() as conn:
             targets = scan_targets(conn, aws)
-        outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+        by_kind, outcomes = per_operation(
+            aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+        )
     now = utc_now()
     tables = {
         kind: pa.Table.from_pylist(
-            [{**row, "scanned_at": now} for o in outcomes for row in (o.result or {}).get(kind, [])],
-            schema=schema,
+            [{**row, "scanned_at": now} for o in by_kind[kind] for row in o.result or []], schema=schema
         )
         for kind, schema in SCHEMAS.items()
     }
     with warehouse.connect() as conn:
-        for kind, table in tables.items():
-            replace_rows(conn, TABLES[kind], table)
-        items = [sum(len(rows) for rows in (o.result or {}).values()) for o in outcomes]
+        stale = {
+            kind: replace_scanned_rows(conn, TABLES[kind], table, failures_of(by_kind[kind]), now)
+            for kind, table in tables.items()
+        }
+        items = [sum(len(part.result or []) for part in o.result.values()) for o in outcomes]
         statuses = record_scan_status(conn, SOURCE, outcomes, items)
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
     return dg.MaterializeResult(
         metadata={
             **{kind: table.num_rows for kind, table in tables.items()},
+            **{f"{kind}_stale": n for kind, n in stale.items()},
             "accounts_scanned": len({t.account_id for t in targets}),
             "regions_scanned": len(aws.scan_regions),
             "scans_ok": statuses["ok"],

@@ -407,6 +407,11 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
         f"{escape(str(totals.get('estimated_days', 0)))} day(s) still estimated by AWS</p>"
         f"<p>{escape(_sentence(str(totals.get('comparison', ''))))}</p>"
         + (f'<p class="note">{escape(report["period_note"])}.</p>' if report.get("period_note") else "")
+        + (
+            f'<p class="note caveat">{escape(totals["coverage_caveat"])}.</p>'
+            if totals.get("coverage_caveat")
+            else ""
+        )
         + "</header>"
         f'<main>{kpis(totals)}<section class="grid">{chart_html}</section>'
         f'<section class="tables">{tables}</section></main>'

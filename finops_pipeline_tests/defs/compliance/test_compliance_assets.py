@@ -1,5 +1,6 @@
-"""The compliance and recommendation assets as Dagster runs them: an account whose scans are denied is
-unknown (not compliant), the checks warn with the worst accounts, and the UI gets numbers to plot."""
+"""The compliance and recommendation assets as Dagster runs them: an account whose scans are denied after a
+good run keeps its resources, unknown (not compliant, not dropped), its waste stays (labelled stale), the
+checks warn with the worst accounts, and the UI gets numbers to plot."""
 
 import json
 from pathlib import Path
@@ -47,44 +48,63 @@ def test_denied_account_is_unknown_and_checks_warn(
             [denied],
         ).fetchall()
         in_mart = conn.execute(
-            "SELECT count(*) FROM marts.tag_compliance_resources WHERE account_id = ?", [denied]
-        ).fetchall()[0][0]
+            "SELECT compliance_status, count(*) FILTER (WHERE stale_since IS NOT NULL), count(*) "
+            "FROM marts.tag_compliance_resources WHERE account_id = ? GROUP BY ALL",
+            [denied],
+        ).fetchall()
         account_row = conn.execute(
-            "SELECT resources_total, resources_evaluated, compliance_pct, scans_failed, status, spend_usd "
+            "SELECT resources_total, resources_evaluated, compliance_pct, scans_failed, status, spend_usd, "
+            "resources_unknown, targets_stale "
             "FROM marts.tag_compliance_summary WHERE dimension = 'account' AND dimension_value = ?",
             [denied],
         ).fetchall()
         overall = conn.execute(
             "SELECT resources_evaluated, resources_compliant, compliance_pct, spend_coverage_pct, "
-            "scans_failed, status FROM marts.tag_compliance_summary WHERE dimension = 'overall'"
+            "scans_failed, status, resources_total, resources_unknown, accounts_stale, accounts_complete "
+            "FROM marts.tag_compliance_summary WHERE dimension = 'overall'"
         ).fetchall()[0]
         savings = conn.execute(
-            "SELECT count(*) FILTER (WHERE account_id = ? AND source = 'ec2_inventory'), "
+            "SELECT count(*) FILTER (WHERE account_id = ? AND source = 'ec2_inventory' "
+            "AND stale_since IS NOT NULL AND detail LIKE '%(stale: %'), "
+            "count(*) FILTER (WHERE account_id <> ? AND stale_since IS NOT NULL), "
             "sum(estimated_monthly_savings_usd) FILTER (WHERE kind = 'unattached_ebs_volume') "
             "FROM marts.recommendations",
-            [denied],
+            [denied, denied],
         ).fetchall()[0]
     assert scans == [("ec2", "access_denied", 3), ("tagging", "access_denied", 3)]
-    assert in_mart == 0
-    total, evaluated, pct, failed, status, spend = account_row[0]
-    assert (total, evaluated, pct, failed, status) == (0, 0, None, 6, "unknown")
-    assert spend > 0  # Cost Explorer still sees the account's spend
-    assert overall[4:] == (6, "partial")
-
-    visible = [
+    every = [
         r
         for r in sandbox.world.resources.to_pylist()
-        if r["account_id"] != denied and (r["resource_type"].startswith("ec2:") or not r["never_tagged"])
+        if r["resource_type"].startswith("ec2:") or not r["never_tagged"]
     ]
+    visible = [r for r in every if r["account_id"] != denied]
+    kept = len(every) - len(visible)  # the denied account's resources, from the good run before
+    assert kept > 0
+    assert in_mart == [("unknown", kept, kept)]
+    total, evaluated, pct, failed, status, spend, unknown, targets_stale = account_row[0]
+    assert (total, evaluated, pct, failed, status) == (kept, 0, None, 6, "unknown")
+    assert (unknown, targets_stale) == (kept, 3)
+    assert spend > 0  # Cost Explorer still sees the account's spend
+    assert overall[4:6] == (6, "partial")
+    assert overall[6:] == (len(every), kept, 1, sum(a["status"] == "ACTIVE" for a in accounts) - 1)
+
     compliant = sum(1 for r in visible if not r["missing_keys"] and not r["invalid_values"])
-    assert overall[:2] == (len(visible), compliant)
-    assert savings[0] == 0
+    assert overall[:2] == (len(visible), compliant)  # the score is over the evaluated resources only
+    denied_waste = sum(
+        1
+        for r in every
+        if r["account_id"] == denied
+        and r["resource_type"] in ("ec2:volume", "ec2:elastic-ip")
+        and r.get("state") in ("available", "unassociated")
+    )
+    assert savings[0] >= denied_waste > 0  # its waste stays, labelled stale
+    assert savings[1] == 0
     expected_unattached = sum(
         round(r["monthly_cost_usd"], 2)
-        for r in visible
+        for r in every
         if r["resource_type"] == "ec2:volume" and r["state"] == "available"
     )
-    assert round(float(savings[1]), 2) == round(expected_unattached, 2)
+    assert round(float(savings[2]), 2) == round(expected_unattached, 2)
 
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     for name in ("compliance_score_meets_threshold", "every_account_evaluated"):
@@ -116,6 +136,6 @@ def test_denied_account_is_unknown_and_checks_warn(
     recommendations = metadata("recommendations")
     assert recommendations["unattached_ebs_volume_monthly_savings_usd"] == round(expected_unattached, 2)
     assert recommendations["unattached_ebs_volume_count"] == sum(
-        1 for r in visible if r["resource_type"] == "ec2:volume" and r["state"] == "available"
+        1 for r in every if r["resource_type"] == "ec2:volume" and r["state"] == "available"
     )
     assert "| kind |" in recommendations["top_10"]

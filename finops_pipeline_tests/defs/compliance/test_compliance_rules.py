@@ -36,7 +36,8 @@ def add_tagged(
     rtype = kw.get("resource_type", f"{service}:function")
     region = kw.get("region", "us-east-1")
     conn.execute(
-        "INSERT INTO raw.tagged_resources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO raw.tagged_resources (resource_arn, account_id, region, service, resource_type, "
+        "resource_id, tags, scanned_at, stale_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             kw.get("arn", f"arn:aws:{service}:{region}:{account}:function:{rid}"),
             account,
@@ -46,24 +47,47 @@ def add_tagged(
             rid,
             json.dumps(tags),
             NOW,
+            kw.get("stale_since"),
         ],
     )
 
 
 def add_instance(
-    conn: duckdb.DuckDBPyConnection, account: str, rid: str, tags: dict[str, str], region: str = "us-east-1"
+    conn: duckdb.DuckDBPyConnection,
+    account: str,
+    rid: str,
+    tags: dict[str, str],
+    region: str = "us-east-1",
+    stale_since: dt.datetime | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO raw.ec2_instances VALUES (?, ?, ?, ?, 't3.micro', 'running', ?, ?, ?)",
-        [arn(account, "instance", rid, region), account, region, rid, NOW, json.dumps(tags), NOW],
+        "INSERT INTO raw.ec2_instances (resource_arn, account_id, region, instance_id, instance_type, state, "
+        "launch_time, tags, scanned_at, stale_since) VALUES (?, ?, ?, ?, 't3.micro', 'running', ?, ?, ?, ?)",
+        [
+            arn(account, "instance", rid, region),
+            account,
+            region,
+            rid,
+            NOW,
+            json.dumps(tags),
+            NOW,
+            stale_since,
+        ],
     )
 
 
 def add_scan(
-    conn: duckdb.DuckDBPyConnection, account: str, source: str, status: str = "ok", region: str = "us-east-1"
+    conn: duckdb.DuckDBPyConnection,
+    account: str,
+    source: str,
+    status: str = "ok",
+    region: str = "us-east-1",
+    last_ok: dt.datetime | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO raw.scan_status VALUES (?, ?, ?, ?, ?, 0, ?)", [account, region, source, status, "", NOW]
+        "INSERT INTO raw.scan_status (account_id, region, source, status, detail, items, scanned_at, "
+        "last_ok_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        [account, region, source, status, "", NOW, NOW if status == "ok" else last_ok],
     )
 
 
@@ -198,49 +222,62 @@ def test_never_tagged_ec2_found_by_describe_and_exempt_types(conn: duckdb.DuckDB
     assert (by_type["resources_evaluated"], by_type["resources_compliant"]) == (2, 1)
 
 
-def test_failed_scan_is_unknown_not_compliant(conn: duckdb.DuckDBPyConnection) -> None:
+def test_stale_resource_is_unknown_not_compliant_and_coverage_is_counted(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
     ok, denied, partial = "111111111111", "222222222222", "333333333333"
+    earlier = NOW - dt.timedelta(days=1)
     for account in (ok, partial):
         for region in ("us-east-1", "eu-west-1"):
             add_scan(conn, account, "tagging", region=region)
             add_scan(conn, account, "ec2", region=region)
-    add_scan(conn, denied, "tagging", "access_denied")
+    add_scan(conn, denied, "tagging", "access_denied")  # never answered: missing
     add_scan(conn, denied, "ec2", "access_denied")
     conn.execute(
-        "UPDATE raw.scan_status SET status = 'throttled' WHERE account_id = ? AND region = 'eu-west-1' "
-        "AND source = 'ec2'",
-        [partial],
+        "UPDATE raw.scan_status SET status = 'throttled', last_ok_at = ? WHERE account_id = ? "
+        "AND region = 'eu-west-1' AND source = 'ec2'",
+        [earlier, partial],
     )
     add_instance(conn, ok, "i-ok", GOOD)
     add_instance(conn, ok, "i-bad", {})
     add_instance(conn, partial, "i-p-east", GOOD)
-    add_tagged(conn, partial, "fn-p-west", GOOD, region="eu-west-1")  # seen, but its region's EC2 scan failed
+    add_instance(conn, partial, "i-p-west", GOOD, region="eu-west-1", stale_since=NOW)  # kept from earlier
+    add_tagged(conn, partial, "fn-p-west", GOOD, region="eu-west-1")  # its own (tagging) scan answered
     rows = build(conn)
-    assert rows["fn-p-west"]["compliance_status"] == "unknown"
-    assert rows["fn-p-west"]["compliant"] is None
-    assert rows["fn-p-west"]["scan_failures"] == "ec2: throttled"
+    assert rows["i-p-west"]["compliance_status"] == "unknown"
+    assert rows["i-p-west"]["compliant"] is None
+    assert rows["i-p-west"]["scan_failures"] == "ec2: throttled"
+    assert rows["fn-p-west"]["compliance_status"] == "compliant"
     assert rows["i-p-east"]["compliance_status"] == "compliant"
     overall = summary(conn, "overall", "all")
-    assert (overall["resources_total"], overall["resources_unknown"], overall["resources_evaluated"]) == (
-        4,
-        1,
-        3,
-    )
-    assert overall["compliance_pct"] == pytest.approx(200 / 3)
+    assert (
+        overall["resources_total"],
+        overall["resources_unknown"],
+        overall["resources_stale"],
+        overall["resources_evaluated"],
+    ) == (5, 1, 1, 4)
+    assert overall["compliance_pct"] == 75.0  # 3 of the 4 evaluated: the stale one is not judged
     assert (overall["scans_failed"], overall["status"]) == (3, "partial")
+    coverage = [
+        overall[f"{what}_{state}"]
+        for what in ("targets", "accounts", "regions")
+        for state in ("complete", "stale", "missing")
+    ]
+    assert coverage == [3, 1, 1, 1, 1, 1, 0, 2, 0]
     denied_row = summary(conn, "account", denied)
     assert (denied_row["resources_total"], denied_row["scans_failed"], denied_row["status"]) == (
         0,
         2,
         "unknown",
     )
-    assert denied_row["compliance_pct"] is None
+    assert (denied_row["targets_missing"], denied_row["compliance_pct"]) == (1, None)
     partial_row = summary(conn, "account", partial)
     assert (partial_row["status"], partial_row["resources_unknown"], partial_row["compliance_pct"]) == (
         "partial",
         1,
         100.0,
     )
+    assert (partial_row["targets_complete"], partial_row["targets_stale"]) == (1, 1)
     assert summary(conn, "account", ok)["status"] == "complete"
 
 

@@ -2,15 +2,20 @@
 -- Inputs: temp table exempt_types(pattern); parameters $snapshot_date (DATE), $case_insensitive (BOOLEAN),
 -- $keys (the required keys), $pointers (the same as JSON pointers), $allowed and $allowed_lower (per key,
 -- its allowed values or NULL, as given and lower-cased without surrounding whitespace).
+-- A resource is unknown when no source saw it on the last scan (all its raw rows are stale, kept from the
+-- last good scan of a failed account × region × operation): counted, never judged, never dropped.
 WITH ec2 AS (
-    SELECT resource_arn, account_id, region, 'ec2:instance' AS resource_type, instance_id AS resource_id, tags
+    SELECT resource_arn, account_id, region, 'ec2:instance' AS resource_type, instance_id AS resource_id, tags,
+        stale_since
     FROM raw.ec2_instances
     UNION ALL
-    SELECT resource_arn, account_id, region, 'ec2:volume', volume_id, tags FROM raw.ec2_volumes
+    SELECT resource_arn, account_id, region, 'ec2:volume', volume_id, tags, stale_since FROM raw.ec2_volumes
     UNION ALL
-    SELECT resource_arn, account_id, region, 'ec2:snapshot', snapshot_id, tags FROM raw.ec2_snapshots
+    SELECT resource_arn, account_id, region, 'ec2:snapshot', snapshot_id, tags, stale_since
+    FROM raw.ec2_snapshots
     UNION ALL
-    SELECT resource_arn, account_id, region, 'ec2:elastic-ip', allocation_id, tags FROM raw.ec2_addresses
+    SELECT resource_arn, account_id, region, 'ec2:elastic-ip', allocation_id, tags, stale_since
+    FROM raw.ec2_addresses
 ),
 universe AS (
     SELECT
@@ -24,7 +29,13 @@ universe AS (
              WHEN t.resource_arn IS NULL THEN 'ec2_describe'
              ELSE 'both' END AS found_by,
         -- EC2 describe answers are read directly from the service; the Tagging API lags behind it.
-        coalesce(e.tags, t.tags) AS tags
+        -- A fresh answer beats a stale one.
+        CASE WHEN e.resource_arn IS NOT NULL AND t.resource_arn IS NOT NULL
+                  AND e.stale_since IS NOT NULL AND t.stale_since IS NULL THEN t.tags
+             ELSE coalesce(e.tags, t.tags) END AS tags,
+        CASE WHEN (e.resource_arn IS NULL OR e.stale_since IS NOT NULL)
+                  AND (t.resource_arn IS NULL OR t.stale_since IS NOT NULL)
+             THEN coalesce(least(e.stale_since, t.stale_since), e.stale_since, t.stale_since) END AS stale_since
     FROM ec2 e
     FULL OUTER JOIN raw.tagged_resources t ON t.resource_arn = e.resource_arn
 ),
@@ -102,13 +113,13 @@ assembled AS (
 )
 SELECT $snapshot_date::DATE AS snapshot_date,
     resource_arn, account_id, region, service, resource_type, resource_id, found_by, tags,
-    missing_keys, invalid_values, case_variant_keys, keys_satisfied, is_exempt, scan_failures,
+    missing_keys, invalid_values, case_variant_keys, keys_satisfied, is_exempt, scan_failures, stale_since,
     CASE
         WHEN is_exempt THEN 'exempt'
-        WHEN scan_failures IS NOT NULL THEN 'unknown'
+        WHEN stale_since IS NOT NULL THEN 'unknown'
         WHEN len(missing_keys) = 0 AND len(invalid_values) = 0 THEN 'compliant'
         ELSE 'non_compliant'
     END AS compliance_status,
-    CASE WHEN is_exempt OR scan_failures IS NOT NULL THEN NULL
+    CASE WHEN is_exempt OR stale_since IS NOT NULL THEN NULL
          ELSE len(missing_keys) = 0 AND len(invalid_values) = 0 END AS compliant
 FROM assembled

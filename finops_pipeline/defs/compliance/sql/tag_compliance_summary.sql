@@ -18,6 +18,7 @@ res_counts AS (
         count(*) FILTER (WHERE compliance_status = 'unknown') AS resources_unknown,
         count(*) FILTER (WHERE compliance_status IN ('compliant', 'non_compliant')) AS resources_evaluated,
         count(*) FILTER (WHERE compliance_status = 'compliant') AS resources_compliant,
+        count(*) FILTER (WHERE stale_since IS NOT NULL) AS resources_stale,
         coalesce(sum(keys_satisfied) FILTER (WHERE compliance_status IN ('compliant', 'non_compliant')), 0)
             AS pairs_satisfied
     FROM res
@@ -25,7 +26,7 @@ res_counts AS (
 ),
 key_counts AS (
     SELECT 'tag_key' AS dimension, k.tag_key AS dimension_value,
-        o.resources_total, o.resources_exempt, o.resources_unknown, o.resources_evaluated,
+        o.resources_total, o.resources_exempt, o.resources_unknown, o.resources_evaluated, o.resources_stale,
         (SELECT count(*) FROM res r
          WHERE r.compliance_status IN ('compliant', 'non_compliant')
            AND NOT list_contains(r.missing_keys, k.tag_key)
@@ -46,6 +47,48 @@ failures AS (
     FROM raw.scan_status
     WHERE source IN ('tagging', 'ec2') AND status <> 'ok'
     GROUP BY GROUPING SETS ((), (account_id))
+),
+-- Coverage: each account × region is complete (every scan ok), missing (a failed scan that never answered
+-- ok: nothing of it is known) or stale (failed, its last good rows kept).
+target_state AS (
+    SELECT account_id, region,
+        CASE WHEN bool_and(status = 'ok') THEN 'complete'
+             WHEN bool_or(status <> 'ok' AND last_ok_at IS NULL) THEN 'missing'
+             ELSE 'stale' END AS state
+    FROM raw.scan_status
+    WHERE source IN ('tagging', 'ec2')
+    GROUP BY ALL
+),
+coverage AS (
+    SELECT
+        CASE WHEN grouping(account_id) = 0 THEN 'account' ELSE 'overall' END AS dimension,
+        coalesce(account_id, 'all') AS dimension_value,
+        count(*) FILTER (WHERE state = 'complete') AS targets_complete,
+        count(*) FILTER (WHERE state = 'stale') AS targets_stale,
+        count(*) FILTER (WHERE state = 'missing') AS targets_missing
+    FROM target_state
+    GROUP BY GROUPING SETS ((), (account_id))
+),
+rolled AS (  -- accounts and regions: complete when all their targets are, missing when all are, else stale
+    SELECT 'account' AS what,
+        CASE WHEN bool_and(state = 'complete') THEN 'complete' WHEN bool_and(state = 'missing') THEN 'missing'
+             ELSE 'stale' END AS state
+    FROM target_state GROUP BY account_id
+    UNION ALL
+    SELECT 'region',
+        CASE WHEN bool_and(state = 'complete') THEN 'complete' WHEN bool_and(state = 'missing') THEN 'missing'
+             ELSE 'stale' END
+    FROM target_state GROUP BY region
+),
+rolled_counts AS (
+    SELECT 'overall' AS dimension, 'all' AS dimension_value,
+        count(*) FILTER (WHERE what = 'account' AND state = 'complete') AS accounts_complete,
+        count(*) FILTER (WHERE what = 'account' AND state = 'stale') AS accounts_stale,
+        count(*) FILTER (WHERE what = 'account' AND state = 'missing') AS accounts_missing,
+        count(*) FILTER (WHERE what = 'region' AND state = 'complete') AS regions_complete,
+        count(*) FILTER (WHERE what = 'region' AND state = 'stale') AS regions_stale,
+        count(*) FILTER (WHERE what = 'region' AND state = 'missing') AS regions_missing
+    FROM rolled
 ),
 bounds AS (
     SELECT max(usage_date) + 1 - $window_days::INTEGER AS w_start, max(usage_date) + 1 AS w_end
@@ -101,11 +144,17 @@ SELECT
     CASE WHEN s.spend_usd IS NOT NULL THEN (SELECT w_end FROM bounds) END AS spend_window_end,
     s.spend_usd,
     s.spend_tagged_usd,
-    s.spend_coverage_pct
+    s.spend_coverage_pct,
+    coalesce(c.resources_stale, 0) AS resources_stale,
+    v.targets_complete, v.targets_stale, v.targets_missing,
+    r.accounts_complete, r.accounts_stale, r.accounts_missing,
+    r.regions_complete, r.regions_stale, r.regions_missing
 FROM keys k
 LEFT JOIN counts c USING (dimension, dimension_value)
 LEFT JOIN failures f USING (dimension, dimension_value)
 LEFT JOIN spend s USING (dimension, dimension_value)
+LEFT JOIN coverage v USING (dimension, dimension_value)
+LEFT JOIN rolled_counts r USING (dimension, dimension_value)
 ORDER BY
     list_position(['overall', 'account', 'service', 'resource_type', 'tag_key'], k.dimension),
     k.dimension_value

@@ -35,7 +35,8 @@ unattached AS (
         CAST(v.size_gb * p.usd_gb_month AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
         CASE WHEN p.usd_gb_month IS NULL THEN format('no {} price for {} in the list-price file', v.volume_type, v.region)
              ELSE format('{} GB × ${}/GB-month EBS {} ({})', v.size_gb, p.usd_gb_month, v.volume_type, $price_ref)
-        END AS estimation_method
+        END AS estimation_method,
+        v.stale_since
     FROM raw.ec2_volumes v
     LEFT JOIN price_ebs p ON p.volume_type = v.volume_type AND p.region = v.region
     WHERE v.state = 'available'
@@ -47,13 +48,15 @@ idle_ips AS (
         CAST($hours_per_month * p.usd_hour AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
         CASE WHEN p.usd_hour IS NULL THEN format('no public IPv4 price for {} in the list-price file', a.region)
              ELSE format('{} h × ${}/h idle public IPv4 ({})', $hours_per_month, p.usd_hour, $price_ref)
-        END AS estimation_method
+        END AS estimation_method,
+        a.stale_since
     FROM raw.ec2_addresses a
     LEFT JOIN price_ipv4 p ON p.region = a.region
     WHERE a.association_id IS NULL AND a.instance_id IS NULL AND a.network_interface_id IS NULL
 ),
 attachments AS (
-    SELECT account_id, region, unnest(attached_instance_ids) AS instance_id, volume_id, volume_type, size_gb
+    SELECT account_id, region, unnest(attached_instance_ids) AS instance_id, volume_id, volume_type, size_gb,
+        stale_since
     FROM raw.ec2_volumes
 ),
 stopped_volumes AS (
@@ -62,15 +65,17 @@ stopped_volumes AS (
         sum(a.size_gb) AS size_gb,
         sum(a.size_gb * p.usd_gb_month) AS volume_usd,
         bool_or(p.usd_gb_month IS NULL) AS price_missing,
-        string_agg(format('{} GB {}', a.size_gb, a.volume_type), ' + ' ORDER BY a.volume_id) AS sizes
+        string_agg(format('{} GB {}', a.size_gb, a.volume_type), ' + ' ORDER BY a.volume_id) AS sizes,
+        coalesce(i.stale_since, min(a.stale_since)) AS stale_since
     FROM raw.ec2_instances i
     JOIN attachments a ON a.account_id = i.account_id AND a.region = i.region AND a.instance_id = i.instance_id
     LEFT JOIN price_ebs p ON p.volume_type = a.volume_type AND p.region = a.region
     WHERE i.state = 'stopped'
-    GROUP BY ALL
+    GROUP BY i.account_id, i.region, i.instance_id, i.resource_arn, i.stale_since
 ),
 stopped_ips AS (
-    SELECT a.account_id, a.region, a.instance_id, count(*) AS ips, sum($hours_per_month * p.usd_hour) AS ip_usd
+    SELECT a.account_id, a.region, a.instance_id, count(*) AS ips, sum($hours_per_month * p.usd_hour) AS ip_usd,
+        min(a.stale_since) AS ip_stale_since
     FROM raw.ec2_addresses a
     LEFT JOIN price_ipv4 p ON p.region = a.region
     WHERE a.instance_id IS NOT NULL
@@ -88,7 +93,8 @@ stopped AS (
                          CASE WHEN ip.ips > 0 THEN format(' + {} × {} h × idle IPv4 $/h', ip.ips, $hours_per_month)
                               ELSE '' END,
                          $price_ref)
-        END AS estimation_method
+        END AS estimation_method,
+        coalesce(s.stale_since, ip.ip_stale_since) AS stale_since
     FROM stopped_volumes s
     LEFT JOIN stopped_ips ip USING (account_id, region, instance_id)
 ),
@@ -101,7 +107,8 @@ old_snapshots AS (
         CASE WHEN p.usd_gb_month IS NULL THEN format('no snapshot price for {} in the list-price file', s.region)
              ELSE format('{} GB (full volume size: an upper bound, snapshots are incremental) × ${}/GB-month ({})',
                          s.volume_size_gb, p.usd_gb_month, $price_ref)
-        END AS estimation_method
+        END AS estimation_method,
+        s.stale_since
     FROM raw.ec2_snapshots s
     LEFT JOIN price_snapshot p ON p.region = s.region
     WHERE s.start_time < $snapshot_date::DATE - $max_snapshot_age_days::INTEGER
@@ -123,8 +130,12 @@ everything AS (
 )
 SELECT
     $snapshot_date::DATE AS snapshot_date,
-    e.recommendation_id, e.account_id, e.region, e.resource_id, e.resource_arn, e.kind, e.action, e.detail,
-    e.estimated_monthly_savings_usd, e.estimation_method, e.source,
+    e.recommendation_id, e.account_id, e.region, e.resource_id, e.resource_arn, e.kind, e.action,
+    -- Waste found in rows kept from the last good scan stays, labelled: the scan that would confirm it failed.
+    e.detail || CASE WHEN e.stale_since IS NOT NULL
+                     THEN format(' (stale: last scanned before {}, the scan since failed)', e.stale_since::DATE)
+                     ELSE '' END AS detail,
+    e.estimated_monthly_savings_usd, e.estimation_method, e.source, e.stale_since,
     -- A recommendation seen yesterday keeps its first day; one that vanished and came back starts again.
     coalesce(least(prev.first_seen_date, e.first_seen), $snapshot_date::DATE) AS first_seen_date
 FROM everything e
