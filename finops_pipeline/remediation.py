@@ -70,6 +70,38 @@ THROTTLE_CODES = frozenset(
     }
 )
 SERVER_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "InternalServerError"})
+# What helps when a service keeps throttling, by IAM prefix: FINOPS_MAX_CONCURRENCY bounds only the
+# account x region scans (Tagging API, EC2); Cost Explorer requests are sequential per grain and limited
+# per account, Organizations, Budgets and SES have account-wide rates of their own.
+THROTTLE_FIXES = {
+    "ce": (
+        "Cost Explorer limits requests per account (shared with every other tool and person using it), and "
+        "this pipeline sends them one at a time, so FINOPS_MAX_CONCURRENCY does not help: re-run later, "
+        "or ask less per run (fewer REQUIRED_TAG_KEYS, each one more request stream; a shorter backfill "
+        "range) and check other Cost Explorer users of the account."
+    ),
+    "organizations": (
+        "Organizations limits ListAccounts and related calls per organisation: re-run later, and avoid "
+        "other tools listing accounts at the same moment; FINOPS_MAX_CONCURRENCY does not change these calls."
+    ),
+    "tag": (
+        "the Tagging API is throttled per account and region: lower FINOPS_MAX_CONCURRENCY (parallel "
+        "account x region scans) or scan fewer regions (FINOPS_SCAN_REGIONS), then re-run."
+    ),
+    "ec2": (
+        "EC2 throttles API calls per account and region: lower FINOPS_MAX_CONCURRENCY (parallel account x "
+        "region scans) or scan fewer regions (FINOPS_SCAN_REGIONS), then re-run."
+    ),
+    "budgets": (
+        "AWS Budgets limits requests per account: re-run later; FINOPS_MAX_CONCURRENCY does not change "
+        "these calls."
+    ),
+    "ses": (
+        "SES limits the sending rate per account and region (see the SES console's sending limits): the "
+        "e-mail sensors retry on their next ticks (SES_MAX_SEND_ATTEMPTS); ask AWS for a higher sending "
+        "rate if this keeps happening."
+    ),
+}
 NOT_AUTHORIZED_RE = re.compile(r"not authorized to perform:?\s*([a-z0-9-]+:[A-Za-z0-9*]+)")
 HINT_MARK = " Fix: "
 
@@ -129,7 +161,8 @@ def fix_for(kind: str, action: str | None, region: str | None) -> str | None:
             "fails, renew the credentials and run `finops doctor`."
         )
     if kind == "throttled":
-        return "AWS kept throttling after retries: lower FINOPS_MAX_CONCURRENCY or re-run later."
+        prefix = (action or "").split(":", 1)[0]
+        return "AWS kept throttling after retries: " + THROTTLE_FIXES.get(prefix, "re-run later.")
     if kind == "server":
         return (
             "AWS answered with server errors on every retry: re-run later (runs are idempotent and "

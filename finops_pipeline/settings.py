@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from dagster._utils.schedules import is_valid_cron_string
 from dotenv import dotenv_values
 
-from finops_pipeline import tag_rules
+from finops_pipeline import settings_rules, tag_rules
 from finops_pipeline.clock import (
     TODAY_ENV,
     TODAY_FIX,
@@ -31,7 +32,6 @@ from finops_pipeline.clock import (
 T = TypeVar("T")
 
 DEFAULT_REQUIRED_TAG_KEYS = ("Environment", "Owner", "Project", "CostCenter")
-REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -43,6 +43,13 @@ REPORT_FORMATS = ("csv", "json", "xlsx", "parquet", "html")
 REPORT_FORMAT_ALIASES = {"excel": "xlsx", "xls": "xlsx", "htm": "html", "pq": "parquet"}
 EXCEL_MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
 SES_MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message
+PROJECT_NAME = "finops-pipeline"
+SHOWN_MAX_CHARS = 200  # longer values are quoted by their start and length, not in full
+PROJECT_ROOT_MISSING = (
+    "FINOPS_PROJECT_ROOT is not set and no pyproject.toml of finops-pipeline was found above the installed "
+    "package. Fix: set FINOPS_PROJECT_ROOT to the absolute path of the project folder (reports are "
+    "confined to it)"
+)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
@@ -67,6 +74,7 @@ class Settings:
     restatement_days: int = 3
     month_close_days: int = 5
     max_concurrency: int = 8
+    project_root: Path = field(default_factory=lambda: _required_project_root())
     daily_schedule_enabled: bool = False
     daily_schedule_cron: str = "0 6 * * *"
     # --- tag governance and savings (issue #4) ---
@@ -119,8 +127,15 @@ class _Reader:
         try:
             return parse(value)
         except ValueError as exc:
-            self.errors.append(f"{name}={value!r} is invalid: {exc}. Fix: {fix}")
+            self.errors.append(f"{name}={shown(value)} is invalid: {exc}. Fix: {fix}")
             return default
+
+
+def shown(value: str) -> str:
+    """The value as the error quotes it: whole, or its start and length when it would flood the message."""
+    if len(value) <= SHOWN_MAX_CHARS:
+        return repr(value)
+    return f"{value[: SHOWN_MAX_CHARS // 2]!r}... ({len(value):,} characters)"
 
 
 def _int_in(lo: int, hi: int) -> Callable[[str], int]:
@@ -155,22 +170,6 @@ def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[str], str]:
     return parse
 
 
-def _region(value: str) -> str:
-    if not REGION_RE.match(value):
-        raise ValueError("not an AWS region code")
-    return value
-
-
-def _regions(value: str) -> tuple[str, ...]:
-    regions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    bad = [region for region in regions if not REGION_RE.match(region)]
-    if bad:
-        raise ValueError(f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not AWS region codes")
-    if not regions:
-        raise ValueError("no region given")
-    return regions
-
-
 def _role_arn(value: str) -> str:
     if not ROLE_ARN_RE.match(value):
         raise ValueError("not an IAM role ARN")
@@ -183,18 +182,6 @@ def _role_name(value: str) -> str:
     return value
 
 
-def _tag_keys(value: str) -> tuple[str, ...]:
-    keys = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    if not keys:
-        raise ValueError("no tag key given")
-    for key in keys:
-        if len(key) > 128:
-            raise ValueError(f"tag key {key[:20]!r}... is longer than AWS's 128 characters")
-        if key.lower().startswith("aws:"):
-            raise ValueError(f"tag key {key!r} uses the reserved prefix aws:")
-    return keys
-
-
 def _pinned_day(value: str) -> dt.date:
     try:
         return parse_today(value)
@@ -203,12 +190,7 @@ def _pinned_day(value: str) -> dt.date:
 
 
 def _duckdb_path(value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.exists() and path.is_dir():
-        raise ValueError("is a directory, not a file")
-    if path.suffix not in (".duckdb", ".db"):
-        raise ValueError("should name a .duckdb file")
-    return path
+    return settings_rules.writable_file(value, (".duckdb", ".db"))
 
 
 def _start_date(today: dt.date) -> Callable[[str], dt.date]:
@@ -274,15 +256,52 @@ def report_formats(value: str) -> tuple[str, ...]:
     return formats
 
 
-def project_root() -> Path:
-    """Report files stay under the directory the code location runs from (the project checkout)."""
-    return Path.cwd().resolve()
+def default_project_root() -> Path | None:
+    """The folder holding this project's ``pyproject.toml``, found from the package's own location.
+
+    Not the working directory: confinement must not widen because a process was started from ``/``.
+    None when the package is installed away from its checkout (then FINOPS_PROJECT_ROOT is required).
+    """
+    here = Path(__file__).resolve().parent
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        try:
+            name = tomllib.loads(candidate.read_text(encoding="utf-8")).get("project", {}).get("name")
+        except (OSError, ValueError):
+            continue
+        if name == PROJECT_NAME:
+            return folder
+    return None
 
 
-def confined_dir(value: str | Path, root: Path | None = None) -> Path:
-    """``value`` as a directory inside ``root``: no ``..``, no symlink leading out; relative to ``root``."""
-    root = (root or project_root()).resolve()
-    path = Path(str(value)).expanduser()
+def _required_project_root() -> Path:
+    root = default_project_root()
+    if root is None:
+        raise SettingsError(PROJECT_ROOT_MISSING)
+    return root
+
+
+def _project_root(value: str) -> Path:
+    path = settings_rules.expand_user(value)
+    if not path.is_absolute():
+        raise ValueError("must be an absolute path (a relative one would follow the working directory)")
+    if not path.is_dir():
+        raise ValueError("is not an existing folder")
+    resolved = path.resolve()
+    if resolved.parent == resolved:
+        raise ValueError("is the file system root, which confines nothing")
+    return resolved
+
+
+def confined_dir(value: str | Path, root: Path) -> Path:
+    """``value`` as a directory inside ``root``: no ``..``, no symlink leading out; relative to ``root``.
+
+    Also away from git's and Python's own files (``.git/hooks`` or ``.venv/bin`` would turn a report
+    into code that runs), and either existing or creatable in a writable folder, so a bad folder is
+    refused when settings load, not when the first report is written.
+    """
+    root = root.resolve()
+    path = settings_rules.expand_user(str(value))
     if any(part == ".." for part in path.parts):
         raise ValueError("must not contain '..'")
     full = path if path.is_absolute() else root / path
@@ -291,22 +310,20 @@ def confined_dir(value: str | Path, root: Path | None = None) -> Path:
         raise ValueError(f"resolves to {resolved}, outside the project directory {root}")
     if resolved.exists() and not resolved.is_dir():
         raise ValueError("exists and is not a directory")
+    problem = settings_rules.forbidden_area(resolved)
+    if problem:
+        raise ValueError(problem)
+    settings_rules.creatable_dir(resolved)
     return resolved
 
 
-def _report_output_dir(value: str) -> Path:
-    confined_dir(value)
-    return Path(value)
+def _report_output_dir(root: Path | None) -> Callable[[str], Path]:
+    def parse(value: str) -> Path:
+        if root is not None:  # without a root, FINOPS_PROJECT_ROOT's own error is already listed
+            confined_dir(value, root)
+        return Path(value)
 
-
-def _timezone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not an IANA time zone") from None
-    return value
+    return parse
 
 
 def email_address(value: str) -> str:
@@ -324,7 +341,7 @@ def _email_list(value: str) -> tuple[str, ...]:
     return addresses
 
 
-def _report_settings(r: _Reader, region: str) -> dict[str, Any]:
+def _report_settings(r: _Reader, region: str, root: Path | None) -> dict[str, Any]:
     return {
         "report_default_formats": r.get(
             "REPORT_DEFAULT_FORMATS",
@@ -335,8 +352,9 @@ def _report_settings(r: _Reader, region: str) -> dict[str, Any]:
         "report_output_dir": r.get(
             "REPORT_OUTPUT_DIR",
             Path("reports"),
-            _report_output_dir,
-            "give a folder inside the project, e.g. reports (no '..', no symlink pointing outside)",
+            _report_output_dir(root),
+            "give a writable folder inside the project, e.g. reports (no '..', no symlink pointing outside, "
+            "not under .git or the virtualenv)",
         ),
         "max_excel_rows": r.get(
             "MAX_EXCEL_ROWS",
@@ -349,11 +367,14 @@ def _report_settings(r: _Reader, region: str) -> dict[str, Any]:
             "REPORT_SCHEDULE_CRON", "0 2 * * *", _cron, "use a 5-field cron such as '0 2 * * *'"
         ),
         "report_schedule_timezone": r.get(
-            "REPORT_SCHEDULE_TIMEZONE", "UTC", _timezone, "use an IANA time zone such as UTC or Europe/Paris"
+            "REPORT_SCHEDULE_TIMEZONE",
+            "UTC",
+            settings_rules.timezone,
+            "use an IANA time zone such as UTC or Europe/Paris",
         ),
         "ses_enabled": r.get("SES_ENABLED", False, _bool, "use true or false"),
         "ses_region": r.get(
-            "SES_REGION", region, _region, "use the code of a region with SES, e.g. us-east-1"
+            "SES_REGION", region, settings_rules.region, "use the code of a region with SES, e.g. us-east-1"
         ),
         "ses_sender_email": r.get(
             "SES_SENDER_EMAIL",
@@ -407,7 +428,20 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
     pinned = r.get(TODAY_ENV, None, _pinned_day, TODAY_FIX)  # the clock's pin, reported with the rest
     # A bad pin is listed with the other errors; the rest is then checked against the machine's clock.
     today = today or pinned or (machine_today() if r.errors else today_utc())
-    region = r.get(("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1", _region, "use a code like us-east-1")
+    region = r.get(
+        ("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1", settings_rules.region, "use a code like us-east-1"
+    )
+    root = r.get(
+        "FINOPS_PROJECT_ROOT",
+        None,
+        _project_root,
+        "give the absolute path of the project folder (reports are confined to it), or unset it to use "
+        "the folder of this project's pyproject.toml",
+    )
+    if root is None and not any(e.startswith("FINOPS_PROJECT_ROOT=") for e in r.errors):
+        root = default_project_root()
+        if root is None:
+            r.errors.append(PROJECT_ROOT_MISSING)
     values: dict[str, Any] = {
         "aws_region": region,
         "role_arn": r.get(
@@ -420,8 +454,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
         "required_tag_keys": r.get(
             "REQUIRED_TAG_KEYS",
             DEFAULT_REQUIRED_TAG_KEYS,
-            _tag_keys,
-            "give comma-separated tag keys, e.g. Environment,Owner,Project,CostCenter",
+            settings_rules.tag_keys,
+            f"give at most {settings_rules.MAX_REQUIRED_TAG_KEYS} comma-separated tag keys of letters, "
+            "digits, spaces and _.:/=+-@ (each costs every run one Cost Explorer request or more), "
+            "e.g. Environment,Owner,Project,CostCenter",
         ),
         "lookback_days": r.get(
             "LOOKBACK_DAYS", 90, _int_in(1, 90), "use 1 to 90 (Cost Explorer keeps anomalies for 90 days)"
@@ -434,7 +470,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
             "FINOPS_DUCKDB_PATH",
             Path("data/finops.duckdb"),
             _duckdb_path,
-            "give the path of a .duckdb file, e.g. data/finops.duckdb",
+            "give the path of a .duckdb file in a writable folder outside .git and the virtualenv, "
+            "e.g. data/finops.duckdb",
         ),
         "start_date": r.get(
             "FINOPS_START_DATE",
@@ -451,7 +488,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
         "scan_regions": r.get(
             "FINOPS_SCAN_REGIONS",
             (region,),
-            _regions,
+            settings_rules.regions,
             "give comma-separated region codes, e.g. us-east-1,eu-west-1",
         ),
         "restatement_days": r.get(
@@ -517,7 +554,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
         ),
         "support_probe_enabled": r.get("SUPPORT_PROBE_ENABLED", False, _bool, "use true or false"),
         # --- reports and delivery (issue #6) ---
-        **_report_settings(r, region),
+        "project_root": root,
+        **_report_settings(r, region, root),
     }
     r.errors.extend(tag_rules.cross_check(values["required_tag_keys"], values["tag_allowed_values"]))
     r.errors.extend(_report_cross_check(values))

@@ -7,12 +7,12 @@ value is read. The compliance marts get the rules as a ``TagRules`` through ``ru
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from finops_pipeline.settings_rules import control_free, expand_user, strict_json, strict_yaml
 
 if TYPE_CHECKING:
     from finops_pipeline.settings import Settings
@@ -48,7 +48,7 @@ def rules_from_settings(settings: Settings) -> TagRules:
 
 
 def _load_rules_file(path_text: str) -> Any:
-    path = Path(path_text).expanduser()
+    path = expand_user(path_text)
     if path.suffix.lower() not in (".json", ".yaml", ".yml"):
         raise ValueError(
             "is neither inline JSON (starting with '{') nor the path of a .json, .yaml or .yml file"
@@ -59,32 +59,24 @@ def _load_rules_file(path_text: str) -> Any:
         )
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
-        return _json(text, f"file {path.name}")
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ValueError(
-            f"file {path.name} is not valid YAML{where}: {getattr(exc, 'problem', exc)}"
-        ) from None
+        return strict_json(text, f"file {path.name}")
+    return strict_yaml(text, f"file {path.name}")
 
 
-def _json(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{what} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
+def _usable_value(value: Any) -> bool:
+    """A value a resource could carry and a reader could see: not blank, no NUL or other control character."""
+    return (
+        isinstance(value, str)
+        and value.strip() != ""
+        and len(value) <= MAX_TAG_VALUE_LENGTH
+        and control_free(value)
+    )
 
 
 def parse_allowed_values(value: str) -> AllowedValues:
     """``{"Environment": ["prod", "dev"]}`` inline, or the path of a JSON / YAML file holding that mapping."""
     text = value.strip()
-    data = _json(text, "inline value") if text.startswith("{") else _load_rules_file(text)
+    data = strict_json(text, "inline value") if text.startswith("{") else _load_rules_file(text)
     if data is None:
         return ()
     if not isinstance(data, dict):
@@ -99,11 +91,11 @@ def parse_allowed_values(value: str) -> AllowedValues:
             raise ValueError(f'allowed values of {key!r} must be a list of strings, e.g. ["prod", "dev"]')
         if not values:
             raise ValueError(f"allowed values of {key!r} is an empty list: nothing could ever comply")
-        bad = [v for v in values if not isinstance(v, str) or v == "" or len(v) > MAX_TAG_VALUE_LENGTH]
+        bad = [v for v in values if not _usable_value(v)]
         if bad:
             raise ValueError(
-                f"allowed values of {key!r} must be non-empty strings of at most {MAX_TAG_VALUE_LENGTH} "
-                f"characters; got {bad[0]!r}"
+                f"allowed values of {key!r} must be non-blank strings of at most {MAX_TAG_VALUE_LENGTH} "
+                f"characters without control characters; got {bad[0]!r}"
             )
         rules.append((key, tuple(dict.fromkeys(values))))
     return tuple(rules)

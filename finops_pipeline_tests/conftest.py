@@ -41,6 +41,26 @@ os.environ["FINOPS_TODAY"] = SANDBOX_AS_OF.isoformat()
 SANDBOX_ACCOUNTS = 12
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_project_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """FINOPS_PROJECT_ROOT for session and module fixtures too: no report ever lands in this checkout."""
+    root = tmp_path_factory.mktemp("project-root")
+    before = os.environ.get("FINOPS_PROJECT_ROOT")
+    os.environ["FINOPS_PROJECT_ROOT"] = str(root)
+    yield root
+    if before is None:
+        os.environ.pop("FINOPS_PROJECT_ROOT", None)
+    else:
+        os.environ["FINOPS_PROJECT_ROOT"] = before
+
+
+@pytest.fixture(autouse=True)
+def project_root_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Reports are confined to FINOPS_PROJECT_ROOT: the test's own folder, never this checkout."""
+    monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(tmp_path))
+    return tmp_path
+
+
 def sandbox_config(**overrides: Any) -> WorldConfig:
     """The session sandbox's WorldConfig, with `overrides`."""
     from finops_pipeline.sandbox.world import WorldConfig

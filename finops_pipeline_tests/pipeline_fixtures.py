@@ -91,10 +91,11 @@ def materialized_copy(ingested: Path, sandbox: Any, folder: Path, assets: tuple[
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder as the working directory: REPORT_OUTPUT_DIR is confined to it."""
+    """A project folder (FINOPS_PROJECT_ROOT) as the working directory: REPORT_OUTPUT_DIR stays in it."""
     root = tmp_path / "project"
     root.mkdir()
     monkeypatch.chdir(root)
+    monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(root))
     return root
 
 

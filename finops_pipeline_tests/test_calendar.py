@@ -85,6 +85,7 @@ def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         set_aws_env(monkeypatch, pipeline_env(handle.env(), database), folder)
         monkeypatch.setenv("FINOPS_TODAY", day.isoformat())
         monkeypatch.chdir(folder)
+        monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(folder))
         history = run_pipeline(month_start(day, 2), day, assets=BUDGET_ASSETS)
         assert history.success, [e.message for e in history.all_events if e.is_step_failure]
         settings = load_settings()

@@ -72,6 +72,6 @@ def test_dg_check_defs_reports_the_bad_variable(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert (
-        "FINOPS_SCAN_REGIONS='us-east-1,narnia' is invalid: narnia is not AWS region codes"
+        "FINOPS_SCAN_REGIONS='us-east-1,narnia' is invalid: narnia is not an AWS region code botocore knows"
         in done.stdout + done.stderr
     )

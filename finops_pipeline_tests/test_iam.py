@@ -83,7 +83,8 @@ def recorded(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     directory = tmp_path_factory.mktemp("iam-record")
     database = directory / "finops.duckdb"
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.chdir(directory)  # REPORT_OUTPUT_DIR (reports/) is confined to the working directory
+    monkeypatch.chdir(directory)
+    monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(directory))  # reports/ stays in it
     try:
         set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database, **_features(directory)), directory)
         with record_actions(monkeypatch, sandbox.world.management_account_id) as pipeline:
@@ -220,6 +221,7 @@ def enforced_run(
     database = directory / "finops.duckdb"
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.chdir(directory)
+    monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(directory))
     enforced.enforce(True)
     try:
         set_aws_env(monkeypatch, pipeline_env(enforced.env(), database, **_features(directory)), directory)

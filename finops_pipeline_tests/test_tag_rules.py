@@ -63,7 +63,7 @@ def test_inline_json_json_file_and_yaml_file_give_the_same_rules(tmp_path: Path)
         ({"TAG_ALLOWED_VALUES": '{"Environment": "prod"}'}, "allowed values of 'Environment' must be a list"),
         ({"TAG_ALLOWED_VALUES": '{"Environment": []}'}, "is an empty list: nothing could ever comply"),
         ({"TAG_ALLOWED_VALUES": '{"Environment": ["prod", 3]}'}, "got 3"),
-        ({"TAG_ALLOWED_VALUES": '{"Environment": [""]}'}, "must be non-empty strings"),
+        ({"TAG_ALLOWED_VALUES": '{"Environment": [""]}'}, "must be non-blank strings"),
         (
             {"TAG_ALLOWED_VALUES": '{"Team": ["a"]}'},
             "TAG_ALLOWED_VALUES names 'Team', which is not in REQUIRED_TAG_KEYS",

@@ -3,6 +3,9 @@
 - One ``multipart/mixed`` message: a text and an HTML summary (``multipart/alternative``), then the
   report files as attachments, added in order of usefulness while the raw message stays under
   :data:`MAX_RAW_BYTES` (SES's 10 MB limit); files that do not fit are listed by name in the body.
+- Only the report's own files are attached: regular files directly in its report folder, named after
+  its report id, of a report type. Any other path (``/etc/passwd``, a symlink, ``../.env``) is refused
+  without being opened, and listed as not attached with the reason.
 - Header values built from data (account, service or tag names) go through :func:`header_safe`:
   control characters (CR, LF, ...) are removed before the header is set, so no value can add a header.
 - ``send_raw_email`` is called without ``Destinations``: SES then takes the recipients from the To
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from finops_pipeline.clock import utc_now
 
 MAX_RAW_BYTES = 10 * 1024 * 1024 - 64 * 1024  # under SES's 10 MB, with room for SES's own headers
 SUBJECT_MAX_CHARS = 180
+TOO_BIG = "too large for this e-mail"
 ATTACH_ORDER = (".html", ".xlsx", ".json", ".csv", ".parquet")
 MIME_TYPES = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -53,7 +58,7 @@ class BuiltMessage:
     subject: str
     recipients: list[str]
     attached: list[str] = field(default_factory=list)
-    listed: list[str] = field(default_factory=list)  # not attached: too big for one message, or missing
+    listed: list[str] = field(default_factory=list)  # "name (why not attached)": too big, missing, refused
 
     @property
     def size(self) -> int:
@@ -80,6 +85,47 @@ def attachment_order(paths: Sequence[Path]) -> list[Path]:
     return sorted(paths, key=lambda p: (rank.get(p.suffix.lower(), len(rank)), p.name))
 
 
+def _refusal(path: Path, folder: Path | None, stem: str | None) -> str | None:
+    """Why ``path`` may not be attached (None: it may). Decided from names and ``lstat`` only, never read."""
+    name = path.name
+    if folder is None or not stem:
+        return "refused: no report folder or report id to check it against"
+    if Path(os.path.abspath(path.parent)) != folder:
+        return "refused: not in the report folder"
+    if not (name.startswith(stem) and name[len(stem) : len(stem) + 1] in (".", "-")):
+        return f"refused: not a file of report {stem}"
+    if path.suffix.lower() not in ATTACH_ORDER:
+        return "refused: not a report file type"
+    if path.is_symlink():
+        return "refused: a symbolic link"
+    if not path.is_file():
+        return "missing"
+    return None
+
+
+def vet_attachments(
+    paths: Sequence[Path], folder: Path | None, stem: str | None
+) -> tuple[list[Path], list[str]]:
+    """The files that may be attached, and ``name (reason)`` for every other one."""
+    folder = Path(os.path.abspath(folder)) if folder is not None else None
+    allowed: list[Path] = []
+    refused: list[str] = []
+    for path in paths:
+        reason = _refusal(Path(path), folder, stem)
+        if reason is None:
+            allowed.append(Path(path))
+        else:
+            refused.append(f"{header_safe(Path(path).name, 200)} ({reason})")
+    return allowed, refused
+
+
+def _read_attachment(path: Path) -> bytes:
+    """The file's bytes, refusing a symlink swapped in since it was vetted."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
 def build_message(
     *,
     sender: str,
@@ -88,23 +134,23 @@ def build_message(
     text_body: str,
     html_body: str,
     attachments: Sequence[Path] = (),
+    folder: Path | None = None,
+    stem: str | None = None,
     max_bytes: int = MAX_RAW_BYTES,
     not_attached_note: bool = True,
 ) -> BuiltMessage:
-    """A message under ``max_bytes`` with as many of ``attachments`` as fit (most useful first)."""
+    """A message under ``max_bytes`` with as many of ``attachments`` as fit (most useful first).
+
+    Only files of report ``stem`` directly in ``folder`` are attached (see :func:`vet_attachments`).
+    """
 
     def compose(files: list[Path], listed: list[str]) -> EmailMessage:
         message = _base_message(sender, recipients, subject)
         text, html = text_body, html_body
         if listed and not_attached_note:
-            text += (
-                "\n\nNot attached (too large for one e-mail, or missing); find them in the report folder:\n"
-            )
+            text += "\n\nNot attached (the report files are in the report folder):\n"
             text += "\n".join(f"  - {name}" for name in listed)
-            html += (
-                "<p><b>Not attached</b> (too large for one e-mail, or missing); "
-                "find them in the report folder:</p><ul>"
-            )
+            html += "<p><b>Not attached</b> (the report files are in the report folder):</p><ul>"
             html += "".join(f"<li>{escape(name)}</li>" for name in listed) + "</ul>"
         message.set_content(text, subtype="plain", charset="utf-8")
         message.add_alternative(html, subtype="html", charset="utf-8")
@@ -114,15 +160,16 @@ def build_message(
                 tuple((mimetypes.guess_type(path.name)[0] or "application/octet-stream").split("/", 1)),
             )
             message.add_attachment(
-                path.read_bytes(), maintype=maintype, subtype=subtype, filename=header_safe(path.name, 200)
+                _read_attachment(path),
+                maintype=maintype,
+                subtype=subtype,
+                filename=header_safe(path.name, 200),
             )
         return message
 
-    ordered = attachment_order([Path(p) for p in attachments])
-    listed = [p.name for p in ordered if not p.is_file()]
-    candidates = [p for p in ordered if p.is_file()]
-    all_names = [p.name for p in candidates]
-    base = len(compose([], all_names + listed).as_bytes())
+    candidates, listed = vet_attachments(attachment_order([Path(p) for p in attachments]), folder, stem)
+    too_big = [f"{header_safe(p.name, 200)} ({TOO_BIG})" for p in candidates]
+    base = len(compose([], too_big + listed).as_bytes())
     chosen: list[Path] = []
     running = base
     for path in candidates:
@@ -131,7 +178,7 @@ def build_message(
             chosen.append(path)
             running += cost
     while True:
-        rest = [p.name for p in candidates if p not in chosen] + listed
+        rest = [f"{header_safe(p.name, 200)} ({TOO_BIG})" for p in candidates if p not in chosen] + listed
         raw = compose(chosen, rest).as_bytes()
         if len(raw) < max_bytes or not chosen:
             break

@@ -20,7 +20,7 @@ from finops_pipeline.reporting.datasets import (
     totals,
 )
 from finops_pipeline.reporting.periods import Period, ReportRangeError, resolve_period
-from finops_pipeline.reporting.safety import SafeFolder, report_dir, report_stem
+from finops_pipeline.reporting.safety import SafeFolder, attachment_folder, report_dir, report_stem
 from finops_pipeline.reporting.writers.csv_writer import write_csv
 from finops_pipeline.reporting.writers.html_report import render_within_limit
 from finops_pipeline.reporting.writers.json_writer import write_json
@@ -104,9 +104,9 @@ def write_files(
     figures: dict[str, Any],
     datasets: list[Dataset],
     max_excel_rows: int,
-    root: Path | None = None,
+    root: Path,
 ) -> tuple[list[Path], dict[str, Any]]:
-    """Every asked format into ``folder`` (inside ``root``, default the project), atomically.
+    """Every asked format into ``folder`` (inside ``root``, the project folder), atomically.
 
     Returns the paths and per-format facts (Excel truncation, HTML size).
     """
@@ -188,7 +188,9 @@ def build_report(
     """Write the files of datasets already read (no connection held); the dict ``generate_report`` returns."""
     stem = report_stem(now)
     meta = report_meta(stem, period, now)
-    files, facts = write_files(folder, stem, formats, meta, figures, datasets, settings.max_excel_rows)
+    files, facts = write_files(
+        folder, stem, formats, meta, figures, datasets, settings.max_excel_rows, settings.project_root
+    )
     services = next(d for d in datasets if d.name == "cost_by_service").table
     top_services = [
         [name, round(float(usd or 0), 2)]
@@ -234,13 +236,19 @@ def resolve_request(
         period = resolve_period(preset=preset, last_n_days=last_n_days, start=start, end=end, today=today)
     except ReportRangeError as exc:
         raise ReportError(str(exc)) from None
-    folder = report_dir(output_dir if output_dir is not None else settings.report_output_dir)
+    folder = report_dir(
+        output_dir if output_dir is not None else settings.report_output_dir, settings.project_root
+    )
     return chosen, period, folder
 
 
 def report_message(settings: Settings, summary: dict[str, Any], files: Sequence[str]) -> mail.BuiltMessage:
-    """The report e-mail, shared by :func:`send_report_email` and the SES sensor so both send the same."""
+    """The report e-mail, shared by :func:`send_report_email` and the SES sensor so both send the same.
+
+    Attachments come only from this report's folder inside the project, named after its report id.
+    """
     text, html = mail.report_bodies(summary, files)
+    report_id = summary.get("report_id")
     return mail.build_message(
         sender=settings.ses_sender_email or "",
         recipients=list(settings.ses_recipient_emails),
@@ -248,6 +256,8 @@ def report_message(settings: Settings, summary: dict[str, Any], files: Sequence[
         text_body=text,
         html_body=html,
         attachments=[Path(f) for f in files],
+        folder=attachment_folder(files, report_id, settings.project_root),
+        stem=str(report_id) if report_id else None,
     )
 
 

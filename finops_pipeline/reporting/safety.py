@@ -4,8 +4,10 @@
   carriage return is prefixed with an apostrophe, so a spreadsheet shows it as text instead of running it.
   Real numbers are numbers, never text, so they are untouched; text that is exactly a plain decimal number
   (``-12.5``) is left as it is too.
-- **Where files go**: the output folder is confined to the project folder (no ``..``, no symlink leading
-  out, checked again on the opened folder right before writing); files are created with ``O_EXCL`` and
+- **Where files go**: the output folder is confined to the project folder (``Settings.project_root``: the
+  folder of this project's ``pyproject.toml`` or FINOPS_PROJECT_ROOT, never the working directory; no
+  ``..``, no symlink leading out, not under ``.git`` or a virtualenv; checked again on the opened folder
+  right before writing); files are created with ``O_EXCL`` and
   ``O_NOFOLLOW`` under a temporary name inside that folder and renamed into place, so a reader never sees
   half a file and nothing existing is overwritten or followed.
 - **Names**: every file name carries a timestamp and a random component.
@@ -17,7 +19,7 @@ import datetime as dt
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -25,13 +27,14 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from finops_pipeline.settings import confined_dir, project_root
+from finops_pipeline.settings import confined_dir
 
 DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
 DANGEROUS_RE = r"^[=+\-@\t\r]"
 PLAIN_NUMBER_RE = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _PLAIN_NUMBER = re.compile(PLAIN_NUMBER_RE)
 NEUTRALISER = "'"
+REPORT_ID_RE = re.compile(r"^finops-report-\d{8}T\d{6}Z-[0-9a-f]{8}$")  # what report_stem makes
 
 
 class OutputPathError(ValueError):
@@ -72,9 +75,9 @@ def neutralise_table(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays([neutralise_array(column) for column in table.columns], schema=table.schema)
 
 
-def report_dir(value: str | Path, root: Path | None = None) -> Path:
-    """The confined, existing report folder (created if missing)."""
-    root = (root or project_root()).resolve()
+def report_dir(value: str | Path, root: Path) -> Path:
+    """The confined, existing report folder (created if missing); ``root`` is ``Settings.project_root``."""
+    root = root.resolve()
     try:
         folder = confined_dir(value, root)
     except ValueError as exc:
@@ -89,6 +92,20 @@ def report_dir(value: str | Path, root: Path | None = None) -> Path:
     return again
 
 
+def attachment_folder(files: Sequence[str | Path], report_id: object, root: Path) -> Path | None:
+    """The report folder e-mail attachments may come from: that of the report's files, in the project.
+
+    None (nothing attachable) when the id is not one :func:`report_stem` makes, or the first file's
+    folder is not a confined report folder: the file list comes from run metadata, which is not trusted.
+    """
+    if not files or not isinstance(report_id, str) or not REPORT_ID_RE.match(report_id):
+        return None
+    try:
+        return confined_dir(Path(str(files[0])).parent, root)
+    except ValueError:
+        return None
+
+
 def report_stem(now: dt.datetime) -> str:
     """``finops-report-20261127T020000Z-3f9a1c2b``: sortable and unguessable."""
     return f"finops-report-{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
@@ -97,9 +114,9 @@ def report_stem(now: dt.datetime) -> str:
 class SafeFolder:
     """Writes into one confined folder through a directory descriptor (no path re-resolution)."""
 
-    def __init__(self, folder: Path, root: Path | None = None) -> None:
+    def __init__(self, folder: Path, root: Path) -> None:
         self.path = folder
-        self.root = (root or project_root()).resolve()
+        self.root = root.resolve()
         self._fd: int | None = None
 
     def __enter__(self) -> SafeFolder:

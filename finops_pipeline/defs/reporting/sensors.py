@@ -24,7 +24,8 @@ from finops_pipeline.clock import utc_now
 from finops_pipeline.reporting import mail
 from finops_pipeline.reporting.outbox import Outbox, Outcome
 from finops_pipeline.reporting.report import report_message
-from finops_pipeline.settings import Settings, confined_dir
+from finops_pipeline.reporting.safety import attachment_folder
+from finops_pipeline.settings import Settings
 
 REPORT_KEY = dg.AssetKey("finops_report")
 ANOMALIES_KEY = dg.AssetKey("cost_anomalies")
@@ -109,25 +110,22 @@ def _result(
     return dg.SensorResult(cursor=outbox.dump(), asset_events=events, skip_reason=skip)
 
 
-def _marker(payload: dict[str, Any]) -> Path | None:
-    """``.<report_id>.emailed`` beside the report files: a durable 'already sent' record."""
-    files = payload.get("files") or []
-    if not files:
-        return None
-    try:
-        folder = confined_dir(Path(files[0]).parent)
-    except ValueError:
-        return None
-    return folder / f".{payload['key']}.emailed"
+def _marker(payload: dict[str, Any], root: Path) -> Path | None:
+    """``.<report_id>.emailed`` beside the report files: a durable 'already sent' record.
+
+    Only for a real report id in a confined report folder (the key comes from run metadata).
+    """
+    folder = attachment_folder(payload.get("files") or [], payload.get("key"), root)
+    return None if folder is None else folder / f".{payload['key']}.emailed"
 
 
-def _marker_exists(payload: dict[str, Any]) -> bool:
-    marker = _marker(payload)
+def _marker_exists(payload: dict[str, Any], root: Path) -> bool:
+    marker = _marker(payload, root)
     return marker is not None and marker.exists()
 
 
-def _write_marker(payload: dict[str, Any], detail: dict[str, Any]) -> None:
-    marker = _marker(payload)
+def _write_marker(payload: dict[str, Any], detail: dict[str, Any], root: Path) -> None:
+    marker = _marker(payload, root)
     if marker is None:
         return
     fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
@@ -219,8 +217,8 @@ def build_report_email_sensor(settings: Settings) -> dg.SensorDefinition:
         enqueue=enqueue,
         send=send,
         max_sends=5,
-        already_done=_marker_exists,
-        on_sent=_write_marker,
+        already_done=lambda payload: _marker_exists(payload, settings.project_root),
+        on_sent=lambda payload, detail: _write_marker(payload, detail, settings.project_root),
     )
 
 

@@ -28,6 +28,7 @@ def test_dagster_job_launch_runs_the_report_through_the_daemon(
     workspace = write_workspace(project)
     pipeline_env_for(warehouse_copy, REPORT_DEFAULT_FORMATS="html,csv", DAGSTER_HOME=str(home))
     monkeypatch.chdir(project)
+    monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(project))  # the daemon and its runs inherit it
     with (
         dg.DagsterInstance.get() as instance
     ):  # create the storage once: the daemon and the CLI then share it

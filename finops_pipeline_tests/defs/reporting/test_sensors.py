@@ -3,6 +3,7 @@
 # ruff: noqa: E501  (expected subjects are long)
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def _settings(aws_env: dict, recipient: str, sender: str = "finops@example.com",
     return load_settings(
         {
             **aws_env,
+            "FINOPS_PROJECT_ROOT": os.environ["FINOPS_PROJECT_ROOT"],  # the `project` fixture's folder
             "SES_ENABLED": "true",
             "SES_SENDER_EMAIL": sender,
             "SES_RECIPIENT_EMAILS": recipient,
@@ -92,22 +94,24 @@ def test_each_report_is_mailed_once(aws_env: dict, sandbox, project: Path, recip
     sensor = build_report_email_sensor(settings)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     instance = dg.DagsterInstance.ephemeral()
-    _report(instance, project / "reports", "finops-report-old")
-    files = _report(instance, project / "reports", "finops-report-a")
+    _report(instance, project / "reports", "finops-report-20261126T020000Z-00000001")
+    files = _report(instance, project / "reports", "finops-report-20261127T020000Z-0000000a")
     first = _tick(sensor, instance, None, settings)
-    assert _statuses(first) == [("finops-report-a", "sent")]  # a first tick mails the newest report only
+    assert _statuses(first) == [
+        ("finops-report-20261127T020000Z-0000000a", "sent")
+    ]  # a first tick mails the newest report only
     mail = _mine(sandbox.url, recipient)
-    assert len(mail) == 1 and "finops-report-a.html" in mail[0]["raw_data"]
-    assert json.loads(first.cursor)["sent"] == ["finops-report-a"]
-    assert (project / "reports" / ".finops-report-a.emailed").is_file()
+    assert len(mail) == 1 and "finops-report-20261127T020000Z-0000000a.html" in mail[0]["raw_data"]
+    assert json.loads(first.cursor)["sent"] == ["finops-report-20261127T020000Z-0000000a"]
+    assert (project / "reports" / ".finops-report-20261127T020000Z-0000000a.emailed").is_file()
     again = _tick(sensor, instance, first.cursor, settings)
     assert again.skip_reason is not None and again.asset_events == []
-    _report(instance, project / "reports", "finops-report-b")
+    _report(instance, project / "reports", "finops-report-20261127T030000Z-0000000b")
     second = _tick(sensor, instance, again.cursor, settings)
-    assert _statuses(second) == [("finops-report-b", "sent")]
+    assert _statuses(second) == [("finops-report-20261127T030000Z-0000000b", "sent")]
     assert second.asset_events[0].metadata["email_attached"].value == [
-        "finops-report-b.html",
-        "finops-report-b.xlsx",
+        "finops-report-20261127T030000Z-0000000b.html",
+        "finops-report-20261127T030000Z-0000000b.xlsx",
     ]
     # The cursor lost (say a tick timed out after sending): the marker file still prevents a resend.
     lost = _tick(sensor, instance, None, settings)
@@ -122,14 +126,18 @@ def test_failed_sends_are_recorded_retried_then_given_up(
     bad = _settings(aws_env, recipient, sender="nobody@unverified.example", SES_MAX_SEND_ATTEMPTS="3")
     sensor = build_report_email_sensor(bad)
     instance = dg.DagsterInstance.ephemeral()
-    files = _report(instance, project / "reports", "finops-report-x")
+    files = _report(instance, project / "reports", "finops-report-20261127T020000Z-000000ff")
     cursor = None
     seen = []
     for _ in range(4):
         result = _tick(sensor, instance, cursor, bad)
         cursor = result.cursor
         seen += _statuses(result)
-    assert seen == [("finops-report-x", "retry"), ("finops-report-x", "retry"), ("finops-report-x", "failed")]
+    assert seen == [
+        ("finops-report-20261127T020000Z-000000ff", "retry"),
+        ("finops-report-20261127T020000Z-000000ff", "retry"),
+        ("finops-report-20261127T020000Z-000000ff", "failed"),
+    ]
     state = json.loads(cursor)
     assert state["pending"] == [] and state["failed"][0]["attempts"] == 3
     assert "MessageRejected" in state["failed"][0]["last_error"]
@@ -137,21 +145,21 @@ def test_failed_sends_are_recorded_retried_then_given_up(
     assert _mine(sandbox.url, recipient) == []
     # A later report still goes out once the sender is fixed; the given-up one is not retried.
     good = _settings(aws_env, recipient)
-    _report(instance, project / "reports", "finops-report-y")
+    _report(instance, project / "reports", "finops-report-20261127T020000Z-000000ee")
     result = _tick(build_report_email_sensor(good), instance, cursor, good)
-    assert _statuses(result) == [("finops-report-y", "sent")]
+    assert _statuses(result) == [("finops-report-20261127T020000Z-000000ee", "sent")]
 
 
 def test_a_retry_succeeds_on_a_later_tick(aws_env: dict, sandbox, project: Path, recipient: str) -> None:
     bad = _settings(aws_env, recipient, sender="nobody@unverified.example")
     instance = dg.DagsterInstance.ephemeral()
-    _report(instance, project / "reports", "finops-report-r")
+    _report(instance, project / "reports", "finops-report-20261127T020000Z-000000cc")
     first = _tick(build_report_email_sensor(bad), instance, None, bad)
-    assert _statuses(first) == [("finops-report-r", "retry")]
+    assert _statuses(first) == [("finops-report-20261127T020000Z-000000cc", "retry")]
     assert "email_error" in first.asset_events[0].metadata
     good = _settings(aws_env, recipient)
     second = _tick(build_report_email_sensor(good), instance, first.cursor, good)
-    assert _statuses(second) == [("finops-report-r", "sent")]
+    assert _statuses(second) == [("finops-report-20261127T020000Z-000000cc", "sent")]
     assert second.asset_events[0].metadata["email_attempts"].value == 2
     assert len(_mine(sandbox.url, recipient)) == 1
 
