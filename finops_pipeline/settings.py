@@ -91,6 +91,7 @@ class Settings:
     cost_monthly_warning: float | None = None
     # --- operability (issue #7) ---
     duckdb_lock_timeout_seconds: int = 30
+    read_copy: bool = True
     support_probe_enabled: bool = False
     # --- reports and delivery (issue #6) ---
     report_default_formats: tuple[str, ...] = REPORT_FORMATS
@@ -546,6 +547,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
             "COST_MONTHLY_WARNING", None, _usd, "give a dollar amount such as 75000, or unset it"
         ),
         # --- operability (issue #7) ---
+        "read_copy": r.get("FINOPS_READ_COPY", True, _bool, "use true or false"),
         "duckdb_lock_timeout_seconds": r.get(
             "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS",
             30,

@@ -3,11 +3,18 @@
 DuckDB lets one process write and blocks every other one, so connections live only inside
 ``with warehouse.connect()`` blocks, and every replace happens in one transaction: a failed run
 leaves the earlier rows in place.
+
+Readers (notebooks, BI tools, ``duckdb -readonly``) would block runs if they held the warehouse
+itself, so after every successful run the warehouse is copied to a **read copy** beside it
+(``finops.duckdb`` → ``finops.read.duckdb``), atomically replaced: a reader holding the old copy
+keeps its (unlinked) file and its lock on it, and no run ever opens the read copy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,8 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
+from dagster._core.events import DagsterEventType
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
@@ -56,11 +65,42 @@ def open_with_lock_timeout(
                     f"The warehouse {database} is locked by another process and stayed locked for "
                     f"{timeout_s:g} s (DuckDB allows one writing process). DuckDB says: {exc}. "
                     "Fix: wait for that run (or the open notebook / duckdb shell holding it) to finish, or "
-                    "stop it; open the file read_only=True for ad-hoc queries; raise "
-                    "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS to wait longer."
+                    f"stop it; for queries open the read copy {read_copy_path(Path(database))} instead "
+                    "(published after every successful run; holding it never blocks a run; a read_only "
+                    "connection to the warehouse itself does); raise FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS "
+                    "to wait longer."
                 ) from exc
             time.sleep(min(delay, remaining))  # bounded lock-retry backoff, not a synchronisation wait
             delay = min(delay * 2, 1.0)
+
+
+def read_copy_path(database: Path) -> Path:
+    """Where the read copy of ``database`` is published: beside it, ``<name>.read<suffix>``."""
+    return database.with_name(f"{database.stem}.read{database.suffix}")
+
+
+def publish_read_copy(database: Path, lock_timeout_s: float = 30.0) -> Path:
+    """Copy the warehouse to its read copy, replacing the old one atomically.
+
+    The copy is made by DuckDB under the warehouse's own lock (``COPY FROM DATABASE``), so it is a
+    consistent snapshot of committed data; it is written under a temporary name in the same folder and
+    renamed into place.
+    """
+    target = read_copy_path(database)
+    staging = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    conn = open_with_lock_timeout(str(database), lock_timeout_s)
+    try:
+        source = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f"ATTACH '{staging}' AS read_copy")
+        conn.execute(f'COPY FROM DATABASE "{source}" TO read_copy')
+        conn.execute("DETACH read_copy")
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.close()
+    os.replace(staging, target)
+    return target
 
 
 class WarehouseResource(DuckDBResource):
@@ -68,10 +108,34 @@ class WarehouseResource(DuckDBResource):
 
     A file locked by another process is retried for ``lock_timeout_seconds``
     (FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS), then :class:`WarehouseLockedError` names the file, the holder
-    DuckDB reports and the fix.
+    DuckDB reports and the fix. At the end of a run in which no step failed, the read copy is
+    published (``read_copy``, FINOPS_READ_COPY).
     """
 
     lock_timeout_seconds: float = Field(default=30.0, ge=0)
+    read_copy: bool = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Publish the read copy once the run's steps are done, unless one of them failed."""
+        run, instance = context.run, context.instance
+        if not self.read_copy or run is None or instance is None or not Path(self.database).is_file():
+            return
+        if instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE):
+            return
+        try:
+            target = publish_read_copy(Path(self.database), self.lock_timeout_seconds)
+        except (
+            duckdb.Error,
+            OSError,
+            WarehouseLockedError,
+        ) as exc:  # the data is committed: only the copy lags
+            if context.log is not None:
+                context.log.warning(
+                    "the read copy was not refreshed (it keeps the previous run's data): %s", exc
+                )
+            return
+        if context.log is not None:
+            context.log.info("published the warehouse's read copy %s", target)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

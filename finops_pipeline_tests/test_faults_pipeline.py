@@ -231,6 +231,7 @@ def test_locked_warehouse_waits_within_the_bound_then_names_the_holder(
         assert str(database) in message and "locked by another process" in message
         assert f"PID {holder.pid}" in message
         assert "Fix:" in message and "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS" in message
+        assert f"open the read copy {database.with_name('finops.read.duckdb')} instead" in message
 
         result = run_pipeline(START, TODAY, assets=["ce_cost_daily"])  # the setting bounds the asset's wait
         assert not result.success

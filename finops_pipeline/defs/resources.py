@@ -12,7 +12,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "aws": AwsResource.from_settings(settings),
         "warehouse": WarehouseResource(
-            database=str(settings.duckdb_path), lock_timeout_seconds=settings.duckdb_lock_timeout_seconds
+            database=str(settings.duckdb_path),
+            lock_timeout_seconds=settings.duckdb_lock_timeout_seconds,
+            read_copy=settings.read_copy,
         ),
     }
 

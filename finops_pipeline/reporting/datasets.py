@@ -237,6 +237,8 @@ SPECS: tuple[DatasetSpec, ...] = (
             "scope": "text",
             "account_id": "text",
             "account_name": "text",
+            "budget_name": "text",
+            "scope_detail": "text",
             "month_to_date_usd": "currency",
             "forecast_usd": "currency",
             "limit_usd": "currency",

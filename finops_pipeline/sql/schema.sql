@@ -330,12 +330,17 @@ CREATE TABLE IF NOT EXISTS raw.aws_budgets (
     limit_usd               DECIMAL(18, 6),
     actual_spend_usd        DECIMAL(18, 6),
     forecasted_spend_usd    DECIMAL(18, 6),
-    linked_account_ids      VARCHAR[],          -- from the LinkedAccount cost filter; empty = whole organisation
+    linked_account_ids      VARCHAR[],          -- the accounts scoping it (CostFilters or FilterExpression)
     cost_filters            JSON,
-    fetched_at              TIMESTAMPTZ NOT NULL
+    fetched_at              TIMESTAMPTZ NOT NULL,
+    filter_expression       JSON,               -- the newer FilterExpression, as returned
+    cost_types              JSON,               -- what counts (credits, refunds, amortised, ...)
+    scope_kind              VARCHAR,            -- organisation | account | accounts | filtered (budget_scope.py)
+    scope_description       VARCHAR,            -- the scope in words
+    measure                 VARCHAR             -- unblended (recomputed from Cost Explorer) | aws_calculated
 );
 
--- ==== Degraded scans keep their last good rows (issue #14) ======================================
+-- ==== Degraded scans keep their last good rows (issue #14) ===============================
 -- Warehouses created before these columns existed get them here (no-ops on a new file).
 ALTER TABLE raw.tagged_resources ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
 ALTER TABLE raw.tagged_resources ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
@@ -360,3 +365,10 @@ ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS accounts_missi
 ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_complete BIGINT;
 ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_stale BIGINT;
 ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_missing BIGINT;
+=======
+-- warehouses made before budgets were scoped as AWS applies them
+ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS filter_expression JSON;
+ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS cost_types JSON;
+ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS scope_kind VARCHAR;
+ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS scope_description VARCHAR;
+ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS measure VARCHAR;

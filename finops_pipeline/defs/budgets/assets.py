@@ -24,6 +24,7 @@ from finops_pipeline.aws_session import (
     call_metadata,
     classify_error,
 )
+from finops_pipeline.budget_scope import budget_scope
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.markdown import md_table, usd
@@ -61,6 +62,11 @@ BUDGET_SCHEMA = pa.schema(
         ("linked_account_ids", pa.list_(pa.string())),
         ("cost_filters", pa.string()),
         ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("filter_expression", pa.string()),
+        ("cost_types", pa.string()),
+        ("scope_kind", pa.string()),
+        ("scope_description", pa.string()),
+        ("measure", pa.string()),
     ]
 )
 
@@ -132,6 +138,7 @@ def ce_cost_forecast(
 def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
     spend = budget.get("CalculatedSpend") or {}
     filters = budget.get("CostFilters") or {}
+    scope = budget_scope(budget)
     return {
         "snapshot_date": today,
         "owner_account_id": owner,
@@ -141,9 +148,16 @@ def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datet
         "limit_usd": _money((budget.get("BudgetLimit") or {}).get("Amount")),
         "actual_spend_usd": _money((spend.get("ActualSpend") or {}).get("Amount")),
         "forecasted_spend_usd": _money((spend.get("ForecastedSpend") or {}).get("Amount")),
-        "linked_account_ids": list(filters.get("LinkedAccount") or []),
+        "linked_account_ids": list(scope.account_ids),
         "cost_filters": json.dumps(filters, sort_keys=True),
         "fetched_at": now,
+        "filter_expression": json.dumps(budget["FilterExpression"], sort_keys=True)
+        if budget.get("FilterExpression")
+        else None,
+        "cost_types": json.dumps(budget.get("CostTypes") or {}, sort_keys=True),
+        "scope_kind": scope.kind,
+        "scope_description": scope.description,
+        "measure": scope.measure,
     }
 
 
@@ -209,7 +223,7 @@ def _preview(rows: list[dict[str, Any]]) -> str:
         (
             (
                 f"{r['scope']} {r['month']}",
-                r["account_name"] or r["account_id"],
+                r["account_name"] or r["account_id"] or r["budget_name"],
                 usd(r["month_to_date_usd"]),
                 usd(r["forecast_usd"]),
                 usd(r["limit_usd"]),
@@ -240,7 +254,8 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
         with warehouse.connect() as conn:
             conn.execute(STATUS_TABLE_SQL)
             # warehouses made before month_state existed (the mart is rewritten whole on every run)
-            conn.execute("ALTER TABLE marts.budget_status ADD COLUMN IF NOT EXISTS month_state VARCHAR")
+            for column in ("month_state", "budget_name", "scope_detail"):
+                conn.execute(f"ALTER TABLE marts.budget_status ADD COLUMN IF NOT EXISTS {column} VARCHAR")
             table = compute_budget_status(conn, settings, now.date())
             table = table.append_column(
                 "computed_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))

@@ -1,6 +1,9 @@
 -- One row per account and one for the organisation for the current month (month_state 'current'),
 -- the same for the month before it once closed ('closed': its actual against its limit, so a report of
--- that month shows its own budgets), and the organisation's next month ('next').
+-- that month shows its own budgets), the organisation's next month ('next'), and one row per budget
+-- that is neither one account's nor the organisation's (scope 'budget': several accounts, a service,
+-- a tag, a cost category or other cost types; held to AWS's own calculated spend where the pipeline
+-- cannot recompute it).
 -- Parameters: $as_of (today: forecasts start here), $monthly_warning, $daily_warning.
 -- Per-account forecasts cost no Cost Explorer request: each account's run rate over the last
 -- RUN_RATE_DAYS complete days (last month's on the 1st: a run rate never collapses to zero while an
@@ -50,8 +53,13 @@ run_rate AS (
     FROM mtd m CROSS JOIN dims d LEFT JOIN recent r ON r.account_id = m.account_id
 ),
 totals AS (SELECT sum(rest_rr) AS rest_rr, sum(mtd) AS mtd FROM run_rate),
-budgets AS (    -- the newest snapshot; a budget with one linked account is that account's, none the organisation's
-    SELECT budget_name, CAST(limit_usd AS DOUBLE) AS limit_usd, linked_account_ids
+budgets AS (    -- the newest snapshot, scoped as AWS applies the budget (finops_pipeline/budget_scope.py);
+                -- snapshots from before scope_kind existed: by their linked accounts
+    SELECT budget_name, CAST(limit_usd AS DOUBLE) AS limit_usd, linked_account_ids, scope_description,
+           coalesce(scope_kind, CASE coalesce(len(linked_account_ids), 0) WHEN 0 THEN 'organisation'
+                                     WHEN 1 THEN 'account' ELSE 'accounts' END) AS scope_kind,
+           coalesce(measure, 'unblended') AS measure,
+           CAST(actual_spend_usd AS DOUBLE) AS aws_actual, CAST(forecasted_spend_usd AS DOUBLE) AS aws_forecast
     FROM raw.aws_budgets
     WHERE budget_type = 'COST' AND time_unit = 'MONTHLY'
       AND snapshot_date = (SELECT max(snapshot_date) FROM raw.aws_budgets)
@@ -59,12 +67,12 @@ budgets AS (    -- the newest snapshot; a budget with one linked account is that
 account_limits AS (
     SELECT linked_account_ids[1] AS account_id, min(limit_usd) AS limit_usd,
            'aws_budget:' || arg_min(budget_name, limit_usd) AS limit_source
-    FROM budgets WHERE len(linked_account_ids) = 1 GROUP BY 1
+    FROM budgets WHERE scope_kind = 'account' AND measure = 'unblended' GROUP BY 1
 ),
 org_limit AS (
     SELECT limit_usd, limit_source FROM (
         SELECT limit_usd, 'aws_budget:' || budget_name AS limit_source FROM budgets
-        WHERE linked_account_ids IS NULL OR len(linked_account_ids) = 0
+        WHERE scope_kind = 'organisation' AND measure = 'unblended'
         UNION ALL
         SELECT CAST($monthly_warning AS DOUBLE), 'COST_MONTHLY_WARNING' WHERE $monthly_warning IS NOT NULL
     ) ORDER BY limit_usd LIMIT 1
@@ -85,7 +93,8 @@ account_rows AS (
            CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN r.mtd + r.rest_rr / t.rest_rr * rest.upper END AS forecast_upper_usd,
            CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN 'run_rate_scaled_to_cost_explorer' ELSE 'run_rate' END AS forecast_method,
            al.limit_usd, al.limit_source,
-           l.day AS last_day, coalesce(ldc.usd, 0) AS last_day_usd, CAST(NULL AS DOUBLE) AS daily_threshold_usd
+           l.day AS last_day, coalesce(ldc.usd, 0) AS last_day_usd, CAST(NULL AS DOUBLE) AS daily_threshold_usd,
+           CAST(NULL AS VARCHAR) AS budget_name, CAST(NULL AS VARCHAR) AS scope_detail
     FROM run_rate r CROSS JOIN dims d CROSS JOIN totals t
     LEFT JOIN rest ON true
     LEFT JOIN account_limits al ON al.account_id = r.account_id
@@ -97,13 +106,13 @@ org_row AS (
            t.mtd + coalesce(rest.mean, t.rest_rr), t.mtd + rest.lower, t.mtd + rest.upper,
            CASE WHEN rest.mean IS NULL THEN 'run_rate' ELSE 'cost_explorer' END,
            ol.limit_usd, ol.limit_source,
-           l.day, (SELECT coalesce(sum(usd), 0) FROM last_day_cost), CAST($daily_warning AS DOUBLE)
+           l.day, (SELECT coalesce(sum(usd), 0) FROM last_day_cost), CAST($daily_warning AS DOUBLE), NULL, NULL
     FROM dims d CROSS JOIN totals t LEFT JOIN rest ON true LEFT JOIN org_limit ol ON true LEFT JOIN last_day l ON true
 ),
 next_row AS (
     SELECT d.next_month, 'next', 'organisation', NULL, NULL, NULL, 0, date_diff('day', d.next_month, d.month_after),
            nxt.mean, nxt.lower, nxt.upper, 'cost_explorer', ol.limit_usd, ol.limit_source,
-           NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL
     FROM dims d JOIN nxt ON true LEFT JOIN org_limit ol ON true
 ),
 closed AS (      -- last month, complete: its actual is final enough to hold against its limit
@@ -118,24 +127,40 @@ closed AS (      -- last month, complete: its actual is final enough to hold aga
 closed_rows AS (
     SELECT d.prev_month, 'closed', 'account', c.account_id, c.account_name, c.actual,
            date_diff('day', d.prev_month, d.month), date_diff('day', d.prev_month, d.month),
-           c.actual, NULL, NULL, 'actual', al.limit_usd, al.limit_source, NULL, NULL, NULL
+           c.actual, NULL, NULL, 'actual', al.limit_usd, al.limit_source, NULL, NULL, NULL, NULL, NULL
     FROM closed c CROSS JOIN dims d LEFT JOIN account_limits al ON al.account_id = c.account_id
     UNION ALL
     SELECT d.prev_month, 'closed', 'organisation', NULL, NULL, sum(c.actual),
            any_value(date_diff('day', d.prev_month, d.month)), any_value(date_diff('day', d.prev_month, d.month)),
-           sum(c.actual), NULL, NULL, 'actual', any_value(ol.limit_usd), any_value(ol.limit_source), NULL, NULL, NULL
+           sum(c.actual), NULL, NULL, 'actual', any_value(ol.limit_usd), any_value(ol.limit_source),
+           NULL, NULL, NULL, NULL, NULL
     FROM closed c CROSS JOIN dims d LEFT JOIN org_limit ol ON true
     GROUP BY d.prev_month HAVING count(*) > 0
 ),
+budget_rows AS (   -- every other budget (several accounts, a service, a tag, other cost types) on its own
+    SELECT d.month, 'current', 'budget', NULL, NULL,
+           CASE WHEN b.measure = 'unblended' THEN (
+               SELECT coalesce(sum(r.mtd), 0) FROM run_rate r WHERE list_contains(b.linked_account_ids, r.account_id)
+           ) ELSE b.aws_actual END,
+           d.elapsed, d.dim,
+           CASE WHEN b.measure = 'unblended' THEN (
+               SELECT sum(a.forecast_usd) FROM account_rows a WHERE list_contains(b.linked_account_ids, a.account_id)
+           ) ELSE b.aws_forecast END,
+           NULL, NULL,
+           CASE WHEN b.measure = 'unblended' THEN 'run_rate_scaled_to_cost_explorer' ELSE 'aws_budgets' END,
+           b.limit_usd, 'aws_budget:' || b.budget_name, NULL, NULL, NULL, b.budget_name, b.scope_description
+    FROM budgets b CROSS JOIN dims d
+    WHERE NOT (b.scope_kind IN ('account', 'organisation') AND b.measure = 'unblended')
+),
 all_rows AS (
     SELECT * FROM account_rows UNION ALL SELECT * FROM org_row UNION ALL SELECT * FROM next_row
-    UNION ALL SELECT * FROM closed_rows
+    UNION ALL SELECT * FROM closed_rows UNION ALL SELECT * FROM budget_rows
 )
 SELECT month, month_state, scope, account_id, account_name, month_to_date_usd, days_elapsed, days_in_month,
        forecast_usd, forecast_lower_usd, forecast_upper_usd, forecast_method, limit_usd, limit_source,
        month_to_date_usd / nullif(limit_usd, 0) * 100 AS actual_pct_of_limit,
        forecast_usd / nullif(limit_usd, 0) * 100 AS forecast_pct_of_limit,
-       last_day, last_day_usd, daily_threshold_usd,
+       last_day, last_day_usd, daily_threshold_usd, budget_name, scope_detail,
        CASE WHEN limit_usd IS NOT NULL AND month_to_date_usd >= limit_usd THEN 'over_budget'
             WHEN limit_usd IS NOT NULL AND forecast_usd >= limit_usd THEN 'forecast_over_budget'
             WHEN daily_threshold_usd IS NOT NULL AND last_day_usd >= daily_threshold_usd THEN 'over_daily_threshold'
@@ -144,4 +169,4 @@ SELECT month, month_state, scope, account_id, account_name, month_to_date_usd, d
             ELSE 'ok' END AS status,
        (SELECT as_of FROM params) AS as_of
 FROM all_rows
-ORDER BY month, scope DESC, account_id
+ORDER BY month, scope DESC, account_id, budget_name

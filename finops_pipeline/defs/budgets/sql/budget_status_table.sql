@@ -4,7 +4,7 @@
 CREATE TABLE IF NOT EXISTS marts.budget_status (
     month                   DATE NOT NULL,      -- first day of the month
     month_state             VARCHAR NOT NULL,   -- closed (last month: actual) | current (forecast) | next
-    scope                   VARCHAR NOT NULL,   -- organisation | account
+    scope                   VARCHAR NOT NULL,   -- organisation | account | budget (any other scope)
     account_id              VARCHAR,            -- NULL for the organisation
     account_name            VARCHAR,
     month_to_date_usd       DOUBLE,             -- unblended, complete days before the as-of day
@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS marts.budget_status (
     forecast_usd            DOUBLE,             -- month-end total
     forecast_lower_usd      DOUBLE,             -- Cost Explorer's 80% prediction interval (scaled per account)
     forecast_upper_usd      DOUBLE,
-    forecast_method         VARCHAR NOT NULL,   -- cost_explorer | run_rate_scaled_to_cost_explorer | run_rate | actual
+    forecast_method         VARCHAR NOT NULL,   -- cost_explorer | run_rate_scaled_to_cost_explorer | run_rate | actual | aws_budgets
     limit_usd               DOUBLE,             -- the budget or threshold this row is held to
     limit_source            VARCHAR,            -- aws_budget:<name> | COST_MONTHLY_WARNING
     actual_pct_of_limit     DOUBLE,
@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS marts.budget_status (
     last_day                DATE,               -- last complete day
     last_day_usd            DOUBLE,
     daily_threshold_usd     DOUBLE,             -- COST_DAILY_WARNING (organisation)
+    budget_name             VARCHAR,            -- scope budget: the budget
+    scope_detail            VARCHAR,            -- scope budget: what it covers, in words
     status                  VARCHAR NOT NULL,   -- over_budget | forecast_over_budget | over_daily_threshold | ok | no_budget | forecast_only
     as_of                   DATE NOT NULL,
     computed_at             TIMESTAMPTZ NOT NULL
