@@ -365,7 +365,6 @@ ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS accounts_missi
 ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_complete BIGINT;
 ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_stale BIGINT;
 ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS regions_missing BIGINT;
-=======
 -- warehouses made before budgets were scoped as AWS applies them
 ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS filter_expression JSON;
 ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS cost_types JSON;
