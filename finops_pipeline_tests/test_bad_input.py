@@ -70,6 +70,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "SES_RECIPIENT_EMAILS": ["a@example.com,broken", "x"],
     "SES_MAX_SEND_ATTEMPTS": ["0", "21", "x"],
     "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": ["-1", "3601", "soon"],
+    "FINOPS_READ_COPY": ["copy", "2"],
     "SUPPORT_PROBE_ENABLED": ["enable"],
     "FINOPS_PROJECT_ROOT": ["relative/project", "/no/such/folder", "/"],
 }

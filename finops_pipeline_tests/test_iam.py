@@ -69,8 +69,12 @@ def run_everything() -> list[dg.ExecuteInProcessResult]:
         results.append(job.execute_in_process(instance=instance, raise_on_error=False))
     resources = build_resources(load_settings())
     for sensor in definitions.sensors or []:
-        context = dg.build_sensor_context(instance=instance, resources=resources, definitions=definitions)
-        sensor(context)
+        # The warehouse resource tears down after execution (it publishes the read copy), so the sensor
+        # context has to be opened as a context manager.
+        with dg.build_sensor_context(
+            instance=instance, resources=resources, definitions=definitions
+        ) as context:
+            sensor(context)
     return results
 
 
