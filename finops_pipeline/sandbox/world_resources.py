@@ -5,7 +5,8 @@ generic walk (`_walk`) adds the resource row, then its series. A `SpendSpec` is 
 resource of its own (data transfer, logs, NAT). Draw order matters for determinism: one generator per
 workload-region is shared, in table order, by the counts, the specs' draws and the tag dirt in `add`.
 Instances and databases bill their offer (usage-type code and operation, `world_offers`), drawn from
-their own key; one workload's primary region also runs the twin offers, last.
+their own key. One workload's primary region also runs the twin offers, numbered after every other
+resource of its account and region so that no other resource's key moves.
 """
 
 from __future__ import annotations
@@ -137,7 +138,6 @@ class _Place:
     as_of_dt: dt.datetime
     counters: dict[str, int]  # per account and region: resource keys and names count across workloads
     series: SeriesBuilder
-    twins: bool = False  # this workload-region runs the twin offers
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -515,18 +515,22 @@ def _workload_region(p: _Place) -> list[dict[str, Any]]:
             p.bill(
                 Line(spend.svc, spend.code, price, qty, spend.pattern, growth=spend.growth, sigma=spend.sigma)
             )
-    if p.twins:
-        _offer_twins(p)
     return p.rows
 
 
-def _offer_twins(p: _Place) -> None:
-    """The twin offers of the tier's first instance type and database class: steady, on demand, and
-    drawn last (only `add`'s tag dirt uses the generator), so nothing drawn before them moves."""
+def _offer_twins(p: _Place) -> list[dict[str, Any]]:
+    """The twin offers of the tier's first instance type and database class: steady and on demand.
+
+    Drawn after every workload of the account and region: their keys come after every other resource's,
+    and the generator (private to this workload-region, done with its own draws) only gives `add` its
+    tag dirt, so nothing drawn before them moves.
+    """
     itype, db_class = _INSTANCE_TYPES[p.wl.tier][0], _DB_CLASSES[p.wl.tier][0]
+    first = len(p.rows)
     for twin in offer_twins(p.region, p.acct.account_id, p.base, itype, db_class):
         p.add(twin.resource_type, Draft(twin.name, twin.columns))
         p.bill(Line(twin.svc, twin.code, twin.price, 24.0, FLAT, op=twin.op))
+    return p.rows[first:]
 
 
 def build_resources(
@@ -550,12 +554,18 @@ def build_resources(
                 continue
             counters: dict[str, int] = {}
             scale = 0.3 if acct.idx == 0 else 1.0
+            twin_place = None
             for wl in present:
                 rng = entity_rng(window.seed, "resources", wl.workload_id, region)
                 target = per_region * scale * rng.uniform(0.6, 1.4) / len(present)
-                twins = wl.gidx == twin and region == wl.regions[0]
-                place = _Place(window.seed, acct, wl, region, rng, target, as_of_dt, counters, series, twins)
+                place = _Place(window.seed, acct, wl, region, rng, target, as_of_dt, counters, series)
                 rows = _workload_region(place)
+                if emit:
+                    resources.extend(rows)
+                if wl.gidx == twin and region == wl.regions[0]:
+                    twin_place = place
+            if twin_place is not None:
+                rows = _offer_twins(twin_place)
                 if emit:
                     resources.extend(rows)
     return resources
