@@ -3,6 +3,9 @@
 Purchase recommendations look at the ledger's on-demand EC2 / RDS usage over the lookback window: the
 steady state (the minimum daily usage, expressed per hour) is what a commitment can cover, and the
 savings are that steady-state on-demand spend times a typical discount for the term and payment option.
+As in AWS, one RI detail per offer: account, region, instance type and the usage type's and operation's
+platform, tenancy, engine, edition, deployment option and licence (``sandbox/offers.py``), so one
+database class run as MySQL and as PostgreSQL, or Single-AZ and Multi-AZ, is two details.
 Rightsizing looks at the world's running EC2 instances and their CPU utilisation.
 """
 
@@ -24,6 +27,15 @@ from finops_pipeline.sandbox.ce_common import (
     page_size_arg,
 )
 from finops_pipeline.sandbox.ce_filter import FilterTranslator
+from finops_pipeline.sandbox.offers import (
+    CONVERTIBLE_FACTOR,
+    EC2_CODES,
+    RDS_CODES,
+    RI_DISCOUNT,
+    SP_DISCOUNT,
+    instance_details,
+    instance_type_of,
+)
 
 if TYPE_CHECKING:
     from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
@@ -36,34 +48,6 @@ EC2_SERVICE = "Amazon Elastic Compute Cloud - Compute"
 RDS_SERVICE = "Amazon Relational Database Service"
 # Services AWS makes RI recommendations for that the synthetic ledger has no reservable usage of.
 _OTHER_RI_SERVICES = {"Amazon ElastiCache", "Amazon Redshift", "Amazon OpenSearch Service", "Amazon MemoryDB"}
-# Typical discounts off on-demand (AWS public pricing, rounded): (term, payment) -> fraction saved.
-RI_DISCOUNT = {
-    ("ONE_YEAR", "NO_UPFRONT"): 0.30,
-    ("ONE_YEAR", "PARTIAL_UPFRONT"): 0.34,
-    ("ONE_YEAR", "ALL_UPFRONT"): 0.36,
-    ("THREE_YEARS", "NO_UPFRONT"): 0.50,
-    ("THREE_YEARS", "PARTIAL_UPFRONT"): 0.53,
-    ("THREE_YEARS", "ALL_UPFRONT"): 0.55,
-}
-CONVERTIBLE_FACTOR = 0.75  # convertible RIs save about three quarters of what standard ones do
-SP_DISCOUNT = {
-    "COMPUTE_SP": {
-        ("ONE_YEAR", "NO_UPFRONT"): 0.25,
-        ("ONE_YEAR", "PARTIAL_UPFRONT"): 0.27,
-        ("ONE_YEAR", "ALL_UPFRONT"): 0.28,
-        ("THREE_YEARS", "NO_UPFRONT"): 0.46,
-        ("THREE_YEARS", "PARTIAL_UPFRONT"): 0.49,
-        ("THREE_YEARS", "ALL_UPFRONT"): 0.52,
-    },
-    "EC2_INSTANCE_SP": {
-        ("ONE_YEAR", "NO_UPFRONT"): 0.33,
-        ("ONE_YEAR", "PARTIAL_UPFRONT"): 0.36,
-        ("ONE_YEAR", "ALL_UPFRONT"): 0.38,
-        ("THREE_YEARS", "NO_UPFRONT"): 0.55,
-        ("THREE_YEARS", "PARTIAL_UPFRONT"): 0.58,
-        ("THREE_YEARS", "ALL_UPFRONT"): 0.60,
-    },
-}
 # Normalisation factors of instance sizes (AWS's RI size-flexibility table).
 SIZE_FACTORS = {
     "nano": 0.25,
@@ -162,9 +146,9 @@ class Recommendations:
 
         details = []
         total_savings = total_on_demand = 0.0
-        for account, region, usage_type, min_hours, max_hours, avg_hours, rate in rows:
+        for account, region, usage_type, operation, min_hours, max_hours, avg_hours, rate in rows:
             count = math.floor(min_hours / 24)
-            instance_type = usage_type.split(":", 1)[1]
+            instance_type = instance_type_of(usage_type)
             factor = SIZE_FACTORS.get(split_instance_type(instance_type)[1], 1)
             covered_monthly = count * rate * HOURS_PER_MONTH
             on_demand_monthly = avg_hours / 24 * rate * HOURS_PER_MONTH
@@ -180,7 +164,9 @@ class Recommendations:
             details.append(
                 {
                     "AccountId": account,
-                    "InstanceDetails": self._instance_details(service, instance_type, region, usage_type),
+                    "InstanceDetails": instance_details(
+                        service == EC2_SERVICE, instance_type, region, usage_type, operation
+                    ),
                     "RecommendedNumberOfInstancesToPurchase": str(count),
                     "RecommendedNormalizedUnitsToPurchase": _s(count * factor, 1),
                     "MinimumNumberOfInstancesUsedPerHour": _s(min_hours / 24, 1),
@@ -233,8 +219,10 @@ class Recommendations:
     def _steady_usage(
         self, body: dict[str, Any], service: str, scope: str, days: int, first: dt.date
     ) -> list[tuple]:
-        """Per (account, region, usage type): min / max / mean daily on-demand hours and the hourly rate."""
-        pattern = "%BoxUsage:%" if service == EC2_SERVICE else "%InstanceUsage:%"
+        """Per offer (account, region, usage type, operation): min / max / mean daily on-demand hours and the
+        hourly rate. Usage types carry tenancy and deployment option, operations platform, engine, edition
+        and licence; a ledger without operations reads as one default operation."""
+        codes = EC2_CODES if service == EC2_SERVICE else RDS_CODES
         filter_sql, params = _translate_ledger(body.get("Filter"))
         account_sql, account_params = (
             ("?", [self.world.management_account_id]) if scope == "PAYER" else ("account_id", [])
@@ -242,54 +230,37 @@ class Recommendations:
         if body.get("AccountId"):
             filter_sql += " AND account_id = ?"
             params = [*params, body["AccountId"]]
-        source = self.em.source_for({"account_id", "service", "region", "usage_type", "record_type"})
+        source, operation = self._offer_source()
         sql = f"""
             WITH daily AS (
-                SELECT {account_sql} AS account, region, usage_type, usage_date,
+                SELECT {account_sql} AS account, region, CAST(usage_type AS VARCHAR) AS usage_type,
+                       {operation} AS operation, usage_date,
                        CAST(sum(usage_quantity) AS DOUBLE) AS hours,
                        CAST(sum(unblended_cost) AS DOUBLE) AS cost
                 FROM {source}
-                WHERE service = ? AND record_type = 'Usage' AND usage_type LIKE ?
+                WHERE service = ? AND record_type = 'Usage'
+                  AND (usage_type LIKE ? OR usage_type LIKE ?)
                   AND usage_date >= ? AND usage_date < ? AND ({filter_sql})
                 GROUP BY ALL)
-            SELECT account, region, usage_type,
+            SELECT account, region, usage_type, operation,
                    CASE WHEN count(*) = ? THEN min(hours) ELSE 0 END AS min_hours,
                    max(hours), sum(hours) / ?, sum(cost) / nullif(sum(hours), 0)
             FROM daily GROUP BY ALL HAVING min_hours >= 24
-            ORDER BY account, region, usage_type
+            ORDER BY account, region, usage_type, operation NULLS FIRST
         """
+        likes = [f"%{code}%" for code in codes]
         with self.em.lock:
             return self.em.con.execute(
-                sql, [*account_params, service, pattern, first, self.world.data_end, *params, days, days]
+                sql, [*account_params, service, *likes, first, self.world.data_end, *params, days, days]
             ).fetchall()
 
-    @staticmethod
-    def _instance_details(service: str, instance_type: str, region: str, usage_type: str) -> dict[str, Any]:
-        family = split_instance_type(instance_type)[0]
-        if service == EC2_SERVICE:
-            return {
-                "EC2InstanceDetails": {
-                    "Family": family,
-                    "InstanceType": instance_type,
-                    "Region": region,
-                    "Platform": "Linux/UNIX",
-                    "Tenancy": "shared",
-                    "CurrentGeneration": True,
-                    "SizeFlexEligible": True,
-                }
-            }
-        return {
-            "RDSInstanceDetails": {
-                "Family": family,
-                "InstanceType": instance_type,
-                "Region": region,
-                "DatabaseEngine": "MySQL",
-                "DeploymentOption": "Multi-AZ" if "Multi-AZ" in usage_type else "Single-AZ",
-                "LicenseModel": "No license required",
-                "CurrentGeneration": True,
-                "SizeFlexEligible": True,
-            }
-        }
+    def _offer_source(self) -> tuple[str, str]:
+        """The table to read offers from and its operation expression (NULL when the ledger has none)."""
+        columns = {"account_id", "service", "region", "usage_type", "record_type"}
+        try:
+            return self.em.source_for(columns | {"operation"}), "CAST(operation AS VARCHAR)"
+        except StopIteration:
+            return self.em.source_for(columns), "CAST(NULL AS VARCHAR)"
 
     # ---------------------------------------------------------------- savings plans
     def get_savings_plans_purchase_recommendation(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -408,10 +379,15 @@ class Recommendations:
         )
         if sp_type == "EC2_INSTANCE_SP":
             keys = "region AS r, split_part(split_part(usage_type, ':', 2), '.', 1) AS f"
-            eligible = "service = ? AND usage_type LIKE '%BoxUsage:%'"
+            eligible = (
+                "service = ? AND (usage_type LIKE '%BoxUsage:%' OR usage_type LIKE '%DedicatedUsage:%')"
+            )
         else:  # Compute SPs also cover Lambda (and Fargate, absent from the ledger)
             keys = "'' AS r, '' AS f"
-            eligible = "((service = ? AND usage_type LIKE '%BoxUsage:%') OR service = 'AWS Lambda')"
+            eligible = (
+                "((service = ? AND (usage_type LIKE '%BoxUsage:%' OR usage_type LIKE '%DedicatedUsage:%'))"
+                " OR service = 'AWS Lambda')"
+            )
         eligible_params = [EC2_SERVICE]
         source = self.em.source_for({"account_id", "service", "region", "usage_type", "record_type"})
         sql = f"""

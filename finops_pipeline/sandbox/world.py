@@ -10,7 +10,8 @@ structural choices only move when as_of crosses into another month (see `world_c
 
 One module per concern, in build order: `world_config` (config, constants, the observed window),
 `world_rng` (randomness), `world_org` (accounts, OUs), `world_workloads` (workloads and their tags),
-`world_resources` (a table of per-service resource specs and the series they bill, `world_series`),
+`world_resources` (a table of per-service resource specs and the series they bill, `world_series`;
+the reservable offers instances and databases run, `world_offers`),
 `world_anomalies`, `world_ledger` (rows collected by `world_rows`), `world_budgets`. This module
 holds the World, builds it, and re-exports what callers import.
 """

@@ -267,13 +267,16 @@ def _commitment_fees(
             rows, a, cat.SVC_SAVINGS_PLANS, cat.GLOBAL_REGION, cat.UT_COMPUTE_SP, cat.RT_SP_FEE,
             fee[rows], unused[rows], fee[rows], hours, disc,
         )  # fmt: skip
-    ri_groups: dict[tuple[int, str, str], tuple[float, float]] = {}
+    # RI fees per account, region, HeavyUsage type and operation: Single-AZ and Multi-AZ of one class share
+    # the HeavyUsage type (so one fee line); the operation keeps engines, editions and licences apart.
+    ri_groups: dict[tuple[int, str, str, str], tuple[float, float]] = {}
     for i in np.flatnonzero(s.commit == RI):
-        ident = (int(s.acct[i]), cols["region"][i], cols["ut"][i].replace("InstanceUsage:", "HeavyUsage:"))
+        ut = cols["ut"][i].replace("InstanceUsage:", "HeavyUsage:").replace("Multi-AZUsage:", "HeavyUsage:")
+        ident = (int(s.acct[i]), cols["region"][i], ut, cols["op"][i] or "")
         cost_d, hours_d = ri_groups.get(ident, (0.0, 0.0))
         reserved = float(np.ceil(n_inst[i] / 2.0))
         ri_groups[ident] = (cost_d + reserved * 24.0 * s.price[i], hours_d + reserved * 24.0)
-    for (a, region, ut), (daily, hours) in sorted(ri_groups.items()):
+    for (a, region, ut, op), (daily, hours) in sorted(ri_groups.items()):
         fee = np.rint(daily * cat.RDS_RI_RATE * dim[month_days] * MICRO).astype(np.int64)
         zero = np.zeros_like(fee)
         out.account_rows(
@@ -288,6 +291,7 @@ def _commitment_fees(
             zero,
             hours * dim[month_days],
             disc,
+            op=op or None,
         )
 
 

@@ -4,6 +4,9 @@ Each `ResourceSpec` says how many of a resource a workload-region holds and how 
 generic walk (`_walk`) adds the resource row, then its series. A `SpendSpec` is spend without a
 resource of its own (data transfer, logs, NAT). Draw order matters for determinism: one generator per
 workload-region is shared, in table order, by the counts, the specs' draws and the tag dirt in `add`.
+Instances and databases bill their offer (usage-type code and operation, `world_offers`), drawn from
+their own key. One workload's primary region also runs the twin offers, numbered after every other
+resource of its account and region so that no other resource's key moves.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any
 import pyarrow as pa
 
 from finops_pipeline.sandbox import catalog as cat
+from finops_pipeline.sandbox import offers
 from finops_pipeline.sandbox.world_config import HOSTILE_TAG_VALUES, Window
+from finops_pipeline.sandbox.world_offers import ec2_offer, offer_twins, rds_offer, twin_workload
 from finops_pipeline.sandbox.world_org import Account
 from finops_pipeline.sandbox.world_rng import entity_rng, stochastic_round
 from finops_pipeline.sandbox.world_series import COMPUTE, FLAT, NO_COMMIT, RI, SP, VARIABLE, SeriesBuilder
@@ -77,6 +82,7 @@ class Line:
     growth: float | tuple[float, float] = 0.0
     sigma: float = 0.0
     commit: int = NO_COMMIT
+    op: str | None = None  # CE's OPERATION, for instances and databases
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,10 @@ class _Place:
         """The number the next resource of this type gets."""
         return self.counters.get(resource_type, 0)
 
+    def key(self, resource_type: str) -> str:
+        """The resource key the next resource of this type gets."""
+        return f"{self.acct.account_id}/{self.region}/{resource_type}/{self.index(resource_type):04d}"
+
     def created(self, key: str, max_age_days: int | None) -> dt.datetime:
         # A private generator per resource: dates depend on as_of, the ledger must not.
         rng = entity_rng(self.seed, "created", key)
@@ -162,14 +172,13 @@ class _Place:
     def add(self, resource_type: str, draft: Draft) -> dict[str, Any]:
         """The resource's row, with the workload's tags (sometimes lost: 6% of member resources)."""
         acct, region = self.acct, self.region
-        n = self.index(resource_type)
-        self.counters[resource_type] = n + 1
+        key = self.key(resource_type)
+        self.counters[resource_type] = self.index(resource_type) + 1
         tags: dict[str, str] = dict(self.wl.tags)
         if tags and resource_type.startswith("ec2:") and resource_type != "ec2:elastic-ip":
             tags["Name"] = draft.name
         if tags and acct.idx != 0 and self.rng.random() < 0.06:
             tags = {}
-        key = f"{acct.account_id}/{region}/{resource_type}/{n:04d}"
         row = {
             "resource_key": key,
             "account_id": acct.account_id,
@@ -181,6 +190,8 @@ class _Place:
             "tags": json.dumps(tags, ensure_ascii=False, sort_keys=True),
             "state": None,
             "instance_type": None,
+            "usage_type": None,
+            "operation": None,
             "volume_type": None,
             "size_gb": None,
             "created_at": self.created(key, draft.max_age_days),
@@ -209,6 +220,7 @@ class _Place:
             growth=growth,
             sigma=line.sigma,
             commit=line.commit,
+            op=line.op,
         )
 
 
@@ -231,18 +243,26 @@ def _instance(p: _Place, types: tuple[str, str]) -> Draft:
     itype = types[0] if p.rng.random() < 0.7 else types[1]
     stopped = p.rng.random() < (0.1 if p.wl.tier == "prod" else 0.25)
     over = p.rng.random() < 0.2
-    price = cat.ec2_hourly(itype, p.region)
+    op, code = ec2_offer(p.seed, p.key("ec2:instance"))
+    price = offers.ec2_price(
+        cat.ec2_hourly(itype, p.region), cat.ec2_shape(itype)[0], op, code == "DedicatedUsage:"
+    )
     name = f"{p.base}-app-{p.index('ec2:instance'):02d}"
+    offer = {
+        "instance_type": itype,
+        "usage_type": cat.usage_type(p.region, f"{code}{itype}"),
+        "operation": op,
+    }
     if stopped:
-        return Draft(name, {"state": "stopped", "instance_type": itype})
+        return Draft(name, {"state": "stopped", **offer})
     columns = {
         "state": "running",
-        "instance_type": itype,
+        **offer,
         "monthly_cost_usd": round(price * _HOURS, 2),
         "cpu_utilization_p95": round(p.rng.uniform(4, 22) if over else p.rng.uniform(38, 92), 1),
     }
     commit = SP if p.acct.sp else NO_COMMIT
-    line = Line(cat.SVC_EC2, f"BoxUsage:{itype}", price, 24.0, COMPUTE, sigma=0.03, commit=commit)
+    line = Line(cat.SVC_EC2, f"{code}{itype}", price, 24.0, COMPUTE, sigma=0.03, commit=commit, op=op)
     return Draft(name, columns, (line,))
 
 
@@ -331,20 +351,22 @@ def _report_bucket(p: _Place, _: None) -> Draft:
 def _database(p: _Place, _: None) -> Draft:
     db_class = p.rng.choice(_DB_CLASSES[p.wl.tier])
     ident = f"{p.base}-db-{p.index('rds:db'):02d}"
-    price = cat.rds_hourly(db_class, p.region)
+    op, code = rds_offer(p.seed, p.key("rds:db"), p.wl.tier)
+    price = offers.rds_price(cat.rds_hourly(db_class, p.region), op, code == "Multi-AZUsage:")
     storage = float(p.rng.choice((20, 50, 100, 250, 500)))
     st_price = float(cat.list_prices()["rds_storage_gb_month"]["gp3"][p.region])
     columns = {
         "instance_type": db_class,
+        "usage_type": cat.usage_type(p.region, f"{code}{db_class}"),
+        "operation": op,
         "size_gb": storage,
         "monthly_cost_usd": round(price * _HOURS + storage * st_price, 2),
         "resource_id": ident,
         "arn": f"arn:aws:rds:{p.region}:{p.acct.account_id}:db:{ident}",
     }
+    commit = RI if p.acct.ri else NO_COMMIT
     lines = (
-        Line(
-            cat.SVC_RDS, f"InstanceUsage:{db_class}", price, 24.0, FLAT, commit=RI if p.acct.ri else NO_COMMIT
-        ),
+        Line(cat.SVC_RDS, f"{code}{db_class}", price, 24.0, FLAT, commit=commit, op=op),
         Line(cat.SVC_RDS, "RDS:GP3-Storage", st_price, storage, FLAT, per_month=True),
     )
     return Draft(ident, columns, lines)
@@ -496,6 +518,21 @@ def _workload_region(p: _Place) -> list[dict[str, Any]]:
     return p.rows
 
 
+def _offer_twins(p: _Place) -> list[dict[str, Any]]:
+    """The twin offers of the tier's first instance type and database class: steady and on demand.
+
+    Drawn after every workload of the account and region: their keys come after every other resource's,
+    and the generator (private to this workload-region, done with its own draws) only gives `add` its
+    tag dirt, so nothing drawn before them moves.
+    """
+    itype, db_class = _INSTANCE_TYPES[p.wl.tier][0], _DB_CLASSES[p.wl.tier][0]
+    first = len(p.rows)
+    for twin in offer_twins(p.region, p.acct.account_id, p.base, itype, db_class):
+        p.add(twin.resource_type, Draft(twin.name, twin.columns))
+        p.bill(Line(twin.svc, twin.code, twin.price, 24.0, FLAT, op=twin.op))
+    return p.rows[first:]
+
+
 def build_resources(
     window: Window, accounts: list[Account], workloads: list[Workload], series: SeriesBuilder
 ) -> list[dict[str, Any]]:
@@ -503,6 +540,7 @@ def build_resources(
     cfg = window.config
     as_of_dt = dt.datetime.combine(cfg.as_of, dt.time(0), dt.UTC)
     per_region = float(cfg.resources_per_account_region)
+    twin = twin_workload(workloads)
     by_account: dict[int, list[Workload]] = {}
     for wl in workloads:
         by_account.setdefault(wl.account.idx, []).append(wl)
@@ -516,11 +554,18 @@ def build_resources(
                 continue
             counters: dict[str, int] = {}
             scale = 0.3 if acct.idx == 0 else 1.0
+            twin_place = None
             for wl in present:
                 rng = entity_rng(window.seed, "resources", wl.workload_id, region)
                 target = per_region * scale * rng.uniform(0.6, 1.4) / len(present)
                 place = _Place(window.seed, acct, wl, region, rng, target, as_of_dt, counters, series)
                 rows = _workload_region(place)
+                if emit:
+                    resources.extend(rows)
+                if wl.gidx == twin and region == wl.regions[0]:
+                    twin_place = place
+            if twin_place is not None:
+                rows = _offer_twins(twin_place)
                 if emit:
                     resources.extend(rows)
     return resources
@@ -542,6 +587,8 @@ RESOURCE_SCHEMA = pa.schema(
         ("tags", pa.string()),
         ("state", pa.string()),
         ("instance_type", pa.string()),
+        ("usage_type", pa.string()),  # what the ledger bills it as (EC2 instances and RDS databases)
+        ("operation", pa.string()),
         ("volume_type", pa.string()),
         ("size_gb", pa.float64()),
         ("created_at", pa.timestamp("us", tz="UTC")),

@@ -21,18 +21,22 @@ from finops_pipeline.sandbox.world_workloads import Workload
 class RowSink:
     """Collects ledger rows as column blocks of integer codes and micro-dollars, then stacks them."""
 
-    _FIELDS = ("day", "acct", "svc", "region", "ut", "rec", "wl", "unb", "amo", "net", "bl", "qty")
+    _FIELDS = ("day", "acct", "svc", "region", "ut", "op", "rec", "wl", "unb", "amo", "net", "bl", "qty")
 
     def __init__(self, cols: dict[str, list[Any]]) -> None:
-        self.strings: dict[str, dict[str, int]] = {"svc": {}, "region": {}, "ut": {}, "rec": {}}
+        self.strings: dict[str, dict[str, int]] = {"svc": {}, "region": {}, "ut": {}, "op": {}, "rec": {}}
         self.s_acct = np.array(cols["acct"], dtype=np.int32)
         self.s_wl = np.array(cols["wl"], dtype=np.int32)
         self.s_svc = np.array([self.code("svc", v) for v in cols["svc"]], dtype=np.int32)
         self.s_region = np.array([self.code("region", v) for v in cols["region"]], dtype=np.int32)
         self.s_ut = np.array([self.code("ut", v) for v in cols["ut"]], dtype=np.int32)
+        self.s_op = np.array([self.code("op", v) for v in cols["op"]], dtype=np.int32)
         self.blocks: list[dict[str, np.ndarray]] = []
 
-    def code(self, kind: str, value: str) -> int:
+    def code(self, kind: str, value: str | None) -> int:
+        """The integer code of a string (-1 for None: a null in the ledger)."""
+        if value is None:
+            return -1
         table = self.strings[kind]
         return table.setdefault(value, len(table))
 
@@ -65,6 +69,7 @@ class RowSink:
                 "svc": self.s_svc[s],
                 "region": self.s_region[s],
                 "ut": self.s_ut[s],
+                "op": self.s_op[s],
                 "rec": np.full(s.size, self.code("rec", rec), dtype=np.int32),
                 "wl": self.s_wl[s],
                 "unb": u,
@@ -88,6 +93,7 @@ class RowSink:
         bl: np.ndarray,
         qty: np.ndarray,
         disc: np.ndarray | None,
+        op: str | None = None,
     ) -> None:
         """Account-level rows (no workload) on the given day indices."""
         n = len(rows)
@@ -96,7 +102,7 @@ class RowSink:
         accts = np.full(n, acct, dtype=np.int32)
         unb = np.asarray(unb, dtype=np.int64)
 
-        def const(kind: str, value: str) -> np.ndarray:
+        def const(kind: str, value: str | None) -> np.ndarray:
             return np.full(n, self.code(kind, value), dtype=np.int32)
 
         self.blocks.append(
@@ -106,6 +112,7 @@ class RowSink:
                 "svc": const("svc", svc),
                 "region": const("region", region),
                 "ut": const("ut", ut),
+                "op": const("op", op),
                 "rec": const("rec", rec),
                 "wl": np.full(n, -1, dtype=np.int32),
                 "unb": unb,
@@ -175,6 +182,9 @@ def ledger_table(lc: dict[str, Any], accounts: list[Account], workloads: list[Wo
             "service": _string_array(lc.pop("svc"), strings["svc"]),
             "region": _string_array(lc.pop("region"), strings["region"]),
             "usage_type": _string_array(lc.pop("ut"), strings["ut"]),
+            # CE's OPERATION dimension, modelled where it tells reservable offers apart (EC2 instances,
+            # RDS databases and their RI fees; see sandbox/offers.py); null elsewhere.
+            "operation": _string_array(lc.pop("op"), strings["op"]),
             "record_type": _string_array(lc.pop("rec"), strings["rec"]),
             "workload_id": _string_array(lc.pop("wl"), [w.workload_id for w in workloads]),
             "unblended_cost": _decimal_array(lc.pop("unb")),

@@ -1,4 +1,4 @@
-"""Ledger series: the parameters of one cost line per workload x service x region x usage type.
+"""Ledger series: the parameters of one cost line per workload x service x region x usage type x operation.
 
 Resources and anomalies add series while they are drawn; the ledger then evaluates every series on
 every day at once (see `world_ledger`).
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from finops_pipeline.sandbox import offers
 from finops_pipeline.sandbox.world_rng import stable_key
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 FLAT, COMPUTE, VARIABLE = 0, 1, 2
 # Commitment coverage of a series.
 NO_COMMIT, SP, RI = 0, 1, 2
+# Operations a series may carry without changing its noise key (see SeriesBuilder.add).
+_DEFAULT_OPS = (None, offers.EC2_DEFAULT_OPERATION, offers.RDS_DEFAULT_OPERATION)
 
 _COLUMNS = (
     "acct",
@@ -25,6 +28,7 @@ _COLUMNS = (
     "svc",
     "region",
     "ut",
+    "op",
     "price",
     "qty",
     "pattern",
@@ -42,9 +46,9 @@ _COLUMNS = (
 
 @dataclass
 class SeriesBuilder:
-    """Accumulates ledger series (one per workload x service x region x usage type)."""
+    """Accumulates ledger series (one per workload x service x region x usage type x operation)."""
 
-    index: dict[tuple[int, str, str, str], int] = field(default_factory=dict)
+    index: dict[tuple[int, str, str, str, str | None], int] = field(default_factory=dict)
     cols: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in _COLUMNS})
 
     def add(
@@ -63,8 +67,10 @@ class SeriesBuilder:
         commit: int = NO_COMMIT,
         start: int | None = None,
         new_service: bool = False,
+        op: str | None = None,
     ) -> None:
-        ident = (wl.gidx, svc, region, ut)
+        """`op` is CE's OPERATION where it tells reservable offers apart (EC2 instances, RDS databases)."""
+        ident = (wl.gidx, svc, region, ut, op)
         if ident in self.index:
             self.cols["qty"][self.index[ident]] += qty
             return
@@ -76,6 +82,7 @@ class SeriesBuilder:
             "svc": svc,
             "region": region,
             "ut": ut,
+            "op": op,
             "price": price,
             "qty": qty,
             "pattern": pattern,
@@ -87,7 +94,8 @@ class SeriesBuilder:
             "commit": commit,
             "weekend": wl.weekend_factor,
             "new_service": new_service,
-            "key": stable_key(wl.workload_id, svc, region, ut),
+            # Default operations keep the key (and so the noise) a series had before operations existed.
+            "key": stable_key(wl.workload_id, svc, region, ut, *([op] if op not in _DEFAULT_OPS else [])),
         }
         for k, v in values.items():
             self.cols[k].append(v)

@@ -142,6 +142,10 @@ CREATE TABLE IF NOT EXISTS raw.ce_recommendations (
     details                         JSON NOT NULL,
     fetched_at                      TIMESTAMPTZ NOT NULL
 );
+-- What tells the offer apart besides the columns above (platform, tenancy, engine, edition, deployment
+-- option, licence, offering class, Savings Plans type / region / family), as hashed into recommendation_id.
+-- Added after the table shipped: warehouses created before get it here.
+ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS offer JSON;
 
 CREATE TABLE IF NOT EXISTS meta.api_call_log (
     run_id              VARCHAR NOT NULL,

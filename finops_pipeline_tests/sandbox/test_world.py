@@ -32,6 +32,7 @@ CONTRACT_LEDGER = [
     "service",
     "region",
     "usage_type",
+    "operation",
     "record_type",
     "workload_id",
     "unblended_cost",
@@ -359,18 +360,19 @@ def test_resources_are_consistent_with_spend(world: World) -> None:
             assert x["resource_id"] is None and x["arn"] is None
         else:
             assert x["resource_id"] and x["arn"].startswith("arn:aws:")
-    # EC2 compute spend of a workload without Savings Plans = running instances x list price x 24h (+-noise).
+    # EC2 compute spend of a workload without Savings Plans = running instances x their price x 24h (+-noise);
+    # an instance's usage type says its tenancy, its price its platform (Linux list price, or more).
     con = duckdb.connect()
     con.register("l", world.ledger)
     day = dt.date(2026, 3, 11)  # a Wednesday, before the restated window
     anomalous = {(a["account_id"], a["usage_type"]) for a in world.anomalies.to_pylist()}
     checked = 0
-    expected: dict[tuple[str, str, str], float] = {}
+    expected: dict[tuple[str, str], float] = {}
     for x in running:
-        key = (x["workload_id"], x["region"], x["instance_type"])
-        expected[key] = expected.get(key, 0.0) + cat.ec2_hourly(x["instance_type"], x["region"]) * 24
-    for (wl, region, itype), want in expected.items():
-        ut = cat.usage_type(region, f"BoxUsage:{itype}")
+        assert x["monthly_cost_usd"] >= round(cat.ec2_hourly(x["instance_type"], x["region"]) * 730, 2)
+        key = (x["workload_id"], x["usage_type"])
+        expected[key] = expected.get(key, 0.0) + x["monthly_cost_usd"] / 730 * 24
+    for (wl, ut), want in expected.items():
         got = con.execute(
             "SELECT sum(unblended_cost) FILTER (record_type IN ('Usage', 'SavingsPlanCoveredUsage')) FROM l "
             "WHERE workload_id = ? AND usage_type = ? AND usage_date = ?",

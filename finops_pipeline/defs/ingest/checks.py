@@ -50,6 +50,9 @@ RAW_TABLES = (
         "max(snapshot_date)",
     ),
 )
+# A duplicate key in these tables multiplies rows downstream (marts.recommendations joins its previous copy on
+# recommendation_id, issue #13 item 2): their key checks block the assets that read them.
+BLOCKING_KEY_CHECKS = frozenset({"ce_recommendations"})
 DUPLICATE_KEYS_SQL = "SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
 MONTH_TOTAL_SQL = """
 SELECT coalesce(sum(unblended_cost), 0) FROM raw.ce_cost_daily WHERE usage_date >= ? AND usage_date < ?
@@ -59,9 +62,16 @@ SELECT count(DISTINCT usage_date) FROM raw.ce_cost_daily WHERE usage_date >= ? A
 """
 
 
-def build_key_check(asset: str, table: str, keys: Sequence[str]) -> dg.AssetChecksDefinition:
+def build_key_check(
+    asset: str, table: str, keys: Sequence[str], blocking: bool = False
+) -> dg.AssetChecksDefinition:
+    """Each key appears once in ``table``; a ``blocking`` check stops downstream assets in the same run."""
+
     @dg.asset_check(
-        asset=asset, name="no_duplicate_keys", description=f"Each ({', '.join(keys)}) appears once."
+        asset=asset,
+        name="no_duplicate_keys",
+        description=f"Each ({', '.join(keys)}) appears once.",
+        blocking=blocking,
     )
     def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as conn:
@@ -141,7 +151,10 @@ def build_reconciliation_check(settings: Settings) -> dg.AssetChecksDefinition:
 
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     return [
-        *(build_key_check(asset, table, keys) for asset, table, keys, _ in RAW_TABLES),
+        *(
+            build_key_check(asset, table, keys, blocking=asset in BLOCKING_KEY_CHECKS)
+            for asset, table, keys, _ in RAW_TABLES
+        ),
         *(build_freshness_check(asset, table, fresh) for asset, table, _, fresh in RAW_TABLES),
         build_reconciliation_check(settings),
         build_scan_check("tagged_resources", "tagging", "the tag scan"),

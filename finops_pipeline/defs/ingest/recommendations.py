@@ -14,9 +14,23 @@ from finops_pipeline.clock import utc_now
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
 LOOKBACK = "THIRTY_DAYS"
+LOOKBACK_DAYS = {"SEVEN_DAYS": 7, "THIRTY_DAYS": 30, "SIXTY_DAYS": 60}
 TERM = "ONE_YEAR"
 PAYMENT = "NO_UPFRONT"
+SP_TYPE = "COMPUTE_SP"
+OFFERING_CLASS = "STANDARD"  # what AWS assumes for EC2 when ServiceSpecification is left out
 RI_SERVICES = ("Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service")
+# Columns of raw.ce_recommendations that are part of a recommendation's identity (with source, action, offer).
+IDENTITY_COLUMNS = (
+    "service",
+    "account_id",
+    "region",
+    "resource_id",
+    "instance_type",
+    "term",
+    "payment_option",
+    "lookback_days",
+)
 MONEY = pa.decimal128(18, 6)
 RECOMMENDATION_COLUMNS = pa.schema(
     [
@@ -39,6 +53,7 @@ RECOMMENDATION_COLUMNS = pa.schema(
         ("estimated_monthly_cost_before", MONEY),
         ("currency", pa.string()),
         ("details", pa.string()),
+        ("offer", pa.string()),
         ("fetched_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -62,20 +77,53 @@ def _paged(call: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict
             return
 
 
-def _row(source: str, action: str, detail: dict[str, Any], **values: Any) -> dict[str, Any]:
-    identity = "|".join(
-        str(values.get(k))
-        for k in ("service", "account_id", "region", "resource_id", "instance_type", "term")
-    )
-    return {
-        "recommendation_id": hashlib.sha256(f"{source}|{action}|{identity}".encode()).hexdigest()[:20],
+def recommendation_identity(
+    source: str, action: str, offer: dict[str, Any], **values: Any
+) -> tuple[str, dict[str, Any]]:
+    """(recommendation_id, the identity it hashes): everything that tells one offer from another.
+
+    AWS makes one RI recommendation detail per account, region, instance type *and* platform, tenancy,
+    engine, edition, deployment option and licence model (botocore ``ce`` model: ``EC2InstanceDetails``,
+    ``RDSInstanceDetails``, ``ElastiCacheInstanceDetails``, ``ESInstanceDetails``,
+    ``RedshiftInstanceDetails``), and one Savings Plans detail per type, term, payment option, account
+    (and, for EC2 Instance SPs, region and family: ``SavingsPlansDetails``). Two details differing in any of
+    these are two purchases, and a key that drops one of them merges them: ``marts.recommendations`` then
+    joins its previous copy many-to-many and doubles every run (issue #13, item 2). So the identity is:
+
+    - ``source`` and ``action`` (RI purchase, Savings Plan purchase, modify / terminate an instance);
+    - ``service``, ``account_id``, ``region``, ``resource_id`` (rightsizing), ``instance_type``;
+    - ``term``, ``payment_option``, ``lookback_days`` (asked for, and each its own recommendation);
+    - ``offer``: every attribute of the answer's instance details (``Platform``, ``Tenancy``,
+      ``DatabaseEngine``, ``DatabaseEdition``, ``DeploymentOption``, ``LicenseModel``, ``NodeType``,
+      ``ProductDescription``, ``AvailabilityZone``, … whatever the service returns, so a field AWS adds
+      later still separates offers), ``OfferingClass``, ``SavingsPlansType`` and the SP's region / family.
+
+    Figures (quantities, savings, costs) are not identity: they change daily for the same offer. The id is
+    the first 20 hex digits of SHA-256 over the canonical JSON of the identity; ``raw.ce_recommendations``
+    keeps the ``offer`` part readable in its ``offer`` column.
+    """
+    identity = {
         "source": source,
         "action": action,
-        "term": TERM,
-        "payment_option": PAYMENT,
-        "lookback_days": 30,
+        **{k: values.get(k) for k in IDENTITY_COLUMNS},
+        "offer": offer,
+    }
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20], identity
+
+
+def _row(
+    source: str, action: str, detail: dict[str, Any], offer: dict[str, Any], **values: Any
+) -> dict[str, Any]:
+    values = {"term": TERM, "payment_option": PAYMENT, "lookback_days": LOOKBACK_DAYS[LOOKBACK], **values}
+    recommendation_id, _ = recommendation_identity(source, action, offer, **values)
+    return {
+        "recommendation_id": recommendation_id,
+        "source": source,
+        "action": action,
         "currency": values.pop("currency", None) or "USD",
         "details": json.dumps(detail, ensure_ascii=False, default=str),
+        "offer": json.dumps(offer, ensure_ascii=False, sort_keys=True, default=str),
         **values,
     }
 
@@ -92,13 +140,23 @@ def reservation_rows(ce: Any) -> list[dict[str, Any]]:
             AccountScope="PAYER",
         ):
             for recommendation in page.get("Recommendations", []):
+                offering = recommendation.get("ServiceSpecification", {}).get("EC2Specification", {})
                 for d in recommendation.get("RecommendationDetails", []):
                     instance = next(iter(d.get("InstanceDetails", {}).values()), {})
+                    offer = {
+                        **{k: v for k, v in instance.items() if k not in ("Region", "InstanceType")},
+                        **(
+                            {"OfferingClass": offering.get("OfferingClass", OFFERING_CLASS)}
+                            if offering
+                            else {}
+                        ),
+                    }
                     rows.append(
                         _row(
                             "reserved_instances",
                             "purchase_reserved_instances",
                             d,
+                            offer,
                             service=service,
                             account_id=d.get("AccountId"),
                             region=instance.get("Region"),
@@ -110,6 +168,11 @@ def reservation_rows(ce: Any) -> list[dict[str, Any]]:
                             estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
                             estimated_monthly_cost_before=_money(d.get("EstimatedMonthlyOnDemandCost")),
                             currency=d.get("CurrencyCode"),
+                            term=recommendation.get("TermInYears", TERM),
+                            payment_option=recommendation.get("PaymentOption", PAYMENT),
+                            lookback_days=LOOKBACK_DAYS.get(
+                                recommendation.get("LookbackPeriodInDays", LOOKBACK)
+                            ),
                         )
                     )
     return rows
@@ -119,23 +182,27 @@ def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
     rows = []
     for page in _paged(
         ce.get_savings_plans_purchase_recommendation,
-        SavingsPlansType="COMPUTE_SP",
+        SavingsPlansType=SP_TYPE,
         TermInYears=TERM,
         PaymentOption=PAYMENT,
         LookbackPeriodInDays=LOOKBACK,
     ):
-        details = page.get("SavingsPlansPurchaseRecommendation", {}).get(
-            "SavingsPlansPurchaseRecommendationDetails", []
-        )
-        for d in details:
+        recommendation = page.get("SavingsPlansPurchaseRecommendation", {})
+        for d in recommendation.get("SavingsPlansPurchaseRecommendationDetails", []):
+            plan = d.get("SavingsPlansDetails", {})
+            offer = {
+                "SavingsPlansType": recommendation.get("SavingsPlansType", SP_TYPE),
+                **{k: plan[k] for k in ("Region", "InstanceFamily") if plan.get(k)},
+            }
             rows.append(
                 _row(
                     "savings_plans",
                     "purchase_savings_plan",
                     d,
+                    offer,
                     service="Savings Plans (Compute)",
                     account_id=d.get("AccountId"),
-                    region=None,
+                    region=plan.get("Region"),
                     resource_id=None,
                     instance_type=None,
                     recommended_quantity=None,
@@ -144,6 +211,9 @@ def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
                     estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
                     estimated_monthly_cost_before=_money(d.get("CurrentAverageHourlyOnDemandSpend")),
                     currency=d.get("CurrencyCode"),
+                    term=recommendation.get("TermInYears", TERM),
+                    payment_option=recommendation.get("PaymentOption", PAYMENT),
+                    lookback_days=LOOKBACK_DAYS.get(recommendation.get("LookbackPeriodInDays", LOOKBACK)),
                 )
             )
     return rows
@@ -175,6 +245,7 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
                     "rightsizing",
                     action,
                     r,
+                    {"Platform": ec2.get("Platform")} if ec2.get("Platform") else {},
                     service="Amazon Elastic Compute Cloud - Compute",
                     account_id=r.get("AccountId"),
                     region=ec2.get("Region"),

@@ -2,9 +2,19 @@
 -- Inputs: raw.ce_recommendations (latest snapshot), raw.ec2_* inventory, temp tables price_ebs(volume_type,
 -- region, usd_gb_month), price_snapshot(region, usd_gb_month), price_ipv4(region, usd_hour); parameters
 -- $snapshot_date, $max_snapshot_age_days, $hours_per_month, $price_ref ("list prices of <date>, <file>").
+-- Every recommendation_id appears once in the result, whatever its inputs hold: the latest snapshot is
+-- de-duplicated (the raw key check blocks a run that would need it), and the previous copy is read one row per
+-- id, so re-running can never multiply rows (issue #13, item 2: 2 -> 4 -> 8 rows a day).
 WITH ce_latest AS (
-    SELECT * FROM raw.ce_recommendations
+    -- offer_label: what sets the offer apart, readable ("PostgreSQL, Multi-AZ, No license required").
+    SELECT *, nullif(concat_ws(', ', offer->>'Platform', offer->>'Tenancy', offer->>'DatabaseEngine',
+                               offer->>'DatabaseEdition', offer->>'DeploymentOption', offer->>'LicenseModel'),
+                     '') AS offer_label
+    FROM raw.ce_recommendations
     WHERE snapshot_date = (SELECT max(snapshot_date) FROM raw.ce_recommendations)
+    QUALIFY row_number() OVER (
+        PARTITION BY recommendation_id ORDER BY fetched_at DESC, estimated_monthly_savings DESC, details
+    ) = 1
 ),
 ce_first_seen AS (
     SELECT recommendation_id, min(snapshot_date) AS first_seen FROM raw.ce_recommendations GROUP BY 1
@@ -15,8 +25,9 @@ from_ce AS (
         c.source AS kind,
         c.action,
         CASE c.source
-            WHEN 'reserved_instances' THEN format('{} × {} ({}), {} {}', c.recommended_quantity, c.instance_type,
-                                                  c.service, c.term, c.payment_option)
+            WHEN 'reserved_instances' THEN format('{} × {} ({}{}), {} {}', c.recommended_quantity, c.instance_type,
+                                                  c.service, coalesce(', ' || c.offer_label, ''),
+                                                  c.term, c.payment_option)
             WHEN 'savings_plans' THEN format('commit ${}/hour, {} {}', c.hourly_commitment, c.term, c.payment_option)
             ELSE format('{} {}', c.instance_type, c.action)
         END AS detail,
@@ -127,6 +138,12 @@ from_inventory AS (
 everything AS (
     SELECT * FROM from_ce
     UNION ALL BY NAME SELECT * FROM from_inventory
+    QUALIFY row_number() OVER (
+        PARTITION BY recommendation_id ORDER BY estimated_monthly_savings_usd DESC NULLS LAST, detail
+    ) = 1
+),
+previous AS (
+    SELECT recommendation_id, min(first_seen_date) AS first_seen_date FROM marts.recommendations GROUP BY 1
 )
 SELECT
     $snapshot_date::DATE AS snapshot_date,
@@ -139,4 +156,4 @@ SELECT
     -- A recommendation seen yesterday keeps its first day; one that vanished and came back starts again.
     coalesce(least(prev.first_seen_date, e.first_seen), $snapshot_date::DATE) AS first_seen_date
 FROM everything e
-LEFT JOIN marts.recommendations prev USING (recommendation_id)
+LEFT JOIN previous prev USING (recommendation_id)
