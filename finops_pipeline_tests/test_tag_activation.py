@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import duckdb
 import pytest
 
 from finops_pipeline.cli import main as finops_main
+from finops_pipeline.reporting.datasets import spend_coverage_caveat
 from finops_pipeline.sandbox.ce_tags import default_activation
 from finops_pipeline.tag_activation import fix_text
 from finops_pipeline_tests.conftest import (
@@ -184,3 +186,17 @@ def test_coverage_is_unknown_for_the_inactive_key_not_zero(warehouse: dict) -> N
     assert overall["spend_coverage_status"] == "partial"
     assert overall["keys_not_active"] == ["CostCenter", "Project"]
     assert overall["spend_coverage_pct"] > 50
+
+
+def test_the_report_says_which_spend_coverage_is_unknown(warehouse: dict) -> None:
+    conn = warehouse["conn"]
+    caveat = spend_coverage_caveat(conn)
+    unknown = _summary(conn)["all"]["spend_unknown_usd"]
+    assert caveat is not None and "CostCenter, Project" in caveat and f"${float(unknown):,.2f}" in caveat
+    sql = (files("finops_pipeline.reporting") / "sql" / "compliance_summary.sql").read_text()
+    rows = conn.execute(sql, {"end": SANDBOX_AS_OF + dt.timedelta(days=1)}).fetchall()
+    names = [d[0] for d in conn.description]
+    by_value = {row[names.index("dimension_value")]: dict(zip(names, row, strict=True)) for row in rows}
+    assert by_value["CostCenter"]["spend_coverage_status"] == "unknown"
+    assert by_value["CostCenter"]["spend_coverage_pct"] is None
+    assert by_value["all"]["keys_not_active"] == "CostCenter, Project"
