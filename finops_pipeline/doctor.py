@@ -3,12 +3,16 @@
 Each probe is the smallest real call of an action the pipeline itself makes (the probe table and the
 policies in ``iam/`` are tested to hold the same actions), so a passing doctor means the pipeline's calls
 are allowed. Cost Explorer bills $0.01 per request: a doctor run costs one request per ``ce:`` action
-(6 requests, $0.06, reported as ``ce_requests``). Everything else it calls is free and read-only, except
+(7 requests, $0.07, reported as ``ce_requests``). Everything else it calls is free and read-only, except
 ``ses:SendRawEmail`` (only with ``SES_ENABLED=true``), which it sends to the SES mailbox simulator
 (``success@simulator.amazonses.com``), which delivers nothing to anyone.
 
-Exit codes: 0 all granted (also with only non-critical gaps, ``status: degraded``, unless ``--strict``),
-1 a critical permission is missing, 2 authentication or runtime error.
+It also reads ``ListCostAllocationTags`` for the required tag keys (one more request): a required key that
+is not an active cost allocation tag has all its spend in ``Key$`` in Cost Explorer, so the report lists
+it under ``tag_activation`` with the fix (activate it, then backfill) and the status is ``degraded``.
+
+Exit codes: 0 all granted (also with only non-critical gaps or inactive required tag keys, ``status:
+degraded``, unless ``--strict``), 1 a critical permission is missing, 2 authentication or runtime error.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from finops_pipeline import iam_policies
+from finops_pipeline import iam_policies, tag_activation
 from finops_pipeline.clock import today_utc
 from finops_pipeline.remediation import denied_action, error_kind, fix_for
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
+TAG_ACTIVATION_ACTION = "ce:ListCostAllocationTags"
 EXIT_OK, EXIT_CRITICAL, EXIT_ERROR = 0, 1, 2
 RI_SERVICE = "Amazon Elastic Compute Cloud - Compute"
 
@@ -59,6 +64,7 @@ class DoctorReport:
     error: str | None = None
     error_remediation: str | None = None
     ce_requests: int = 0
+    tag_activation: dict[str, Any] | None = None  # the required keys' cost allocation tag status
 
     @property
     def critical_missing(self) -> list[str]:
@@ -126,6 +132,16 @@ class DoctorReport:
 
     def to_json(self) -> dict[str, Any]:
         remediation = self.remediation()
+        if self.tag_activation and self.tag_activation.get("fix"):
+            remediation.append(
+                {
+                    "area": "cost_allocation_tags",
+                    "status": "inactive",
+                    "critical": False,
+                    "tag_keys": self.tag_activation["inactive_required_keys"],
+                    "fix": self.tag_activation["fix"],
+                }
+            )
         if self.error_remediation:
             remediation.insert(0, {"area": "credentials", "status": "error", "fix": self.error_remediation})
         elif self.credentials.get("remediation") and self.status != "ok":
@@ -143,6 +159,7 @@ class DoctorReport:
             "permissions": self.permissions(),
             "remediation": remediation,
             "error": self.error,
+            "tag_activation": self.tag_activation,
             "ce_requests": self.ce_requests,
             "ce_cost_usd": round(self.ce_requests * 0.01, 2),
         }
@@ -357,6 +374,7 @@ ORGANIZATIONS_PROBES: list[tuple[str, bool]] = [
 def probe_actions(settings: Any) -> set[str]:
     """Every action the doctor probes for these settings (tests compare it with ``iam/``)."""
     actions = {a for a, _, _ in ce_probes(dt.date(2026, 1, 2))} | {"tag:GetResources", "budgets:ViewBudget"}
+    actions.add(TAG_ACTIVATION_ACTION)
     actions |= {a for a, _ in EC2_PROBES}
     if not settings.single_account_mode:
         actions |= {a for a, _ in ORGANIZATIONS_PROBES} | {"sts:AssumeRole"}
@@ -477,6 +495,16 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
     ce = aws.client("ce")
     for action, critical, call in ce_probes(today):
         _probe(checks, "cost_explorer", action, critical, lambda c=call: c(ce), region="us-east-1")
+    tags = _probe(
+        checks,
+        "cost_explorer",
+        TAG_ACTIVATION_ACTION,
+        False,
+        lambda: tag_activation.list_tags(ce, settings.required_tag_keys),
+        region="us-east-1",
+    )
+    if tags is not None:
+        report.tag_activation = tag_activation.judge(tags, settings.required_tag_keys).to_json(today)
 
     members: list[str] = []
     if not settings.single_account_mode:
@@ -544,8 +572,8 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
         report.error_remediation = fix_for("credentials", None, None)
     elif report.critical_missing:
         report.status = "critical"
-    elif report.missing:
-        report.status = "degraded"
+    elif report.missing or (report.tag_activation or {}).get("inactive_required_keys"):
+        report.status = "degraded"  # an inactive required tag key: spend coverage unknown, not fatal
     return report
 
 
@@ -584,8 +612,8 @@ def add_parser(subparsers: Any) -> None:
         help="check every AWS permission the configured features need; JSON report with the fixes",
         description="Probe the AWS permissions of the configured features and print a JSON report. Exit "
         "0: all granted (or only non-critical gaps, status 'degraded'); 1: a critical permission is "
-        "missing; 2: authentication or runtime error. Costs one Cost Explorer request ($0.01) per ce: "
-        "action.",
+        "missing; 2: authentication or runtime error. Inactive required cost allocation tags are listed "
+        "with the fix (status 'degraded'). Costs one Cost Explorer request ($0.01) per ce: action.",
     )
     parser.add_argument(
         "--member-accounts",

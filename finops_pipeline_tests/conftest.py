@@ -138,7 +138,7 @@ def start_background_sandbox(
         default.history_months,
         default.resources_per_account_region,
     ):
-        raise ValueError("finops sandbox sets accounts, seed, as_of and regions only")
+        raise ValueError("finops sandbox sets accounts, seed, as_of, regions and tag activation only")
     pid_file = directory / "sandbox.pid"
     args = ["sandbox", "--background", "--pid-file", str(pid_file), "--accounts", str(config.accounts)]
     args += [
@@ -149,6 +149,10 @@ def start_background_sandbox(
         "--regions",
         ",".join(config.regions),
     ]
+    if config.inactive_tag_keys:
+        args += ["--inactive-tag-keys", ",".join(config.inactive_tag_keys)]
+    if config.tag_activation_dates:
+        args += ["--tag-activated", ",".join(f"{k}={d.isoformat()}" for k, d in config.tag_activation_dates)]
     if page_size is not None:
         args += ["--page-size", str(page_size)]
     done = finops_cli(*args, *(faults or Faults()).to_cli_args())

@@ -22,6 +22,7 @@ CE_ACTIONS = {
     "ce:GetReservationPurchaseRecommendation",
     "ce:GetSavingsPlansPurchaseRecommendation",
     "ce:GetRightsizingRecommendation",
+    "ce:ListCostAllocationTags",
 }
 
 
@@ -69,7 +70,9 @@ def test_all_granted(sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch,
     member = report["permissions"]["member_role"]
     assert member["accounts_probed"] == member["accounts_ok"] == len(_member_accounts(sandbox))
     assert report["remediation"] == []
-    assert report["ce_requests"] == len(CE_ACTIONS) and report["ce_cost_usd"] == 0.06
+    assert report["ce_requests"] == len(CE_ACTIONS) and report["ce_cost_usd"] == 0.07
+    assert report["tag_activation"]["inactive_required_keys"] == []
+    assert set(report["tag_activation"]["active_from"]) == {"Environment", "Owner", "Project", "CostCenter"}
 
 
 def test_cost_explorer_denied_is_critical(

@@ -139,6 +139,9 @@ SPECS: tuple[DatasetSpec, ...] = (
             "spend_usd": "currency",
             "spend_tagged_usd": "currency",
             "spend_coverage_pct": "percent",
+            "spend_unknown_usd": "currency",
+            "spend_coverage_status": "text",
+            "keys_not_active": "text",
             "status": "text",
         },
         mart="marts.tag_compliance_summary",
@@ -465,6 +468,33 @@ SELECT accounts_complete, accounts_stale, accounts_missing, regions_complete, re
 FROM marts.tag_compliance_summary
 WHERE dimension = 'overall' AND snapshot_date = (SELECT max(snapshot_date) FROM marts.tag_compliance_summary)
 """
+
+
+SPEND_UNKNOWN_SQL = """
+SELECT spend_coverage_status, keys_not_active, CAST(spend_unknown_usd AS DOUBLE)
+FROM marts.tag_compliance_summary
+WHERE dimension = 'overall' AND snapshot_date = (SELECT max(snapshot_date) FROM marts.tag_compliance_summary)
+"""
+
+
+def spend_coverage_caveat(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """One line naming the required keys whose spend coverage is unknown (inactive cost allocation tags).
+
+    Cost Explorer puts all of an inactive key's spend in ``Key$``: a report must not show that as
+    untagged, so the coverage figure leaves it out and this line says what was left out and why.
+    """
+    try:
+        row = conn.execute(SPEND_UNKNOWN_SQL).fetchone()
+    except duckdb.Error:  # a warehouse from before these columns
+        return None
+    if row is None or row[0] in (None, "known"):
+        return None
+    keys = ", ".join(row[1] or [])
+    return (
+        f"Spend coverage excludes ${row[2] or 0:,.2f} of spend whose tag grouping is unknown: {keys} "
+        "not an active cost allocation tag for (part of) the window, so Cost Explorer shows none of its "
+        "values (see finops doctor for the fix)"
+    )
 
 
 def coverage_caveat(conn: duckdb.DuckDBPyConnection) -> str | None:

@@ -237,6 +237,8 @@ def report_bodies(summary: dict[str, Any], files: Sequence[str]) -> tuple[str, s
     top = summary.get("top_services") or []
     caveat = totals.get("coverage_caveat")  # degraded scans: said first, never left out
     text = [f"FinOps report for {period}", "", *([f"Caveat: {caveat}.", ""] if caveat else [])]
+    if totals.get("spend_coverage_caveat"):  # inactive cost allocation tags: coverage leaves them out
+        text += [f"Caveat: {totals['spend_coverage_caveat']}.", ""]
     text += [f"{label:<32} {value}" for label, value in lines]
     if top:
         text += ["", "Top services:"] + [

@@ -17,6 +17,7 @@ from finops_pipeline.reporting.datasets import (
     coverage_caveat,
     load_datasets,
     previous_total,
+    spend_coverage_caveat,
     totals,
 )
 from finops_pipeline.reporting.periods import Period, ReportRangeError, resolve_period
@@ -155,6 +156,7 @@ def read_report(
     datasets = load_datasets(conn, period, settings.required_tag_keys)
     figures = totals(datasets, period, previous_total(conn, period))
     figures["coverage_caveat"] = coverage_caveat(conn)
+    figures["spend_coverage_caveat"] = spend_coverage_caveat(conn)
     return datasets, figures
 
 

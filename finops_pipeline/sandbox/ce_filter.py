@@ -6,15 +6,21 @@ able to change the SQL text.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from finops_pipeline.sandbox.ce_common import CEError
+
+ActiveFrom = Callable[[str], dt.date | None]
 
 _EXPRESSION_KEYS = ("And", "Or", "Not", "Dimensions", "Tags", "CostCategories")
 _VALUE_OPTIONS = {"EQUALS", "STARTS_WITH", "ENDS_WITH", "CONTAINS"}
 _CASE_OPTIONS = {"CASE_SENSITIVE", "CASE_INSENSITIVE"}
 # Workloads carrying tag key ? (optionally with one of a set of values): the spend a tag filter selects.
 _TAGGED = "SELECT workload_id FROM workload_tags WHERE key = ?"
+# The row's day is on or after the key's activation (a NULL activation, an inactive key, is never).
+_ACTIVE = "coalesce(usage_date >= CAST(? AS DATE), FALSE)"
 
 
 def _options(spec: dict[str, Any], allowed: set[str]) -> set[str]:
@@ -57,12 +63,19 @@ class FilterTranslator:
         self.columns = columns
         self.workload_column = workload_column
 
-    def __call__(self, expression: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    def __call__(
+        self, expression: dict[str, Any] | None, active_from: ActiveFrom | None = None
+    ) -> tuple[str, list[Any]]:
+        """`active_from(key)`: first usage day a tag key is active (None: inactive); omitted: always.
+
+        With it the table needs a ``usage_date`` column: an inactive key's spend, and its spend before
+        activation, carries no value of the key (Cost Explorer's ``Key$``), see ``ce_tags``.
+        """
         if expression is None:
             return "TRUE", []
-        return self._expr(expression)
+        return self._expr(expression, active_from)
 
-    def _expr(self, expression: Any) -> tuple[str, list[Any]]:
+    def _expr(self, expression: Any, active_from: ActiveFrom | None = None) -> tuple[str, list[Any]]:
         if not isinstance(expression, dict):
             raise CEError("Filter expression must be an object")
         present = [k for k in _EXPRESSION_KEYS if expression.get(k) is not None]
@@ -76,16 +89,16 @@ class FilterTranslator:
         if kind in ("And", "Or"):
             if not isinstance(spec, list) or len(spec) < 2:
                 raise CEError(f"{kind} expression must contain at least two expressions")
-            parts = [self._expr(e) for e in spec]
+            parts = [self._expr(e, active_from) for e in spec]
             sql = f" {kind.upper()} ".join(f"({p[0]})" for p in parts)
             return sql, [v for p in parts for v in p[1]]
         if kind == "Not":
-            sql, params = self._expr(spec)
+            sql, params = self._expr(spec, active_from)
             return f"NOT ({sql})", params
         if kind == "Dimensions":
             return self._dimension(spec)
         if kind == "Tags":
-            return self._tag(spec)
+            return self._tag(spec, active_from)
         raise CEError(f"Cost category {spec.get('Key')!r} does not exist")
 
     def _dimension(self, spec: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -95,7 +108,7 @@ class FilterTranslator:
         options = _options(spec, _VALUE_OPTIONS | _CASE_OPTIONS)
         return _match(self.columns[key], _values(spec, f"Dimension {key}"), options)
 
-    def _tag(self, spec: dict[str, Any]) -> tuple[str, list[Any]]:
+    def _tag(self, spec: dict[str, Any], active_from: ActiveFrom | None) -> tuple[str, list[Any]]:
         if self.workload_column is None:
             raise CEError("Tag filters are not supported for this operation")
         key = spec.get("Key")
@@ -103,19 +116,29 @@ class FilterTranslator:
             raise CEError("Tags filter needs a Key")
         options = _options(spec, _VALUE_OPTIONS | _CASE_OPTIONS | {"ABSENT"})
         wl = self.workload_column
-        absent = f"({wl} IS NULL OR {wl} NOT IN ({_TAGGED}))", [key]
+        # Spend on days the key is active as a cost allocation tag; elsewhere it has no value.
+        active_sql: str = "TRUE"
+        active_params: list[Any] = []
+        if active_from is not None:
+            active_sql, active_params = _ACTIVE, [active_from(key)]
+        absent = (
+            f"(NOT ({active_sql}) OR {wl} IS NULL OR {wl} NOT IN ({_TAGGED}))",
+            [*active_params, key],
+        )
         if "ABSENT" in options:
             return absent
         values = spec.get("Values")
         if not values:  # a key with no values selects spend carrying the key, whatever its value
-            return f"{wl} IN ({_TAGGED})", [key]
+            return f"({active_sql}) AND {wl} IN ({_TAGGED})", [*active_params, key]
         values = _values(spec, f"Tag {key}")
         # CE treats an empty tag value as "spend without the tag" (the `Key$` group).
         present = [v for v in values if v != ""]
         parts: list[tuple[str, list[Any]]] = []
         if present:
             cond, params = _match("value", present, options)
-            parts.append((f"{wl} IN ({_TAGGED} AND {cond})", [key, *params]))
+            parts.append(
+                (f"({active_sql}) AND {wl} IN ({_TAGGED} AND {cond})", [*active_params, key, *params])
+            )
         if len(present) < len(values):
             parts.append(absent)
         return " OR ".join(f"({p[0]})" for p in parts), [v for p in parts for v in p[1]]

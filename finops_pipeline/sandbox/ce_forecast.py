@@ -54,7 +54,7 @@ def get_cost_forecast(em: CostExplorerEmulator, body: dict[str, Any]) -> dict[st
     if not isinstance(level, int) or isinstance(level, bool) or not 51 <= level <= 99:
         raise CEError("PredictionIntervalLevel must be an integer between 51 and 99")
 
-    filter_sql, params = _translate(body.get("Filter"))
+    filter_sql, params = _translate(body.get("Filter"), em.tag_activation.active_from)
     source = em.source_for(expression_columns(body.get("Filter")))
     first = today - dt.timedelta(days=HISTORY_DAYS)
     sql = (

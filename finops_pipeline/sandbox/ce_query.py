@@ -27,7 +27,7 @@ from finops_pipeline.sandbox.ce_common import (
     page_size_arg,
     parse_interval,
 )
-from finops_pipeline.sandbox.ce_filter import FilterTranslator
+from finops_pipeline.sandbox.ce_filter import ActiveFrom, FilterTranslator
 
 if TYPE_CHECKING:
     from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
@@ -118,7 +118,7 @@ class CostQueries:
             raise CEError(f"Invalid metrics: {bad}. Valid metrics are {sorted(METRIC_SQL)}")
         metrics = list(dict.fromkeys(metrics))
         groups = self._groups(body.get("GroupBy"))
-        filter_sql, filter_params = _translate(body.get("Filter"))
+        filter_sql, filter_params = _translate(body.get("Filter"), self.em.tag_activation.active_from)
 
         key = fingerprint(body, "NextPageToken")
         with self.em.lock:
@@ -206,7 +206,9 @@ class CostQueries:
             sql = f"SELECT usage_date AS p, {keys}, {values} FROM ({inner}){order}"
             params = inner_params
         else:
-            sql, params = self._aggregate_sql(start, granularity, metrics, groups, inner, inner_params)
+            sql, params = self._aggregate_sql(
+                self.em.tag_activation.active_from, start, granularity, metrics, groups, inner, inner_params
+            )
         table = self.em.con.sql(sql, params=params).to_arrow_table()
         index = {p[0]: i for i, p in enumerate(periods)}
         counts = [0] * len(periods)
@@ -225,6 +227,7 @@ class CostQueries:
 
     @staticmethod
     def _aggregate_sql(
+        active_from: ActiveFrom,
         start: dt.date,
         granularity: str,
         metrics: list[str],
@@ -239,7 +242,7 @@ class CostQueries:
             else ("greatest(CAST(date_trunc('month', usage_date) AS DATE), CAST(? AS DATE))", [start])
         )
         sums = ", ".join(f"sum({METRIC_SQL[m]}) AS m{i}" for i, m in enumerate(metrics))
-        keys, joins, join_params = [], [], []
+        keys, key_params, joins, join_params = [], [], [], []
         for i, g in enumerate(groups):
             if g.column:
                 keys.append(f"s.{g.column} AS k{i}")
@@ -249,14 +252,19 @@ class CostQueries:
                     f"GROUP BY workload_id) t{i} ON t{i}.workload_id = s.workload_id"
                 )
                 join_params.append(g.key)
-                keys.append(f"coalesce(t{i}.value, '') AS k{i}")
+                # An inactive key (NULL), and any key before its activation, groups as `Key$` (ce_tags).
+                keys.append(
+                    f"CASE WHEN s.usage_date >= CAST(? AS DATE) THEN coalesce(t{i}.value, '') ELSE '' END "
+                    f"AS k{i}"
+                )
+                key_params.append(active_from(g.key))
         select_keys = "".join(f", {k}" for k in keys)
         group_cols = ", ".join(["p", *(f"k{i}" for i in range(len(groups)))])
         sql = (
             f"SELECT {period_sql} AS p{select_keys}, {sums} FROM ({inner}) s {' '.join(joins)} "
             f"GROUP BY {group_cols} ORDER BY {group_cols}"
         )
-        return sql, [*period_params, *inner_params, *join_params]
+        return sql, [*period_params, *key_params, *inner_params, *join_params]
 
     def _remember(self, key: str, agg: _Aggregate) -> None:
         self._cache[key] = agg
@@ -359,7 +367,7 @@ class CostQueries:
         if body.get("Context", "COST_AND_USAGE") not in ("COST_AND_USAGE", "RESERVATIONS", "SAVINGS_PLANS"):
             raise CEError(f"Invalid Context {body.get('Context')!r}")
         column = DIMENSION_COLUMNS[dimension]
-        filter_sql, params = _translate(body.get("Filter"))
+        filter_sql, params = _translate(body.get("Filter"), self.em.tag_activation.active_from)
         source = self.em.source_for(expression_columns(body.get("Filter")) | {column})
         search = body.get("SearchString")
         search_sql = ""
@@ -397,22 +405,27 @@ class CostQueries:
         start, end = parse_interval(body.get("TimePeriod"))
         self.em.check_history(start)
         tag_key = body.get("TagKey")
-        filter_sql, params = _translate(body.get("Filter"))
+        filter_sql, params = _translate(body.get("Filter"), self.em.tag_activation.active_from)
         self._sort_sql(body)  # validated only: keys and values are listed alphabetically
+        # Only active cost allocation tags, with spend on days since their activation (see ce_tags).
         spend = (
-            "SELECT DISTINCT workload_id FROM ledger WHERE usage_date >= ? AND usage_date < ? "
+            "SELECT DISTINCT workload_id FROM ledger WHERE usage_date >= greatest(CAST(? AS DATE), "
+            "a.active_from) AND usage_date < ? "
             f"AND workload_id IS NOT NULL AND ({filter_sql})"
         )
         params = [start, end, *params]
         column = "value" if tag_key else "key"
-        where = f"workload_id IN ({spend})"
+        where = f"t.workload_id IN ({spend})"
         if tag_key:
-            where += " AND key = ?"
+            where += " AND t.key = ?"
             params.append(tag_key)
         if body.get("SearchString"):
-            where += f" AND contains(lower({column}), lower(?))"
+            where += f" AND contains(lower(t.{column}), lower(?))"
             params.append(body["SearchString"])
-        sql = f"SELECT DISTINCT {column} FROM workload_tags WHERE {where} AND {column} <> '' ORDER BY 1"
+        sql = (
+            f"SELECT DISTINCT t.{column} FROM workload_tags t JOIN tag_active_from a USING (key) "
+            f"WHERE {where} AND t.{column} <> '' ORDER BY 1"
+        )
         page, token, total = self._listing(body, sql, params)
         answer: dict[str, Any] = {"Tags": [v for (v,) in page], "ReturnSize": len(page), "TotalSize": total}
         if token:

@@ -72,6 +72,32 @@ def _regions(value: str) -> tuple[str, ...]:
     return regions
 
 
+def _tag_keys(value: str) -> tuple[str, ...]:
+    keys = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if not keys:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a list of tag keys; e.g. --inactive-tag-keys CostCenter"
+        )
+    return keys
+
+
+def _tag_activations(value: str) -> tuple[tuple[str, dt.date], ...]:
+    pairs = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        key, sep, day = part.rpartition("=")
+        try:
+            if not sep or not key:
+                raise ValueError(part)
+            pairs.append((key, dt.date.fromisoformat(day)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not KEY=YYYY-MM-DD; e.g. --tag-activated CostCenter=2026-10-15"
+            ) from None
+    if not pairs:
+        raise argparse.ArgumentTypeError("give KEY=YYYY-MM-DD, e.g. --tag-activated CostCenter=2026-10-15")
+    return tuple(pairs)
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
@@ -99,6 +125,19 @@ def add_parser(subparsers: Any) -> None:
         type=_int_in(1, 100_000, "--page-size", "500"),
         default=5000,
         help="Cost Explorer results per page",
+    )
+    parser.add_argument(
+        "--inactive-tag-keys",
+        type=_tag_keys,
+        default=(),
+        help="comma-separated cost allocation tag keys left Inactive: Cost Explorer puts all their spend "
+        "in Key$ (default: every key active)",
+    )
+    parser.add_argument(
+        "--tag-activated",
+        type=_tag_activations,
+        default=(),
+        help="comma-separated KEY=YYYY-MM-DD: the key was activated that day; its spend before is Key$",
     )
     parser.add_argument("--background", action="store_true", help="start detached; return once it answers")
     parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE, help=f"default {DEFAULT_PID_FILE}")
@@ -135,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "status":
             return status(args.pid_file)
         faults = Faults.from_namespace(args)
+        _world_config(args)  # a bad world option fails here, not in the background child
         return start_background(args, faults) if args.background else serve_foreground(args, faults)
     except (CliError, FaultsError) as exc:
         args.parser.error(str(exc))
@@ -149,7 +189,16 @@ def _world_config(args: argparse.Namespace) -> Any:
         kwargs["as_of"] = args.as_of
     if args.regions is not None:
         kwargs["regions"] = args.regions
-    return WorldConfig(**kwargs)
+    kwargs["inactive_tag_keys"] = tuple(args.inactive_tag_keys)
+    kwargs["tag_activation_dates"] = tuple(args.tag_activated)
+    config = WorldConfig(**kwargs)
+    late = [key for key, day in config.tag_activation_dates if day > config.as_of]
+    clash = sorted(set(config.inactive_tag_keys) & {key for key, _ in config.tag_activation_dates})
+    if late:
+        raise CliError(f"--tag-activated {','.join(late)}: an activation date must not be after --as-of")
+    if clash:
+        raise CliError(f"{','.join(clash)}: a key is either --inactive-tag-keys or --tag-activated, not both")
+    return config
 
 
 def serve_foreground(args: argparse.Namespace, faults: Faults) -> int:
@@ -199,6 +248,10 @@ def _child_argv(args: argparse.Namespace, faults: Faults, ready_file: Path) -> l
         argv += ["--as-of", args.as_of.isoformat()]
     if args.regions is not None:
         argv += ["--regions", ",".join(args.regions)]
+    if args.inactive_tag_keys:
+        argv += ["--inactive-tag-keys", ",".join(args.inactive_tag_keys)]
+    if args.tag_activated:
+        argv += ["--tag-activated", ",".join(f"{key}={day.isoformat()}" for key, day in args.tag_activated)]
     return [*argv, *faults.to_cli_args(), "--ready-file", str(ready_file)]
 
 

@@ -20,6 +20,7 @@ from finops_pipeline.sandbox.ce_common import CEError
 from finops_pipeline.sandbox.ce_forecast import get_cost_forecast
 from finops_pipeline.sandbox.ce_query import CostQueries
 from finops_pipeline.sandbox.ce_recommendations import Recommendations
+from finops_pipeline.sandbox.ce_tags import CostAllocationTags
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -54,6 +55,7 @@ class CostExplorerEmulator:
         self.account_names: dict[str, str] = dict(
             self.con.execute("SELECT account_id, account_name FROM accounts").fetchall()
         )
+        self.tag_activation = CostAllocationTags(self)  # before the queries: tag grouping asks it
         self.costs = CostQueries(self)
         self.anomalies = AnomalyDetection(self)
         self.recommendations = recs = Recommendations(self)
@@ -61,6 +63,7 @@ class CostExplorerEmulator:
             "GetCostAndUsage": self.costs.get_cost_and_usage,
             "GetDimensionValues": self.costs.get_dimension_values,
             "GetTags": self.costs.get_tags,
+            "ListCostAllocationTags": self.tag_activation.list_cost_allocation_tags,
             "GetCostForecast": lambda body: get_cost_forecast(self, body),
             "GetAnomalyMonitors": self.anomalies.get_anomaly_monitors,
             "GetAnomalies": self.anomalies.get_anomalies,

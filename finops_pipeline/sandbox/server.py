@@ -443,6 +443,8 @@ class Sandbox:
                 "regions": list(config.regions),
                 "seed": config.seed,
                 "resources_per_account_region": config.resources_per_account_region,
+                "inactive_tag_keys": list(config.inactive_tag_keys),
+                "tag_activation_dates": {key: day.isoformat() for key, day in config.tag_activation_dates},
             },
             "management_account_id": world.management_account_id,
             "accounts": world.accounts.column("account_id").to_pylist(),

@@ -45,6 +45,12 @@ class WorldConfig:
     regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1")
     seed: int = 42
     resources_per_account_region: int = 12
+    # Cost allocation tag activation in the payer account (what ListCostAllocationTags reports and what
+    # Cost Explorer's tag grouping obeys, see `ce_tags`). Keys in `inactive_tag_keys` are Inactive: all
+    # their spend is `Key$`. A key in `tag_activation_dates` was activated on that day: its spend before
+    # it is `Key$`. Every other key is active since before the history starts (the demo's figures).
+    inactive_tag_keys: tuple[str, ...] = ()
+    tag_activation_dates: tuple[tuple[str, dt.date], ...] = ()
 
 
 def day_number(d: dt.date) -> int:

@@ -375,3 +375,24 @@ ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS cost_types JSON;
 ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS scope_kind VARCHAR;
 ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS scope_description VARCHAR;
 ALTER TABLE raw.aws_budgets ADD COLUMN IF NOT EXISTS measure VARCHAR;
+
+-- ==== Cost allocation tag activation (issue #13 item 4) ===================================
+-- ListCostAllocationTags for the required keys, one snapshot a day. Cost Explorer groups spend by a key
+-- only once it is activated, and only from then on: active_from is the first usage day whose tag
+-- grouping is trusted (the day after LastUpdatedDate; activation takes up to 24 hours), NULL for an
+-- inactive key. status NotListed: a required key AWS does not list (no billed resource carried it).
+CREATE TABLE IF NOT EXISTS raw.ce_cost_allocation_tags (
+    snapshot_date       DATE NOT NULL,
+    tag_key             VARCHAR NOT NULL,
+    tag_type            VARCHAR,            -- UserDefined | AWSGenerated
+    status              VARCHAR NOT NULL,   -- Active | Inactive | NotListed
+    last_updated_date   TIMESTAMPTZ,        -- last activation or deactivation
+    last_used_date      TIMESTAMPTZ,        -- last month a resource carried the key
+    active_from         DATE,
+    is_required         BOOLEAN NOT NULL,
+    fetched_at          TIMESTAMPTZ NOT NULL
+);
+-- Spend coverage counts only days a key was active: the rest is unknown, not untagged.
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS spend_unknown_usd DECIMAL(18, 6);
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS spend_coverage_status VARCHAR;
+ALTER TABLE marts.tag_compliance_summary ADD COLUMN IF NOT EXISTS keys_not_active VARCHAR[];

@@ -30,7 +30,8 @@ LIMIT 10
 """
 WORST_ACCOUNTS_SQL = """
 SELECT dimension_value AS account_id, resources_evaluated, resources_compliant, round(compliance_pct, 2),
-       round(spend_coverage_pct, 2), round(spend_usd - spend_tagged_usd, 2) AS untagged_usd, status
+       round(spend_coverage_pct, 2),
+       round(spend_usd - spend_tagged_usd - coalesce(spend_unknown_usd, 0), 2) AS untagged_usd, status
 FROM marts.tag_compliance_summary
 WHERE snapshot_date = ? AND dimension = 'account'
 ORDER BY {order} NULLS LAST, dimension_value
@@ -121,7 +122,7 @@ def build_compliance_assets(
         kinds={"duckdb"},
         owners=["team:finops"],
         pool="duckdb",
-        deps=[tag_compliance_resources, "ce_cost_by_tag"],
+        deps=[tag_compliance_resources, "ce_cost_by_tag", "ce_cost_allocation_tags"],
         description=(
             f"Daily tag compliance per account, service, type and key: resource % and spend coverage "
             f"(last {SPEND_WINDOW_DAYS} complete days of Cost Explorer tag grouping)."

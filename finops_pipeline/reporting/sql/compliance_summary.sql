@@ -7,7 +7,8 @@ WITH snap AS (
 SELECT s.snapshot_date, s.dimension, s.dimension_value, s.resources_total, s.resources_evaluated,
        s.resources_compliant, s.resources_exempt, s.resources_unknown, s.compliance_pct, s.key_coverage_pct,
        CAST(s.spend_usd AS DOUBLE) AS spend_usd, CAST(s.spend_tagged_usd AS DOUBLE) AS spend_tagged_usd,
-       s.spend_coverage_pct, s.status
+       s.spend_coverage_pct, CAST(s.spend_unknown_usd AS DOUBLE) AS spend_unknown_usd,
+       s.spend_coverage_status, array_to_string(s.keys_not_active, ', ') AS keys_not_active, s.status
 FROM marts.tag_compliance_summary s, snap
 WHERE s.snapshot_date = snap.day
 ORDER BY CASE s.dimension WHEN 'overall' THEN 0 WHEN 'tag_key' THEN 1 WHEN 'account' THEN 2

@@ -55,6 +55,8 @@ SELECT CAST(NULL AS DATE) AS snapshot_date,
        CAST(spend.spend_usd AS DOUBLE) AS spend_usd,
        CAST(spend.spend_tagged_usd AS DOUBLE) AS spend_tagged_usd,
        CAST(coalesce(spend.spend_tagged_usd, 0) * 100 / nullif(spend.spend_usd, 0) AS DOUBLE) AS spend_coverage_pct,
+       CAST(NULL AS DOUBLE) AS spend_unknown_usd, CAST(NULL AS VARCHAR) AS spend_coverage_status,
+       CAST(NULL AS VARCHAR) AS keys_not_active,
        'raw' AS status
 FROM res FULL OUTER JOIN spend
   ON res.dimension = spend.dimension AND res.dimension_value = spend.dimension_value

@@ -412,6 +412,11 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
             if totals.get("coverage_caveat")
             else ""
         )
+        + (
+            f'<p class="note caveat">{escape(totals["spend_coverage_caveat"])}.</p>'
+            if totals.get("spend_coverage_caveat")
+            else ""
+        )
         + "</header>"
         f'<main>{kpis(totals)}<section class="grid">{chart_html}</section>'
         f'<section class="tables">{tables}</section></main>'

@@ -1,6 +1,6 @@
 -- marts.tag_compliance_summary: one row set per snapshot date; dimensions overall, account, service,
 -- resource_type and tag_key. Inputs: marts.tag_compliance_resources rows of $snapshot_date, temp table
--- rule_keys(tag_key, ...), raw.ce_cost_by_tag and raw.scan_status; parameters $snapshot_date, $window_days.
+-- rule_keys(tag_key, ...), raw.ce_cost_by_tag, raw.ce_cost_allocation_tags and raw.scan_status; parameters $snapshot_date, $window_days.
 -- Spend window: the $window_days complete days ending with the newest day of raw.ce_cost_by_tag before
 -- the snapshot date (end exclusive).
 WITH res AS (
@@ -95,11 +95,25 @@ bounds AS (
     FROM raw.ce_cost_by_tag
     WHERE usage_date < $snapshot_date::DATE
 ),
+-- Cost allocation tag activation, newest snapshot up to the snapshot date: Cost Explorer groups spend
+-- by a key only from its activation on (an inactive key's spend is all `Key$`), so only those days
+-- count for coverage; the rest is unknown. No snapshot at all (never ingested): every day counts.
+activation AS (
+    SELECT tag_key, status, active_from FROM raw.ce_cost_allocation_tags
+    WHERE snapshot_date = (SELECT max(snapshot_date) FROM raw.ce_cost_allocation_tags
+                           WHERE snapshot_date <= $snapshot_date::DATE)
+),
 spend_key AS (
     SELECT c.account_id, c.tag_key,
         sum(c.unblended_cost) AS spend,
-        coalesce(sum(c.unblended_cost) FILTER (WHERE c.tag_value <> ''), 0) AS tagged
-    FROM raw.ce_cost_by_tag c, bounds b
+        coalesce(sum(c.unblended_cost) FILTER (WHERE known), 0) AS known,
+        coalesce(sum(c.unblended_cost) FILTER (WHERE known AND c.tag_value <> ''), 0) AS tagged
+    FROM (
+        SELECT c.*, (a.tag_key IS NULL OR a.status = 'NotListed'
+                     OR (a.status = 'Active' AND c.usage_date >= coalesce(a.active_from, DATE '0001-01-01')))
+                    AS known
+        FROM raw.ce_cost_by_tag c LEFT JOIN activation a USING (tag_key)
+    ) c, bounds b
     WHERE c.usage_date >= b.w_start AND c.usage_date < b.w_end
       AND c.tag_key IN (SELECT tag_key FROM rule_keys)
     GROUP BY ALL
@@ -113,7 +127,12 @@ spend AS (
         -- Every key's grouping adds up to the same total, so per account and overall: mean over keys.
         CAST(sum(spend) / count(DISTINCT tag_key) AS DECIMAL(18, 6)) AS spend_usd,
         CAST(sum(tagged) / count(DISTINCT tag_key) AS DECIMAL(18, 6)) AS spend_tagged_usd,
-        CASE WHEN sum(spend) > 0 THEN 100.0 * sum(tagged) / sum(spend) END AS spend_coverage_pct
+        CAST(sum(spend - known) / count(DISTINCT tag_key) AS DECIMAL(18, 6)) AS spend_unknown_usd,
+        -- Over the spend whose tag grouping is known: unknown spend is neither tagged nor untagged.
+        CASE WHEN sum(known) > 0 THEN 100.0 * sum(tagged) / sum(known) END AS spend_coverage_pct,
+        CASE WHEN sum(spend) = sum(known) THEN 'known' WHEN sum(known) = 0 THEN 'unknown'
+             ELSE 'partial' END AS spend_coverage_status,
+        list_sort(list(DISTINCT tag_key) FILTER (WHERE spend <> known)) AS keys_not_active
     FROM spend_key
     GROUP BY GROUPING SETS ((), (account_id), (tag_key))
 ),
@@ -145,6 +164,9 @@ SELECT
     s.spend_usd,
     s.spend_tagged_usd,
     s.spend_coverage_pct,
+    s.spend_unknown_usd,
+    s.spend_coverage_status,
+    coalesce(s.keys_not_active, []) AS keys_not_active,
     coalesce(c.resources_stale, 0) AS resources_stale,
     v.targets_complete, v.targets_stale, v.targets_missing,
     r.accounts_complete, r.accounts_stale, r.accounts_missing,

@@ -1,0 +1,88 @@
+"""``ce_cost_allocation_tags``: which required tag keys Cost Explorer can group by, and since when.
+
+An inactive cost allocation tag puts all its spend in ``Key$``, which ``ce_cost_by_tag`` would otherwise
+read as untagged; this snapshot lets the compliance marts call that spend unknown instead, and its
+check names the keys to activate (see ``finops_pipeline.tag_activation``). One request a day
+(``ListCostAllocationTags`` filtered to the required keys, at most 100 per request).
+"""
+
+import dagster as dg
+
+from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.clock import utc_now
+from finops_pipeline.markdown import md_table
+from finops_pipeline.settings import Settings
+from finops_pipeline.tag_activation import activation_table, fix_text, judge, list_tags
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+
+CHECK_NAME = "required_tag_keys_active"
+
+
+def build_cost_allocation_tags_asset(settings: Settings) -> dg.AssetsDefinition:
+    required = settings.required_tag_keys
+
+    @dg.asset(
+        name="ce_cost_allocation_tags",
+        group_name="ingest",
+        kinds={"aws", "duckdb"},
+        owners=["team:finops"],
+        pool="duckdb",
+        description="Activation status of the required cost allocation tags (ListCostAllocationTags): "
+        "Cost Explorer groups spend by a key only from its activation on.",
+        metadata={"table": "raw.ce_cost_allocation_tags", "required_keys": ", ".join(required)},
+        check_specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME,
+                asset="ce_cost_allocation_tags",
+                description="Every required tag key is an active cost allocation tag (else its spend is "
+                "all 'Key$' in Cost Explorer and its spend coverage unknown).",
+            )
+        ],
+    )
+    def ce_cost_allocation_tags(
+        context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        now = utc_now()
+        with aws.tracked() as calls:
+            tags = list_tags(aws.client("ce"), required)
+        table = activation_table(tags, required, now)
+        with warehouse.connect() as conn:
+            replace_rows(conn, "raw.ce_cost_allocation_tags", table, "snapshot_date = ?", (now.date(),))
+            record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        verdict = judge(tags, required)
+        rows = [
+            (key, "Inactive" if key in verdict.inactive else "not listed" if key in verdict.not_listed
+             else "Active", verdict.activated.get(key, ""))
+            for key in required
+        ]  # fmt: skip
+        keys_md = dg.MetadataValue.md(md_table(["tag key", "status", "spend trusted from"], rows))
+        check_meta: dict[str, object] = {
+            "inactive_required_keys": ", ".join(verdict.inactive) or "none",
+            "inactive_count": len(verdict.inactive),
+            "not_listed_required_keys": ", ".join(verdict.not_listed) or "none",
+            "keys": keys_md,
+        }
+        if verdict.inactive:
+            check_meta["fix"] = fix_text(verdict.inactive, now.date())
+        return dg.MaterializeResult(
+            metadata={
+                "required_keys": len(required),
+                "inactive_required_keys": len(verdict.inactive),
+                "not_listed_required_keys": len(verdict.not_listed),
+                "keys": keys_md,
+                **call_metadata(calls),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECK_NAME,
+                    passed=verdict.ok,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata=check_meta,
+                    description=None
+                    if verdict.ok
+                    else f"Inactive cost allocation tags: {', '.join(verdict.inactive)}",
+                )
+            ],
+        )
+
+    return ce_cost_allocation_tags
