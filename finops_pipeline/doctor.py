@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from finops_pipeline import iam_policies
 from finops_pipeline.clock import today_utc
-from finops_pipeline.remediation import denied_action, error_kind, fix_for
+from finops_pipeline.remediation import REFUSAL_FIXES, denied_action, error_kind, fix_for
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
 EXIT_OK, EXIT_CRITICAL, EXIT_ERROR = 0, 1, 2
@@ -43,6 +43,7 @@ class Check:
     action: str
     critical: bool
     status: str = "ok"  # ok | denied | region_not_enabled | credentials | unsupported | throttled | error
+    # or a Cost Explorer refusal that no grant fixes: ce_not_enabled | not_opted_in | data_unavailable | ...
     detail: str = ""
     account_id: str | None = None
     region: str | None = None
@@ -171,6 +172,8 @@ def _fix(check: Check, caller_arn: str) -> str:
         else:
             who = caller_arn
         return f"allow {check.action} for {who}: it is in {policy}."
+    if check.status in REFUSAL_FIXES:  # Cost Explorer not enabled, rightsizing not opted in, ...: not IAM
+        return REFUSAL_FIXES[check.status]
     kind = {"region_not_enabled": "region", "credentials": "credentials", "throttled": "throttled"}.get(
         check.status, "server"
     )
@@ -249,6 +252,8 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         if code == "SubscriptionRequiredException":
             return "unsupported", detail
         kind = error_kind(code, status_code, message)
+        if kind in REFUSAL_FIXES:
+            return kind, detail
         return {
             "access_denied": "denied",
             "credentials": "credentials",
