@@ -26,7 +26,7 @@ from botocore.parsers import ResponseParserError
 from botocore.session import get_session
 from pydantic import Field, PrivateAttr
 
-from finops_pipeline.remediation import add_fix_hint, error_kind
+from finops_pipeline.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hint, error_kind
 from finops_pipeline.settings import Settings
 
 T = TypeVar("T")
@@ -131,6 +131,9 @@ def classify_error(exc: BaseException, operation: str = "") -> tuple[str, str]:
         operation = getattr(exc, "operation_name", "") or operation
         detail = f"{operation}: {code}: {(message.splitlines() or [''])[0]}"[:DETAIL_CHARS]
         kind = error_kind(code, exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"), message)
+        if kind in REFUSAL_FIXES:  # Cost Explorer refusals keep their own status, and the whole fix
+            said = message.split(HINT_MARK, 1)[0].splitlines()[0] if message else ""
+            return kind, f"{operation}: {code}: {said[:200]}{HINT_MARK}{REFUSAL_FIXES[kind]}"
         if kind in ("access_denied", "throttled"):
             return kind, detail
         if kind == "region":

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from finops_pipeline import iam_policies, tag_activation
 from finops_pipeline.clock import today_utc
-from finops_pipeline.remediation import denied_action, error_kind, fix_for
+from finops_pipeline.remediation import REFUSAL_FIXES, denied_action, error_kind, fix_for
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
 TAG_ACTIVATION_ACTION = "ce:ListCostAllocationTags"
@@ -48,6 +48,7 @@ class Check:
     action: str
     critical: bool
     status: str = "ok"  # ok | denied | region_not_enabled | credentials | unsupported | throttled | error
+    # or a Cost Explorer refusal that no grant fixes: ce_not_enabled | not_opted_in | data_unavailable | ...
     detail: str = ""
     account_id: str | None = None
     region: str | None = None
@@ -188,6 +189,8 @@ def _fix(check: Check, caller_arn: str) -> str:
         else:
             who = caller_arn
         return f"allow {check.action} for {who}: it is in {policy}."
+    if check.status in REFUSAL_FIXES:  # Cost Explorer not enabled, rightsizing not opted in, ...: not IAM
+        return REFUSAL_FIXES[check.status]
     kind = {"region_not_enabled": "region", "credentials": "credentials", "throttled": "throttled"}.get(
         check.status, "server"
     )
@@ -266,6 +269,8 @@ def _classify(exc: BaseException) -> tuple[str, str]:
         if code == "SubscriptionRequiredException":
             return "unsupported", detail
         kind = error_kind(code, status_code, message)
+        if kind in REFUSAL_FIXES:
+            return kind, detail
         return {
             "access_denied": "denied",
             "credentials": "credentials",

@@ -70,6 +70,44 @@ THROTTLE_CODES = frozenset(
     }
 )
 SERVER_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "InternalServerError"})
+# Cost Explorer refusals that no IAM grant fixes (see finops_pipeline/sandbox/ce_refusals.py for the
+# references). Two come as AccessDeniedException and are told apart from a missing permission by message.
+CE_NOT_ENABLED_RE = re.compile(r"not enabled for cost explorer", re.IGNORECASE)
+NOT_OPTED_IN_RE = re.compile(r"opt-in only feature", re.IGNORECASE)
+DATA_UNAVAILABLE_CODES = frozenset({"DataUnavailableException"})
+# The data or the token changed under a paginated read: start again from the first page.
+PAGING_RESTART_CODES = frozenset({"RequestChangedException", "InvalidNextTokenException"})
+BILL_EXPIRED_CODES = frozenset({"BillExpirationException"})
+REFUSAL_FIXES = {
+    "ce_not_enabled": (
+        "Cost Explorer is not enabled for this account, and no IAM grant changes that: sign in to the "
+        "management (payer) account and open Cost Explorer once in the Billing and Cost Management console "
+        "(Cost Explorer > Launch Cost Explorer), which enables it for the organisation; its data and API "
+        "answers can take up to 24 hours to appear, then re-run."
+    ),
+    "not_opted_in": (
+        "rightsizing recommendations are opt-in, and no IAM grant changes that: in the management (payer) "
+        "account open Cost Explorer > Preferences and enable 'Receive Amazon EC2 resource recommendations'; "
+        "recommendations can take up to 24 hours to appear. RI and Savings Plans recommendations are "
+        "still read; rightsizing stays 'not_opted_in' in raw.scan_status until then."
+    ),
+    "data_unavailable": (
+        "Cost Explorer has too little cost history to answer (a new account, or Cost Explorer enabled "
+        "recently); nothing to grant or configure: it answers once enough history has accumulated. Until "
+        "then the forecast is recorded as 'data_unavailable' and budget_status uses the run rate."
+    ),
+    "paging_restart": (
+        "Cost Explorer's data (or the page token) changed between pages, as happens while AWS refreshes "
+        "the data up to three times a day; nothing to grant: the pipeline restarted the read from the first "
+        "page, and kept failing, so re-run later (runs are idempotent and earlier rows are kept)."
+    ),
+    "bill_expired": (
+        "Cost Explorer's report for part of the requested dates expired while it was read (the bill behind "
+        "it was replaced, as happens while AWS finalises or restates a month); nothing to grant: the "
+        "pipeline re-read it from the first page and it kept failing, so re-run later, or backfill a "
+        "shorter range (earlier rows are kept)."
+    ),
+}
 # What helps when a service keeps throttling, by IAM prefix: FINOPS_MAX_CONCURRENCY bounds only the
 # account x region scans (Tagging API, EC2); Cost Explorer requests are sequential per grain and limited
 # per account, Organizations, Budgets and SES have account-wide rates of their own.
@@ -127,7 +165,12 @@ def denied_action(message: str) -> str | None:
 
 
 def error_kind(code: str, status: int | None, message: str = "") -> str:
-    """access_denied | credentials | region | throttled | server | other."""
+    """access_denied | credentials | region | throttled | server | other, or one of the Cost Explorer
+    refusals no IAM grant fixes: ce_not_enabled | not_opted_in | data_unavailable | paging_restart |
+    bill_expired (checked first: two of them are AccessDeniedException)."""
+    refusal = refusal_kind(code, message)
+    if refusal is not None:
+        return refusal
     if code in ACCESS_DENIED_CODES or (status == 403 and "not authorized" in message):
         return "access_denied"
     if code in CREDENTIAL_CODES:
@@ -141,8 +184,25 @@ def error_kind(code: str, status: int | None, message: str = "") -> str:
     return "other"
 
 
+def refusal_kind(code: str, message: str = "") -> str | None:
+    """The Cost Explorer refusal an error is, or None for any other error."""
+    if code in ACCESS_DENIED_CODES and CE_NOT_ENABLED_RE.search(message or ""):
+        return "ce_not_enabled"
+    if code in ACCESS_DENIED_CODES and NOT_OPTED_IN_RE.search(message or ""):
+        return "not_opted_in"
+    if code in DATA_UNAVAILABLE_CODES:
+        return "data_unavailable"
+    if code in PAGING_RESTART_CODES:
+        return "paging_restart"
+    if code in BILL_EXPIRED_CODES:
+        return "bill_expired"
+    return None
+
+
 def fix_for(kind: str, action: str | None, region: str | None) -> str | None:
     """What to do next, in one sentence, for an error of ``kind`` on ``action``."""
+    if kind in REFUSAL_FIXES:
+        return REFUSAL_FIXES[kind]
     if kind == "access_denied":
         return (
             f"grant {action or 'this action'} to the principal named above (the policies in iam/ list "

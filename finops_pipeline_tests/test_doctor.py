@@ -92,6 +92,19 @@ def test_cost_explorer_denied_is_critical(
     assert report["caller"]["arn"] in fix["fix"]
 
 
+def test_cost_explorer_not_enabled_is_critical_with_the_console_fix_not_an_iam_grant(
+    sandbox_factory: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    view = sandbox_factory(faults=Faults(ce_refusals="not-enabled,rightsizing-opt-in"))
+    code, report = _doctor(capsys, monkeypatch, tmp_path, view.env())
+    assert code == 1 and report["status"] == "critical"
+    assert "ce:GetCostAndUsage" in report["critical_missing"]
+    fixes = [r["fix"] for r in report["remediation"] if r.get("action", "").startswith("ce:")]
+    assert len(fixes) == len(CE_ACTIONS)
+    assert all(f.startswith("Cost Explorer is not enabled for this account") for f in fixes)
+    assert not any("iam/central-role-policy.json" in f for f in fixes)
+
+
 def test_member_role_denied_in_one_account_is_degraded(
     sandbox: Any, sandbox_factory: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -34,3 +34,46 @@ def test_a_throttled_cost_explorer_call_does_not_blame_concurrency() -> None:
     message = parsed["Error"]["Message"]
     assert message.startswith("Rate exceeded Fix: AWS kept throttling after retries: Cost Explorer limits")
     assert "FINOPS_MAX_CONCURRENCY does not help" in message
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "kind", "says"),
+    [
+        (
+            "AccessDeniedException",
+            "User not enabled for cost explorer access",
+            "ce_not_enabled",
+            "Launch Cost Explorer",
+        ),
+        (
+            "AccessDeniedException",
+            "Rightsizing EC2 recommendation is an opt-in only feature. You can enable this feature ...",
+            "not_opted_in",
+            "Cost Explorer > Preferences",
+        ),
+        ("DataUnavailableException", "Insufficient amount of historical data.", "data_unavailable", "little"),
+        ("RequestChangedException", "Your request parameters changed", "paging_restart", "first page"),
+        ("InvalidNextTokenException", "The pagination token is invalid.", "paging_restart", "first page"),
+        ("BillExpirationException", "The requested report expired.", "bill_expired", "expired"),
+    ],
+)
+def test_cost_explorer_refusals_get_their_own_fix_never_an_iam_grant(
+    code: str, message: str, kind: str, says: str
+) -> None:
+    from finops_pipeline.remediation import error_kind
+
+    assert error_kind(code, 400, message) == kind
+    parsed = {"Error": {"Code": code, "Message": message}}
+    model = SimpleNamespace(name="GetCostAndUsage", service_model=SimpleNamespace(signing_name="ce"))
+    add_fix_hint(http_response=SimpleNamespace(status_code=400), parsed=parsed, model=model)
+    fix = parsed["Error"]["Message"].split(" Fix: ", 1)[1]
+    assert says in fix
+    assert "nothing to grant" in fix or "no IAM grant" in fix
+    assert "grant ce:" not in fix
+
+
+def test_a_real_access_denied_still_gets_the_grant_fix() -> None:
+    from finops_pipeline.remediation import error_kind
+
+    message = "User: arn:aws:iam::1:user/x is not authorized to perform: ce:GetCostAndUsage"
+    assert error_kind("AccessDeniedException", 400, message) == "access_denied"

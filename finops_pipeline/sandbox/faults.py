@@ -1,5 +1,5 @@
-"""Fault injection for the sandbox: latency, throttling, AccessDenied, a region that is not enabled and a
-malformed (truncated) answer.
+"""Fault injection for the sandbox: latency, throttling, AccessDenied, a region that is not enabled, a
+malformed (truncated) answer, and Cost Explorer's refusals that are not IAM (``ce_refusals.py``).
 
 Each fault answers in the wire format and with the error code the real service uses, because that is what
 decides whether botocore retries it and how client code classifies it; a generic 500 would test nothing.
@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
+
+from finops_pipeline.sandbox.ce_refusals import REFUSALS, CeRefusals, unknown_refusals
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -84,8 +86,17 @@ class Faults:
     disabled_region: str | None = None
     # "Operation[:account[:region]]": that operation's successful answers are cut short (see MalformedBody)
     malformed_responses: frozenset[str] = field(default_factory=frozenset)
+    # names of finops_pipeline.sandbox.ce_refusals.REFUSALS: Cost Explorer refusals that are not IAM
+    ce_refusals: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ce_refusals", _csv(self.ce_refusals))
+        bad = unknown_refusals(self.ce_refusals)
+        if bad:
+            raise FaultsError(
+                f"--ce-refusals {','.join(bad)}: choose from {', '.join(REFUSALS)}, "
+                "e.g. --ce-refusals rightsizing-opt-in,forecast-data-unavailable"
+            )
         object.__setattr__(self, "deny_accounts", _csv(self.deny_accounts))
         object.__setattr__(self, "deny_operations", _csv(self.deny_operations))
         object.__setattr__(self, "malformed_responses", _csv(self.malformed_responses))
@@ -137,6 +148,7 @@ class Faults:
             or self.deny_operations
             or self.disabled_region
             or self.malformed_responses
+            or self.ce_refusals
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +160,7 @@ class Faults:
             "deny_operations": sorted(self.deny_operations),
             "disabled_region": self.disabled_region,
             "malformed_responses": sorted(self.malformed_responses),
+            "ce_refusals": sorted(self.ce_refusals),
         }
 
     def malformed(self, info: CallInfo, account: str | None) -> bool:
@@ -174,6 +187,8 @@ class Faults:
             args += ["--disabled-region", self.disabled_region]
         if self.malformed_responses:
             args += ["--malformed-responses", ",".join(sorted(self.malformed_responses))]
+        if self.ce_refusals:
+            args += ["--ce-refusals", ",".join(sorted(self.ce_refusals))]
         return args
 
     @classmethod
@@ -186,6 +201,7 @@ class Faults:
             deny_operations=_csv(ns.deny_operations),
             disabled_region=ns.disabled_region,
             malformed_responses=_csv(ns.malformed_responses),
+            ce_refusals=_csv(ns.ce_refusals),
         )
 
 
@@ -228,6 +244,12 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         "--malformed-responses",
         default=None,
         help="comma-separated Operation[:account[:region]] whose answers are cut short (unparseable)",
+    )
+    group.add_argument(
+        "--ce-refusals",
+        default=None,
+        help="comma-separated Cost Explorer refusals that are not IAM, answered as AWS does: "
+        + ", ".join(REFUSALS),
     )
 
 
@@ -428,12 +450,13 @@ class FaultStats:
 class FaultInjector:
     """WSGI middleware answering some AWS calls with faults before `app` sees them.
 
-    Order: latency (every call), region not enabled, AccessDenied, throttling. Paths for which `exempt`
-    is true (health, ``/moto-api/``) pass untouched.
+    Order: latency (every call), region not enabled, AccessDenied, throttling, Cost Explorer refusals.
+    Paths for which `exempt` is true (health, ``/moto-api/``) pass untouched.
     """
 
     def __init__(self, app: WSGIApp, faults: Faults, exempt: Callable[[str], bool]) -> None:
         self.app, self.faults, self.exempt = app, faults, exempt
+        self.refusals = CeRefusals(faults.ce_refusals)
         self.stats = FaultStats()
         self._rng = random.Random(faults.seed)
         self._rng_lock = threading.Lock()
@@ -476,6 +499,9 @@ class FaultInjector:
                 fault, kind = access_denied_error(info, environ, principal), "access_denied"
             elif self._throttled():
                 fault, kind = throttle_error(info, environ), "throttled"
+            elif self.faults.ce_refusals and info.service == "ce":
+                fault = self.refusals.answer(info.operation, read_body(environ))
+                kind = "refused"
         if fault is None:
             if self.faults.malformed_responses and self.faults.malformed(info, account_of(info.access_key)):
                 self.stats.add(f"malformed:{info.service}:{info.operation}")

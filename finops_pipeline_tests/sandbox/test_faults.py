@@ -252,6 +252,7 @@ def test_control_routes_are_never_faulted(sandbox_factory: Factory) -> None:
             {"malformed_responses": "describe_volumes"},
             "--malformed-responses describe_volumes: give Operation",
         ),
+        ({"ce_refusals": "rightsizing"}, "--ce-refusals rightsizing: choose from not-enabled, "),
     ],
 )
 def test_bad_fault_settings_name_the_option_and_the_fix(kwargs: dict[str, Any], message: str) -> None:
@@ -272,6 +273,7 @@ def test_faults_round_trip_through_cli_arguments() -> None:
         deny_operations="GetResources",
         disabled_region="eu-west-1",
         malformed_responses="DescribeVolumes:111111111111:us-west-2,GetResources",
+        ce_refusals="rightsizing-opt-in,request-changed",
     )
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=42)

@@ -2,7 +2,9 @@
 
 Cost Explorer bills every request, so the forecast is one ``GetCostForecast`` request for the
 organisation (the rest of this month and next month, MONTHLY, 80% interval); per-account forecasts
-are derived from it in SQL, never asked per account. AWS Budgets are read "when permitted": an
+are derived from it in SQL, never asked per account. An account with too little history gets no
+forecast (DataUnavailableException): recorded in ``raw.scan_status`` (source ``ce_forecast``), and
+``budget_status`` says so in ``forecast_method``. AWS Budgets are read "when permitted": an
 AccessDenied is recorded in ``raw.scan_status`` (source ``budgets``) and the run carries on with the
 thresholds from settings.
 """
@@ -36,6 +38,7 @@ STATUS_TABLE_SQL = SQL.joinpath("budget_status_table.sql").read_text()
 STATUS_SQL = SQL.joinpath("budget_status.sql").read_text()
 MONEY = pa.decimal128(18, 6)
 PREDICTION_INTERVAL = 80
+FORECAST_SOURCE = "ce_forecast"  # raw.scan_status source of ce_cost_forecast
 FORECAST_SCHEMA = pa.schema(
     [
         ("snapshot_date", pa.date32()),
@@ -98,6 +101,30 @@ def forecast_rows(answer: dict[str, Any], today: dt.date, now: dt.datetime) -> p
     return pa.Table.from_pylist(rows, schema=FORECAST_SCHEMA)
 
 
+def read_forecast(aws: AwsResource, start: dt.date, end: dt.date) -> tuple[dict[str, Any], ScanOutcome]:
+    """Cost Explorer's forecast, or none with the reason when AWS has too little history to make one.
+
+    A new account (or one that enabled Cost Explorer recently) answers DataUnavailableException: that is
+    a fact about the account, not a failure of the run, so it is recorded (``raw.scan_status``, source
+    ``ce_forecast``, status ``data_unavailable``) and ``budget_status`` still runs on the run rate. Any
+    other error fails the asset as before.
+    """
+    target = ScanTarget(aws.caller_account_id(), aws.region)
+    try:
+        answer = aws.client("ce").get_cost_forecast(
+            TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
+            Metric="UNBLENDED_COST",
+            Granularity="MONTHLY",
+            PredictionIntervalLevel=PREDICTION_INTERVAL,
+        )
+    except ClientError as exc:
+        status, detail = classify_error(exc)
+        if status != "data_unavailable":
+            raise
+        return {}, ScanOutcome(target, status, detail)
+    return answer, ScanOutcome(target, "ok", "")
+
+
 @dg.asset(
     name="ce_cost_forecast",
     group_name="budgets",
@@ -105,7 +132,8 @@ def forecast_rows(answer: dict[str, Any], today: dt.date, now: dt.datetime) -> p
     owners=["team:finops"],
     pool="duckdb",
     description="Cost Explorer's unblended cost forecast for the rest of this month and next month "
-    "(one request).",
+    "(one request); none, with status data_unavailable in raw.scan_status, while AWS has too little "
+    "history to forecast.",
 )
 def ce_cost_forecast(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -114,24 +142,26 @@ def ce_cost_forecast(
     today = now.date()
     start, end = forecast_window(today)
     with aws.tracked() as calls:
-        answer = aws.client("ce").get_cost_forecast(
-            TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
-            Metric="UNBLENDED_COST",
-            Granularity="MONTHLY",
-            PredictionIntervalLevel=PREDICTION_INTERVAL,
-        )
+        answer, outcome = read_forecast(aws, start, end)
     rows = forecast_rows(answer, today, now)
     with warehouse.connect() as conn:
         replace_rows(conn, "raw.ce_forecasts", rows, "snapshot_date = ?", (today,))
+        record_scan_status(conn, FORECAST_SOURCE, [outcome], [rows.num_rows])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+    if outcome.status != "ok":
+        context.log.warning("no Cost Explorer forecast (%s): %s", outcome.status, outcome.detail)
     periods = rows.to_pylist()
-    return dg.MaterializeResult(
-        metadata={
+    figures = (
+        {
             "rest_of_month_forecast_usd": float(periods[0]["mean_usd"]) if periods else 0.0,
             "next_month_forecast_usd": float(periods[1]["mean_usd"]) if len(periods) > 1 else 0.0,
             "forecast_total_usd": float(Decimal(answer.get("Total", {}).get("Amount", "0"))),
-            **call_metadata(calls),
         }
+        if outcome.status == "ok"
+        else {}  # unknown, not zero
+    )
+    return dg.MaterializeResult(
+        metadata={**figures, "forecast_status": outcome.status, **call_metadata(calls)}
     )
 
 
@@ -208,11 +238,21 @@ def aws_budgets(
     )
 
 
+FORECAST_STATUS_SQL = "SELECT any_value(status) FROM raw.scan_status WHERE source = ?"
+
+
+def forecast_status(conn: Any) -> str:
+    """Whether ce_cost_forecast's last run got a forecast ('ok'; also before it ever recorded one)."""
+    rows = conn.execute(FORECAST_STATUS_SQL, [FORECAST_SOURCE]).fetchall()  # fetched whole: conn.sql follows
+    return rows[0][0] or "ok"
+
+
 def compute_budget_status(conn: Any, settings: Settings, as_of: dt.date) -> pa.Table:
     params = {
         "as_of": as_of,
         "monthly_warning": settings.cost_monthly_warning,
         "daily_warning": settings.cost_daily_warning,
+        "forecast_status": forecast_status(conn),
     }
     return conn.sql(STATUS_SQL, params=params).to_arrow_table()
 
@@ -257,6 +297,7 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
             for column in ("month_state", "budget_name", "scope_detail"):
                 conn.execute(f"ALTER TABLE marts.budget_status ADD COLUMN IF NOT EXISTS {column} VARCHAR")
             table = compute_budget_status(conn, settings, now.date())
+            cost_explorer_forecast = forecast_status(conn)
             table = table.append_column(
                 "computed_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
             )
@@ -283,6 +324,7 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
             metadata={
                 "month_to_date_usd": round(org["month_to_date_usd"], 2) if org else 0.0,
                 "forecast_month_end_usd": round(org["forecast_usd"] or 0.0, 2) if org else 0.0,
+                "forecast_status": cost_explorer_forecast,
                 "over_budget": sum(r["status"] == "over_budget" for r in rows),
                 "forecast_over_budget": sum(r["status"] == "forecast_over_budget" for r in rows),
                 "budgets_tracked": sum(r["limit_usd"] is not None for r in rows),

@@ -1,4 +1,6 @@
-"""Checks on ``budget_status``: warn when actual or forecast spend crosses a budget or threshold."""
+"""Checks on ``budget_status`` (warn when actual or forecast spend crosses a budget or threshold) and on
+``ce_cost_forecast`` (warn when Cost Explorer gave no forecast, so budget_status fell back to the run rate).
+"""
 
 import dagster as dg
 
@@ -38,5 +40,29 @@ def spend_within_budgets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "forecast_over_budget": sum(r[9] == "forecast_over_budget" for r in rows),
             "over_daily_threshold": sum(r[7] is not None and r[8] is not None and r[7] >= r[8] for r in rows),
             "alerts": dg.MetadataValue.md(table),
+        },
+    )
+
+
+FORECAST_SQL = "SELECT status, detail, last_ok_at FROM raw.scan_status WHERE source = 'ce_forecast'"
+
+
+@dg.asset_check(
+    asset="ce_cost_forecast",
+    name="forecast_available",
+    description="Cost Explorer answered with a forecast; warns when it had too little history "
+    "(DataUnavailableException), when budget_status forecasts on the run rate alone.",
+)
+def forecast_available(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        rows = conn.execute(FORECAST_SQL).fetchall()
+    status, detail, last_ok = rows[0] if rows else ("ok", "", None)
+    return dg.AssetCheckResult(
+        passed=status == "ok",
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "forecast_status": status,
+            "detail": detail or "",
+            "last_forecast_at": str(last_ok) if last_ok else "never",
         },
     )

@@ -6,7 +6,6 @@ survives the upsert so alerts can tell a new anomaly from an updated one.
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +14,7 @@ import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
 
@@ -57,18 +57,13 @@ def _money(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(Decimal("0.000001"))
 
 
-def anomaly_pages(client: Any, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
-    token: str | None = None
-    while True:
-        answer = client.get_anomalies(
-            DateInterval={"StartDate": start.isoformat(), "EndDate": end.isoformat()},
-            MaxResults=100,
-            **({"NextPageToken": token} if token else {}),
-        )
-        yield answer
-        token = answer.get("NextPageToken")
-        if not token:
-            return
+def anomaly_pages(client: Any, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    """Every page of the window (restarted from the first page if the token goes invalid)."""
+    return all_pages(
+        client.get_anomalies,
+        DateInterval={"StartDate": start.isoformat(), "EndDate": end.isoformat()},
+        MaxResults=100,
+    )
 
 
 def anomaly_row(item: dict[str, Any], now: dt.datetime) -> dict[str, Any]:

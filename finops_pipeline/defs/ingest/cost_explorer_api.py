@@ -1,16 +1,25 @@
 """Cost Explorer reads: one paginated request stream per grain and window, never one per day.
 
 Every page costs $0.01, so a whole date range goes into one ``GetCostAndUsage`` request and
-boto3's missing paginator is replaced by a loop on ``NextPageToken``.
+boto3's missing paginator is replaced by a loop on ``NextPageToken`` that starts again from the first
+page when Cost Explorer says the data changed under it (``all_pages``).
 """
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+from botocore.exceptions import ClientError
+
+from finops_pipeline.remediation import BILL_EXPIRED_CODES, PAGING_RESTART_CODES
+
+LOGGER = logging.getLogger("finops_pipeline.ingest")
+RESTART_CODES = PAGING_RESTART_CODES | BILL_EXPIRED_CODES
+MAX_PAGE_RESTARTS = 2  # then the error stands: 3 reads of a stream at most
 
 COST_METRICS = ("UnblendedCost", "AmortizedCost", "NetUnblendedCost")
 METRIC_COLUMNS = {
@@ -88,15 +97,47 @@ def group_by(grain: CostGrain, tag_key: str | None) -> list[dict[str, str]]:
     return groups
 
 
-def pages(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
-    """Every page of a Cost Explorer answer (no boto3 paginator exists for these operations)."""
+def all_pages(call: Callable[..., dict[str, Any]], **request: Any) -> list[dict[str, Any]]:
+    """Every page of one Cost Explorer answer, read from the first page again when AWS asks for it.
+
+    ``RequestChangedException`` (the data changed between pages: it refreshes up to three times a day),
+    ``InvalidNextTokenException`` (the token no longer valid) and ``BillExpirationException`` (the report
+    behind the pages expired) all say "try again without a pagination token" (botocore's Cost Explorer
+    model). Pages already read belong to the old answer, so they are dropped, never mixed with the new
+    one; the restarts are bounded (each page is a billed request), then the last error is raised with its
+    fix. No boto3 paginator exists for these operations.
+    """
+    restarts = 0
+    while True:
+        try:
+            return list(_pages_once(call, request))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in RESTART_CODES or restarts >= MAX_PAGE_RESTARTS:
+                raise
+            restarts += 1
+            LOGGER.warning(
+                "%s: %s; reading again from the first page (restart %d of %d)",
+                getattr(exc, "operation_name", "Cost Explorer"),
+                code,
+                restarts,
+                MAX_PAGE_RESTARTS,
+            )
+
+
+def _pages_once(call: Callable[..., dict[str, Any]], request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     token: str | None = None
     while True:
-        answer = client.get_cost_and_usage(**request, **({"NextPageToken": token} if token else {}))
+        answer = call(**request, **({"NextPageToken": token} if token else {}))
         yield answer
         token = answer.get("NextPageToken")
         if not token:
             return
+
+
+def pages(client: Any, **request: Any) -> list[dict[str, Any]]:
+    """Every page of a ``GetCostAndUsage`` answer (see ``all_pages``)."""
+    return all_pages(client.get_cost_and_usage, **request)
 
 
 def fetch_grain(

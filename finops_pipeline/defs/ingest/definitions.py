@@ -8,7 +8,10 @@ from finops_pipeline.defs.ingest.checks import build_checks
 from finops_pipeline.defs.ingest.cost_allocation_tags import build_cost_allocation_tags_asset
 from finops_pipeline.defs.ingest.costs import build_cost_assets
 from finops_pipeline.defs.ingest.partitions import daily_partitions
-from finops_pipeline.defs.ingest.recommendations import ce_recommendations
+from finops_pipeline.defs.ingest.recommendations import (
+    ce_recommendations,
+    every_recommendation_kind_answered,
+)
 from finops_pipeline.defs.ingest.tagged_resources import tagged_resources
 from finops_pipeline.settings import Settings, load_settings
 
@@ -23,7 +26,7 @@ def build_ingest_defs(settings: Settings) -> dg.Definitions:
             build_anomalies_asset(settings),
             ce_recommendations,
         ],
-        asset_checks=build_checks(settings),
+        asset_checks=[*build_checks(settings), every_recommendation_kind_answered],
     )
 
 

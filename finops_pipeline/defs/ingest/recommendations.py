@@ -1,17 +1,30 @@
-"""``ce_recommendations``: RI and Savings Plans purchases and EC2 rightsizing, one snapshot a day."""
+"""``ce_recommendations``: RI and Savings Plans purchases and EC2 rightsizing, one snapshot a day.
+
+The three kinds are three separate Cost Explorer reads, and AWS can refuse one alone: rightsizing is
+opt-in (AccessDeniedException "... is an opt-in only feature"), RI recommendations answer
+DataUnavailableException without enough usage history, and an IAM policy may grant only some of them.
+Such a refusal costs only its own kind: the others are kept, and the refused kind is a row in
+``raw.scan_status`` (source ``ce_recommendations:<kind>``, status ``not_opted_in`` / ``data_unavailable`` /
+``access_denied``) and a warning of the ``every_recommendation_kind_answered`` check, so its absence reads
+as unknown, never as zero savings. Cost Explorer not enabled at all, throttling and server errors still
+fail the asset: nothing is known then.
+"""
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+from botocore.exceptions import ClientError
 
-from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, call_metadata, classify_error
 from finops_pipeline.clock import utc_now
-from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
+from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
+from finops_pipeline.defs.ingest.fan_out import record_scan_status
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, scalar
 
 LOOKBACK = "THIRTY_DAYS"
 LOOKBACK_DAYS = {"SEVEN_DAYS": 7, "THIRTY_DAYS": 30, "SIXTY_DAYS": 60}
@@ -65,16 +78,6 @@ def _money(value: Any) -> Decimal | None:
 
 def _number(value: Any) -> float | None:
     return None if value in (None, "") else float(value)
-
-
-def _paged(call: Callable[..., dict[str, Any]], **request: Any) -> Iterator[dict[str, Any]]:
-    token: str | None = None
-    while True:
-        answer = call(**request, **({"NextPageToken": token} if token else {}))
-        yield answer
-        token = answer.get("NextPageToken")
-        if not token:
-            return
 
 
 def recommendation_identity(
@@ -131,7 +134,7 @@ def _row(
 def reservation_rows(ce: Any) -> list[dict[str, Any]]:
     rows = []
     for service in RI_SERVICES:
-        for page in _paged(
+        for page in all_pages(
             ce.get_reservation_purchase_recommendation,
             Service=service,
             LookbackPeriodInDays=LOOKBACK,
@@ -180,7 +183,7 @@ def reservation_rows(ce: Any) -> list[dict[str, Any]]:
 
 def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
     rows = []
-    for page in _paged(
+    for page in all_pages(
         ce.get_savings_plans_purchase_recommendation,
         SavingsPlansType=SP_TYPE,
         TermInYears=TERM,
@@ -221,7 +224,7 @@ def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
 
 def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
     rows = []
-    for page in _paged(
+    for page in all_pages(
         ce.get_rightsizing_recommendation,
         Service="AmazonEC2",
         Configuration={"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True},
@@ -262,12 +265,44 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
     return rows
 
 
+# A refusal of one kind that leaves the other kinds worth keeping (anything else fails the asset).
+DEGRADED_STATUSES = frozenset({"not_opted_in", "data_unavailable", "access_denied"})
+STATUS_SOURCE = "ce_recommendations:"  # + kind: its raw.scan_status source
+KINDS: tuple[tuple[str, Callable[[Any], list[dict[str, Any]]]], ...] = (
+    ("reserved_instances", reservation_rows),
+    ("savings_plans", savings_plan_rows),
+    ("rightsizing", rightsizing_rows),
+)
+
+
+def read_kinds(ce: Any, target: ScanTarget) -> tuple[list[dict[str, Any]], list[ScanOutcome], list[int]]:
+    """Every kind's rows, and each kind's outcome: a refusal of one kind does not cost the others."""
+    rows: list[dict[str, Any]] = []
+    outcomes: list[ScanOutcome] = []
+    counts: list[int] = []
+    for _kind, fetch in KINDS:
+        try:
+            found = fetch(ce)
+        except ClientError as exc:
+            status, detail = classify_error(exc)
+            if status not in DEGRADED_STATUSES:
+                raise
+            outcomes.append(ScanOutcome(target, status, detail))
+            counts.append(0)
+            continue
+        rows += found
+        outcomes.append(ScanOutcome(target, "ok", ""))
+        counts.append(len(found))
+    return rows, outcomes, counts
+
+
 @dg.asset(
     group_name="ingest",
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    description="Cost Explorer's RI, Savings Plans and rightsizing recommendations: today's snapshot.",
+    description="Cost Explorer's RI, Savings Plans and rightsizing recommendations: today's snapshot; "
+    "a kind AWS refuses (rightsizing not opted in, ...) is recorded in raw.scan_status, the others kept.",
 )
 def ce_recommendations(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -275,22 +310,68 @@ def ce_recommendations(
     now = utc_now()
     with aws.tracked() as calls:
         ce = aws.client("ce")
-        rows = reservation_rows(ce) + savings_plan_rows(ce) + rightsizing_rows(ce)
+        target = ScanTarget(aws.caller_account_id(), aws.region)
+        rows, outcomes, counts = read_kinds(ce, target)
     table = pa.Table.from_pylist(
         [{**row, "snapshot_date": now.date(), "fetched_at": now} for row in rows],
         schema=RECOMMENDATION_COLUMNS,
     )
     with warehouse.connect() as conn:
         replace_rows(conn, "raw.ce_recommendations", table, "snapshot_date = ?", (now.date(),))
+        for (kind, _), outcome, count in zip(KINDS, outcomes, counts, strict=True):
+            record_scan_status(conn, STATUS_SOURCE + kind, [outcome], [count])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-    by_source = {
-        s: sum(float(r["estimated_monthly_savings"]) for r in rows if r["source"] == s)
-        for s in ("reserved_instances", "savings_plans", "rightsizing")
+    statuses = {kind: outcome.status for (kind, _), outcome in zip(KINDS, outcomes, strict=True)}
+    for kind, outcome in zip(statuses, outcomes, strict=True):
+        if outcome.status != "ok":
+            context.log.warning("%s recommendations unknown (%s): %s", kind, outcome.status, outcome.detail)
+    savings = {  # a refused kind has no figure: unknown, not zero
+        f"{kind}_monthly_savings_usd": round(
+            sum(float(r["estimated_monthly_savings"]) for r in rows if r["source"] == kind), 2
+        )
+        for kind, status in statuses.items()
+        if status == "ok"
     }
     return dg.MaterializeResult(
         metadata={
             "recommendations": table.num_rows,
-            **{f"{source}_monthly_savings_usd": round(value, 2) for source, value in by_source.items()},
+            **savings,
+            **{f"{kind}_status": status for kind, status in statuses.items()},
             **call_metadata(calls),
         }
+    )
+
+
+UNANSWERED_SQL = """
+SELECT substr(source, length(?) + 1), status, detail FROM raw.scan_status
+WHERE source LIKE ? || '%' AND status <> 'ok' ORDER BY source
+"""
+
+
+@dg.asset_check(
+    asset=ce_recommendations,
+    name="every_recommendation_kind_answered",
+    description="RI, Savings Plans and rightsizing each answered; a refused kind (rightsizing not opted "
+    "in, no usage history, access denied) is unknown, listed here with its fix.",
+)
+def every_recommendation_kind_answered(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        failed = conn.execute(UNANSWERED_SQL, [STATUS_SOURCE, STATUS_SOURCE]).fetchall()
+        answered = scalar(
+            conn, "SELECT count(*) FROM raw.scan_status WHERE source LIKE ? || '%'", [STATUS_SOURCE]
+        )
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "kinds_read": int(answered or 0),
+            "unknown_kinds": [kind for kind, _, _ in failed],
+            "statuses": {kind: status for kind, status, _ in failed},
+            "failures": dg.MetadataValue.md(
+                "| kind | status | detail |\n|---|---|---|\n"
+                + "\n".join(f"| {k} | {s} | {d[:300]} |" for k, s, d in failed)
+                if failed
+                else "none"
+            ),
+        },
     )

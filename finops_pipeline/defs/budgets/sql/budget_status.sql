@@ -4,7 +4,9 @@
 -- that is neither one account's nor the organisation's (scope 'budget': several accounts, a service,
 -- a tag, a cost category or other cost types; held to AWS's own calculated spend where the pipeline
 -- cannot recompute it).
--- Parameters: $as_of (today: forecasts start here), $monthly_warning, $daily_warning.
+-- Parameters: $as_of (today: forecasts start here), $monthly_warning, $daily_warning, $forecast_status
+-- (ce_cost_forecast's raw.scan_status: 'ok', or why Cost Explorer gave no forecast, e.g. 'data_unavailable':
+-- then no forecast snapshot is used, not even an older one, and the run-rate rows say why in forecast_method).
 -- Per-account forecasts cost no Cost Explorer request: each account's run rate over the last
 -- RUN_RATE_DAYS complete days (last month's on the 1st: a run rate never collapses to zero while an
 -- account spends) for the rest of the month, scaled so the accounts add up to Cost Explorer's forecast
@@ -14,7 +16,10 @@ WITH params AS (
            CAST(date_trunc('month', CAST($as_of AS DATE)) - INTERVAL 1 MONTH AS DATE) AS prev_month,
            CAST(date_trunc('month', CAST($as_of AS DATE)) AS DATE) AS month,
            CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 1 MONTH AS DATE) AS next_month,
-           CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 2 MONTH AS DATE) AS month_after
+           CAST(date_trunc('month', CAST($as_of AS DATE)) + INTERVAL 2 MONTH AS DATE) AS month_after,
+           CAST($forecast_status AS VARCHAR) AS forecast_status,
+           CASE WHEN CAST($forecast_status AS VARCHAR) = 'ok' THEN 'run_rate'
+                ELSE 'run_rate_forecast_' || CAST($forecast_status AS VARCHAR) END AS run_rate_method
 ),
 dims AS (
     SELECT *, date_diff('day', month, as_of) AS elapsed, date_diff('day', month, next_month) AS dim,
@@ -40,6 +45,7 @@ forecast AS (   -- the newest snapshot's forecast of each period
            CAST(upper_usd AS DOUBLE) AS upper
     FROM raw.ce_forecasts
     WHERE metric = 'UNBLENDED_COST' AND snapshot_date = (SELECT max(snapshot_date) FROM raw.ce_forecasts)
+      AND CAST($forecast_status AS VARCHAR) = 'ok'
 ),
 rest AS (SELECT f.* FROM forecast f, dims WHERE f.period_start = dims.as_of),
 nxt AS (SELECT f.* FROM forecast f, dims WHERE f.period_start = dims.next_month),
@@ -91,7 +97,7 @@ account_rows AS (
                         ELSE r.rest_rr / t.rest_rr * rest.mean END AS forecast_usd,
            CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN r.mtd + r.rest_rr / t.rest_rr * rest.lower END AS forecast_lower_usd,
            CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN r.mtd + r.rest_rr / t.rest_rr * rest.upper END AS forecast_upper_usd,
-           CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN 'run_rate_scaled_to_cost_explorer' ELSE 'run_rate' END AS forecast_method,
+           CASE WHEN rest.mean IS NOT NULL AND t.rest_rr > 0 THEN 'run_rate_scaled_to_cost_explorer' ELSE d.run_rate_method END AS forecast_method,
            al.limit_usd, al.limit_source,
            l.day AS last_day, coalesce(ldc.usd, 0) AS last_day_usd, CAST(NULL AS DOUBLE) AS daily_threshold_usd,
            CAST(NULL AS VARCHAR) AS budget_name, CAST(NULL AS VARCHAR) AS scope_detail
@@ -104,7 +110,7 @@ account_rows AS (
 org_row AS (
     SELECT d.month, 'current', 'organisation', NULL, NULL, t.mtd, d.elapsed, d.dim,
            t.mtd + coalesce(rest.mean, t.rest_rr), t.mtd + rest.lower, t.mtd + rest.upper,
-           CASE WHEN rest.mean IS NULL THEN 'run_rate' ELSE 'cost_explorer' END,
+           CASE WHEN rest.mean IS NULL THEN d.run_rate_method ELSE 'cost_explorer' END,
            ol.limit_usd, ol.limit_source,
            l.day, (SELECT coalesce(sum(usd), 0) FROM last_day_cost), CAST($daily_warning AS DOUBLE), NULL, NULL
     FROM dims d CROSS JOIN totals t LEFT JOIN rest ON true LEFT JOIN org_limit ol ON true LEFT JOIN last_day l ON true

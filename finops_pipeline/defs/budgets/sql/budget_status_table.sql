@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS marts.budget_status (
     forecast_lower_usd      DOUBLE,             -- Cost Explorer's 80% prediction interval (scaled per account)
     forecast_upper_usd      DOUBLE,
     forecast_method         VARCHAR NOT NULL,   -- cost_explorer | run_rate_scaled_to_cost_explorer | run_rate | actual | aws_budgets
+                                                -- | run_rate_forecast_<status>: Cost Explorer gave no forecast (e.g. data_unavailable)
     limit_usd               DOUBLE,             -- the budget or threshold this row is held to
     limit_source            VARCHAR,            -- aws_budget:<name> | COST_MONTHLY_WARNING
     actual_pct_of_limit     DOUBLE,
