@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.compute as pc
 
 from finops_pipeline.clock import first_of_month_months_ago, today_utc
-from finops_pipeline.sandbox.caller_scope import OrgAccess
+from finops_pipeline.sandbox.caller_scope import ORGANIZATION_VIEW, OrgAccess
 from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 
@@ -125,3 +125,29 @@ def test_management_run_covers_the_organization(sandbox: Any, tmp_path: Path, pi
     assert coverage.metadata["caller_role"].value == "management"
     assert coverage.metadata["cost_explorer_accounts"].value > 1
     assert checks["last_month_matches_cost_explorer"].passed
+
+
+def test_billing_view_of_the_organization_gives_a_member_the_whole_bill(
+    sandbox: Any, sandbox_factory: Any, tmp_path: Path, pipeline_env_for: Any, monkeypatch: Any
+) -> None:
+    world = sandbox.world
+    admin = _member(world)
+    access = OrgAccess(delegated_admins=frozenset({admin}), billing_view_shared_with=frozenset({admin}))
+    view = sandbox_factory(access=access)
+    arn = f"arn:aws:billing::{world.management_account_id}:billingview/{ORGANIZATION_VIEW}"
+    monkeypatch.setenv("FINOPS_BILLING_VIEW_ARN", arn)
+    result, database = _run_as(admin, tmp_path, pipeline_env_for, view)
+    assert result.success, step_failures(result)
+    checks = _checks(result)
+    assert checks["cost_explorer_covers_the_organization"].passed
+    assert checks["last_month_matches_cost_explorer"].passed
+    with duckdb.connect(str(database), read_only=True) as conn:
+        assert conn.execute("SELECT role, partial, billing_view_arn FROM raw.caller_scope").fetchone() == (
+            "delegated_administrator",
+            False,
+            arn,
+        )
+        accounts = conn.execute("SELECT count(DISTINCT account_id) FROM raw.ce_cost_daily").fetchone()[0]
+    start = first_of_month_months_ago(today_utc(), 1)
+    in_window = world.ledger.filter(pc.greater_equal(world.ledger["usage_date"], start))
+    assert accounts == len(pc.unique(in_window["account_id"])) > 1
