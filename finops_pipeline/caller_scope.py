@@ -112,3 +112,29 @@ def with_list_accounts(scope: CallerScope, listed: bool) -> CallerScope:
     if scope.role == "member" and listed:
         return replace(scope, role="delegated_administrator")
     return scope
+
+
+MEMBER_ACCESS_FIX = (
+    "Cost Explorer refused this member account although IAM allows it: the management account has not "
+    "granted member accounts access to Cost Explorer (Billing and Cost Management console > Cost Management "
+    "preferences > linked account access). Run from the management account instead (or set AWS_ROLE_ARN to "
+    "a role there), or have that access granted"
+)
+
+
+def review_doctor_checks(checks: list[Any], scope: CallerScope) -> None:
+    """A member's Cost Explorer refusal that is not an IAM denial is the management account's setting."""
+    if scope.role not in PARTIAL_ROLES:
+        return
+    for check in checks:
+        if (
+            check.area == "cost_explorer"
+            and check.status == "denied"
+            and "not authorized" not in check.detail
+        ):
+            check.status = "member_access_disabled"
+
+
+def doctor_entry(scope: CallerScope) -> dict[str, Any]:
+    """The doctor's ``caller_scope`` section."""
+    return {**scope.as_row(), "fix": PARTIAL_FIX if scope.partial else None}
