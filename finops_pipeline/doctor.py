@@ -8,7 +8,8 @@ are allowed. Cost Explorer bills $0.01 per request: a doctor run costs one reque
 (``success@simulator.amazonses.com``), which delivers nothing to anyone.
 
 Exit codes: 0 all granted (also with only non-critical gaps, ``status: degraded``, unless ``--strict``),
-1 a critical permission is missing, 2 authentication or runtime error.
+1 a critical permission is missing or the caller sees only part of the organisation's bill (a member or
+delegated administrator, ``caller_scope``), 2 authentication or runtime error.
 """
 
 from __future__ import annotations
