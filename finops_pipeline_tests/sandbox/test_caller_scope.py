@@ -162,3 +162,14 @@ def test_budgets_of_another_account_are_refused(sandbox: Any, on: Any) -> None:
 def test_bad_scope_option() -> None:
     with pytest.raises(ScopeError, match="--delegated-admin 12: account ids are 12 digits"):
         OrgAccess(delegated_admins=frozenset({"12"}))
+
+
+def test_cli_options_reach_a_background_sandbox(sandbox: Any, sandbox_factory: Any) -> None:
+    admin = _members(sandbox.world)[0]
+    access = OrgAccess(member_ce_access=False, delegated_admins=frozenset({admin}))
+    background = sandbox_factory(page_size=1000, access=access)  # a subprocess: `finops sandbox ...`
+    assert background.health()["org_access"] == {
+        "member_ce_access": "disabled",
+        "delegated_admins": [admin],
+        "billing_view_shared_with": [],
+    }
