@@ -225,6 +225,20 @@ class MemberClient:
         return call
 
 
+def _read_billing_view(client: Any, arn: str) -> None:
+    """Every request of ``client`` that takes ``BillingViewArn`` reads that billing view.
+
+    A member account's Cost Explorer shows only its own costs; a billing view shared by the management
+    account is how it sees more (caller_scope.py). Set once here, no call site can forget it.
+    """
+
+    def add(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.input_shape is not None and "BillingViewArn" in model.input_shape.members:
+            params.setdefault("BillingViewArn", arn)
+
+    client.meta.events.register("provide-client-params.*", add)
+
+
 class AwsResource(dg.ConfigurableResource):
     """AWS access for every asset: lazy sessions and clients, never created at load time."""
 
@@ -234,6 +248,7 @@ class AwsResource(dg.ConfigurableResource):
     scan_regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
     max_concurrency: int = 8
     single_account_mode: bool = False
+    billing_view_arn: str | None = None
     max_attempts: int = 10
     session_name: str = "finops-pipeline"
 
@@ -254,6 +269,7 @@ class AwsResource(dg.ConfigurableResource):
             scan_regions=list(settings.scan_regions),
             max_concurrency=settings.max_concurrency,
             single_account_mode=settings.single_account_mode,
+            billing_view_arn=settings.billing_view_arn,
         )
 
     @property
@@ -371,6 +387,8 @@ class AwsResource(dg.ConfigurableResource):
             if key not in self._clients:
                 client = self._base_session().client(service, region_name=region, config=self._config())
                 self._counter.attach(client, service)
+                if service == "ce" and self.billing_view_arn:
+                    _read_billing_view(client, self.billing_view_arn)
                 self._clients[key] = client
             return self._clients[key]
 

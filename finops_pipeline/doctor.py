@@ -12,7 +12,9 @@ is not an active cost allocation tag has all its spend in ``Key$`` in Cost Explo
 it under ``tag_activation`` with the fix (activate it, then backfill) and the status is ``degraded``.
 
 Exit codes: 0 all granted (also with only non-critical gaps or inactive required tag keys, ``status:
-degraded``, unless ``--strict``), 1 a critical permission is missing, 2 authentication or runtime error.
+degraded``, unless ``--strict``), 1 a critical permission is missing or the caller sees only part of the
+organisation's bill (a member or delegated administrator, ``caller_scope``), 2 authentication or runtime
+error.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from finops_pipeline import iam_policies, tag_activation
+from finops_pipeline import caller_scope, iam_policies, tag_activation
 from finops_pipeline.clock import today_utc
 from finops_pipeline.remediation import REFUSAL_FIXES, denied_action, error_kind, fix_for
 
@@ -66,6 +68,7 @@ class DoctorReport:
     error_remediation: str | None = None
     ce_requests: int = 0
     tag_activation: dict[str, Any] | None = None  # the required keys' cost allocation tag status
+    scope: dict[str, Any] = field(default_factory=dict)  # caller_scope.doctor_entry: whose bill CE shows
 
     @property
     def critical_missing(self) -> list[str]:
@@ -143,6 +146,9 @@ class DoctorReport:
                     "fix": self.tag_activation["fix"],
                 }
             )
+        if self.scope.get("partial"):
+            problem = {"area": "caller_scope", "status": "partial_bill", "critical": True}
+            remediation.insert(0, {**problem, "problem": self.scope["description"], "fix": self.scope["fix"]})
         if self.error_remediation:
             remediation.insert(0, {"area": "credentials", "status": "error", "fix": self.error_remediation})
         elif self.credentials.get("remediation") and self.status != "ok":
@@ -157,6 +163,7 @@ class DoctorReport:
             "auth_strategy": self.auth_strategy,
             "credentials": self.credentials,
             "caller": self.caller,
+            "caller_scope": self.scope,
             "permissions": self.permissions(),
             "remediation": remediation,
             "error": self.error,
@@ -167,6 +174,8 @@ class DoctorReport:
 
 
 def _fix(check: Check, caller_arn: str) -> str:
+    if check.status == "member_access_disabled":
+        return caller_scope.MEMBER_ACCESS_FIX + "."
     if check.status == "unsupported":
         return (
             "the Support API (Trusted Advisor) needs a Business, Enterprise On-Ramp or Enterprise support "
@@ -514,6 +523,8 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
     members: list[str] = []
     if not settings.single_account_mode:
         members = _organization_checks(aws, checks, caller)
+    scope = _caller_scope(aws, settings, checks)
+    report.scope = caller_scope.doctor_entry(scope)
     for region in settings.scan_regions:  # the caller's own tag scan, region by region
         tagging = aws.client("resourcegroupstaggingapi", region=region)
         _probe(
@@ -575,11 +586,27 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
         report.status = "error"
         report.error = "the credentials were rejected during the probes (expired or revoked)"
         report.error_remediation = fix_for("credentials", None, None)
-    elif report.critical_missing:
+    elif report.critical_missing or scope.partial:
         report.status = "critical"
     elif report.missing or (report.tag_activation or {}).get("inactive_required_keys"):
         report.status = "degraded"  # an inactive required tag key: spend coverage unknown, not fatal
     return report
+
+
+def _caller_scope(aws: Any, settings: Any, checks: list[Check]) -> caller_scope.CallerScope:
+    """Whose bill Cost Explorer shows the caller: a member's totals would pass for the organisation's."""
+    try:
+        scope = caller_scope.detect_caller_scope(
+            aws,
+            single_account_mode=settings.single_account_mode,
+            billing_view_arn=getattr(settings, "billing_view_arn", None),
+        )
+    except (ClientError, BotoCoreError):
+        return caller_scope.CallerScope("", "", "unknown")
+    listed = any(c.action == "organizations:ListAccounts" and c.status == "ok" for c in checks)
+    scope = caller_scope.with_list_accounts(scope, listed)
+    caller_scope.review_doctor_checks(checks, scope)
+    return scope
 
 
 def _failed(report: DoctorReport, error: str, remediation: str) -> DoctorReport:

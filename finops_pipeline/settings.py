@@ -34,6 +34,8 @@ T = TypeVar("T")
 DEFAULT_REQUIRED_TAG_KEYS = ("Environment", "Owner", "Project", "CostCenter")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+# botocore's BillingViewArn shape (ce/2017-10-25/service-2.json).
+BILLING_VIEW_ARN_RE = re.compile(r"^arn:aws[a-z-]*:billing::\d{12}:billingview/[-a-zA-Z0-9/:_+=.@]{1,43}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -63,6 +65,7 @@ class Settings:
     aws_region: str = "us-east-1"
     role_arn: str | None = None
     single_account_mode: bool = False
+    billing_view_arn: str | None = None
     required_tag_keys: tuple[str, ...] = DEFAULT_REQUIRED_TAG_KEYS
     lookback_days: int = 90
     log_level: str = "INFO"
@@ -174,6 +177,17 @@ def _choice(options: tuple[str, ...], *, upper: bool) -> Callable[[str], str]:
 def _role_arn(value: str) -> str:
     if not ROLE_ARN_RE.match(value):
         raise ValueError("not an IAM role ARN")
+    return value
+
+
+def _billing_view_arn(value: str) -> str:
+    if not BILLING_VIEW_ARN_RE.match(value):
+        raise ValueError("not a billing view ARN")
+    from botocore.session import get_session
+
+    accepted = get_session().get_service_model("ce").operation_model("GetCostAndUsage").input_shape.members
+    if "BillingViewArn" not in accepted:
+        raise ValueError("the installed botocore's GetCostAndUsage does not accept BillingViewArn")
     return value
 
 
@@ -452,6 +466,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
             "use arn:aws:iam::<12-digit account>:role/<name>, or unset it to use the default credentials",
         ),
         "single_account_mode": r.get("SINGLE_ACCOUNT_MODE", False, _bool, "use true or false"),
+        "billing_view_arn": r.get(
+            "FINOPS_BILLING_VIEW_ARN",
+            None,
+            _billing_view_arn,
+            "use arn:aws:billing::<12-digit account>:billingview/<view> as ListBillingViews gives it (and "
+            "boto3 >= 1.37 for the parameter), or unset it to read the caller's own Cost Explorer view",
+        ),
         "required_tag_keys": r.get(
             "REQUIRED_TAG_KEYS",
             DEFAULT_REQUIRED_TAG_KEYS,

@@ -9,7 +9,8 @@
   so a second seeded world cannot live in this process: ``sandbox_factory(faults=...)`` alone serves the
   session world on another port with those faults (in-process, instant); with ``config=...`` or
   ``page_size=...`` it starts ``finops sandbox --background`` in a subprocess on its own port (a few
-  seconds) and stops it at teardown. Both return an object with ``.url``, ``.env()`` and ``.health()``.
+  seconds) and stops it at teardown. Both return an object with ``.url``, ``.env()`` and ``.health()``;
+  ``access=OrgAccess(...)`` sets what the management account allows its members (caller scope).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from finops_pipeline.sandbox.caller_scope import OrgAccess
     from finops_pipeline.sandbox.faults import Faults
     from finops_pipeline.sandbox.server import Sandbox
     from finops_pipeline.sandbox.world import WorldConfig
@@ -129,7 +131,11 @@ def finops_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
 
 
 def start_background_sandbox(
-    directory: Path, config: WorldConfig, faults: Faults | None, page_size: int | None = None
+    directory: Path,
+    config: WorldConfig,
+    faults: Faults | None,
+    page_size: int | None = None,
+    access: OrgAccess | None = None,
 ) -> BackgroundSandbox:
     from finops_pipeline.sandbox.faults import Faults
 
@@ -155,6 +161,8 @@ def start_background_sandbox(
         args += ["--tag-activated", ",".join(f"{k}={d.isoformat()}" for k, d in config.tag_activation_dates)]
     if page_size is not None:
         args += ["--page-size", str(page_size)]
+    if access is not None:
+        args += access.to_cli_args()
     done = finops_cli(*args, *(faults or Faults()).to_cli_args())
     if done.returncode != 0:
         raise RuntimeError(f"finops sandbox --background failed ({done.returncode}):\n{done.stderr}")
@@ -169,15 +177,19 @@ def sandbox_factory(
     started: list[Any] = []
 
     def start(
-        config: WorldConfig | None = None, faults: Faults | None = None, page_size: int | None = None
+        config: WorldConfig | None = None,
+        faults: Faults | None = None,
+        page_size: int | None = None,
+        access: OrgAccess | None = None,
     ) -> Any:
         from finops_pipeline.sandbox.faults import Faults
 
         if (config is None or config == sandbox.world.config) and page_size is None:
-            handle: Any = sandbox.view(faults or Faults())
+            handle: Any = sandbox.view(faults or Faults(), access=access)
         else:
             directory = tmp_path_factory.mktemp("sandbox")
-            handle = start_background_sandbox(directory, config or sandbox.world.config, faults, page_size)
+            world_config = config or sandbox.world.config
+            handle = start_background_sandbox(directory, world_config, faults, page_size, access)
         started.append(handle)
         return handle
 

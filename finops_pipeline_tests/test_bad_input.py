@@ -25,6 +25,11 @@ BAD_VALUES: dict[str, list[str]] = {
         "arn:aws:iam::111122223333:user/x",
     ],
     "SINGLE_ACCOUNT_MODE": ["maybe", "2"],
+    "FINOPS_BILLING_VIEW_ARN": [
+        "arn:aws:billing::12345:billingview/primary",
+        "arn:aws:iam::111122223333:role/x",
+        "primary",
+    ],
     "REQUIRED_TAG_KEYS": [",", "aws:createdBy", "k" * 129, "Env#1", ",".join(f"K{i}" for i in range(51))],
     "LOOKBACK_DAYS": ["0", "-5", "91", "ninety", "1.5"],
     "LOG_LEVEL": ["VERBOSE", "5"],

@@ -32,9 +32,11 @@ def test_values_are_parsed_and_the_alias_is_honoured() -> None:
             "FINOPS_START_DATE": "2026-01-15",
             "FINOPS_MAX_CONCURRENCY": "16",
             "LOG_LEVEL": "debug",
+            "FINOPS_BILLING_VIEW_ARN": "arn:aws:billing::111122223333:billingview/custom-organization",
         },
         today=TODAY,
     )
+    assert s.billing_view_arn == "arn:aws:billing::111122223333:billingview/custom-organization"
     assert s.aws_region == "eu-west-1"
     assert s.role_arn == "arn:aws:iam::111122223333:role/FinOpsCentral"
     assert s.single_account_mode is True

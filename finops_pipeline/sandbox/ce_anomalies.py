@@ -112,7 +112,8 @@ class AnomalyDetection:
             answer["NextPageToken"] = token
         return answer
 
-    def get_anomalies(self, body: dict[str, Any]) -> dict[str, Any]:
+    def get_anomalies(self, body: dict[str, Any], accounts: frozenset[str] | None = None) -> dict[str, Any]:
+        """Anomalies of the window; `accounts` (a member caller) keeps those whose root cause is theirs."""
         interval = body.get("DateInterval")
         if not isinstance(interval, dict) or "StartDate" not in interval:
             raise CEError("DateInterval with StartDate is required")
@@ -142,6 +143,7 @@ class AnomalyDetection:
             and (monitor is None or a["MonitorArn"] == monitor)
             and (feedback is None or a.get("Feedback") == feedback)
             and impact_test(a["Impact"]["TotalImpact"])
+            and (accounts is None or a["RootCauses"][0]["LinkedAccount"] in accounts)
         ]
         size = page_size_arg(body, "MaxResults", 100, 100)
         lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(selected), size)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_pipeline.processes import process_alive
+from finops_pipeline.sandbox.caller_scope import OrgAccess, ScopeError, add_scope_arguments
 from finops_pipeline.sandbox.faults import REGION_RE, Faults, FaultsError, add_fault_arguments
 
 DEFAULT_PID_FILE = Path(".sandbox/sandbox.pid")
@@ -149,6 +150,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--ready-file", type=Path, default=None, help=argparse.SUPPRESS)
     add_fault_arguments(parser)
+    add_scope_arguments(parser)
     parser.set_defaults(handler=run, parser=parser)
 
 
@@ -176,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         faults = Faults.from_namespace(args)
         _world_config(args)  # a bad world option fails here, not in the background child
         return start_background(args, faults) if args.background else serve_foreground(args, faults)
-    except (CliError, FaultsError) as exc:
+    except (CliError, FaultsError, ScopeError) as exc:
         args.parser.error(str(exc))
         return 2  # parser.error exits; kept for type checkers
 
@@ -205,16 +207,25 @@ def serve_foreground(args: argparse.Namespace, faults: Faults) -> int:
     from finops_pipeline.sandbox.server import Sandbox, SandboxError
 
     try:
-        sandbox = Sandbox(_world_config(args), faults, port=args.port, ce_page_size=args.page_size).start()
+        access = OrgAccess.from_namespace(args)
+        sandbox = Sandbox(
+            _world_config(args), faults, port=args.port, ce_page_size=args.page_size, access=access
+        ).start()
     except SandboxError as exc:
         raise CliError(str(exc)) from exc
     try:
-        unknown = sorted(faults.deny_accounts - set(sandbox.world.accounts.column("account_id").to_pylist()))
-        if unknown:
-            raise CliError(
-                f"--deny-accounts {','.join(unknown)}: not an account of this world; pick ids from "
-                f"GET {sandbox.url}/sandbox/health ('accounts')"
-            )
+        known = set(sandbox.world.accounts.column("account_id").to_pylist())
+        for option, accounts in (
+            ("--deny-accounts", faults.deny_accounts),
+            ("--delegated-admin", access.delegated_admins),
+            ("--share-billing-view", access.billing_view_shared_with),
+        ):
+            unknown = sorted(accounts - known)
+            if unknown:
+                raise CliError(
+                    f"{option} {','.join(unknown)}: not an account of this world; pick ids from "
+                    f"GET {sandbox.url}/sandbox/health ('accounts')"
+                )
         stop_requested = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop_requested.set())
@@ -252,7 +263,8 @@ def _child_argv(args: argparse.Namespace, faults: Faults, ready_file: Path) -> l
         argv += ["--inactive-tag-keys", ",".join(args.inactive_tag_keys)]
     if args.tag_activated:
         argv += ["--tag-activated", ",".join(f"{key}={day.isoformat()}" for key, day in args.tag_activated)]
-    return [*argv, *faults.to_cli_args(), "--ready-file", str(ready_file)]
+    access = OrgAccess.from_namespace(args).to_cli_args()
+    return [*argv, *faults.to_cli_args(), *access, "--ready-file", str(ready_file)]
 
 
 def health(url: str, timeout: float = 2.0) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from finops_pipeline.sandbox.caller_scope import COST_VIEW_KEY
 from finops_pipeline.sandbox.ce_anomalies import AnomalyDetection
 from finops_pipeline.sandbox.ce_common import CEError
 from finops_pipeline.sandbox.ce_forecast import get_cost_forecast
@@ -24,6 +25,8 @@ from finops_pipeline.sandbox.ce_tags import CostAllocationTags
 
 if TYPE_CHECKING:
     import datetime as dt
+
+    from finops_pipeline.sandbox.caller_scope import CostView
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +129,24 @@ class CostExplorerEmulator:
         return period_end > self.world.estimated_start
 
     # ---------------------------------------------------------------- protocol
-    def handle(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Answer one request: (HTTP status, JSON body)."""
+    def handle(
+        self, operation: str, body: dict[str, Any], view: CostView | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Answer one request: (HTTP status, JSON body).
+
+        `view` is the caller's scope (sandbox/caller_scope.py); without one the caller is the management
+        account and sees the whole organisation.
+        """
         handler = self._operations.get(operation)
         if handler is None:
             return 400, {"__type": "UnknownOperationException", "Message": f"Unknown operation {operation}"}
         if not isinstance(body, dict):
             return 400, {"__type": "SerializationException", "Message": "Request body must be a JSON object"}
         try:
+            if view is not None:
+                body, accounts = view.apply(operation, body)
+                if accounts is not None and operation == "GetAnomalies":
+                    return 200, self.anomalies.get_anomalies(body, accounts)
             return 200, handler(body)
         except CEError as exc:
             return 400, {"__type": exc.error_type, "Message": exc.message, "message": exc.message}
@@ -146,7 +159,7 @@ class CostExplorerEmulator:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length) if length else b""
             body = json.loads(raw) if raw.strip() else {}
-            status, answer = self.handle(operation, body)
+            status, answer = self.handle(operation, body, environ.get(COST_VIEW_KEY))
         except (ValueError, UnicodeDecodeError):
             status, answer = 400, {"__type": "SerializationException", "Message": "Malformed JSON body"}
         except Exception:

@@ -25,13 +25,23 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import ThreadedWSGIServer
 
 from finops_pipeline.sandbox import iam_enforcement, moto_seed
+from finops_pipeline.sandbox.caller_scope import (
+    COST_VIEW_KEY,
+    MEMBER_ORGANIZATIONS_OPERATIONS,
+    ORGANIZATIONS_DENIED,
+    CostView,
+    OrgAccess,
+    budgets_account_refusal,
+)
 from finops_pipeline.sandbox.faults import (
     CallInfo,
     FaultInjector,
     Faults,
     WSGIApp,
+    account_of,
     call_info,
     error_response,
+    read_body,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +51,7 @@ HEALTH_PATH = "/sandbox/health"
 CE_TARGET_PREFIX = "AWSInsightsIndexService."
 DUMMY_KEY = "testing"
 DEFAULT_REGION = "us-east-1"
+ACCESS_KEY = "finops.sandbox.org_access"  # WSGI environ key: the serving endpoint's OrgAccess
 
 
 class SandboxError(RuntimeError):
@@ -61,8 +72,9 @@ def _cost_explorer_app(world: World, page_size: int) -> WSGIApp:
 class Router:
     """Cost Explorer to the emulator, the rest to moto; plus AWS rules moto lacks.
 
-    The one rule: ``sts:AssumeRole`` into a SUSPENDED (closed) account is refused with AccessDenied, as in
-    AWS, so a scan must skip closed accounts rather than read them.
+    The rules: ``sts:AssumeRole`` into a SUSPENDED (closed) account is refused with AccessDenied, as in
+    AWS, so a scan must skip closed accounts rather than read them; and each caller sees the bill, the
+    budgets and the organisation its account may see (``caller_scope``), by the view's ``OrgAccess``.
     """
 
     def __init__(self, world: World, ce_app: WSGIApp) -> None:
@@ -72,6 +84,7 @@ class Router:
         self.ce_app = ce_app  # thread-safe: the emulator locks its DuckDB connection itself
         accounts = world.accounts.select(["account_id", "status"]).to_pylist()
         self.suspended = {row["account_id"] for row in accounts if row["status"] == "SUSPENDED"}
+        self.management = world.management_account_id
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if iam_enforcement.active() and not _exempt(environ.get("PATH_INFO", "")):
@@ -80,22 +93,53 @@ class Router:
         return self._route(environ, start_response)
 
     def _route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if _exempt(environ.get("PATH_INFO", "")):
+            return self.moto(environ, start_response)
+        access: OrgAccess = environ.get(ACCESS_KEY) or OrgAccess()
         if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX):
+            caller = account_of(call_info(environ).access_key) or self.management
+            role = access.role(self.management, caller)
+            environ[COST_VIEW_KEY] = CostView(caller, self.management, role, access)
             return self.ce_app(environ, start_response)
-        if self.suspended and not _exempt(environ.get("PATH_INFO", "")):
-            info = call_info(environ)
-            if info.service == "sts" and info.operation == "AssumeRole":
-                account = info.form.get("RoleArn", "").split(":")[4:5]
-                if account and account[0] in self.suspended:
-                    return self._refuse(info, environ, start_response, info.form["RoleArn"])
+        info = call_info(environ)
+        if self.suspended and info.service == "sts" and info.operation == "AssumeRole":
+            account = info.form.get("RoleArn", "").split(":")[4:5]
+            if account and account[0] in self.suspended:
+                message = (
+                    f"Account of {info.form['RoleArn']} is suspended (closed): "
+                    "sts:AssumeRole into it is not authorized"
+                )
+                return self._refuse(info, environ, start_response, 403, "AccessDenied", message)
+        if info.service in ("organizations", "budgets"):
+            refusal = self._scope_refusal(info, environ, access)
+            if refusal is not None:
+                return self._refuse(info, environ, start_response, 400, "AccessDeniedException", refusal)
         return self.moto(environ, start_response)
+
+    def _scope_refusal(self, info: CallInfo, environ: dict[str, Any], access: OrgAccess) -> str | None:
+        """Organizations and Budgets as the caller's account may use them (see ``caller_scope``)."""
+        caller = account_of(info.access_key)
+        if caller is None or caller == self.management:
+            return None
+        if info.service == "budgets":
+            return budgets_account_refusal(caller, read_body(environ))
+        if info.operation in MEMBER_ORGANIZATIONS_OPERATIONS:
+            return None
+        if caller in access.delegated_admins:
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = self.management  # moto: answer from the management backend
+            return None
+        return ORGANIZATIONS_DENIED
 
     @staticmethod
     def _refuse(
-        info: CallInfo, environ: dict[str, Any], start_response: Callable[..., Any], role_arn: str
+        info: CallInfo,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        code: int,
+        error: str,
+        message: str,
     ) -> Iterable[bytes]:
-        message = f"Account of {role_arn} is suspended (closed): sts:AssumeRole into it is not authorized"
-        status, headers, body = error_response(info, environ, 403, "AccessDenied", message)
+        status, headers, body = error_response(info, environ, code, error, message)
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
@@ -142,11 +186,19 @@ class _Loader:
 class SandboxApp:
     """Health endpoint, then the fault injector, then the router."""
 
-    def __init__(self, router: Router, faults: Faults, health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        faults: Faults,
+        health: Callable[[], dict[str, Any]],
+        access: OrgAccess | None = None,
+    ) -> None:
         self.injector = FaultInjector(router, faults, _exempt)
         self.health = health
+        self.access = access or OrgAccess()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ[ACCESS_KEY] = self.access
         if environ.get("PATH_INFO") == HEALTH_PATH:
             body = json.dumps(self.health(), default=str).encode()
             start_response(
@@ -321,9 +373,11 @@ class Sandbox:
         *,
         host: str = "127.0.0.1",
         world: World | None = None,
+        access: OrgAccess | None = None,
     ) -> None:
         self.config = config
         self.faults = faults or Faults()
+        self.access = access or OrgAccess()
         self.port, self.ce_page_size, self.host = port, ce_page_size, host
         self._world = world
         self._endpoint: _Endpoint | None = None
@@ -374,7 +428,7 @@ class Sandbox:
         seeded = time.perf_counter()
         ce_app = loader.result()
         self._router = Router(self._world, ce_app)
-        self._app = SandboxApp(self._router, self.faults, self.health)
+        self._app = SandboxApp(self._router, self.faults, self.health, self.access)
         self._endpoint = _Endpoint(self._app, self.host, self.port)
         served = time.perf_counter()
         self.timings = {
@@ -450,16 +504,18 @@ class Sandbox:
             "accounts": world.accounts.column("account_id").to_pylist(),
             "resources": moto_seed.resource_counts(world),
             "faults": self.faults.to_dict(),
+            "org_access": self.access.to_dict(),
             "stats": self.stats,
             "timings": self.timings,
             "ce_page_size": self.ce_page_size,
         }
 
-    def view(self, faults: Faults, port: int = 0) -> SandboxView:
-        """Serve this sandbox's seeded state on another port with other faults (stopped with the sandbox)."""
+    def view(self, faults: Faults, port: int = 0, access: OrgAccess | None = None) -> SandboxView:
+        """Serve this sandbox's seeded state on another port with other faults or other member access
+        (stopped with the sandbox)."""
         if self._router is None:
             raise SandboxError("the sandbox is not running: call start() first")
-        view = SandboxView(self, faults, port)
+        view = SandboxView(self, faults, port, access)
         self._views.append(view)
         return view
 
@@ -467,10 +523,11 @@ class Sandbox:
 class SandboxView:
     """A second endpoint over a running sandbox's state, with its own faults and counters."""
 
-    def __init__(self, sandbox: Sandbox, faults: Faults, port: int) -> None:
+    def __init__(self, sandbox: Sandbox, faults: Faults, port: int, access: OrgAccess | None = None) -> None:
         assert sandbox._router is not None
         self.sandbox, self.faults = sandbox, faults
-        self._app = SandboxApp(sandbox._router, faults, self.health)
+        self.access = access or OrgAccess()
+        self._app = SandboxApp(sandbox._router, faults, self.health, self.access)
         self._endpoint: _Endpoint | None = _Endpoint(self._app, sandbox.host, port)
         self.url = self._endpoint.url
 
@@ -479,6 +536,7 @@ class SandboxView:
             **self.sandbox.health(),
             "url": self.url,
             "faults": self.faults.to_dict(),
+            "org_access": self.access.to_dict(),
             "stats": self.stats,
         }
 

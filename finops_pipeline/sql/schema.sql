@@ -19,6 +19,20 @@ CREATE TABLE IF NOT EXISTS raw.aws_accounts (
     ingested_at     TIMESTAMPTZ NOT NULL
 );
 
+-- Whose bill the run's credentials saw (finops_pipeline/caller_scope.py): one row per run of aws_accounts.
+CREATE TABLE IF NOT EXISTS raw.caller_scope (
+    run_id                  VARCHAR NOT NULL,
+    caller_account_id       VARCHAR NOT NULL,
+    caller_arn              VARCHAR,
+    role                    VARCHAR NOT NULL,  -- management | delegated_administrator | member | ...
+    management_account_id   VARCHAR,
+    billing_view_arn        VARCHAR,
+    partial                 BOOLEAN NOT NULL,  -- Cost Explorer sees only part of the organisation's bill
+    organization_accounts   INTEGER,           -- accounts Organizations listed (NULL: not listed)
+    description             VARCHAR,
+    detected_at             TIMESTAMPTZ NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS raw.ce_cost_daily (
     usage_date          DATE NOT NULL,
     account_id          VARCHAR NOT NULL,

@@ -5,9 +5,12 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+from botocore.exceptions import ClientError
 
 from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
+from finops_pipeline.caller_scope import PARTIAL_FIX, CallerScope, detect_caller_scope, with_list_accounts
 from finops_pipeline.clock import utc_now
+from finops_pipeline.remediation import error_kind
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
 ACCOUNT_COLUMNS = pa.schema(
@@ -42,9 +45,10 @@ def _ou_paths(org: Any) -> dict[str, tuple[str, str]]:
     return placement
 
 
-def fetch_organization_accounts(aws: AwsResource) -> list[dict[str, Any]]:
+def fetch_organization_accounts(aws: AwsResource, management_id: str | None = None) -> list[dict[str, Any]]:
     org = aws.client("organizations")
-    management_id = org.describe_organization()["Organization"]["MasterAccountId"]
+    if management_id is None:
+        management_id = org.describe_organization()["Organization"]["MasterAccountId"]
     accounts = [
         account
         for page in org.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 20})
@@ -97,28 +101,68 @@ def fetch_single_account(aws: AwsResource) -> list[dict[str, Any]]:
     ]
 
 
+def _fetch_with_scope(aws: AwsResource) -> tuple[CallerScope, list[dict[str, Any]] | None, str | None]:
+    """The caller's scope and the accounts; a plain member's refused ListAccounts gives (scope, None, why)."""
+    scope = detect_caller_scope(
+        aws, single_account_mode=aws.single_account_mode, billing_view_arn=aws.billing_view_arn
+    )
+    if aws.single_account_mode:
+        return scope, fetch_single_account(aws), None
+    try:
+        rows = fetch_organization_accounts(aws, scope.management_account_id)
+    except ClientError as exc:
+        if (
+            scope.role != "member"
+            or error_kind(exc.response["Error"].get("Code", ""), None) != "access_denied"
+        ):
+            raise
+        return scope, None, str(exc)
+    return with_list_accounts(scope, True), rows, None
+
+
+def record_caller_scope(
+    conn: Any, run_id: str, scope: CallerScope, organization_accounts: int | None
+) -> None:
+    """One row per run: what the run's Cost Explorer totals cover (read by the coverage checks)."""
+    row = {**scope.as_row(), "run_id": run_id, "organization_accounts": organization_accounts}
+    table = pa.Table.from_pylist([{**row, "detected_at": utc_now()}])
+    replace_rows(conn, "raw.caller_scope", table, "run_id = ?", (run_id,))
+
+
 @dg.asset(
     group_name="ingest",
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    description="AWS accounts of the organisation (Organizations) with OU path, status and tags.",
+    description="AWS accounts of the organisation (Organizations) with OU path, status and tags; and "
+    "whose bill the run's credentials see (raw.caller_scope).",
 )
 def aws_accounts(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     with aws.tracked() as calls:
-        rows = fetch_single_account(aws) if aws.single_account_mode else fetch_organization_accounts(aws)
-    table = pa.Table.from_pylist(rows, schema=ACCOUNT_COLUMNS)
+        scope, rows, refusal = _fetch_with_scope(aws)
+    if scope.partial or scope.role == "unknown":
+        context.log.warning("Caller scope: %s. Fix: %s", scope.description, PARTIAL_FIX)
     with warehouse.connect() as conn:
-        replace_rows(conn, "raw.aws_accounts", table)
+        record_caller_scope(conn, context.run.run_id, scope, None if rows is None else len(rows))
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        if rows is not None:
+            replace_rows(conn, "raw.aws_accounts", pa.Table.from_pylist(rows, schema=ACCOUNT_COLUMNS))
+    if rows is None:
+        raise dg.Failure(
+            description=f"{scope.description}, and Organizations refused to list the accounts ({refusal}). "
+            f"Fix: {PARTIAL_FIX}.",
+            metadata={"caller_role": scope.role, "caller_account_id": scope.account_id},
+        )
     statuses = [row["status"] for row in rows]
     return dg.MaterializeResult(
         metadata={
             "accounts": len(rows),
             "active_accounts": statuses.count("ACTIVE"),
             "suspended_accounts": statuses.count("SUSPENDED"),
+            "caller_role": scope.role,
+            "sees_whole_bill": not scope.partial,
             **call_metadata(calls),
         }
     )
