@@ -21,39 +21,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.mime.text import MIMEText
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finops_pipeline import caller_scope, iam_policies, tag_activation
 from finops_pipeline.clock import today_utc
-from finops_pipeline.remediation import REFUSAL_FIXES, denied_action, error_kind, fix_for
+from finops_pipeline.doctor_probes import (
+    TAG_ACTIVATION_ACTION,
+    Check,
+    caller_checks,
+    ce_probes,
+    classify,
+    member_checks,
+    organization_checks,
+    probe,
+)
+from finops_pipeline.remediation import REFUSAL_FIXES, fix_for
 
-SES_SIMULATOR = "success@simulator.amazonses.com"
-TAG_ACTIVATION_ACTION = "ce:ListCostAllocationTags"
 EXIT_OK, EXIT_CRITICAL, EXIT_ERROR = 0, 1, 2
-RI_SERVICE = "Amazon Elastic Compute Cloud - Compute"
-
-
-@dataclass
-class Check:
-    """One action probed as one principal in one account and region."""
-
-    area: str
-    action: str
-    critical: bool
-    status: str = "ok"  # ok | denied | region_not_enabled | credentials | unsupported | throttled | error
-    # or a Cost Explorer refusal that no grant fixes: ce_not_enabled | not_opted_in | data_unavailable | ...
-    detail: str = ""
-    account_id: str | None = None
-    region: str | None = None
 
 
 @dataclass
@@ -269,216 +260,9 @@ def diagnose_credentials(
 # ------------------------------------------------------------------------------------------------ probes
 
 
-def _classify(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-        status_code = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        detail = f"{code}: {message}"
-        if code == "SubscriptionRequiredException":
-            return "unsupported", detail
-        kind = error_kind(code, status_code, message)
-        if kind in REFUSAL_FIXES:
-            return kind, detail
-        return {
-            "access_denied": "denied",
-            "credentials": "credentials",
-            "region": "region_not_enabled",
-            "throttled": "throttled",
-        }.get(kind, "error"), detail
-    return "error", f"{type(exc).__name__}: {exc}"
-
-
-def _probe(
-    checks: list[Check],
-    area: str,
-    action: str,
-    critical: bool,
-    call: Callable[[], Any],
-    account_id: str | None = None,
-    region: str | None = None,
-) -> Any:
-    check = Check(area, action, critical, account_id=account_id, region=region)
-    checks.append(check)
-    try:
-        return call()
-    except (ClientError, BotoCoreError) as exc:
-        check.status, check.detail = _classify(exc)
-        if check.status == "denied":
-            check.action = denied_action(check.detail) or action
-        return None
-
-
-def ce_probes(today: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
-    """(action, critical, call on a ce client): the smallest request of each action the pipeline uses."""
-    yesterday = today - dt.timedelta(days=1)
-    return [
-        (
-            "ce:GetCostAndUsage",
-            True,
-            lambda ce: ce.get_cost_and_usage(
-                TimePeriod={"Start": yesterday.isoformat(), "End": today.isoformat()},
-                Granularity="DAILY",
-                Metrics=["UnblendedCost"],
-            ),
-        ),
-        (
-            "ce:GetAnomalies",
-            False,
-            lambda ce: ce.get_anomalies(
-                DateInterval={"StartDate": yesterday.isoformat(), "EndDate": today.isoformat()}, MaxResults=1
-            ),
-        ),
-        (
-            "ce:GetCostForecast",
-            False,
-            lambda ce: ce.get_cost_forecast(
-                TimePeriod={"Start": today.isoformat(), "End": (today + dt.timedelta(days=1)).isoformat()},
-                Metric="UNBLENDED_COST",
-                Granularity="DAILY",
-            ),
-        ),
-        (
-            "ce:GetReservationPurchaseRecommendation",
-            False,
-            lambda ce: ce.get_reservation_purchase_recommendation(
-                Service=RI_SERVICE,
-                LookbackPeriodInDays="SEVEN_DAYS",
-                TermInYears="ONE_YEAR",
-                PaymentOption="NO_UPFRONT",
-                PageSize=1,
-            ),
-        ),
-        (
-            "ce:GetSavingsPlansPurchaseRecommendation",
-            False,
-            lambda ce: ce.get_savings_plans_purchase_recommendation(
-                SavingsPlansType="COMPUTE_SP",
-                TermInYears="ONE_YEAR",
-                PaymentOption="NO_UPFRONT",
-                LookbackPeriodInDays="SEVEN_DAYS",
-                PageSize=1,
-            ),
-        ),
-        (
-            "ce:GetRightsizingRecommendation",
-            False,
-            lambda ce: ce.get_rightsizing_recommendation(Service="AmazonEC2", PageSize=1),
-        ),
-    ]
-
-
-# EC2 describe calls of the inventory, smallest pages.
-EC2_PROBES: list[tuple[str, Callable[[Any], Any]]] = [
-    ("ec2:DescribeInstances", lambda ec2: ec2.describe_instances(MaxResults=5)),
-    ("ec2:DescribeVolumes", lambda ec2: ec2.describe_volumes(MaxResults=5)),
-    ("ec2:DescribeSnapshots", lambda ec2: ec2.describe_snapshots(OwnerIds=["self"], MaxResults=5)),
-    ("ec2:DescribeAddresses", lambda ec2: ec2.describe_addresses()),
-]
-ORGANIZATIONS_PROBES: list[tuple[str, bool]] = [
-    ("organizations:DescribeOrganization", True),
-    ("organizations:ListAccounts", True),
-    ("organizations:ListRoots", True),
-    ("organizations:ListAccountsForParent", True),
-    ("organizations:ListOrganizationalUnitsForParent", True),
-    ("organizations:ListTagsForResource", False),
-]
-
-
-def probe_actions(settings: Any) -> set[str]:
-    """Every action the doctor probes for these settings (tests compare it with ``iam/``)."""
-    actions = {a for a, _, _ in ce_probes(dt.date(2026, 1, 2))} | {"tag:GetResources", "budgets:ViewBudget"}
-    actions.add(TAG_ACTIVATION_ACTION)
-    actions |= {a for a, _ in EC2_PROBES}
-    if not settings.single_account_mode:
-        actions |= {a for a, _ in ORGANIZATIONS_PROBES} | {"sts:AssumeRole"}
-    if getattr(settings, "ses_enabled", False):
-        actions.add("ses:SendRawEmail")
-    if getattr(settings, "support_probe_enabled", False):
-        actions.add("support:DescribeTrustedAdvisorChecks")
-    return actions
-
-
-def _probe_email(sender: str) -> bytes:
-    message = MIMEText("finops doctor: checks that ses:SendRawEmail is allowed. Nothing to do.")
-    message["Subject"] = "finops doctor permission probe"
-    message["From"] = sender
-    message["To"] = SES_SIMULATOR
-    return message.as_bytes()
-
-
-def _organization_checks(aws: Any, checks: list[Check], caller: str) -> list[str]:
-    """Organizations probes; returns the active member accounts (for the member-role probes)."""
-    org = aws.client("organizations")
-    critical = dict(ORGANIZATIONS_PROBES)
-    _probe(checks, "organizations", "organizations:DescribeOrganization", True, org.describe_organization)
-    accounts: list[dict[str, Any]] | None = _probe(
-        checks,
-        "organizations",
-        "organizations:ListAccounts",
-        True,
-        lambda: [a for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]],
-    )
-    roots = _probe(
-        checks, "organizations", "organizations:ListRoots", True, lambda: org.list_roots()["Roots"]
-    )
-    parent = roots[0]["Id"] if roots else None
-    if parent is not None:
-        _probe(
-            checks,
-            "organizations",
-            "organizations:ListAccountsForParent",
-            True,
-            lambda: org.list_accounts_for_parent(ParentId=parent, MaxResults=1),
-        )
-        _probe(
-            checks,
-            "organizations",
-            "organizations:ListOrganizationalUnitsForParent",
-            True,
-            lambda: org.list_organizational_units_for_parent(ParentId=parent, MaxResults=1),
-        )
-    _probe(
-        checks,
-        "organizations",
-        "organizations:ListTagsForResource",
-        critical["organizations:ListTagsForResource"],
-        lambda: org.list_tags_for_resource(ResourceId=caller),
-    )
-    return sorted(
-        a["Id"]
-        for a in accounts or []
-        if (a.get("Status") or a.get("State")) == "ACTIVE" and a["Id"] != caller
-    )
-
-
-def _member_checks(aws: Any, account_id: str, region: str) -> list[Check]:
-    checks: list[Check] = []
-    try:
-        tagging = aws.client("resourcegroupstaggingapi", region=region, account_id=account_id)
-    except (ClientError, BotoCoreError) as exc:  # the role could not be assumed
-        check = Check("member_role", "sts:AssumeRole", False, account_id=account_id, region=region)
-        check.status, check.detail = _classify(exc)
-        return [check]
-    checks.append(Check("member_role", "sts:AssumeRole", False, account_id=account_id, region=region))
-    _probe(
-        checks,
-        "member_role",
-        "tag:GetResources",
-        False,
-        lambda: tagging.get_resources(ResourcesPerPage=1),
-        account_id,
-        region,
-    )
-    ec2 = aws.client("ec2", region=region, account_id=account_id)
-    for action, call in EC2_PROBES:
-        _probe(checks, "member_role", action, False, lambda c=call: c(ec2), account_id, region)
-    return checks
-
-
 def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = None) -> DoctorReport:
     """Probe with ``aws`` (an AwsResource); errors of authentication end in ``status: error``."""
-    from finops_pipeline.aws_session import AwsAccessError, ScanTarget
+    from finops_pipeline.aws_session import AwsAccessError
 
     credentials = diagnose_credentials(settings.role_arn, region=settings.aws_region)
     report = DoctorReport(
@@ -494,7 +278,7 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
     except AwsAccessError as exc:
         return _failed(report, str(exc), credentials["remediation"] or str(exc))
     except (ClientError, BotoCoreError) as exc:
-        status, detail = _classify(exc)
+        status, detail = classify(exc)
         fix = fix_for("credentials", None, None) if status in ("credentials", "denied") else None
         return _failed(
             report,
@@ -504,13 +288,29 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
         )
     caller = identity["Account"]
     report.caller = {"account_id": caller, "arn": identity["Arn"]}
-    checks = report.checks
+    _cost_explorer_checks(aws, settings, report)
+    members: list[str] = []
+    if not settings.single_account_mode:
+        members = organization_checks(aws, report.checks, caller)
+    scope = _caller_scope(aws, settings, report.checks)
+    report.scope = caller_scope.doctor_entry(scope)
+    caller_checks(aws, settings, report.checks, caller)
+    if members:
+        _member_role_checks(aws, settings, report.checks, members[:max_member_accounts])
+    after = aws.counter.snapshot()
+    report.ce_requests = sum(after[key][1] - before.get(key, (0, 0))[1] for key in after if key[0] == "ce")
+    _judge(report, scope.partial)
+    return report
+
+
+def _cost_explorer_checks(aws: Any, settings: Any, report: DoctorReport) -> None:
+    """Each Cost Explorer action once, then the required keys' cost allocation tag status."""
     today = today_utc()
     ce = aws.client("ce")
     for action, critical, call in ce_probes(today):
-        _probe(checks, "cost_explorer", action, critical, lambda c=call: c(ce), region="us-east-1")
-    tags = _probe(
-        checks,
+        probe(report.checks, "cost_explorer", action, critical, lambda c=call: c(ce), region="us-east-1")
+    tags = probe(
+        report.checks,
         "cost_explorer",
         TAG_ACTIVATION_ACTION,
         False,
@@ -520,77 +320,26 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
     if tags is not None:
         report.tag_activation = tag_activation.judge(tags, settings.required_tag_keys).to_json(today)
 
-    members: list[str] = []
-    if not settings.single_account_mode:
-        members = _organization_checks(aws, checks, caller)
-    scope = _caller_scope(aws, settings, checks)
-    report.scope = caller_scope.doctor_entry(scope)
-    for region in settings.scan_regions:  # the caller's own tag scan, region by region
-        tagging = aws.client("resourcegroupstaggingapi", region=region)
-        _probe(
-            checks,
-            "tagging",
-            "tag:GetResources",
-            False,
-            lambda t=tagging: t.get_resources(ResourcesPerPage=1),
-            caller,
-            region,
-        )
-    ec2 = aws.client("ec2", region=settings.aws_region)
-    for action, call in EC2_PROBES:
-        _probe(checks, "ec2", action, False, lambda c=call: c(ec2), caller, settings.aws_region)
-    budgets = aws.client("budgets")
-    _probe(
-        checks,
-        "budgets",
-        "budgets:ViewBudget",
-        False,
-        lambda: budgets.describe_budgets(AccountId=caller, MaxResults=1),
-        caller,
-    )
-    if getattr(settings, "ses_enabled", False) and getattr(settings, "ses_sender_email", None):
-        ses = aws.client("ses", region=getattr(settings, "ses_region", settings.aws_region))
-        sender = settings.ses_sender_email
-        _probe(
-            checks,
-            "ses",
-            "ses:SendRawEmail",
-            True,
-            lambda: ses.send_raw_email(
-                Source=sender, Destinations=[SES_SIMULATOR], RawMessage={"Data": _probe_email(sender)}
-            ),
-            caller,
-            getattr(settings, "ses_region", settings.aws_region),
-        )
-    if getattr(settings, "support_probe_enabled", False):
-        support = aws.client("support", region="us-east-1")
-        _probe(
-            checks,
-            "support",
-            "support:DescribeTrustedAdvisorChecks",
-            False,
-            lambda: support.describe_trusted_advisor_checks(language="en"),
-            caller,
-        )
-    if members:
-        if max_member_accounts is not None:
-            members = members[:max_member_accounts]
-        targets = [ScanTarget(account, settings.aws_region) for account in members]
-        outcomes = aws.fan_out(targets, lambda t: _member_checks(aws, t.account_id, t.region))
-        for outcome in outcomes:
-            checks.extend(outcome.result or [])
 
-    after = aws.counter.snapshot()
-    report.ce_requests = sum(after[key][1] - before.get(key, (0, 0))[1] for key in after if key[0] == "ce")
-    if any(c.status == "credentials" for c in checks):
+def _member_role_checks(aws: Any, settings: Any, checks: list[Check], members: list[str]) -> None:
+    """The member role's probes, account by account, through the same bounded fan-out as the scans."""
+    from finops_pipeline.aws_session import ScanTarget
+
+    targets = [ScanTarget(account, settings.aws_region) for account in members]
+    for outcome in aws.fan_out(targets, lambda t: member_checks(aws, t.account_id, t.region)):
+        checks.extend(outcome.result or [])
+
+
+def _judge(report: DoctorReport, partial_bill: bool) -> None:
+    """The report's status: rejected credentials, then critical gaps (or a partial bill), then the rest."""
+    if any(c.status == "credentials" for c in report.checks):
         report.status = "error"
         report.error = "the credentials were rejected during the probes (expired or revoked)"
         report.error_remediation = fix_for("credentials", None, None)
-    elif report.critical_missing or scope.partial:
+    elif report.critical_missing or partial_bill:
         report.status = "critical"
     elif report.missing or (report.tag_activation or {}).get("inactive_required_keys"):
         report.status = "degraded"  # an inactive required tag key: spend coverage unknown, not fatal
-    return report
 
 
 def _caller_scope(aws: Any, settings: Any, checks: list[Check]) -> caller_scope.CallerScope:
@@ -685,4 +434,4 @@ def main(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-__all__ = ["Check", "DoctorReport", "diagnose_credentials", "doctor", "probe_actions", "run_probes"]
+__all__ = ["Check", "DoctorReport", "diagnose_credentials", "doctor", "run_probes"]

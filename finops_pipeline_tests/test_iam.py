@@ -142,7 +142,7 @@ def test_the_api_call_log_names_the_same_operations(recorded: dict[str, Any]) ->
 
 def test_doctor_probes_exactly_the_granted_actions(tmp_path: Path) -> None:
     settings = load_settings({**_features(tmp_path)})
-    from finops_pipeline.doctor import probe_actions
+    from finops_pipeline.doctor_probes import probe_actions
 
     granted = set().union(*iam_policies.granted().values())
     assert probe_actions(settings) == granted
