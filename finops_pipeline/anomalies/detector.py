@@ -31,6 +31,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from finops_pipeline.anomalies.events import (
@@ -42,6 +43,7 @@ from finops_pipeline.anomalies.events import (
 from finops_pipeline.anomalies.expectation import _score, score_matrix
 from finops_pipeline.anomalies.matrix import ScoredMatrix, _prepare
 from finops_pipeline.anomalies.params import OUTPUT_SCHEMA, DetectorParams
+from finops_pipeline.anomalies.recurrence import RECURRING_MONTHLY
 
 __all__ = [
     "OUTPUT_SCHEMA",
@@ -82,7 +84,11 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     # return to normal after a shift is not scored against a baseline the shift itself inflated.
     first_pass = _score(prep, p, None)
     up, down, _ = flag_days(first_pass, p)
-    m = _score(prep, p, (up | down) & ~first_pass.new_series)
+    # Days a monthly, quarterly or annual pattern explained are left out too: a month-end batch is
+    # not weekday usage. Not bi-weekly ones: the first pass also "explains" the off weeks (the
+    # weekday median sits between on and off weeks), and leaving both out empties the median.
+    recurring = np.isin(first_pass.pattern, RECURRING_MONTHLY)
+    m = _score(prep, p, ((up | down) & ~first_pass.new_series) | recurring)
     windows = (1, *p.windows)
     window_z = window_scores(m, windows, p)
     up, down, _ = flag_days(m, p, window_z)

@@ -166,6 +166,7 @@ def aws_events(emulator: Any, start: dt.date, end: dt.date) -> pl.DataFrame:
                 "kind": "aws",
                 "days": (e - s).days + 1,
                 "detected_date": s,
+                "baseline": "AWS Cost Anomaly Detection",
             }
         )
     return pl.DataFrame(out, schema=OUTPUT_SCHEMA)

@@ -7,6 +7,7 @@ import polars as pl
 
 from finops_pipeline.anomalies.matrix import ScoredMatrix, _lagged, _rolling_median_before
 from finops_pipeline.anomalies.params import MAD_TO_SIGMA, OUTPUT_SCHEMA, DetectorParams
+from finops_pipeline.anomalies.recurrence import describe
 
 
 def _severity(impact: pl.Expr, p: DetectorParams) -> pl.Expr:
@@ -82,6 +83,7 @@ def events_from_flags(
             "residual": actual - expected,
             "absz": np.abs(z),
             "new": m.new_series[s, t],
+            "code": m.pattern[s, t] if m.pattern is not None else np.zeros(t.size, np.int8),
         }
     ).sort("event", "t")
     threshold = p.min_score if min_score is None else min_score
@@ -97,6 +99,8 @@ def events_from_flags(
         pl.col("absz").max().alias("score"),
         pl.col("new").any().alias("is_new"),
         pl.col("t").filter(reached).min().alias("t_detected"),
+        pl.col("t").sort_by("absz", descending=True).first().alias("t_peak"),
+        pl.col("code").sort_by("absz", descending=True).first().alias("code"),
     )
     out = spans.join(summary, on="event").filter(pl.col("t_detected").is_not_null())
     epoch = int(m.dates[0].astype("datetime64[D]").astype(np.int64)) if len(m.dates) else 0
@@ -118,6 +122,9 @@ def events_from_flags(
         .otherwise(pl.lit("level_shift"))
     )
     out = out.with_columns(kind.alias("kind"), _severity(pl.col("impact"), p).alias("severity"))
+    peak_days = (out["t_peak"] + epoch).cast(pl.Date).to_list()
+    texts = [describe(int(c), d) for c, d in zip(out["code"].to_list(), peak_days, strict=True)]
+    out = out.with_columns(pl.Series("baseline", texts, pl.Utf8))
     return out.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA).sort("series_id", "start_date", "direction")
 
 

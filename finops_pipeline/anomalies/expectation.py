@@ -15,6 +15,17 @@ from finops_pipeline.anomalies.matrix import (
     _rolling_median_before,
 )
 from finops_pipeline.anomalies.params import MAD_TO_SIGMA, DetectorParams
+from finops_pipeline.anomalies.recurrence import (
+    HOLIDAY,
+    MONTH_END,
+    MONTH_START,
+    NEW_SERIES,
+    TREND,
+    WEEKDAY,
+    calendar,
+    explain,
+    holiday_level,
+)
 
 
 def score_matrix(
@@ -35,21 +46,61 @@ def score_matrix(
 
 
 def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> ScoredMatrix:
-    x, dates, first, born_late = prep.x, prep.dates, prep.first, prep.born_late
-    n_s, n_t = x.shape
-    idx = np.arange(n_t)
-    exists = idx[None, :] >= first[:, None]
-    # Calendar days.
-    months = dates.astype("datetime64[M]")
-    month_start = dates == months.astype("datetime64[D]")
-    month_end = dates == ((months + 1).astype("datetime64[D]") - np.timedelta64(1, "D"))
-    calendar = month_start | month_end
-    # Baselines leave out calendar days and days below zero (credits, refunds: not usage).
+    x, dates = prep.x, prep.dates
+    cal = calendar(dates)
+    month_start, month_end = cal.dom == 1, cal.from_end == 0
+    calendar_days = month_start | month_end
+    # Baselines leave out calendar days and days below zero (credits, refunds: not usage). Holidays
+    # stay in: leaving out Christmas to New Year starves January's weekday and trend medians.
     with np.errstate(invalid="ignore"):
-        regular = np.where(calendar[None, :] | (x < 0), np.nan, x)
+        regular = np.where(calendar_days[None, :] | (x < 0), np.nan, x)
     if exclude is not None:
         regular = np.where(exclude, np.nan, regular)
+    expected, trend = _regular_expectation(x, regular, dates, prep.first, p)
+    pattern = np.where(trend, TREND, WEEKDAY).astype(np.int8)
+    pattern[:, month_start] = MONTH_START
+    pattern[:, month_end] = MONTH_END
+    extra = _calendar_offsets(x, expected, month_start, month_end)
+    young, new_series = _young(prep, x, calendar_days, p)
+    expected = np.where(young, np.nan, expected)
+    expected = np.where(new_series, 0.0, expected)
+    pattern[new_series] = NEW_SERIES
+    scale = _robust_scale(x - expected, expected, calendar_days[None, :] | new_series, p)
+    if p.learn_recurrence:
+        residual = x - expected
+        with np.errstate(invalid="ignore"):
+            candidate = (np.abs(residual) >= p.pattern_z * scale) & ~calendar_days[None, :] & ~new_series
+        s, t, off, code = explain(residual, scale, cal, candidate, min_z=p.pattern_z, spread=p.pattern_spread)
+        expected[s, t] += off
+        extra[s, t] = off
+        pattern[s, t] = code
+        level = holiday_level(regular, cal)
+        with np.errstate(invalid="ignore"):
+            closer = ~np.isnan(level) & (np.abs(x - level) < np.abs(x - expected)) & ~new_series
+        expected = np.where(closer, level, expected)
+        pattern[closer] = HOLIDAY
+    # The extra charge of a recurring day varies (month length, usage): widen by a share of it.
+    scale = scale + p.calendar_scale_floor * np.abs(np.nan_to_num(extra))
+    # The series' own tail, in the second pass only: the first pass must flag every day of a shift
+    # (a shift would otherwise widen its own tail), so the second leaves them out of the tail.
+    if exclude is not None:
+        skip_tail = calendar_days[None, :] | new_series | _in_long_runs(exclude)
+        scale = np.fmax(scale, _tail_scale(x - expected, skip_tail, p))
+    # A new series' own residuals are its whole spend: its days are scored on the absolute floor.
+    scale = np.where(new_series, p.absolute_scale_floor, scale)
+    expected = _not_below_zero(x, expected)
+    z = (x - expected) / scale
+    return ScoredMatrix(prep.ids, dates, x, expected, scale, z, new_series, pattern)
 
+
+def _regular_expectation(
+    x: np.ndarray, regular: np.ndarray, dates: np.ndarray, first: np.ndarray, p: DetectorParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weekday median of the last 4 weeks, compounded by a clear two-week trend, read per day or per
+    month (whichever is closer). Returns (expected, where the trend was followed)."""
+    n_s, n_t = x.shape
+    idx = np.arange(n_t)
+    months = dates.astype("datetime64[M]")
     # Regular-day expectation: weekday median + robust trend.
     same_weekday = np.stack([_lagged(regular, 7 * k) for k in range(1, 5)], axis=-1)
     weekday_level = _nanmedian_last(same_weekday, 2)
@@ -88,6 +139,7 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
     expected = np.where(
         clear, np.where(np.isnan(ratio), weekday_level + 17.5 * slope, compounded), weekday_level
     )
+    trend = clear.copy()
     del half, before, clear, ratio
     cs_dim = np.concatenate([[0.0], np.cumsum(dim)])
     lo = np.maximum(idx - p.window_days, 0)
@@ -96,10 +148,15 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
     per_month = expected * (ref_dim / dim)[None, :]
     with np.errstate(invalid="ignore"):
         closer = np.abs(x - per_month) < np.abs(x - expected)
-    expected = np.where(closer, per_month, expected)
+    return np.where(closer, per_month, expected), trend
 
-    # Calendar days: the regular expectation plus the median extra charge (or credit) of the same
-    # calendar day in the previous three months; not scored before one such day was seen.
+
+def _calendar_offsets(
+    x: np.ndarray, expected: np.ndarray, month_start: np.ndarray, month_end: np.ndarray
+) -> np.ndarray:
+    """Adds to ``expected`` (in place) the median extra charge of the same calendar day (the 1st, the
+    last day) in the previous three months; returns those offsets (S × T, 0 elsewhere)."""
+    n_s, n_t = x.shape
     offset = np.zeros((n_s, n_t))
     for mask in (month_start, month_end):
         cols = np.flatnonzero(mask)
@@ -111,7 +168,17 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
             est = _nanmedian_last(prior, 1) if prior.shape[1] else np.full(n_s, np.nan)
             offset[:, col] = est
             expected[:, col] = expected[:, col] + est
+    return offset
 
+
+def _young(
+    prep: _Prepared, x: np.ndarray, calendar_days: np.ndarray, p: DetectorParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """(days with too little history to be scored, days of a new series scored against zero)."""
+    n_t = x.shape[1]
+    idx = np.arange(n_t)
+    first, born_late = prep.first, prep.born_late
+    exists = idx[None, :] >= first[:, None]
     # Too little history of its own: new series are scored against zero, others are not scored.
     age = idx[None, :] - first[:, None]
     # Series of a group being onboarded (a new account ramping up) wait a full window, so a trend
@@ -121,19 +188,51 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
     # A series whose first weeks are calendar-day charges alone (a first support fee, tax) is not a
     # new service; one with everyday spend is scored against zero on every day of those weeks.
     with np.errstate(invalid="ignore"):
-        everyday = (young & exists & ~calendar[None, :] & (x > 0)).any(axis=1)
+        everyday = (young & exists & ~calendar_days[None, :] & (x > 0)).any(axis=1)
     new_series = young & (born_late & everyday)[:, None] & exists
-    expected = np.where(young, np.nan, expected)
-    expected = np.where(new_series, 0.0, expected)
+    return young, new_series
 
-    residual = x - expected
-    abs_regular = np.where(calendar[None, :] | new_series, np.nan, np.abs(residual))
+
+def _robust_scale(
+    residual: np.ndarray, expected: np.ndarray, skip: np.ndarray, p: DetectorParams
+) -> np.ndarray:
+    """1.4826 × the median |residual| of the last ``scale_window_days`` (calendar days and new series
+    left out), floored by a share of the expected cost and an absolute floor."""
+    abs_regular = np.where(skip, np.nan, np.abs(residual))
     scale = MAD_TO_SIGMA * _rolling_median_before(abs_regular, p.scale_window_days, 7, stride=7)
-    del abs_regular
-    scale = np.fmax(np.fmax(scale, p.relative_scale_floor * np.abs(expected)), p.absolute_scale_floor)
-    # The extra charge of a calendar day varies with the month (length, usage): widen by a share of it.
-    scale = scale + p.calendar_scale_floor * np.abs(np.nan_to_num(offset))
-    # A new series' own residuals are its whole spend: its days are scored on the absolute floor.
-    scale = np.where(new_series, p.absolute_scale_floor, scale)
-    z = residual / scale
-    return ScoredMatrix(prep.ids, dates, x, expected, scale, z, new_series)
+    return np.fmax(np.fmax(scale, p.relative_scale_floor * np.abs(expected)), p.absolute_scale_floor)
+
+
+def _tail_scale(residual: np.ndarray, skip: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """The series' own tail: a high quantile of its |residuals| over ``tail_window_days``, over
+    ``tail_z``. About one sigma for Gaussian noise; larger for heavy-tailed or bursty series, whose
+    bursts of a size seen before are their normal behaviour, not anomalies."""
+    if p.tail_z <= 0:
+        return np.zeros_like(residual)
+    abs_res = np.where(skip, np.nan, np.abs(residual))
+    q = _rolling_median_before(abs_res, p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+    return np.nan_to_num(q) / p.tail_z
+
+
+def _in_long_runs(mask: np.ndarray | None) -> np.ndarray | bool:
+    """Days of ``mask`` in runs of 3 or more (gaps of up to 2 days bridged): the first pass's shifts
+    and drifts, which say nothing about the series' usual bursts (isolated bursts stay in its tail)."""
+    if mask is None:
+        return False
+    n = mask.shape[1]
+    p = np.pad(mask, ((0, 0), (2, 2)))
+    before = p[:, 1 : n + 1] | p[:, 0:n]
+    after = p[:, 3 : n + 3] | p[:, 4 : n + 4]
+    bridged = mask | (before & after) | (p[:, 1 : n + 1] & p[:, 3 : n + 3])
+    m = np.pad(bridged, ((0, 0), (2, 2)))
+    a, b, c, d, e = (m[:, i : i + n] for i in range(5))
+    return c & ((a & b) | (b & d) | (d & e))
+
+
+def _not_below_zero(x: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """A series that has never gone below zero (no credit, no refund) cannot be expected to."""
+    seen = np.zeros(x.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        seen[:, 1:] = np.maximum.accumulate(np.nan_to_num(x) < 0, axis=1)[:, :-1]
+    with np.errstate(invalid="ignore"):
+        return np.where(~seen & (expected < 0), 0.0, expected)

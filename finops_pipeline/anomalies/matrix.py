@@ -17,10 +17,16 @@ from finops_pipeline.anomalies.params import DetectorParams
 
 def _nanmedian_last(values: np.ndarray, min_count: int) -> np.ndarray:
     """Median over the last axis ignoring NaN (sort-based: much faster than np.nanmedian)."""
+    return _nanquantile_last(values, 0.5, min_count)
+
+
+def _nanquantile_last(values: np.ndarray, q: float, min_count: int) -> np.ndarray:
+    """Quantile ``q`` over the last axis ignoring NaN: the mean of the two order statistics around it."""
     ordered = np.sort(values, axis=-1)  # NaN sorts last
     count = np.sum(~np.isnan(values), axis=-1)
-    lo = np.clip((count - 1) // 2, 0, values.shape[-1] - 1)
-    hi = np.clip(count // 2, 0, values.shape[-1] - 1)
+    pos = q * (count - 1)
+    lo = np.clip(np.floor(pos).astype(np.int64), 0, values.shape[-1] - 1)
+    hi = np.clip(np.ceil(pos).astype(np.int64), 0, values.shape[-1] - 1)
     low = np.take_along_axis(ordered, lo[..., None], axis=-1)[..., 0]
     high = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
     out = (low + high) / 2.0
@@ -37,7 +43,7 @@ def _lagged(matrix: np.ndarray, lag: int) -> np.ndarray:
 
 
 def _rolling_median_before(
-    matrix: np.ndarray, window: int, min_count: int, stride: int = 1, every: int = 1
+    matrix: np.ndarray, window: int, min_count: int, stride: int = 1, every: int = 1, q: float = 0.5
 ) -> np.ndarray:
     """Median of the ``window`` days before t (NaN-aware), in series chunks.
 
@@ -54,7 +60,7 @@ def _rolling_median_before(
     for lo in range(0, s, chunk):
         view = np.lib.stride_tricks.sliding_window_view(padded[lo : lo + chunk], window, axis=1)
         view = view[:, anchors, every - 1 :: every]
-        out[lo : lo + chunk] = _nanmedian_last(view, min_count)
+        out[lo : lo + chunk] = _nanquantile_last(view, q, min_count)
     return out if stride == 1 else np.repeat(out, stride, axis=1)[:, :t]
 
 
@@ -87,6 +93,7 @@ class ScoredMatrix:
     scale: np.ndarray
     z: np.ndarray
     new_series: np.ndarray  # S × T bool: scored against zero (first days of a new series)
+    pattern: np.ndarray | None = None  # S × T int: recurrence.py's code of what each day was compared with
 
 
 @dataclass

@@ -20,6 +20,7 @@ OUTPUT_SCHEMA = {
     "kind": pl.Utf8,
     "days": pl.Int64,
     "detected_date": pl.Date,
+    "baseline": pl.Utf8,  # what the expected cost was compared with, e.g. "day 28 of the last 3 months"
 }
 
 
@@ -48,5 +49,16 @@ class DetectorParams:
     # positives but fewer finds; not better on the tuning seeds, so off by default).
     calibrate_windows: bool = False
     detect_decreases: bool = True
+    # Recurrence (recurrence.py): a day standing out by pattern_z is explained by a calendar pattern
+    # whose earlier occurrences each stood out as much, within pattern_spread of their median.
+    learn_recurrence: bool = True
+    pattern_z: float = 3.0
+    pattern_spread: float = 0.5
+    # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
+    # over tail_window_days (about its 3rd largest), divided by tail_z (about 1 sigma for Gaussian
+    # noise; 0 turns it off).
+    tail_quantile: float = 0.975
+    tail_z: float = 2.5
+    tail_window_days: int = 91
     medium_impact_usd: float = 10.0
     high_impact_usd: float = 100.0
