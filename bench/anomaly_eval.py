@@ -15,9 +15,10 @@ kinds). Never used to choose a parameter: only measured.
 
 Methods: ``finops_pipeline`` (``detect_with_drilldown`` as the pipeline runs it; ``detect`` where a
 family has no drill-down), the baselines ``day_over_day_20pct`` and ``rolling_zscore_28d``, and
-``--extra`` methods (e.g. the scikit-learn candidates of ``bench/anomaly_models.py``). Event-level
-scoring over the whole history after a 28-day warm-up; events on a trap series before its pattern
-could be learnt (twice for monthly patterns, once for quarterly or annual ones) are not scored.
+``--extra`` methods from a ``bench/anomaly_models.py`` (not written yet: no scikit-learn model
+measured). Event-level scoring over the whole history after a 28-day warm-up; events on a trap
+series before its pattern could be learnt (twice for monthly patterns, once for quarterly or
+annual ones) are not scored.
 AWS's anomalies (the Cost Explorer emulator's GetAnomalies) cover only the world's own series and 90
 days: printed separately.
 
