@@ -166,6 +166,7 @@ def aws_events(emulator: Any, start: dt.date, end: dt.date) -> pl.DataFrame:
                 "kind": "aws",
                 "days": (e - s).days + 1,
                 "detected_date": s,
+                "baseline": "AWS Cost Anomaly Detection",
             }
         )
     return pl.DataFrame(out, schema=OUTPUT_SCHEMA)
@@ -213,3 +214,41 @@ def rolling_zscore(
     down = np.nan_to_num(z) < -threshold
     p = DetectorParams(min_impact_usd=min_impact_usd, max_gap_days=0)
     return events_from_flags(base, up, down, p, min_score=threshold)
+
+
+def scored_part(detected: pl.DataFrame, traps: pl.DataFrame) -> pl.DataFrame:
+    """Detected events minus those that start before their series' pattern could be learnt (a
+    pattern seen for the first time is a fair alarm: nothing says yet that it recurs)."""
+    if traps.height == 0 or detected.height == 0:
+        return detected
+    joined = detected.join(traps.select("series_id", "learn_until"), on="series_id", how="left")
+    keep = pl.col("learn_until").is_null() | (pl.col("start_date") >= pl.col("learn_until"))
+    return joined.filter(keep).drop("learn_until")
+
+
+def recall_by_kind(
+    detected: pl.DataFrame, labels: pl.DataFrame, start: dt.date, end: dt.date
+) -> dict[str, tuple[int, int]]:
+    """Per labelled kind: (found, labels) over ``[start, end)``."""
+    out = {}
+    for kind in sorted(labels["kind"].unique()):
+        score = score_events(detected, labels.filter(pl.col("kind") == kind), start, end)
+        out[kind] = (score.found, score.labels)
+    return out
+
+
+def false_events_by_trap(
+    detected: pl.DataFrame, labels: pl.DataFrame, traps: pl.DataFrame, start: dt.date, end: dt.date
+) -> dict[str, int]:
+    """Detected events overlapping no label, counted by the trap their series carries
+    (``other`` for series without one, such as the sandbox world's own)."""
+    det = detected.filter((pl.col("end_date") >= start) & (pl.col("start_date") < end))
+    det = det.with_row_index("det")
+    hit = det.join(labels, on="series_id", suffix="_label").filter(
+        (pl.col("start_date") <= pl.col("end_date_label"))
+        & (pl.col("end_date") >= pl.col("start_date_label"))
+    )["det"]
+    false = det.filter(~pl.col("det").is_in(hit.implode()))
+    false = false.join(traps.select("series_id", "trap"), on="series_id", how="left")
+    counts = false.group_by(pl.col("trap").fill_null("other")).len()
+    return dict(counts.iter_rows())

@@ -1,0 +1,64 @@
+"""The detector's knobs and output columns, shared by every stage of the detector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+MAD_TO_SIGMA = 1.4826
+OUTPUT_SCHEMA = {
+    "series_id": pl.Utf8,
+    "start_date": pl.Date,
+    "end_date": pl.Date,
+    "actual": pl.Float64,
+    "expected": pl.Float64,
+    "impact": pl.Float64,
+    "score": pl.Float64,
+    "severity": pl.Utf8,
+    "direction": pl.Utf8,
+    "kind": pl.Utf8,
+    "days": pl.Int64,
+    "detected_date": pl.Date,
+    "baseline": pl.Utf8,  # what the expected cost was compared with, e.g. "day 28 of the last 3 months"
+}
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Every knob of the detector; ``detect(series, **params)`` overrides any of them."""
+
+    min_impact_usd: float = 1.0  # |actual - expected| over the event, USD
+    min_score: float = 6.0  # peak robust z-score of the event (its best window of 1, 3, 7 or 14 days)
+    z_threshold: float = 3.0  # a window of 1, 3 or 7 days flags its days from this |z| on
+    join_z: float = 1.0  # ... each of which must move at least this much on its own
+    recovery_days: int = 7  # a move back within this many days of an event's end is its recovery
+    min_relative_change: float = 0.08  # ... and when it moves at least this share of the expected cost
+    window_days: int = 28  # history the baseline looks at
+    scale_window_days: int = 56  # history the robust scale of residuals looks at
+    min_history_days: int = 14  # days a series needs before its own baseline is trusted
+    onboarding_days: int = 2  # a series appearing this close to a new group's first spend is onboarding
+    max_gap_days: int = 1  # quiet days bridged inside one event
+    restated_days: int = 3  # trailing days whose decreases are not flagged (Cost Explorer restates them)
+    relative_scale_floor: float = 0.03  # scale >= this share of the expected cost
+    absolute_scale_floor: float = 0.05  # scale >= this many USD
+    calendar_scale_floor: float = 0.15  # scale widened by this share of a calendar day's extra charge
+    trend_min_change: float = 0.1  # two-week medians must differ this much before a trend is followed
+    windows: tuple[int, ...] = (3, 7, 14)  # multi-day windows whose summed residual is scored too
+    # A window's spread >= the robust scale of the series' own k-day sums (measured: fewer false
+    # positives but fewer finds; not better on the tuning seeds, so off by default).
+    calibrate_windows: bool = False
+    detect_decreases: bool = True
+    # Recurrence (recurrence.py): a day standing out by pattern_z is explained by a calendar pattern
+    # whose earlier occurrences each stood out as much, within pattern_spread of their median.
+    learn_recurrence: bool = True
+    pattern_z: float = 3.0
+    pattern_spread: float = 0.5
+    # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
+    # over tail_window_days (about its 3rd largest), divided by tail_z (about 1 sigma for Gaussian
+    # noise; 0 turns it off).
+    tail_quantile: float = 0.975
+    tail_z: float = 2.5
+    tail_window_days: int = 91
+    medium_impact_usd: float = 10.0
+    high_impact_usd: float = 100.0

@@ -1,0 +1,207 @@
+"""Recurring patterns real bills have and the sandbox world lacks, as extra labelled series (family A).
+
+Issue #15: the sandbox world's series have weekly seasonality and month-start / month-end charges
+only, so a detector tuned and evaluated on it meets month-end batch jobs, monthly fees on the 15th
+or bi-weekly jobs for the first time in production. This module generates, next to a sandbox
+world's series (it never changes the world's ledger, which tests and the demo reconcile), series
+that each carry one recurring *trap* — a pattern that is not an anomaly:
+
+monthly_charge, monthly_credit, month_end_batch, month_start_batch, business_days_only,
+biweekly_job, quarterly_job, annual_charge, holiday_dip, bursty, slow_ramp, price_change
+
+and, on half of them, one labelled anomaly riding on the pattern (``spike``, ``level_shift``,
+``drop``, or ``pattern_break``: the recurring charge at several times its usual size).
+
+The noise is the sandbox's kind (additive Gaussian, a few percent), so this is the family the
+detector's parameters may be chosen on (seeds 11-15; seeds 1-5 held out). ``learn_until`` says
+from which day a pattern has occurred often enough to be learnt (twice for monthly patterns, once
+for quarterly and annual ones); events before it are not scored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+TRAP_KINDS: tuple[str, ...] = (
+    "monthly_charge",
+    "monthly_credit",
+    "month_end_batch",
+    "month_start_batch",
+    "business_days_only",
+    "biweekly_job",
+    "quarterly_job",
+    "annual_charge",
+    "holiday_dip",
+    "bursty",
+    "slow_ramp",
+    "price_change",
+)
+LABEL_SCHEMA = {"series_id": pl.Utf8, "kind": pl.Utf8, "start_date": pl.Date, "end_date": pl.Date}
+TRAP_SCHEMA = {"series_id": pl.Utf8, "trap": pl.Utf8, "learn_until": pl.Date}
+
+
+@dataclass(frozen=True)
+class LabelledSeries:
+    """Series to score, their labelled anomalies, and the trap (if any) each series carries."""
+
+    series: pl.DataFrame  # series_id, group, date, cost
+    labels: pl.DataFrame  # LABEL_SCHEMA
+    traps: pl.DataFrame  # TRAP_SCHEMA
+
+
+def us_holidays(years: range) -> set[dt.date]:
+    """US federal holidays plus Christmas Eve, the day after Thanksgiving and New Year's Eve."""
+    out: set[dt.date] = set()
+    for y in years:
+
+        def nth(month: int, weekday: int, n: int, y: int = y) -> dt.date:
+            first = dt.date(y, month, 1)
+            return first + dt.timedelta((weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+        last_may = dt.date(y, 5, 31) - dt.timedelta((dt.date(y, 5, 31).weekday() - 0) % 7)
+        thanksgiving = nth(11, 3, 4)
+        out |= {dt.date(y, 1, 1), nth(1, 0, 3), nth(2, 0, 3), last_may, dt.date(y, 6, 19), dt.date(y, 7, 4)}
+        out |= {nth(9, 0, 1), thanksgiving, thanksgiving + dt.timedelta(1)}
+        out |= {dt.date(y, 12, 24), dt.date(y, 12, 25), dt.date(y, 12, 31)}
+    return out
+
+
+def _days(start: dt.date, n: int) -> np.ndarray:
+    return np.arange(np.datetime64(start), np.datetime64(start) + n)
+
+
+def _calendar(dates: np.ndarray) -> dict[str, np.ndarray]:
+    months = dates.astype("datetime64[M]")
+    dom = (dates - months.astype("datetime64[D]")).astype(int) + 1
+    from_end = ((months + 1).astype("datetime64[D]") - dates).astype(int) - 1
+    weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
+    month_index = (months - months[0]).astype(int)
+    return {"dom": dom, "from_end": from_end, "weekday": weekday, "month": month_index}
+
+
+def _trap_shape(kind: str, rng: np.random.Generator, dates: np.ndarray, level: float) -> tuple:
+    """(additive extra, multiplier, pattern-day mask, days needed before the pattern is learnt)."""
+    c = _calendar(dates)
+    n = dates.size
+    extra, mult = np.zeros(n), np.ones(n)
+    on = np.zeros(n, dtype=bool)
+    learn = 0
+    if kind in ("monthly_charge", "monthly_credit"):
+        on = c["dom"] == rng.integers(2, 29)
+        size = level * rng.uniform(1.0, 5.0) * (1 if kind == "monthly_charge" else -0.6)
+        extra = np.where(on, size, 0.0)
+        learn = int(np.flatnonzero(on)[1]) + 1
+    elif kind == "month_end_batch":
+        on = c["from_end"] < rng.integers(2, 5)
+        mult = np.where(on, rng.uniform(1.6, 3.0), 1.0)
+        learn = int(np.flatnonzero(on & (c["month"] == 1)).max()) + 1
+    elif kind == "month_start_batch":
+        on = (c["dom"] >= 2) & (c["dom"] <= rng.integers(3, 5))
+        mult = np.where(on, rng.uniform(1.6, 3.0), 1.0)
+        learn = int(np.flatnonzero(on & (c["month"] == 2)).min())
+    elif kind == "business_days_only":
+        mult = np.where(c["weekday"] >= 5, 0.0, 1.0)
+        learn = 28
+    elif kind == "biweekly_job":
+        phase = rng.integers(0, 14)
+        on = (np.arange(n) % 14) == phase
+        extra = np.where(on, level * rng.uniform(1.0, 4.0), 0.0)
+        learn = int(np.flatnonzero(on)[2]) + 1
+    elif kind == "quarterly_job":
+        day, first = rng.integers(2, 28), rng.integers(0, 2)
+        on = (c["dom"] == day) & (c["month"] % 3 == first)
+        extra = np.where(on, level * rng.uniform(2.0, 6.0), 0.0)
+        learn = int(np.flatnonzero(on)[0]) + 1
+    elif kind == "annual_charge":
+        on = np.zeros(n, dtype=bool)
+        first = int(rng.integers(3, 20))
+        on[first] = True
+        if first + 365 < n:
+            on[first + 365] = True
+        extra = np.where(on, level * rng.uniform(5.0, 20.0), 0.0)
+        learn = first + 1
+    elif kind == "holiday_dip":
+        years = range(int(str(dates[0])[:4]), int(str(dates[-1])[:4]) + 1)
+        holidays = np.array(sorted(us_holidays(years)), dtype="datetime64[D]")
+        on = np.isin(dates, holidays) & (c["weekday"] < 5)
+        mult = np.where(on | (c["weekday"] >= 5), rng.uniform(0.2, 0.5), 1.0)
+    elif kind == "bursty":
+        on = rng.random(n) < rng.uniform(0.05, 0.12)
+        mult = np.where(on, rng.uniform(1.5, 3.0, n), 1.0)
+        learn = 91
+    elif kind == "slow_ramp":
+        start, length = int(rng.integers(60, n - 160)), int(rng.integers(90, 150))
+        mult = 1.0 + rng.uniform(0.3, 0.6) * np.clip((np.arange(n) - start) / length, 0.0, 1.0)
+    elif kind == "price_change":
+        firsts = np.flatnonzero((c["dom"] == 1) & (np.arange(n) > 60) & (np.arange(n) < n - 60))
+        step = rng.choice(firsts)
+        change = rng.uniform(0.04, 0.08) * rng.choice([-1.0, 1.0])
+        mult = np.where(np.arange(n) >= step, 1.0 + change, 1.0)
+    return extra, mult, on, learn
+
+
+def _anomaly(
+    kind: str, rng: np.random.Generator, base: np.ndarray, on: np.ndarray, lo: int, hi: int
+) -> tuple[str, int, int, np.ndarray]:
+    """One anomaly on top of the pattern: (label kind, first day, last day, cost delta)."""
+    n = base.size
+    delta = np.zeros(n)
+    pattern_days = np.flatnonzero(on[lo:hi]) + lo
+    choice = rng.choice(["spike", "level_shift", "drop", "pattern_break"])
+    if choice == "pattern_break" and pattern_days.size == 0:
+        choice = "spike"
+    if choice == "pattern_break" or (choice == "spike" and pattern_days.size and rng.random() < 0.5):
+        day = int(rng.choice(pattern_days))
+        delta[day] = max(base[day], 1e-9) * rng.uniform(2.0, 3.5) + np.median(base) * 2
+        return choice, day, day, delta
+    if choice == "spike":
+        day = int(rng.integers(lo, hi))
+        delta[day] = np.median(base) * rng.uniform(3.0, 6.0)
+        return choice, day, day, delta
+    length = int(rng.integers(4, 12)) if choice == "level_shift" else int(rng.integers(1, 4))
+    day = int(rng.integers(lo, hi - length))
+    factor = rng.uniform(1.6, 2.5) if choice == "level_shift" else rng.uniform(-0.95, -0.7)
+    span = slice(day, day + length)
+    delta[span] = np.maximum(base[span], 0.0) * (factor - 1 if factor > 0 else factor)
+    if choice == "drop" and np.maximum(base[span], 0).sum() < 0.5 * np.median(base) * length:
+        delta[span] = 0.0
+        return "", 0, 0, delta
+    return choice, day, day + length - 1, delta
+
+
+def trap_series(
+    seed: int, start: dt.date, n_days: int, per_kind: int = 4, prefix: str = "trap"
+) -> LabelledSeries:
+    """``per_kind`` series of every trap kind over ``n_days`` from ``start``; half carry an anomaly."""
+    rng = np.random.default_rng([seed, 15])
+    dates = _days(start, n_days)
+    weekday = _calendar(dates)["weekday"]
+    frames, labels, traps = [], [], []
+    for kind in TRAP_KINDS:
+        for j in range(per_kind):
+            sid = f"{prefix}{seed}-{kind}-{j}|svc"
+            level = float(np.exp(rng.uniform(np.log(5.0), np.log(2000.0))))
+            weekend = rng.choice([1.0, 1.0, 0.8, 0.6])
+            base = level * np.where(weekday >= 5, weekend, 1.0)
+            extra, mult, on, learn = _trap_shape(kind, rng, dates, level)
+            clean = base * mult + extra
+            noise = 1 + rng.uniform(0.01, 0.05) * rng.standard_normal(n_days)
+            cost = np.where(mult == 0, 0.0, base * mult * noise) + extra
+            learn_until = dates[0] + max(learn, 28)
+            traps.append((sid, kind, learn_until.astype(dt.date)))
+            if j % 2 == 1:
+                lo = max(learn, 35) + 7
+                a_kind, a0, a1, delta = _anomaly(kind, rng, clean, on, lo, n_days - 6)
+                if a_kind:
+                    cost = cost + delta
+                    labels.append((sid, a_kind, dates[a0].astype(dt.date), dates[a1].astype(dt.date)))
+            frames.append(pl.DataFrame({"series_id": sid, "group": sid, "date": dates, "cost": cost}))
+    return LabelledSeries(
+        pl.concat(frames).with_columns(pl.col("date").cast(pl.Date)),
+        pl.DataFrame(labels, schema=LABEL_SCHEMA, orient="row"),
+        pl.DataFrame(traps, schema=TRAP_SCHEMA, orient="row"),
+    )
