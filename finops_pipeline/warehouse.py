@@ -18,7 +18,6 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,15 @@ from dagster._core.events import DagsterEventType
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import CallCount
 from finops_pipeline.clock import utc_now
 
-SCHEMA_SQL = resources.files("finops_pipeline").joinpath("sql/schema.sql").read_text()
+SCHEMA_SQL = tables.schema_sql()
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create (or migrate) the registry's tables: idempotent, so every connection that writes runs it."""
     conn.execute(SCHEMA_SQL)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from finops_pipeline import tables
 from finops_pipeline.anomalies import detect_with_drilldown
 from finops_pipeline.clock import utc_now
 from finops_pipeline.markdown import md_table, usd
@@ -26,7 +27,7 @@ from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows
 
 SQL = resources.files("finops_pipeline.defs.anomalies").joinpath("sql")
-TABLE_SQL = SQL.joinpath("cost_anomalies_table.sql").read_text()
+TABLE_SQL = tables.table("marts.cost_anomalies").create_sql()
 SERIES_SQL = SQL.joinpath("series.sql").read_text()
 USAGE_SERVICES_SQL = SQL.joinpath("usage_services.sql").read_text()
 DRILLDOWN_SQL = SQL.joinpath("drilldown.sql").read_text()

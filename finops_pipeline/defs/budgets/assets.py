@@ -19,6 +19,7 @@ import dagster as dg
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import (
     AwsResource,
     ScanOutcome,
@@ -34,7 +35,7 @@ from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
 SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
-STATUS_TABLE_SQL = SQL.joinpath("budget_status_table.sql").read_text()
+STATUS_TABLE_SQL = tables.table("marts.budget_status").create_sql()
 STATUS_SQL = SQL.joinpath("budget_status.sql").read_text()
 MONEY = pa.decimal128(18, 6)
 PREDICTION_INTERVAL = 80
@@ -293,9 +294,6 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
         now = utc_now()
         with warehouse.connect() as conn:
             conn.execute(STATUS_TABLE_SQL)
-            # warehouses made before month_state existed (the mart is rewritten whole on every run)
-            for column in ("month_state", "budget_name", "scope_detail"):
-                conn.execute(f"ALTER TABLE marts.budget_status ADD COLUMN IF NOT EXISTS {column} VARCHAR")
             table = compute_budget_status(conn, settings, now.date())
             cost_explorer_forecast = forecast_status(conn)
             table = table.append_column(
