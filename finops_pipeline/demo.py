@@ -11,31 +11,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from finops_pipeline import tables
 from finops_pipeline.clock import today_utc
 from finops_pipeline.defs.automation.windows import range_tags
 from finops_pipeline.run_recovery import fail_dead_runs
 from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
-SUMMARY_TABLES = (
-    "raw.aws_accounts",
-    "raw.ce_cost_daily",
-    "raw.ce_cost_by_region",
-    "raw.ce_cost_by_usage_type",
-    "raw.ce_cost_by_account_usage_type",
-    "raw.ce_cost_by_tag",
-    "raw.tagged_resources",
-    "raw.scan_status",
-    "raw.ce_anomalies",
-    "raw.ce_recommendations",
-    "raw.ec2_instances",
-    "raw.ce_forecasts",
-    "raw.aws_budgets",
-    "marts.tag_compliance_resources",
-    "marts.tag_compliance_summary",
-    "marts.recommendations",
-    "marts.cost_anomalies",
-    "marts.budget_status",
-)
+# every table of the raw and marts layers (meta holds the run's own bookkeeping, shown as CE requests)
+SUMMARY_TABLES = tuple(t.name for t in tables.TABLES if t.layer != "meta")
 HEADLINES_SQL = """
 SELECT
     (SELECT round(compliance_pct, 1) FROM marts.tag_compliance_summary

@@ -337,6 +337,7 @@ def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
         ],
         description="Cost anomalies in dollars with their drivers, per account × service, account and "
         "organisation, beside AWS's.",
+        metadata=tables.definition_metadata("cost_anomalies"),
     )
     def cost_anomalies(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -350,6 +351,7 @@ def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
             conn.execute(TABLE_SQL)
             mart = build_mart(conn, settings, now, detected)
             replace_rows(conn, "marts.cost_anomalies", mart.to_arrow(), "true")
+            counted = tables.row_count(conn, "cost_anomalies")
         ours = mart.filter(pl.col("source") == "finops_pipeline")
         aws = mart.filter(pl.col("source") == "aws")
         service_grain = ours.filter(pl.col("grain") == "account_service")
@@ -357,6 +359,7 @@ def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
         context.log.info("cost_anomalies: %d events of ours, %d of AWS", ours.height, aws.height)
         return dg.MaterializeResult(
             metadata={
+                **counted,
                 "anomalies": ours.height,
                 "anomalies_account_service": service_grain.height,
                 "anomalies_high_severity": ours.filter(pl.col("severity") == "high").height,

@@ -1,9 +1,9 @@
-"""Checks on ``cost_anomalies``: warn when a new high-severity anomaly appears; keys are unique."""
+"""Checks on ``cost_anomalies``: warn when a new high-severity anomaly appears (key check: the registry)."""
 
 import dagster as dg
 
 from finops_pipeline.markdown import md_table, usd
-from finops_pipeline.warehouse import WarehouseResource, scalar
+from finops_pipeline.warehouse import WarehouseResource
 
 RECENT_DAYS = 7
 NEW_HIGH_SQL = f"""
@@ -44,17 +44,5 @@ def no_new_high_severity_anomaly(warehouse: WarehouseResource) -> dg.AssetCheckR
     )
 
 
-@dg.asset_check(
-    asset="cost_anomalies", name="no_duplicate_event_ids", description="Each event_id appears once."
-)
-def no_duplicate_event_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as conn:
-        duplicates = scalar(
-            conn,
-            "SELECT count(*) FROM (SELECT 1 FROM marts.cost_anomalies GROUP BY event_id HAVING count(*) > 1)",
-        )
-    return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_event_ids": int(duplicates)})
-
-
 def build_checks() -> list[dg.AssetChecksDefinition]:
-    return [no_new_high_severity_anomaly, no_duplicate_event_ids]
+    return [no_new_high_severity_anomaly]

@@ -135,6 +135,7 @@ def read_forecast(aws: AwsResource, start: dt.date, end: dt.date) -> tuple[dict[
     description="Cost Explorer's unblended cost forecast for the rest of this month and next month "
     "(one request); none, with status data_unavailable in raw.scan_status, while AWS has too little "
     "history to forecast.",
+    metadata=tables.definition_metadata("ce_cost_forecast"),
 )
 def ce_cost_forecast(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -149,6 +150,7 @@ def ce_cost_forecast(
         replace_rows(conn, "raw.ce_forecasts", rows, "snapshot_date = ?", (today,))
         record_scan_status(conn, FORECAST_SOURCE, [outcome], [rows.num_rows])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = tables.row_count(conn, "ce_cost_forecast")
     if outcome.status != "ok":
         context.log.warning("no Cost Explorer forecast (%s): %s", outcome.status, outcome.detail)
     periods = rows.to_pylist()
@@ -162,7 +164,7 @@ def ce_cost_forecast(
         else {}  # unknown, not zero
     )
     return dg.MaterializeResult(
-        metadata={**figures, "forecast_status": outcome.status, **call_metadata(calls)}
+        metadata={**counted, **figures, "forecast_status": outcome.status, **call_metadata(calls)}
     )
 
 
@@ -200,6 +202,7 @@ def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datet
     pool="duckdb",
     description="AWS Budgets of the management account (DescribeBudgets), when permitted; "
     "denials go to raw.scan_status.",
+    metadata=tables.definition_metadata("aws_budgets"),
 )
 def aws_budgets(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -225,12 +228,14 @@ def aws_budgets(
             replace_rows(conn, "raw.aws_budgets", table, "snapshot_date = ?", (today,))
         record_scan_status(conn, "budgets", [outcome], [len(rows)])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = tables.row_count(conn, "aws_budgets")
     if outcome.status != "ok":
         context.log.warning(
             "AWS Budgets not read (%s): %s; carrying on with thresholds only", outcome.status, outcome.detail
         )
     return dg.MaterializeResult(
         metadata={
+            **counted,
             "budgets": len(rows),
             "budgets_status": outcome.status,
             "budgets_limit_usd": round(sum(float(r["limit_usd"] or 0) for r in rows), 2),
@@ -287,6 +292,7 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
         deps=["ce_cost_daily", "aws_accounts", "ce_cost_forecast", "aws_budgets"],
         description="This month's actual and forecast spend against budgets and thresholds, "
         "per account and overall.",
+        metadata=tables.definition_metadata("budget_status"),
     )
     def budget_status(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -304,6 +310,7 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
                 conn.register("incoming_status", table)
                 conn.execute("INSERT INTO marts.budget_status BY NAME SELECT * FROM incoming_status")
                 conn.unregister("incoming_status")
+            counted = tables.row_count(conn, "budget_status")
         # the metadata watches this month and next; last month's final rows are history
         rows = [r for r in table.to_pylist() if r["month_state"] != "closed"]
         org = next((r for r in rows if r["scope"] == "organisation" and r["month_state"] == "current"), None)
@@ -320,6 +327,7 @@ def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
         )
         return dg.MaterializeResult(
             metadata={
+                **counted,
                 "month_to_date_usd": round(org["month_to_date_usd"], 2) if org else 0.0,
                 "forecast_month_end_usd": round(org["forecast_usd"] or 0.0, 2) if org else 0.0,
                 "forecast_status": cost_explorer_forecast,

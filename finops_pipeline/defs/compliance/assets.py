@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.compliance.marts import (
     SPEND_WINDOW_DAYS,
@@ -74,7 +75,10 @@ def build_compliance_assets(
         pool="duckdb",
         deps=["tagged_resources", "ec2_inventory"],
         description="One row per resource: missing keys, invalid values, case variants, compliance status.",
-        metadata={"table": "marts.tag_compliance_resources", "required_keys": ", ".join(rules.required_keys)},
+        metadata={
+            **tables.definition_metadata("tag_compliance_resources"),
+            "required_keys": ", ".join(rules.required_keys),
+        },
     )
     def tag_compliance_resources(warehouse: WarehouseResource) -> dg.MaterializeResult:
         today = utc_now().date()
@@ -95,17 +99,19 @@ def build_compliance_assets(
                 "marts.tag_compliance_resources GROUP BY 1 ORDER BY 2 DESC"
             ).fetchall()
             worst = conn.execute(WORST_RESOURCES_SQL).fetchall()
+            counted = tables.row_count(conn, "tag_compliance_resources")
         evaluated = status.get("compliant", 0) + status.get("non_compliant", 0)
         return dg.MaterializeResult(
             metadata={
+                **counted,
                 "resources": rows,
                 **{
                     f"resources_{name}": int(status.get(name, 0))
                     for name in ("compliant", "non_compliant", "exempt", "unknown")
                 },
-                "compliance_pct": round(100.0 * status.get("compliant", 0) / evaluated, 2)
-                if evaluated
-                else -1.0,
+                **pct(
+                    "compliance_pct", 100.0 * status.get("compliant", 0) / evaluated if evaluated else None
+                ),
                 **{
                     f"found_by_{name}": int(found.get(name, 0))
                     for name in ("tagging_api", "ec2_describe", "both")
@@ -127,12 +133,12 @@ def build_compliance_assets(
             f"Daily tag compliance per account, service, type and key: resource % and spend coverage "
             f"(last {SPEND_WINDOW_DAYS} complete days of Cost Explorer tag grouping)."
         ),
-        metadata={"table": "marts.tag_compliance_summary"},
+        metadata=tables.definition_metadata("tag_compliance_summary"),
     )
     def tag_compliance_summary(warehouse: WarehouseResource) -> dg.MaterializeResult:
         today = utc_now().date()
         with warehouse.connect() as conn:
-            rows = build_tag_compliance_summary(conn, rules, today)
+            build_tag_compliance_summary(conn, rules, today)
             top = overall(conn, today)
             per_key = conn.execute(
                 "SELECT dimension_value, compliance_pct, spend_coverage_pct "
@@ -146,12 +152,13 @@ def build_compliance_assets(
                 "AND dimension = 'account' AND status <> 'complete'",
                 [today],
             ).fetchall()[0][0]
+            counted = tables.row_count(conn, "tag_compliance_summary")
         return dg.MaterializeResult(
             metadata={
-                "rows": rows,
-                "compliance_score_pct": pct(top.get("compliance_pct")),
-                "key_coverage_pct": pct(top.get("key_coverage_pct")),
-                "spend_coverage_pct": pct(top.get("spend_coverage_pct")),
+                **counted,
+                **pct("compliance_score_pct", top.get("compliance_pct")),
+                **pct("key_coverage_pct", top.get("key_coverage_pct")),
+                **pct("spend_coverage_pct", top.get("spend_coverage_pct")),
                 "spend_usd": float(top.get("spend_usd") or 0),
                 "untagged_spend_usd": round(
                     float((top.get("spend_usd") or 0) - (top.get("spend_tagged_usd") or 0)), 2
@@ -159,8 +166,12 @@ def build_compliance_assets(
                 "resources_evaluated": int(top.get("resources_evaluated") or 0),
                 "resources_unknown": int(top.get("resources_unknown") or 0),
                 "accounts_not_fully_scanned": int(accounts_unknown),
-                **{f"spend_coverage_pct_{key}": pct(spend) for key, _, spend in per_key},
-                **{f"compliance_pct_{key}": pct(res) for key, res, _ in per_key},
+                **{
+                    k: v
+                    for key, _, spend in per_key
+                    for k, v in pct(f"spend_coverage_pct_{key}", spend).items()
+                },
+                **{k: v for key, res, _ in per_key for k, v in pct(f"compliance_pct_{key}", res).items()},
                 "spend_window": f"{top.get('spend_window_start')} to {top.get('spend_window_end')} (excl.)",
                 "worst_accounts": dg.MetadataValue.md(md_table(ACCOUNT_HEADERS, worst)),
             }
@@ -192,7 +203,7 @@ def build_compliance_checks(rules: TagRules) -> list[dg.AssetChecksDefinition]:
             passed=score is not None and score >= threshold,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "compliance_score_pct": pct(score),
+                **pct("compliance_score_pct", score),
                 "threshold_pct": threshold,
                 "snapshot_date": str(day),
                 "worst_accounts": dg.MetadataValue.md(md_table(ACCOUNT_HEADERS, worst_accounts)),
@@ -225,7 +236,7 @@ def build_compliance_checks(rules: TagRules) -> list[dg.AssetChecksDefinition]:
             passed=coverage is not None and coverage >= threshold,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "spend_coverage_pct": pct(coverage),
+                **pct("spend_coverage_pct", coverage),
                 "threshold_pct": threshold,
                 "snapshot_date": str(day),
                 "worst_accounts": dg.MetadataValue.md(md_table(ACCOUNT_HEADERS, worst_accounts)),

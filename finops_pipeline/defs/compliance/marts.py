@@ -96,5 +96,6 @@ def overall(conn: duckdb.DuckDBPyConnection, snapshot_date: dt.date) -> dict[str
     return dict(zip(names, rows[0], strict=True)) if rows else {}
 
 
-def pct(value: Any) -> float:
-    return -1.0 if value is None else round(float(value), 2)
+def pct(name: str, value: Any) -> dict[str, float]:
+    """``{name: value}`` rounded for metadata, or nothing when unknown: a made-up number would be plotted."""
+    return {} if value is None else {name: round(float(value), 2)}

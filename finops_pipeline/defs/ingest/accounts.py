@@ -7,6 +7,7 @@ import dagster as dg
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
 from finops_pipeline.caller_scope import PARTIAL_FIX, CallerScope, detect_caller_scope, with_list_accounts
 from finops_pipeline.clock import utc_now
@@ -136,6 +137,7 @@ def record_caller_scope(
     pool="duckdb",
     description="AWS accounts of the organisation (Organizations) with OU path, status and tags; and "
     "whose bill the run's credentials see (raw.caller_scope).",
+    metadata=tables.definition_metadata("aws_accounts"),
 )
 def aws_accounts(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -149,6 +151,7 @@ def aws_accounts(
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
         if rows is not None:
             replace_rows(conn, "raw.aws_accounts", pa.Table.from_pylist(rows, schema=ACCOUNT_COLUMNS))
+        counted = tables.row_count(conn, "aws_accounts")
     if rows is None:
         raise dg.Failure(
             description=f"{scope.description}, and Organizations refused to list the accounts ({refusal}). "
@@ -158,6 +161,7 @@ def aws_accounts(
     statuses = [row["status"] for row in rows]
     return dg.MaterializeResult(
         metadata={
+            **counted,
             "accounts": len(rows),
             "active_accounts": statuses.count("ACTIVE"),
             "suspended_accounts": statuses.count("SUSPENDED"),

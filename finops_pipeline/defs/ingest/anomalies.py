@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
@@ -98,6 +99,7 @@ def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
         owners=["team:finops"],
         pool="duckdb",
         description=f"AWS Cost Anomaly Detection results, last {settings.lookback_days} days, by id.",
+        metadata=tables.definition_metadata("ce_anomalies"),
     )
     def ce_anomalies(
         context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -116,9 +118,11 @@ def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
                 conn.execute(UPSERT_ANOMALIES_SQL)
             conn.unregister("incoming_anomalies")
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+            counted = tables.row_count(conn, "ce_anomalies")
         total_impact = sum((row["total_impact"] or 0 for row in table.to_pylist()), Decimal(0))
         return dg.MaterializeResult(
             metadata={
+                **counted,
                 "anomalies_in_window": table.num_rows,
                 "total_impact_usd": float(round(total_impact, 2)),
                 "window_start": start.isoformat(),

@@ -1,7 +1,8 @@
-"""Asset checks on the raw tables: reconciliation with Cost Explorer, unique keys, freshness, scan health."""
+"""Asset checks on the raw tables: reconciliation with Cost Explorer, coverage, scan health.
 
-import datetime as dt
-from collections.abc import Sequence
+Key and freshness checks come from the table registry (finops_pipeline/defs/tables).
+"""
+
 from decimal import Decimal
 from typing import Any
 
@@ -15,47 +16,6 @@ from finops_pipeline.defs.ingest.fan_out import build_scan_check
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
 
-# (asset name, table, key columns, freshness expression giving a DATE)
-RAW_TABLES = (
-    ("aws_accounts", "raw.aws_accounts", ("account_id",), "max(ingested_at)::DATE"),
-    ("ce_cost_daily", "raw.ce_cost_daily", ("usage_date", "account_id", "service"), "max(usage_date) + 1"),
-    (
-        "ce_cost_by_region",
-        "raw.ce_cost_by_region",
-        ("usage_date", "service", "region"),
-        "max(usage_date) + 1",
-    ),
-    (
-        "ce_cost_by_usage_type",
-        "raw.ce_cost_by_usage_type",
-        ("usage_date", "service", "usage_type"),
-        "max(usage_date) + 1",
-    ),
-    (
-        "ce_cost_by_account_usage_type",
-        "raw.ce_cost_by_account_usage_type",
-        ("usage_date", "account_id", "usage_type"),
-        "max(usage_date) + 1",
-    ),
-    (
-        "ce_cost_by_tag",
-        "raw.ce_cost_by_tag",
-        ("usage_date", "account_id", "tag_key", "tag_value"),
-        "max(usage_date) + 1",
-    ),
-    ("tagged_resources", "raw.tagged_resources", ("resource_arn",), "max(scanned_at)::DATE"),
-    ("ce_anomalies", "raw.ce_anomalies", ("anomaly_id",), "max(last_seen_at)::DATE"),
-    (
-        "ce_recommendations",
-        "raw.ce_recommendations",
-        ("snapshot_date", "recommendation_id"),
-        "max(snapshot_date)",
-    ),
-)
-# A duplicate key in these tables multiplies rows downstream (marts.recommendations joins its previous copy on
-# recommendation_id, issue #13 item 2): their key checks block the assets that read them.
-BLOCKING_KEY_CHECKS = frozenset({"ce_recommendations"})
-DUPLICATE_KEYS_SQL = "SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
 MONTH_TOTAL_SQL = """
 SELECT coalesce(sum(unblended_cost), 0) FROM raw.ce_cost_daily WHERE usage_date >= ? AND usage_date < ?
 """
@@ -87,46 +47,6 @@ def latest_scope(conn: Any) -> dict[str, Any] | None:
         "billing_view_arn",
     )
     return None if row is None else dict(zip(keys, row, strict=True))
-
-
-def build_key_check(
-    asset: str, table: str, keys: Sequence[str], blocking: bool = False
-) -> dg.AssetChecksDefinition:
-    """Each key appears once in ``table``; a ``blocking`` check stops downstream assets in the same run."""
-
-    @dg.asset_check(
-        asset=asset,
-        name="no_duplicate_keys",
-        description=f"Each ({', '.join(keys)}) appears once.",
-        blocking=blocking,
-    )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as conn:
-            duplicates = scalar(
-                conn,
-                DUPLICATE_KEYS_SQL.format(table=table, keys=", ".join(keys)),
-            )
-        return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_keys": int(duplicates)})
-
-    return check
-
-
-def build_freshness_check(asset: str, table: str, fresh_expr: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=asset, name="fresher_than_a_day", description="The newest data is at most one day old."
-    )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as conn:
-            newest: dt.date | None = scalar(conn, f"SELECT {fresh_expr} FROM {table}")
-        today = utc_now().date()
-        age = None if newest is None else (today - newest).days
-        return dg.AssetCheckResult(
-            passed=age is not None and age <= 1,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"newest": str(newest), "age_days": -1 if age is None else age},
-        )
-
-    return check
 
 
 def build_reconciliation_check(settings: Settings) -> dg.AssetChecksDefinition:
@@ -214,11 +134,6 @@ def cost_explorer_covers_the_organization(warehouse: WarehouseResource) -> dg.As
 
 def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
     return [
-        *(
-            build_key_check(asset, table, keys, blocking=asset in BLOCKING_KEY_CHECKS)
-            for asset, table, keys, _ in RAW_TABLES
-        ),
-        *(build_freshness_check(asset, table, fresh) for asset, table, _, fresh in RAW_TABLES),
         build_reconciliation_check(settings),
         cost_explorer_covers_the_organization,
         build_scan_check("tagged_resources", "tagging", "the tag scan"),

@@ -8,6 +8,7 @@ check names the keys to activate (see ``finops_pipeline.tag_activation``). One r
 
 import dagster as dg
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.markdown import md_table
@@ -29,7 +30,10 @@ def build_cost_allocation_tags_asset(settings: Settings) -> dg.AssetsDefinition:
         pool="duckdb",
         description="Activation status of the required cost allocation tags (ListCostAllocationTags): "
         "Cost Explorer groups spend by a key only from its activation on.",
-        metadata={"table": "raw.ce_cost_allocation_tags", "required_keys": ", ".join(required)},
+        metadata={
+            **tables.definition_metadata("ce_cost_allocation_tags"),
+            "required_keys": ", ".join(required),
+        },
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_NAME,
@@ -49,6 +53,7 @@ def build_cost_allocation_tags_asset(settings: Settings) -> dg.AssetsDefinition:
         with warehouse.connect() as conn:
             replace_rows(conn, "raw.ce_cost_allocation_tags", table, "snapshot_date = ?", (now.date(),))
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+            counted = tables.row_count(conn, "ce_cost_allocation_tags")
         verdict = judge(tags, required)
         rows = [
             (key, "Inactive" if key in verdict.inactive else "not listed" if key in verdict.not_listed
@@ -66,6 +71,7 @@ def build_cost_allocation_tags_asset(settings: Settings) -> dg.AssetsDefinition:
             check_meta["fix"] = fix_text(verdict.inactive, now.date())
         return dg.MaterializeResult(
             metadata={
+                **counted,
                 "required_keys": len(required),
                 "inactive_required_keys": len(verdict.inactive),
                 "not_listed_required_keys": len(verdict.not_listed),

@@ -14,6 +14,7 @@ from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.defs.automation.windows import REFRESH_TAG, restated_start
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, fetch_grain
 from finops_pipeline.settings import Settings
+from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_date_window
 
 
@@ -37,7 +38,7 @@ def build_cost_asset(
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         metadata={
-            "table": grain.table,
+            **definition_metadata(grain.asset_name),
             "group_by": ", ".join(grain.dimensions + (("TAG",) if grain.per_tag_key else ())),
         },
     )
@@ -54,6 +55,7 @@ def build_cost_asset(
         rows = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         with warehouse.connect() as conn:
             replace_date_window(conn, grain.table, rows, start, end)
+            counted = row_count(conn, grain.asset_name)
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
         unblended = pa.compute.sum(rows["unblended_cost"]).as_py() or Decimal(0)
         if grain.per_tag_key:
@@ -62,7 +64,8 @@ def build_cost_asset(
             metadata={
                 "window_start": start.isoformat(),
                 "window_end_exclusive": end.isoformat(),
-                "rows": rows.num_rows,
+                **counted,  # the whole table; the window this run replaced:
+                "dagster/partition_row_count": rows.num_rows,
                 "unblended_cost_usd": float(round(unblended, 2)),
                 "estimated_rows": int(pa.compute.sum(rows["is_estimated"]).as_py() or 0),
                 **call_metadata(calls),

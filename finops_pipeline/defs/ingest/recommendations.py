@@ -20,6 +20,7 @@ import dagster as dg
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, call_metadata, classify_error
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
@@ -303,6 +304,7 @@ def read_kinds(ce: Any, target: ScanTarget) -> tuple[list[dict[str, Any]], list[
     pool="duckdb",
     description="Cost Explorer's RI, Savings Plans and rightsizing recommendations: today's snapshot; "
     "a kind AWS refuses (rightsizing not opted in, ...) is recorded in raw.scan_status, the others kept.",
+    metadata=tables.definition_metadata("ce_recommendations"),
 )
 def ce_recommendations(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -321,6 +323,7 @@ def ce_recommendations(
         for (kind, _), outcome, count in zip(KINDS, outcomes, counts, strict=True):
             record_scan_status(conn, STATUS_SOURCE + kind, [outcome], [count])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = tables.row_count(conn, "ce_recommendations")
     statuses = {kind: outcome.status for (kind, _), outcome in zip(KINDS, outcomes, strict=True)}
     for kind, outcome in zip(statuses, outcomes, strict=True):
         if outcome.status != "ok":
@@ -334,6 +337,7 @@ def ce_recommendations(
     }
     return dg.MaterializeResult(
         metadata={
+            **counted,
             "recommendations": table.num_rows,
             **savings,
             **{f"{kind}_status": status for kind, status in statuses.items()},

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.ingest.accounts import aws_accounts
@@ -77,6 +78,7 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> list[dict[str, 
     deps=[aws_accounts],
     description="Tagged resources of every active account and scan region (Resource Groups Tagging API); "
     "a failed account × region keeps its last good rows, marked stale.",
+    metadata=tables.definition_metadata("tagged_resources"),
 )
 def tagged_resources(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -97,8 +99,10 @@ def tagged_resources(
         stale = replace_scanned_rows(conn, "raw.tagged_resources", table, failures_of(outcomes), now)
         statuses = record_scan_status(conn, SOURCE, outcomes, [len(o.result or []) for o in outcomes])
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = tables.row_count(conn, "tagged_resources")
     return dg.MaterializeResult(
         metadata={
+            **counted,
             "resources": table.num_rows,
             "resources_stale": stale,  # kept from the last good scan of a failed account × region
             "accounts_scanned": len({t.account_id for t in targets}),

@@ -25,6 +25,7 @@ from finops_pipeline.defs.ingest.fan_out import (
     replace_scanned_rows,
     scan_targets,
 )
+from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "ec2"
@@ -236,7 +237,7 @@ def per_operation(outcomes: list[ScanOutcome]) -> tuple[dict[str, list[ScanOutco
     deps=[aws_accounts],
     description="EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region; "
     "a failed account × region × operation keeps its last good rows, marked stale.",
-    metadata={"tables": ", ".join(TABLES.values())},
+    metadata={**definition_metadata("ec2_inventory"), "tables": ", ".join(TABLES.values())},
 )
 def ec2_inventory(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
@@ -262,8 +263,10 @@ def ec2_inventory(
         items = [sum(len(part.result or []) for part in o.result.values()) for o in outcomes]
         statuses = record_scan_status(conn, SOURCE, outcomes, items)
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = row_count(conn, "ec2_inventory")
     return dg.MaterializeResult(
         metadata={
+            **counted,
             **{kind: table.num_rows for kind, table in tables.items()},
             **{f"{kind}_stale": n for kind, n in stale.items()},
             "accounts_scanned": len({t.account_id for t in targets}),

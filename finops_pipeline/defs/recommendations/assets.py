@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs.recommendations.marts import KINDS, build_recommendations, load_prices
 from finops_pipeline.markdown import md_table
@@ -32,7 +33,7 @@ def build_recommendations_asset(settings: Settings) -> dg.AssetsDefinition:
             "Every way to save: RI / Savings Plans / rightsizing from Cost Explorer and EC2 waste "
             "(unattached volumes, idle IPs, stopped instances, old snapshots), in monthly USD."
         ),
-        metadata={"table": "marts.recommendations", "snapshot_max_age_days": max_age},
+        metadata={**tables.definition_metadata("recommendations"), "snapshot_max_age_days": max_age},
     )
     def recommendations(warehouse: WarehouseResource) -> dg.MaterializeResult:
         prices = load_prices()
@@ -40,12 +41,14 @@ def build_recommendations_asset(settings: Settings) -> dg.AssetsDefinition:
             rows = build_recommendations(conn, utc_now().date(), max_age, prices)
             per_kind = {kind: (int(n), float(usd)) for kind, n, usd in conn.execute(PER_KIND_SQL).fetchall()}
             top = conn.execute(TOP_SQL).fetchall()
+            counted = tables.row_count(conn, "recommendations")
         waste = sum(per_kind.get(k, (0, 0.0))[1] for k in KINDS[3:])
         purchases = max(
             per_kind.get("reserved_instances", (0, 0.0))[1], per_kind.get("savings_plans", (0, 0.0))[1]
         )
         return dg.MaterializeResult(
             metadata={
+                **counted,
                 "recommendations": rows,
                 **{f"{kind}_count": per_kind.get(kind, (0, 0.0))[0] for kind in KINDS},
                 **{

@@ -1,0 +1,54 @@
+"""Acceptance: after a real run, every asset that writes a table describes it as DuckDB holds it."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from finops_pipeline import tables
+from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+
+WRITES_NO_TABLE = {"finops_report", "aws_access_health"}  # files and a health verdict
+
+
+def duckdb_type(declared: str) -> str:
+    """How DuckDB spells a declared type (``DECIMAL(18, 6)`` -> ``DECIMAL(18,6)``)."""
+    return duckdb.sql(f"SELECT typeof(NULL::{declared})").fetchall()[0][0]
+
+
+def test_every_table_asset_carries_the_schema_and_row_count_of_its_table(
+    tmp_path: Path, project: Path, pipeline_env_for: Callable[..., dict[str, str]]
+) -> None:
+    database = tmp_path / "finops.duckdb"
+    pipeline_env_for(database)
+    result = run_pipeline()
+    assert result.success, step_failures(result)
+    from finops_pipeline.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    described = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if "dagster/column_schema" in graph.get(key).metadata
+    }
+    everything = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert described == everything - WRITES_NO_TABLE == {t.asset for t in tables.TABLES if t.asset}
+    with duckdb.connect(str(database), read_only=True) as conn:
+        for asset in sorted(described):
+            table = tables.asset_table(asset)
+            metadata = graph.get(dg.AssetKey(asset)).metadata
+            assert metadata["dagster/table_name"] == table.name
+            schema = metadata["dagster/column_schema"]
+            schema = getattr(schema, "schema", schema)
+            schema_name, table_name = table.name.split(".")
+            in_duckdb = conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [schema_name, table_name],
+            ).fetchall()
+            assert [(c.name, duckdb_type(c.type)) for c in schema.columns] == in_duckdb, asset
+            *_, last = result.asset_materializations_for_node(asset)
+            (rows,) = conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()
+            assert last.metadata["dagster/row_count"].value == rows, asset
+            assert rows > 0 or asset in {"ce_anomalies"}, asset
