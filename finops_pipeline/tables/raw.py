@@ -220,6 +220,7 @@ CE_RECOMMENDATIONS = Table(
             "into recommendation_id",
             added=True,
         ),
+        *STALE_COLUMNS,  # a kind AWS refused today keeps its last good rows
     ),
     ("snapshot_date", "recommendation_id"),
     asset="ce_recommendations",

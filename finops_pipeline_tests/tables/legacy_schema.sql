@@ -162,6 +162,9 @@ CREATE TABLE IF NOT EXISTS raw.ce_recommendations (
 -- option, licence, offering class, Savings Plans type / region / family), as hashed into recommendation_id.
 -- Added after the table shipped: warehouses created before get it here.
 ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS offer JSON;
+-- A kind AWS refused today (rightsizing not opted in, ...) keeps its last good rows, marked stale (issue #14).
+ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
 
 CREATE TABLE IF NOT EXISTS meta.api_call_log (
     run_id              VARCHAR NOT NULL,

@@ -10,6 +10,7 @@ as unknown, never as zero savings. Cost Explorer not enabled at all, throttling 
 fail the asset: nothing is known then.
 """
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -69,6 +70,8 @@ RECOMMENDATION_COLUMNS = pa.schema(
         ("details", pa.string()),
         ("offer", pa.string()),
         ("fetched_at", pa.timestamp("us", tz="UTC")),
+        ("stale_since", pa.timestamp("us", tz="UTC")),
+        ("stale_reason", pa.string()),
     ]
 )
 
@@ -297,13 +300,38 @@ def read_kinds(ce: Any, target: ScanTarget) -> tuple[list[dict[str, Any]], list[
     return rows, outcomes, counts
 
 
+# A refused kind's last good rows, carried into today's snapshot (read before today's rows are replaced, so
+# a second run of the day carries what the first one stored): stale since the first refusal, with its reason.
+KEPT_ROWS_SQL = """
+SELECT * REPLACE (CAST($today AS DATE) AS snapshot_date,
+                  coalesce(stale_since, CAST($now AS TIMESTAMPTZ)) AS stale_since, $reason AS stale_reason)
+FROM raw.ce_recommendations
+WHERE source = $kind AND snapshot_date = (
+    SELECT max(snapshot_date) FROM raw.ce_recommendations WHERE source = $kind AND snapshot_date <= $today)
+"""
+
+
+def kept_rows(conn: Any, refused: dict[str, str], now: dt.datetime) -> pa.Table:
+    """The last good recommendations of each refused kind, marked stale: a refusal (rightsizing opt-in
+    withdrawn, a kind access-denied) must not make yesterday's savings vanish from the marts."""
+    tables = [
+        conn.sql(KEPT_ROWS_SQL, params={"today": now.date(), "now": now, "reason": why, "kind": kind})
+        .to_arrow_table()
+        .select(RECOMMENDATION_COLUMNS.names)
+        .cast(RECOMMENDATION_COLUMNS)
+        for kind, why in refused.items()
+    ]
+    return pa.concat_tables([RECOMMENDATION_COLUMNS.empty_table(), *tables])
+
+
 @dg.asset(
     group_name="ingest",
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
     description="Cost Explorer's RI, Savings Plans and rightsizing recommendations: today's snapshot; "
-    "a kind AWS refuses (rightsizing not opted in, ...) is recorded in raw.scan_status, the others kept.",
+    "a kind AWS refuses (rightsizing not opted in, ...) is recorded in raw.scan_status and keeps its last "
+    "good rows, stale.",
     metadata=tables.definition_metadata("ce_recommendations"),
 )
 def ce_recommendations(
@@ -318,7 +346,14 @@ def ce_recommendations(
         [{**row, "snapshot_date": now.date(), "fetched_at": now} for row in rows],
         schema=RECOMMENDATION_COLUMNS,
     )
+    refused = {
+        kind: f"{o.status}: {o.detail}"
+        for (kind, _), o in zip(KINDS, outcomes, strict=True)
+        if o.status != "ok"
+    }
     with warehouse.connect() as conn:
+        kept = kept_rows(conn, refused, now)
+        table = pa.concat_tables([table, kept])
         replace_rows(conn, "raw.ce_recommendations", table, "snapshot_date = ?", (now.date(),))
         for (kind, _), outcome, count in zip(KINDS, outcomes, counts, strict=True):
             record_scan_status(conn, STATUS_SOURCE + kind, [outcome], [count])
@@ -339,6 +374,7 @@ def ce_recommendations(
         metadata={
             **counted,
             "recommendations": table.num_rows,
+            "recommendations_stale": kept.num_rows,
             **savings,
             **{f"{kind}_status": status for kind, status in statuses.items()},
             **call_metadata(calls),

@@ -139,3 +139,48 @@ def test_bill_expired_rereads_a_bounded_number_of_times_then_fails_with_its_mean
     assert "BillExpirationException" in said and "The requested report expired" in said
     assert "Fix: Cost Explorer's report for part of the requested dates expired" in said
     assert "grant ce:" not in said
+
+
+def test_a_refused_kind_keeps_its_last_good_rows_stale_and_the_mart_keeps_their_savings(
+    sandbox: Any, sandbox_factory: Callable[..., Any], pipeline_env_for: Env, tmp_path: Path
+) -> None:
+    database = tmp_path / "finops.duckdb"
+    pipeline_env_for(database)
+    assets = ["ce_recommendations", "recommendations"]
+    assert run_pipeline(assets=assets).success
+    by_source = (
+        "SELECT source, count(*), sum(estimated_monthly_savings), count(stale_since) "
+        "FROM raw.ce_recommendations GROUP BY 1"
+    )
+    mart = (
+        "SELECT kind, count(*), sum(estimated_monthly_savings_usd), count(stale_since) "
+        "FROM marts.recommendations WHERE source = 'cost_explorer' GROUP BY 1"
+    )
+    good = {source: (n, usd) for source, n, usd, _ in _rows(database, by_source)}
+    good_mart = {kind: (n, usd) for kind, n, usd, _ in _rows(database, mart)}
+    assert good["rightsizing"][0] > 0
+
+    pipeline_env_for(database, sandbox_factory(faults=Faults(ce_refusals="rightsizing-opt-in")))
+    for _ in range(2):  # a second refused run of the day carries what the first one kept
+        result = run_pipeline(assets=assets)
+        assert result.success, step_failures(result)
+        after = {source: (n, usd, stale) for source, n, usd, stale in _rows(database, by_source)}
+        assert after == {
+            "reserved_instances": (*good["reserved_instances"], 0),
+            "savings_plans": (*good["savings_plans"], 0),
+            "rightsizing": (*good["rightsizing"], good["rightsizing"][0]),  # all kept, all stale
+        }
+        reasons = _rows(
+            database, "SELECT DISTINCT stale_reason FROM raw.ce_recommendations WHERE source = 'rightsizing'"
+        )
+        assert [r[0].split(":")[0] for r in reasons] == ["not_opted_in"]
+        kept_mart = {kind: (n, usd, stale) for kind, n, usd, stale in _rows(database, mart)}
+        assert kept_mart["rightsizing"] == (*good_mart["rightsizing"], good_mart["rightsizing"][0])
+        assert kept_mart["reserved_instances"] == (*good_mart["reserved_instances"], 0)
+    (materialization,) = result.asset_materializations_for_node("ce_recommendations")
+    assert materialization.metadata["recommendations_stale"].value == good["rightsizing"][0]
+    details = _rows(
+        database,
+        "SELECT DISTINCT detail LIKE '%(stale: %' FROM marts.recommendations WHERE kind = 'rightsizing'",
+    )
+    assert details == [(True,)]

@@ -35,7 +35,8 @@ from_ce AS (
         format('Cost Explorer {} recommendation, {}-day lookback (as returned by AWS)',
                replace(c.source, '_', ' '), coalesce(c.lookback_days, 30)) AS estimation_method,
         'cost_explorer' AS source,
-        f.first_seen
+        f.first_seen,
+        c.stale_since
     FROM ce_latest c
     JOIN ce_first_seen f USING (recommendation_id)
 ),
