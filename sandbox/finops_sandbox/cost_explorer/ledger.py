@@ -4,7 +4,9 @@ The emulator never sees how a bill was made (workload plans, series, resource se
 given five Arrow tables and five scalars. So any source that can fill them (the synthetic world of
 ``finops_sandbox.world``, a restated copy of it, a hand-built table in a test, a replayed export) can be
 served as Cost Explorer, and changes to the world generator stop at this boundary.
-``finops_sandbox.world.World`` satisfies :class:`CostLedger` structurally.
+``finops_sandbox.world.World`` satisfies :class:`CostLedger` structurally, and so does the tests'
+hand-built ``FixtureWorld`` (finops_pipeline_tests/sandbox/ce_fixture.py); no module of this package
+imports the world generator, moto or the server.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "service",  # Cost Explorer SERVICE dimension value
     "region",
     "usage_type",
-    "operation",
     "record_type",  # RECORD_TYPE dimension: Usage, Credit, Refund, Tax, SavingsPlanCoveredUsage, ...
     "workload_id",  # joins workload_tags; the grain tags are read at
     "unblended_cost",
@@ -30,6 +31,8 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "blended_cost",
     "usage_quantity",
 )
+# Read when present: the RI recommendations tell offers apart by it (engine, licence, deployment option).
+OPTIONAL_LEDGER_COLUMNS: tuple[str, ...] = ("operation",)
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "ledger": LEDGER_COLUMNS,
     "workload_tags": ("workload_id", "key", "value"),
@@ -53,19 +56,17 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 class LedgerConfig(Protocol):
-    """The generation settings the emulator needs: ids stay stable per seed; tag activation as configured."""
+    """The generation settings the emulator needs: ids stay stable per seed, history is refused past it.
+
+    Optional, read when present: ``inactive_tag_keys`` (cost allocation tag keys never activated) and
+    ``tag_activation_dates`` ((key, day) pairs); without them every key is active from the default day.
+    """
 
     @property
     def seed(self) -> int: ...
 
     @property
     def history_months(self) -> int: ...
-
-    @property
-    def inactive_tag_keys(self) -> tuple[str, ...]: ...
-
-    @property
-    def tag_activation_dates(self) -> tuple[tuple[str, dt.date], ...]: ...
 
 
 class CostLedger(Protocol):
