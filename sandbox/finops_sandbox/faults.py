@@ -1,5 +1,5 @@
 """Fault injection for the sandbox: latency, throttling, AccessDenied, a region that is not enabled, a
-malformed (truncated) answer, and Cost Explorer's refusals that are not IAM (``ce_refusals.py``).
+malformed (truncated) answer, and Cost Explorer's refusals that are not IAM (``cost_explorer/refusals.py``).
 
 Each fault answers in the wire format and with the error code the real service uses, because that is what
 decides whether botocore retries it and how client code classifies it; a generic 500 would test nothing.
