@@ -15,7 +15,7 @@ export FAKETIME_DONT_FAKE_MONOTONIC := 1
 SANDBOX_ENV := .sandbox/sandbox.env
 DEMO_REGIONS := us-east-1,us-west-2,eu-west-1
 
-.PHONY: help install browser demo test ui recover check lint format bench sandbox sandbox-stop dagster-home
+.PHONY: help install browser demo test ui recover check check-product-install lint format bench sandbox sandbox-stop dagster-home
 
 help:
 	@echo "make demo     install, start the sandbox, run the whole pipeline into data/finops.duckdb, summarise"
@@ -23,13 +23,19 @@ help:
 	@echo "make ui       Dagster webserver + daemon on http://127.0.0.1:3000 (DAGSTER_HOME=.dagster)"
 	@echo "make recover  fail runs whose process died, so their pool and queue slots are freed"
 	@echo "make check    dg check defs;  make lint / format;  make bench;  make sandbox (foreground)"
+	@echo "make check-product-install   the product alone, without the sandbox or moto, loads and checks"
 	@echo "make doctor   finops doctor (AWS permissions, JSON);  make security-scan (pip-audit of uv.lock)"
 
 $(UV):
 	python3 -m pip install --user --quiet uv
 
+# The workspace with its dev group: the product, the sandbox package (sandbox/, with moto), pytest, ruff.
 install: $(UV)
 	$(UV) sync --frozen --quiet --compile-bytecode
+
+# The product alone (no dev group: no sandbox, no moto) in a temporary venv: imports and dg check defs.
+check-product-install: install
+	$(VENV)/bin/pytest -q finops_pipeline_tests/test_product_install.py
 
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -65,12 +71,12 @@ check: install
 	$(VENV)/bin/dg check defs
 
 lint: install
-	$(VENV)/bin/ruff check finops_pipeline finops_pipeline_tests bench
-	$(VENV)/bin/ruff format --check finops_pipeline finops_pipeline_tests bench
+	$(VENV)/bin/ruff check finops_pipeline finops_pipeline_tests sandbox bench
+	$(VENV)/bin/ruff format --check finops_pipeline finops_pipeline_tests sandbox bench
 
 format: install
-	$(VENV)/bin/ruff check --fix finops_pipeline finops_pipeline_tests bench
-	$(VENV)/bin/ruff format finops_pipeline finops_pipeline_tests bench
+	$(VENV)/bin/ruff check --fix finops_pipeline finops_pipeline_tests sandbox bench
+	$(VENV)/bin/ruff format finops_pipeline finops_pipeline_tests sandbox bench
 
 bench: install
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -51,8 +51,8 @@ from finops_pipeline.anomalies.evaluation import (
 )
 from finops_pipeline.anomalies.holdout_family import holdout_family
 from finops_pipeline.anomalies.recurrence_traps import LabelledSeries, trap_series
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.world import WorldConfig, build_world
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.world import WorldConfig, build_world
 
 WARM_UP_DAYS = 28
 AWS_WINDOW_DAYS = 90

@@ -12,8 +12,8 @@ import statistics
 import sys
 import time
 
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.world import WorldConfig, build_world
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.world import WorldConfig, build_world
 
 
 def main(accounts: int = 1000) -> None:

@@ -96,7 +96,7 @@ def bench(accounts: int, workdir: Path) -> dict[str, Any]:
         raise SystemExit(f"sandbox with {accounts} accounts failed to start:\n{done.stderr}")
     env = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
     try:
-        from finops_pipeline.sandbox.cli import health
+        from finops_sandbox.cli import health
 
         status = health(env["AWS_ENDPOINT_URL"])
         first_calls = _first_calls(env, status)

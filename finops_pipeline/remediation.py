@@ -70,7 +70,7 @@ THROTTLE_CODES = frozenset(
     }
 )
 SERVER_CODES = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "InternalServerError"})
-# Cost Explorer refusals that no IAM grant fixes (see finops_pipeline/sandbox/ce_refusals.py for the
+# Cost Explorer refusals that no IAM grant fixes (see sandbox/finops_sandbox/cost_explorer/refusals.py for the
 # references). Two come as AccessDeniedException and are told apart from a missing permission by message.
 CE_NOT_ENABLED_RE = re.compile(r"not enabled for cost explorer", re.IGNORECASE)
 NOT_OPTED_IN_RE = re.compile(r"opt-in only feature", re.IGNORECASE)

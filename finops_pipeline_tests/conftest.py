@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from finops_pipeline.sandbox.caller_scope import OrgAccess
-    from finops_pipeline.sandbox.faults import Faults
-    from finops_pipeline.sandbox.server import Sandbox
-    from finops_pipeline.sandbox.world import WorldConfig
+    from finops_sandbox.caller_scope import OrgAccess
+    from finops_sandbox.faults import Faults
+    from finops_sandbox.server import Sandbox
+    from finops_sandbox.world import WorldConfig
 
 pytest_plugins = ["finops_pipeline_tests.pipeline_fixtures"]
 
@@ -65,7 +65,7 @@ def project_root_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 
 def sandbox_config(**overrides: Any) -> WorldConfig:
     """The session sandbox's WorldConfig, with `overrides`."""
-    from finops_pipeline.sandbox.world import WorldConfig
+    from finops_sandbox.world import WorldConfig
 
     return WorldConfig(**{"accounts": SANDBOX_ACCOUNTS, "as_of": SANDBOX_AS_OF, **overrides})
 
@@ -86,7 +86,7 @@ def set_aws_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], home: Path
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    from finops_pipeline.sandbox.server import Sandbox
+    from finops_sandbox.server import Sandbox
 
     with Sandbox(sandbox_config()) as running:
         yield running
@@ -106,12 +106,12 @@ class BackgroundSandbox:
     pid_file: Path
 
     def env(self) -> dict[str, str]:
-        from finops_pipeline.sandbox.server import client_env
+        from finops_sandbox.server import client_env
 
         return client_env(self.url)
 
     def health(self) -> dict[str, Any]:
-        from finops_pipeline.sandbox.cli import health
+        from finops_sandbox.cli import health
 
         return health(self.url)
 
@@ -137,7 +137,7 @@ def start_background_sandbox(
     page_size: int | None = None,
     access: OrgAccess | None = None,
 ) -> BackgroundSandbox:
-    from finops_pipeline.sandbox.faults import Faults
+    from finops_sandbox.faults import Faults
 
     default = sandbox_config()
     if (config.history_months, config.resources_per_account_region) != (
@@ -182,7 +182,7 @@ def sandbox_factory(
         page_size: int | None = None,
         access: OrgAccess | None = None,
     ) -> Any:
-        from finops_pipeline.sandbox.faults import Faults
+        from finops_sandbox.faults import Faults
 
         if (config is None or config == sandbox.world.config) and page_size is None:
             handle: Any = sandbox.view(faults or Faults(), access=access)

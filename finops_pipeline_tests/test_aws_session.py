@@ -8,9 +8,9 @@ import duckdb
 import pytest
 
 from finops_pipeline.aws_session import AwsAccessError, AwsResource, ScanTarget, classify_error
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+from finops_sandbox.faults import Faults
 
 CENTRAL_ROLE = "arn:aws:iam::123456789012:role/FinOpsCentralReadOnly"
 

@@ -18,8 +18,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_sandbox.faults import Faults
 
 SELECTION = (
     "tagged_resources",

@@ -11,9 +11,9 @@ import pytest
 
 from finops_pipeline.cli import main as finops_main
 from finops_pipeline.doctor import diagnose_credentials
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import finops_cli, set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import SANDBOX_REGIONS
+from finops_sandbox.faults import Faults
 
 CE_ACTIONS = {
     "ce:GetCostAndUsage",

@@ -12,10 +12,10 @@ import pytest
 from finops_pipeline.caller_scope import MEMBER_ACCESS_FIX, PARTIAL_FIX
 from finops_pipeline.cli import main as finops_main
 from finops_pipeline.doctor import EXIT_CRITICAL, EXIT_OK
-from finops_pipeline.sandbox.caller_scope import OrgAccess
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import SANDBOX_REGIONS
+from finops_sandbox.caller_scope import OrgAccess
+from finops_sandbox.moto_seed import MEMBER_ROLE_NAME
 
 
 def _doctor(

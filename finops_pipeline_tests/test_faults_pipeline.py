@@ -27,10 +27,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from finops_pipeline.sandbox.faults import Faults, call_info, error_response
-from finops_pipeline.sandbox.server import _Endpoint, client_env
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_sandbox.faults import Faults, call_info, error_response
+from finops_sandbox.server import _Endpoint, client_env
 
 TODAY = SANDBOX_AS_OF  # the suite's pinned today
 START = TODAY - dt.timedelta(days=4)

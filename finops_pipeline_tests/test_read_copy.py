@@ -10,10 +10,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline.warehouse import read_copy_path
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+from finops_sandbox.faults import Faults
 
 DAY = SANDBOX_AS_OF.replace(day=1)
 COSTS = "SELECT usage_date, account_id, service, unblended_cost FROM raw.ce_cost_daily ORDER BY ALL"

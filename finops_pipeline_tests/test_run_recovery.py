@@ -25,9 +25,9 @@ import pytest
 from dagster._core.events import DagsterEventType
 
 from finops_pipeline.run_recovery import fail_dead_runs, worker_pid
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, finops_cli
 from finops_pipeline_tests.pipeline_fixtures import running_daemon, write_workspace
+from finops_sandbox.faults import Faults
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

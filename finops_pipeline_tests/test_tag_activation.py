@@ -21,7 +21,6 @@ import pytest
 
 from finops_pipeline.cli import main as finops_main
 from finops_pipeline.reporting.datasets import spend_coverage_caveat
-from finops_pipeline.sandbox.ce_tags import default_activation
 from finops_pipeline.tag_activation import fix_text
 from finops_pipeline_tests.conftest import (
     SANDBOX_AS_OF,
@@ -31,6 +30,7 @@ from finops_pipeline_tests.conftest import (
     start_background_sandbox,
 )
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
+from finops_sandbox.cost_explorer.tags import default_activation
 
 ACTIVATED = SANDBOX_AS_OF - dt.timedelta(days=10)
 START = SANDBOX_AS_OF - dt.timedelta(days=35)

@@ -9,7 +9,7 @@ import pyarrow as pa
 from finops_pipeline.reporting.datasets import SPECS, Dataset
 from finops_pipeline.reporting.periods import Period
 from finops_pipeline.reporting.safety import DANGEROUS_FIRST, PLAIN_NUMBER_RE
-from finops_pipeline.sandbox.world import HOSTILE_TAG_VALUES
+from finops_sandbox.world import HOSTILE_TAG_VALUES
 
 # Well-known CSV / formula injection payloads (OWASP, PayloadsAllTheThings) plus the sandbox's own.
 INJECTION_PAYLOADS = (

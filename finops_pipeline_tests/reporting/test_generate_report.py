@@ -15,12 +15,12 @@ import pytest
 
 from finops_pipeline.clock import today_utc
 from finops_pipeline.reporting import OutputPathError, ReportError, generate_report
-from finops_pipeline.sandbox.world import HOSTILE_TAG_VALUES
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline
 from finops_pipeline_tests.reporting.ses import sent_message
 from finops_pipeline_tests.reporting.synthetic import risky
+from finops_sandbox.world import HOSTILE_TAG_VALUES
 
 MART_ASSETS = (
     "tag_compliance_resources",

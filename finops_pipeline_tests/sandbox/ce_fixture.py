@@ -25,9 +25,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.shape_check import check_output
-from finops_pipeline.sandbox.world import ANOMALY_SCHEMA
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.shape_check import check_output
+from finops_sandbox.world import ANOMALY_SCHEMA
 
 AS_OF = dt.date(2025, 3, 10)
 HISTORY_START = dt.date(2024, 2, 1)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME
 from finops_pipeline_tests.sandbox.ce_fixture import FixtureWorld, build_fixture_world
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.moto_seed import MEMBER_ROLE_NAME
 
 
 @pytest.fixture(scope="module")

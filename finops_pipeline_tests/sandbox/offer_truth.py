@@ -8,8 +8,8 @@ from typing import Any
 
 import duckdb
 
-from finops_pipeline.sandbox import offers
-from finops_pipeline.sandbox.ce_recommendations import HOURS_PER_MONTH, RI_DISCOUNT
+from finops_sandbox import offers
+from finops_sandbox.cost_explorer.recommendations import HOURS_PER_MONTH, RI_DISCOUNT
 
 EC2 = "Amazon Elastic Compute Cloud - Compute"
 RDS = "Amazon Relational Database Service"

@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 import pytest
 from botocore.exceptions import ClientError
 
-from finops_pipeline.sandbox.caller_scope import ORGANIZATION_VIEW, OrgAccess, ScopeError
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.sandbox.conftest import member_session
+from finops_sandbox.caller_scope import ORGANIZATION_VIEW, OrgAccess, ScopeError
 
 MONTH = {"Start": "2026-10-01", "End": "2026-11-01"}
 

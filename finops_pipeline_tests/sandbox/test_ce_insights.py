@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
 from finops_pipeline_tests.sandbox.ce_fixture import (
     DEV,
     EC2,
@@ -17,6 +16,7 @@ from finops_pipeline_tests.sandbox.ce_fixture import (
     error,
     ok,
 )
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
 
 
 # ---------------------------------------------------------------- GetCostForecast

@@ -10,11 +10,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from finops_pipeline.sandbox import offers
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.world import World, WorldConfig, build_world
 from finops_pipeline_tests.sandbox.ce_fixture import ok
 from finops_pipeline_tests.sandbox.offer_truth import EC2, RDS, ledger_truth, offer_key
+from finops_sandbox import offers
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.world import World, WorldConfig, build_world
 
 BODY = {"LookbackPeriodInDays": "THIRTY_DAYS", "TermInYears": "ONE_YEAR", "PaymentOption": "NO_UPFRONT"}
 

@@ -13,9 +13,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from finops_pipeline.sandbox.ce_refusals import RIGHTSIZING_OPT_IN_MESSAGE
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, set_aws_env
+from finops_sandbox.cost_explorer.refusals import RIGHTSIZING_OPT_IN_MESSAGE
+from finops_sandbox.faults import Faults
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 YEAR_AGO = (SANDBOX_AS_OF - dt.timedelta(days=330)).isoformat()

@@ -15,12 +15,12 @@ from typing import Any
 import boto3
 import pytest
 
-from finops_pipeline.sandbox.ce_tags import default_activation
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.world import World, build_world
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, sandbox_config
 from finops_pipeline_tests.sandbox.ce_fixture import ok
 from finops_pipeline_tests.sandbox.test_ce_world import fetch_all, truth
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.cost_explorer.tags import default_activation
+from finops_sandbox.world import World, build_world
 
 ACTIVATED = SANDBOX_AS_OF - dt.timedelta(days=40)
 ZONED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(([+-]\d\d:\d\d)|Z)$")  # botocore's ZonedDateTime

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.world import World, WorldConfig, build_world
 from finops_pipeline_tests.sandbox.ce_fixture import ok
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.world import World, WorldConfig, build_world
 
 METRICS = ["UnblendedCost", "AmortizedCost", "NetUnblendedCost", "BlendedCost", "UsageQuantity"]
 

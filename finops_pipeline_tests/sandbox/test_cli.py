@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from finops_pipeline.cli import main
 from finops_pipeline.processes import process_alive
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import finops_cli, sandbox_config, set_aws_env
+from finops_sandbox.faults import Faults
 
 
 def test_background_start_health_and_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
 from finops_pipeline_tests.sandbox.ce_fixture import (
     DEV,
     EC2,
@@ -24,6 +23,7 @@ from finops_pipeline_tests.sandbox.ce_fixture import (
     error,
     ok,
 )
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
 
 METRICS = {
     "UnblendedCost": "unblended_cost",

@@ -18,11 +18,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from finops_pipeline.sandbox.faults import Faults, FaultsError
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME
-from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, set_aws_env
 from finops_pipeline_tests.sandbox.conftest import member_session
+from finops_sandbox.faults import Faults, FaultsError
+from finops_sandbox.moto_seed import MEMBER_ROLE_NAME
+from finops_sandbox.server import Sandbox
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 Factory = Callable[..., Any]
@@ -263,7 +263,7 @@ def test_bad_fault_settings_name_the_option_and_the_fix(kwargs: dict[str, Any], 
 def test_faults_round_trip_through_cli_arguments() -> None:
     import argparse
 
-    from finops_pipeline.sandbox.faults import add_fault_arguments
+    from finops_sandbox.faults import add_fault_arguments
 
     faults = Faults(
         latency_ms=20,

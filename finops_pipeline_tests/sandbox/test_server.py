@@ -16,12 +16,12 @@ import pyarrow.compute as pc
 import pytest
 from botocore.exceptions import ClientError
 
-from finops_pipeline.sandbox import moto_seed
-from finops_pipeline.sandbox.faults import Faults
-from finops_pipeline.sandbox.moto_seed import SES_SENDER, get_resources_body
-from finops_pipeline.sandbox.server import Sandbox
 from finops_pipeline_tests.conftest import SANDBOX_ACCOUNTS, SANDBOX_AS_OF
 from finops_pipeline_tests.sandbox.conftest import member_session
+from finops_sandbox.faults import Faults
+from finops_sandbox.moto_seed import SES_SENDER, get_resources_body
+from finops_sandbox.moto_seed import fixes as moto_fixes
+from finops_sandbox.server import Sandbox
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
@@ -217,13 +217,13 @@ def test_moto_lookups_kept_or_rewritten_for_speed_answer_as_moto_does(sandbox: S
     member_key = member_session(member).get_credentials().access_key
     assert get_account_id_from(member_key) == member
     assert get_account_id_from("AKIAUNKNOWN") == "123456789012"  # moto's default account
-    moto_lookup = moto_seed._originals["account_of_key"]
+    moto_lookup = moto_fixes._originals["account_of_key"]
     for key in (member_key, "testing", "AKIAUNKNOWN"):
         assert get_account_id_from(key) == moto_lookup(key)
-    assert list(backends.list_of_moto_modules()) == list(moto_seed._originals["modules"]())
+    assert list(backends.list_of_moto_modules()) == list(moto_fixes._originals["modules"]())
     for response_class in (ResourceGroupsTaggingAPIResponse, TokenResponse):
         methods = responses.method_names_from_class(response_class)
-        assert methods == moto_seed._originals["method_names"](response_class)
+        assert methods == moto_fixes._originals["method_names"](response_class)
         assert {"get_resources", "assume_role"} & set(methods)
 
 
@@ -324,7 +324,7 @@ def test_budgets_are_in_the_management_account_per_linked_account(sandbox: Sandb
 
 
 def test_a_second_sandbox_in_the_same_process_is_refused(sandbox: Sandbox) -> None:
-    from finops_pipeline.sandbox.server import SandboxError
+    from finops_sandbox.server import SandboxError
 
     with pytest.raises(SandboxError, match="already running"):
         Sandbox(sandbox.world.config).start()

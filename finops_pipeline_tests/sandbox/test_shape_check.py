@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finops_pipeline.sandbox.shape_check import check_output
+from finops_sandbox.shape_check import check_output
 
 
 def test_valid_answer_passes() -> None:

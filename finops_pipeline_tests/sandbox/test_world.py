@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from finops_pipeline.sandbox import catalog as cat
-from finops_pipeline.sandbox.world import (
+from finops_sandbox import catalog as cat
+from finops_sandbox.world import (
     ANOMALY_KINDS,
     HOSTILE_TAG_VALUES,
     MANAGEMENT_ACCOUNT_ID,

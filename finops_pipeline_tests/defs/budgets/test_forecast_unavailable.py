@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_sandbox.faults import Faults
 
 BUDGET_ASSETS = ["ce_cost_forecast", "aws_budgets", "budget_status"]
 

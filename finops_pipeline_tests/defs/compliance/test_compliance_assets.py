@@ -9,9 +9,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from finops_pipeline.sandbox import catalog
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+from finops_sandbox import catalog
+from finops_sandbox.faults import Faults
 
 SELECTION = (
     "tagged_resources",

@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 import pytest
 
 from finops_pipeline.defs.compliance.marts import build_tag_compliance_resources, build_tag_compliance_summary
-from finops_pipeline.sandbox import catalog
 from finops_pipeline.tag_rules import TagRules
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
+from finops_sandbox import catalog
 
 RULES = TagRules(
     required_keys=catalog.REQUIRED_TAG_KEYS,

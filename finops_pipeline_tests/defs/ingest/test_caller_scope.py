@@ -15,9 +15,9 @@ import duckdb
 import pyarrow.compute as pc
 
 from finops_pipeline.clock import first_of_month_months_ago, today_utc
-from finops_pipeline.sandbox.caller_scope import ORGANIZATION_VIEW, OrgAccess
-from finops_pipeline.sandbox.moto_seed import MEMBER_ROLE_NAME
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_sandbox.caller_scope import ORGANIZATION_VIEW, OrgAccess
+from finops_sandbox.moto_seed import MEMBER_ROLE_NAME
 
 ASSETS = ["aws_accounts", "ce_cost_daily"]
 

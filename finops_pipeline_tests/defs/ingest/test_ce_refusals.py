@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from finops_pipeline.defs.ingest.cost_explorer_api import MAX_PAGE_RESTARTS
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_sandbox.faults import Faults
 
 TODAY = SANDBOX_AS_OF
 START = TODAY - dt.timedelta(days=4)

@@ -8,8 +8,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from finops_pipeline.sandbox.faults import Faults
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+from finops_sandbox.faults import Faults
 
 SCAN_ASSETS = ["aws_accounts", "tagged_resources"]
 
