@@ -105,7 +105,13 @@ RECOMMENDATIONS = Table(
             "unassociated_elastic_ip | stopped_instance | old_snapshot",
             not_null=True,
         ),
-        Column("action", "VARCHAR", not_null=True),
+        Column(
+            "action",
+            "VARCHAR",
+            "what to do, e.g. snapshot_and_terminate_instance (stopped 14 days or more) | "
+            "review_stopped_instance (stop time unknown)",
+            not_null=True,
+        ),
         Column("detail", "VARCHAR"),
         Column("estimated_monthly_savings_usd", MONEY),
         Column("estimation_method", "VARCHAR", not_null=True),

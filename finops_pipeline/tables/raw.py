@@ -32,13 +32,18 @@ def cost_table(name: str, description: str, group_columns: tuple[Column, ...]) -
     )
 
 
-def ec2_table(kind: str, description: str, columns: tuple[Column, ...]) -> Table:
-    """One EC2 describe call's resources in every account × scan region (source 'ec2' in raw.scan_status)."""
+def ec2_table(
+    kind: str, description: str, columns: tuple[Column, ...], added: tuple[Column, ...] = ()
+) -> Table:
+    """One EC2 describe call's resources in every account × scan region (source 'ec2' in raw.scan_status).
+
+    ``added``: columns added after the table shipped, last (where ``ALTER TABLE ... ADD COLUMN`` puts them).
+    """
     common = (RESOURCE_ARN, ACCOUNT_ID, REGION)
     return Table(
         f"raw.ec2_{kind}",
         description,
-        (*common, *columns, TAGS, SCANNED_AT, *STALE_COLUMNS),
+        (*common, *columns, TAGS, SCANNED_AT, *STALE_COLUMNS, *added),
         ("resource_arn",),
         asset="ec2_inventory",
         blocking=True,
@@ -237,6 +242,15 @@ EC2_TABLES = (
             Column("instance_type", "VARCHAR"),
             Column("state", "VARCHAR", "pending | running | stopping | stopped | shutting-down | terminated"),
             Column("launch_time", "TIMESTAMPTZ"),
+        ),
+        (
+            Column(
+                "stopped_since",
+                "TIMESTAMPTZ",
+                "when a stopped instance was stopped, from StateTransitionReason "
+                "'User initiated (YYYY-MM-DD HH:MM:SS GMT)'; NULL: not stopped, or AWS gave no time",
+                added=True,
+            ),
         ),
     ),
     ec2_table(

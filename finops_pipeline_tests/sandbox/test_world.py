@@ -491,3 +491,17 @@ def test_thousand_accounts_smoke() -> None:
     assert 25_000 < big.resources.num_rows < 50_000
     assert big.anomalies.num_rows > 500
     assert len(set(big.accounts["account_id"].to_pylist())) == 1001
+
+
+def test_stopped_instances_were_stopped_before_they_could_bill(world: World) -> None:
+    """A stopped instance bills no compute on any observed day: stopped before the history, or at creation."""
+    start = dt.datetime.combine(world.history_start, dt.time(0), dt.UTC)
+    rows = world.resources.to_pylist()
+    stopped = [x for x in rows if x["resource_type"] == "ec2:instance" and x["state"] == "stopped"]
+    assert stopped and all(x["stopped_at"] is not None for x in stopped)
+    assert all(x["stopped_at"] is None for x in rows if x not in stopped)
+    for x in stopped:
+        assert x["created_at"] <= x["stopped_at"]
+        assert x["stopped_at"] < start or x["stopped_at"] == x["created_at"]
+    assert len({x["stopped_at"] for x in stopped}) == len(stopped)  # keyed per resource, not one date
+    assert all(x["monthly_cost_usd"] == 0.0 for x in stopped)

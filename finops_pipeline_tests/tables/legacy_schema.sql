@@ -201,6 +201,8 @@ CREATE TABLE IF NOT EXISTS raw.ec2_instances (
     stale_since     TIMESTAMPTZ,        -- NULL: seen by the last scan; else kept from the last good one
     stale_reason    VARCHAR             -- why the last scan of its account × region (× operation) failed
 );
+-- When a stopped instance was stopped (StateTransitionReason 'User initiated (... GMT)'), issue #13 item 7.
+ALTER TABLE raw.ec2_instances ADD COLUMN IF NOT EXISTS stopped_since TIMESTAMPTZ;
 
 CREATE TABLE IF NOT EXISTS raw.ec2_volumes (
     resource_arn            VARCHAR NOT NULL,

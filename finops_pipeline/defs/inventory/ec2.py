@@ -9,6 +9,7 @@ and addresses, and the volumes of the last good scan (stale); the status row nam
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,6 +46,7 @@ SCHEMAS = {
             ("launch_time", TIMESTAMP),
             ("tags", pa.string()),
             ("scanned_at", TIMESTAMP),
+            ("stopped_since", TIMESTAMP),
         ]
     ),
     "volumes": pa.schema(
@@ -104,6 +106,25 @@ def _blank(value: str | None) -> str | None:
     return value or None  # moto answers '' where AWS leaves the field out
 
 
+# "User initiated (2019-04-08 14:29:07 GMT)": AWS's StateTransitionReason of a stopped instance
+# (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Instance.html, stateTransitionReason: "might be
+# an empty string"); moto writes UTC instead of GMT. The only place DescribeInstances says since when.
+_STOPPED_AT = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
+
+
+def stopped_since(instance: dict[str, Any]) -> dt.datetime | None:
+    """When a stopped instance stopped, from its StateTransitionReason; None when not stopped or no time.
+
+    Why: ``LaunchTime`` is the last start, not the stop, and the stop time appears nowhere else in the API.
+    """
+    if instance.get("State", {}).get("Name") not in ("stopping", "stopped"):
+        return None
+    found = _STOPPED_AT.search(instance.get("StateTransitionReason") or "")
+    if found is None:
+        return None
+    return dt.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+
+
 def _arn(target: ScanTarget, kind: str, resource_id: str) -> str:
     return f"arn:aws:ec2:{target.region}:{target.account_id}:{kind}/{resource_id}"
 
@@ -121,6 +142,7 @@ def _instances(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
             "instance_type": i.get("InstanceType"),
             "state": i.get("State", {}).get("Name"),
             "launch_time": _utc(i.get("LaunchTime")),
+            "stopped_since": stopped_since(i),
             "tags": _tags(i),
         }
         for reservation in _paginate(

@@ -12,6 +12,11 @@ import pyarrow as pa
 from finops_pipeline.warehouse import transaction
 
 HOURS_PER_MONTH = 730  # AWS's own monthly-hours convention
+# Days an instance must have been stopped before it is recommended for termination: a shorter stop is usually
+# maintenance or an off-hours schedule. AWS Config's ec2-stopped-instance rule defaults to 30 days
+# (https://docs.aws.amazon.com/config/latest/developerguide/ec2-stopped-instance.html); two weeks already
+# covers any schedule and a holiday, and the stopped instance keeps billing its volumes every day it waits.
+STOPPED_INSTANCE_MIN_DAYS = 14
 PRICES_PATH = Path(__file__).resolve().parents[2] / "data" / "aws_list_prices.json"
 RECOMMENDATIONS_SQL = (
     resources.files("finops_pipeline.defs.recommendations").joinpath("sql/recommendations.sql").read_text()
@@ -82,6 +87,7 @@ def build_recommendations(
         "snapshot_date": snapshot_date,
         "max_snapshot_age_days": max_snapshot_age_days,
         "hours_per_month": HOURS_PER_MONTH,
+        "stopped_min_days": STOPPED_INSTANCE_MIN_DAYS,
         "price_ref": reference,
     }
     conn.execute(f"CREATE OR REPLACE TEMP TABLE new_recommendations AS {RECOMMENDATIONS_SQL}", params)

@@ -1,5 +1,6 @@
 """ec2_inventory against the session sandbox: every EC2 resource of every active account, tagged or not."""
 
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -58,3 +59,32 @@ def test_raw_tables_hold_every_ec2_resource_with_its_state(ingested_warehouse: P
     assert {a: v[1] for a, v in volumes.items()} == {a: truth[a]["size_gb"] for a in volumes}
     assert addresses == {a: truth[a]["state"] == "unassociated" for a in addresses}
     assert scans == [("ok", active * 3, len(seen))]
+
+
+def test_stopped_since_is_the_worlds_stop_time(ingested_warehouse: Path, sandbox: Any) -> None:
+    """DescribeInstances' StateTransitionReason ("User initiated (... GMT)") parsed into stopped_since."""
+    truth = {
+        r["arn"]: r["stopped_at"]
+        for r in sandbox.world.resources.to_pylist()
+        if r["resource_type"] == "ec2:instance"
+    }
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        got = dict(conn.execute("SELECT resource_arn, stopped_since FROM raw.ec2_instances").fetchall())
+    stopped = {a for a, t in truth.items() if t is not None}
+    assert stopped and {a for a, t in got.items() if t is not None} == stopped
+    for arn_ in stopped:
+        assert got[arn_] == truth[arn_].replace(microsecond=0), arn_  # AWS gives whole seconds
+
+
+def test_state_transition_reason_parsing() -> None:
+    from finops_pipeline.defs.inventory.ec2 import stopped_since
+
+    def instance(state: str, reason: str) -> dict[str, Any]:
+        return {"State": {"Name": state}, "StateTransitionReason": reason}
+
+    when = dt.datetime(2019, 4, 8, 14, 29, 7, tzinfo=dt.UTC)
+    assert stopped_since(instance("stopped", "User initiated (2019-04-08 14:29:07 GMT)")) == when
+    assert stopped_since(instance("stopped", "User initiated (2019-04-08 14:29:07 UTC)")) == when  # moto
+    assert stopped_since(instance("stopped", "")) is None  # AWS: "might be an empty string"
+    assert stopped_since(instance("stopped", "Server.ScheduledStop")) is None
+    assert stopped_since(instance("running", "User initiated (2019-04-08 14:29:07 GMT)")) is None

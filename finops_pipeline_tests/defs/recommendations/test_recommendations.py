@@ -11,7 +11,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from finops_pipeline.defs.recommendations.marts import build_recommendations, load_prices
+from finops_pipeline.defs.recommendations.marts import (
+    STOPPED_INSTANCE_MIN_DAYS,
+    build_recommendations,
+    load_prices,
+)
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 
 MAX_AGE = 90
@@ -49,7 +53,10 @@ def truth_waste(world: Any) -> dict[str, dict[str, Decimal]]:
             out["old_snapshot"][r["arn"]] = usd
         if r["resource_type"] == "ec2:volume" and r["attached_to"]:
             instance = by_key[r["attached_to"]]
-            if instance["state"] == "stopped":
+            stopped_days = (
+                (SANDBOX_AS_OF - instance["stopped_at"].date()).days if instance["stopped_at"] else 0
+            )
+            if instance["state"] == "stopped" and stopped_days >= STOPPED_INSTANCE_MIN_DAYS:
                 stopped[instance["arn"]] += usd
     out["stopped_instance"] = dict(stopped)
     return out
@@ -127,3 +134,34 @@ def test_first_seen_survives_a_rerun_and_gone_resources_leave(database: Path, tm
     snapshots = [r for r in rows if r["kind"] == "old_snapshot"]
     assert {r["first_seen_date"] for r in snapshots} <= {SANDBOX_AS_OF, later}
     assert any(r["first_seen_date"] == SANDBOX_AS_OF for r in snapshots)
+
+
+def test_stopped_instances_say_since_when_and_wait_the_minimum(
+    database: Path, tmp_path: Path, sandbox: Any
+) -> None:
+    """Says "stopped N days" from the stop time; a recent stop is not waste yet, unknown is reviewed."""
+    stopped_at = {r["arn"]: r["stopped_at"] for r in sandbox.world.resources.to_pylist() if r["stopped_at"]}
+    copy = tmp_path / "finops.duckdb"
+    shutil.copyfile(database, copy)
+    with duckdb.connect(str(copy)) as conn:
+        rows = [r for r in mart(conn) if r["kind"] == "stopped_instance"]
+        assert rows and all(r["action"] == "snapshot_and_terminate_instance" for r in rows)
+        for r in rows:
+            since = stopped_at[r["resource_arn"]].date()
+            assert f"stopped {(SANDBOX_AS_OF - since).days} days (since {since})" in r["detail"]
+        recent, unknown, edge = (r["resource_arn"] for r in rows[:3])
+        for arn_, days in ((recent, STOPPED_INSTANCE_MIN_DAYS - 1), (edge, STOPPED_INSTANCE_MIN_DAYS)):
+            conn.execute(
+                "UPDATE raw.ec2_instances SET stopped_since = ? WHERE resource_arn = ?",
+                [dt.datetime.combine(SANDBOX_AS_OF - dt.timedelta(days=days), dt.time(23), dt.UTC), arn_],
+            )
+        conn.execute("UPDATE raw.ec2_instances SET stopped_since = NULL WHERE resource_arn = ?", [unknown])
+        build_recommendations(conn, SANDBOX_AS_OF, MAX_AGE)
+        after = {r["resource_arn"]: r for r in mart(conn) if r["kind"] == "stopped_instance"}
+    assert recent not in after  # 13 days: not waste yet
+    assert after[edge]["action"] == "snapshot_and_terminate_instance"
+    assert f"stopped {STOPPED_INSTANCE_MIN_DAYS} days" in after[edge]["detail"]
+    assert after[unknown]["action"] == "review_stopped_instance"
+    assert after[unknown]["detail"].startswith("instance stopped since an unknown time")
+    assert after[unknown]["estimated_monthly_savings_usd"] > 0
+    assert set(after) == {r["resource_arn"] for r in rows} - {recent}

@@ -27,6 +27,17 @@ _TYPE_ORDER = {
 _VOLUME_TYPES = {"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
 
 
+def stop_reason(stopped_at: dt.datetime) -> str:
+    """``StateTransitionReason`` of a user-stopped instance as AWS writes it, with the world's stop time.
+
+    moto writes "User initiated (<now> UTC)": the sandbox's start, so every instance looks stopped today.
+    AWS writes the stop time in GMT, e.g. "User initiated (2019-04-08 14:29:07 GMT)"
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Instance.html, stateTransitionReason;
+    the AWS CLI's describe-instances examples).
+    """
+    return f"User initiated ({naive_utc(stopped_at):%Y-%m-%d %H:%M:%S} GMT)"
+
+
 def _lambda_zip() -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -97,6 +108,8 @@ class _Seeder:
             instance.launch_time = naive_utc(row["created_at"])
         if row["state"] == "stopped":
             backend.stop_instances([instance.id])
+            if row.get("stopped_at") is not None:
+                instance._reason = stop_reason(row["stopped_at"])
         self.instances[row["resource_key"]] = instance
         return instance.id, self._ec2_arn(row, "instance", instance.id)
 
@@ -216,7 +229,7 @@ class _Seeder:
 def seed_resources(world: World) -> dict[str, tuple[str, str]]:
     columns = ["resource_key", "account_id", "region", "resource_type", "name", "tags", "state"]
     columns += ["instance_type", "size_gb", "created_at", "attached_to"]
-    columns += [c for c in ("volume_type",) if c in world.resources.column_names]
+    columns += [c for c in ("volume_type", "stopped_at") if c in world.resources.column_names]
     rows = world.resources.select(columns).to_pylist()
     rows.sort(key=lambda r: (r["account_id"], r["region"], _TYPE_ORDER.get(r["resource_type"], 9)))
     seeder = _Seeder(world)

@@ -48,6 +48,7 @@ from finops_sandbox.world.org import accounts_table, build_accounts, ous_table
 from finops_sandbox.world.resources import build_resources, resources_table, tag_facts
 from finops_sandbox.world.rows import ledger_table
 from finops_sandbox.world.series import SeriesBuilder
+from finops_sandbox.world.stops import add_stop_times
 from finops_sandbox.world.workloads import build_workloads, workload_tags_table
 
 __all__ = [
@@ -171,6 +172,7 @@ def _build(config: WorldConfig, *, inject_anomalies: bool) -> World:
     workloads = build_workloads(window, accounts)
     series = SeriesBuilder()
     resources = build_resources(window, accounts, workloads, series)
+    add_stop_times(config.seed, window.history_start, resources)  # no shared draw: nothing else moves
     plans = register_anomalies(
         plan_anomalies(window, accounts, workloads, series), series, inject=inject_anomalies
     )

@@ -592,6 +592,7 @@ RESOURCE_SCHEMA = pa.schema(
         ("volume_type", pa.string()),
         ("size_gb", pa.float64()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("stopped_at", pa.timestamp("us", tz="UTC")),  # stopped instances: see `world_stops`
         ("attached_to", pa.string()),
         ("monthly_cost_usd", pa.float64()),
         ("cpu_utilization_p95", pa.float64()),

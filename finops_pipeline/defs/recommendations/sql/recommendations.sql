@@ -71,8 +71,13 @@ attachments AS (
         stale_since
     FROM raw.ec2_volumes
 ),
+-- A stopped instance is waste once stopped $stopped_min_days days (marts.py: STOPPED_INSTANCE_MIN_DAYS): a
+-- shorter stop is maintenance or an off-hours schedule, not waste, and is not listed. One whose stop time
+-- AWS did not give (stopped_since NULL) is listed for review, as AWS Config's ec2-stopped-instance rule
+-- counts "cannot be determined" as non-compliant.
 stopped_volumes AS (
-    SELECT i.account_id, i.region, i.instance_id, i.resource_arn,
+    SELECT i.account_id, i.region, i.instance_id, i.resource_arn, i.stopped_since,
+        $snapshot_date::DATE - i.stopped_since::DATE AS stopped_days,
         count(*) AS volumes,
         sum(a.size_gb) AS size_gb,
         sum(a.size_gb * p.usd_gb_month) AS volume_usd,
@@ -83,7 +88,8 @@ stopped_volumes AS (
     JOIN attachments a ON a.account_id = i.account_id AND a.region = i.region AND a.instance_id = i.instance_id
     LEFT JOIN price_ebs p ON p.volume_type = a.volume_type AND p.region = a.region
     WHERE i.state = 'stopped'
-    GROUP BY i.account_id, i.region, i.instance_id, i.resource_arn, i.stale_since
+      AND (i.stopped_since IS NULL OR i.stopped_since::DATE <= $snapshot_date::DATE - $stopped_min_days::INTEGER)
+    GROUP BY i.account_id, i.region, i.instance_id, i.resource_arn, i.stale_since, i.stopped_since
 ),
 stopped_ips AS (
     SELECT a.account_id, a.region, a.instance_id, count(*) AS ips, sum($hours_per_month * p.usd_hour) AS ip_usd,
@@ -95,8 +101,13 @@ stopped_ips AS (
 ),
 stopped AS (
     SELECT s.account_id, s.region, s.instance_id AS resource_id, s.resource_arn,
-        'stopped_instance' AS kind, 'snapshot_and_terminate_instance' AS action,
-        format('stopped instance with {} volume(s) ({}){}', s.volumes, s.sizes,
+        'stopped_instance' AS kind,
+        CASE WHEN s.stopped_since IS NULL THEN 'review_stopped_instance'
+             ELSE 'snapshot_and_terminate_instance' END AS action,
+        format('{} with {} volume(s) ({}){}',
+               CASE WHEN s.stopped_since IS NULL THEN 'instance stopped since an unknown time'
+                    ELSE format('instance stopped {} days (since {})', s.stopped_days, s.stopped_since::DATE) END,
+               s.volumes, s.sizes,
                CASE WHEN ip.ips > 0 THEN format(' and {} elastic IP(s)', ip.ips) ELSE '' END) AS detail,
         CAST(s.volume_usd + coalesce(ip.ip_usd, 0) AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
         CASE WHEN s.price_missing THEN format('no EBS price for a volume type in {} in the list-price file', s.region)
