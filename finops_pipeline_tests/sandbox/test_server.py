@@ -271,6 +271,36 @@ def test_ec2_inventory_states_match_the_world(sandbox: Sandbox) -> None:
         }
 
 
+def test_stopped_instances_say_when_they_stopped_as_aws_does(sandbox: Sandbox) -> None:
+    """StateTransitionReason "User initiated (YYYY-MM-DD HH:MM:SS GMT)" with the world's stop time."""
+    rows = [r for r in sandbox.world.resources.to_pylist() if r["stopped_at"] is not None]
+    row = rows[0]
+    ec2 = member_session(row["account_id"]).client("ec2", region_name=row["region"])
+    (reservation,) = ec2.describe_instances(InstanceIds=[row["resource_id"]])["Reservations"]
+    (instance,) = reservation["Instances"]
+    when = row["stopped_at"].astimezone(dt.UTC)
+    assert instance["State"]["Name"] == "stopped"
+    assert instance["StateTransitionReason"] == f"User initiated ({when:%Y-%m-%d %H:%M:%S} GMT)"
+
+
+def test_describe_regions_answers_as_for_a_commercial_account(sandbox: Sandbox) -> None:
+    """Only the aws partition; opt-in regions not-opted-in, and listed only with AllRegions=True."""
+    ec2 = member_session(_busiest_active_member(sandbox)).client("ec2", region_name="us-east-1")
+    enabled = {r["RegionName"]: r["OptInStatus"] for r in ec2.describe_regions()["Regions"]}
+    every = {r["RegionName"]: r["OptInStatus"] for r in ec2.describe_regions(AllRegions=True)["Regions"]}
+    assert not any(name.startswith(("cn-", "us-gov-", "us-iso")) for name in every)
+    assert set(enabled) < set(every)
+    assert set(enabled.values()) == {"opt-in-not-required"}
+    assert {n for n, status in every.items() if status == "not-opted-in"} == set(every) - set(enabled)
+    assert every["af-south-1"] == every["eu-south-1"] == "not-opted-in"
+    assert {"us-east-1", "us-west-2", "eu-west-1"} <= set(enabled)
+    named = ec2.describe_regions(RegionNames=["eu-south-1", "us-west-2"], AllRegions=True)["Regions"]
+    assert [(r["RegionName"], r["OptInStatus"]) for r in named] == [
+        ("eu-south-1", "not-opted-in"),
+        ("us-west-2", "opt-in-not-required"),
+    ]
+
+
 def test_assuming_a_role_in_a_suspended_account_is_denied(sandbox: Sandbox) -> None:
     (suspended,) = _rows(sandbox.world.accounts, status="SUSPENDED")
     with pytest.raises(ClientError) as caught:

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from finops_sandbox.regions import describe_regions_response
+
 if TYPE_CHECKING:
     pass
 
@@ -39,10 +41,14 @@ def install_moto_fixes() -> None:
     - ``GetResources`` answers went through moto's generic serializer (half the request's CPU); its
       body is now the same JSON written directly (``get_resources_body``).
 
+    - EC2 ``DescribeRegions``: moto lists China and GovCloud to a commercial account and gets opt-in
+      regions wrong; ``finops_sandbox.regions`` answers as AWS does.
+
     Idempotent; undone by ``remove_moto_fixes``.
     """
     from moto import backends
     from moto.core import responses
+    from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
     from moto.iam import models as iam_models
     from moto.moto_api._internal import urls
     from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
@@ -84,11 +90,14 @@ def install_moto_fixes() -> None:
     iam_models.get_account_id_from = _account_of_key
     ResourceGroupsTaggingAPIResponse.get_resources = _get_resources  # type: ignore[method-assign,assignment]
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+    _originals["describe_regions"] = AvailabilityZonesAndRegions.describe_regions
+    AvailabilityZonesAndRegions.describe_regions = describe_regions_response  # type: ignore[method-assign]
 
 
 def remove_moto_fixes() -> None:
     from moto import backends
     from moto.core import responses
+    from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
     from moto.iam import models as iam_models
     from moto.moto_api._internal import urls
     from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
@@ -106,6 +115,8 @@ def remove_moto_fixes() -> None:
         ResourceGroupsTaggingAPIResponse.get_resources = _originals.pop("get_resources")  # type: ignore[method-assign]
     if "method_names" in _originals:
         responses.method_names_from_class = _originals.pop("method_names")
+    if "describe_regions" in _originals:
+        AvailabilityZonesAndRegions.describe_regions = _originals.pop("describe_regions")  # type: ignore[method-assign]
 
 
 def _account_of_key(access_key: str) -> str:
