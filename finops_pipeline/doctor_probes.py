@@ -137,6 +137,7 @@ def ce_probes(today: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
 # EC2 describe calls of the inventory, smallest pages.
 EC2_PROBES: list[tuple[str, Callable[[Any], Any]]] = [
     ("ec2:DescribeInstances", lambda ec2: ec2.describe_instances(MaxResults=5)),
+    ("ec2:DescribeRegions", lambda ec2: ec2.describe_regions(AllRegions=True)),
     ("ec2:DescribeVolumes", lambda ec2: ec2.describe_volumes(MaxResults=5)),
     ("ec2:DescribeSnapshots", lambda ec2: ec2.describe_snapshots(OwnerIds=["self"], MaxResults=5)),
     ("ec2:DescribeAddresses", lambda ec2: ec2.describe_addresses()),

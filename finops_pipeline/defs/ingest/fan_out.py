@@ -20,7 +20,8 @@ from finops_pipeline.warehouse import WarehouseResource, replace_rows, scalar, t
 
 FAILED_SCANS_SQL = """
 SELECT account_id, region, status, detail, CASE WHEN last_ok_at IS NULL THEN 'missing' ELSE 'stale' END
-FROM raw.scan_status WHERE source = ? AND status <> 'ok' ORDER BY account_id, region
+FROM raw.scan_status WHERE source = ? AND status NOT IN ('ok', 'region_not_enabled')
+ORDER BY account_id, region
 """
 # When each target of a source last answered ok (rows from before last_ok_at existed: their scanned_at).
 LAST_OK_SQL = """
@@ -46,11 +47,14 @@ def scan_targets(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[Scan
 
 
 def failures_of(outcomes: Sequence[ScanOutcome]) -> dict[tuple[str, str], str]:
-    """The targets whose scan failed, with the status and detail that say why."""
+    """The targets whose scan failed, with the status and detail that say why.
+
+    A region the account has not enabled did not fail: it holds nothing, so no row of it is kept stale.
+    """
     return {
         (o.target.account_id, o.target.region): f"{o.status}: {o.detail}"
         for o in outcomes
-        if o.status != "ok"
+        if o.status not in ("ok", "region_not_enabled")
     }
 
 

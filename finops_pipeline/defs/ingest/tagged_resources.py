@@ -18,6 +18,7 @@ from finops_pipeline.defs.ingest.fan_out import (
     replace_scanned_rows,
     scan_targets,
 )
+from finops_pipeline.defs.ingest.regions import scan_enabled
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "tagging"
@@ -87,7 +88,7 @@ def tagged_resources(
         with warehouse.connect() as conn:
             targets = scan_targets(conn, aws)
         started = time.perf_counter()
-        outcomes = aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+        outcomes = scan_enabled(aws, targets, lambda target: scan_account_region(aws, target))
         scan_seconds = time.perf_counter() - started
     now = utc_now()
     by_arn: dict[str, dict[str, Any]] = {}

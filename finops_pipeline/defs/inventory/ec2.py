@@ -26,6 +26,7 @@ from finops_pipeline.defs.ingest.fan_out import (
     replace_scanned_rows,
     scan_targets,
 )
+from finops_pipeline.defs.ingest.regions import scan_enabled
 from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
@@ -268,7 +269,7 @@ def ec2_inventory(
         with warehouse.connect() as conn:
             targets = scan_targets(conn, aws)
         by_kind, outcomes = per_operation(
-            aws.fan_out(targets, lambda target: scan_account_region(aws, target))
+            scan_enabled(aws, targets, lambda target: scan_account_region(aws, target))
         )
     now = utc_now()
     tables = {
