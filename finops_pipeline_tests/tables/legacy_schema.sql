@@ -165,6 +165,8 @@ ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS offer JSON;
 -- A kind AWS refused today (rightsizing not opted in, ...) keeps its last good rows, marked stale (issue #14).
 ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
 ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+-- The RI's recurring monthly fee, which hourly_commitment held before (issue #13 item 7: units per column).
+ALTER TABLE raw.ce_recommendations ADD COLUMN IF NOT EXISTS recurring_monthly_cost DECIMAL(18, 6);
 
 CREATE TABLE IF NOT EXISTS meta.api_call_log (
     run_id              VARCHAR NOT NULL,

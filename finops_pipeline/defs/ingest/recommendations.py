@@ -30,6 +30,11 @@ from finops_pipeline.warehouse import WarehouseResource, record_api_calls, repla
 
 LOOKBACK = "THIRTY_DAYS"
 LOOKBACK_DAYS = {"SEVEN_DAYS": 7, "THIRTY_DAYS": 30, "SIXTY_DAYS": 60}
+# Rightsizing takes no lookback: AWS analyses "your historical usage over the past 14 days"
+# (https://docs.aws.amazon.com/cost-management/latest/userguide/ce-rightsizing.html), not the 30 days asked
+# of RI and Savings Plans.
+RIGHTSIZING_LOOKBACK_DAYS = 14
+HOURS_PER_MONTH = 730  # AWS's monthly-hours convention: an hourly figure × 730 is its monthly one
 TERM = "ONE_YEAR"
 PAYMENT = "NO_UPFRONT"
 SP_TYPE = "COMPUTE_SP"
@@ -68,6 +73,7 @@ RECOMMENDATION_COLUMNS = pa.schema(
         ("estimated_monthly_cost_before", MONEY),
         ("currency", pa.string()),
         ("details", pa.string()),
+        ("recurring_monthly_cost", MONEY),
         ("offer", pa.string()),
         ("fetched_at", pa.timestamp("us", tz="UTC")),
         ("stale_since", pa.timestamp("us", tz="UTC")),
@@ -78,6 +84,12 @@ RECOMMENDATION_COLUMNS = pa.schema(
 
 def _money(value: Any) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value)).quantize(Decimal("0.000001"))
+
+
+def _monthly(hourly: Any) -> Decimal | None:
+    """A USD-per-hour figure as USD per month (× 730): the unit its column says."""
+    value = _money(hourly)
+    return None if value is None else (value * HOURS_PER_MONTH).quantize(Decimal("0.000001"))
 
 
 def _number(value: Any) -> float | None:
@@ -171,7 +183,8 @@ def reservation_rows(ce: Any) -> list[dict[str, Any]]:
                             instance_type=instance.get("InstanceType"),
                             recommended_quantity=_number(d.get("RecommendedNumberOfInstancesToPurchase")),
                             upfront_cost=_money(d.get("UpfrontCost")),
-                            hourly_commitment=_money(d.get("RecurringStandardMonthlyCost")),
+                            hourly_commitment=None,  # an RI bills a monthly fee, not an hourly commitment
+                            recurring_monthly_cost=_money(d.get("RecurringStandardMonthlyCost")),
                             estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
                             estimated_monthly_cost_before=_money(d.get("EstimatedMonthlyOnDemandCost")),
                             currency=d.get("CurrencyCode"),
@@ -216,7 +229,7 @@ def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
                     upfront_cost=_money(d.get("UpfrontCost")),
                     hourly_commitment=_money(d.get("HourlyCommitmentToPurchase")),
                     estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
-                    estimated_monthly_cost_before=_money(d.get("CurrentAverageHourlyOnDemandSpend")),
+                    estimated_monthly_cost_before=_monthly(d.get("CurrentAverageHourlyOnDemandSpend")),
                     currency=d.get("CurrencyCode"),
                     term=recommendation.get("TermInYears", TERM),
                     payment_option=recommendation.get("PaymentOption", PAYMENT),
@@ -264,6 +277,7 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
                     estimated_monthly_savings=_money(savings) or 0,
                     estimated_monthly_cost_before=_money(current.get("MonthlyCost")),
                     currency=current.get("CurrencyCode"),
+                    lookback_days=RIGHTSIZING_LOOKBACK_DAYS,
                 )
             )
     return rows

@@ -33,7 +33,7 @@ from_ce AS (
         END AS detail,
         CAST(c.estimated_monthly_savings AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
         format('Cost Explorer {} recommendation, {}-day lookback (as returned by AWS)',
-               replace(c.source, '_', ' '), coalesce(c.lookback_days, 30)) AS estimation_method,
+               replace(c.source, '_', ' '), c.lookback_days) AS estimation_method,
         'cost_explorer' AS source,
         f.first_seen,
         c.stale_since
