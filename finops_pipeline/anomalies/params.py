@@ -55,10 +55,11 @@ class DetectorParams:
     pattern_z: float = 3.0
     pattern_spread: float = 0.5
     # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
-    # over tail_window_days (about its 3rd largest), divided by tail_z (about 1 sigma for Gaussian
-    # noise; 0 turns it off).
+    # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 2.0 chosen on
+    # family A's tuning seeds 11-15, was 2.5).
     tail_quantile: float = 0.975
-    tail_z: float = 2.5
+    tail_z: float = 2.0
     tail_window_days: int = 91
+    impute_holidays: bool = True  # weekday holidays enter baselines as the same weekday 2 weeks before
     medium_impact_usd: float = 10.0
     high_impact_usd: float = 100.0
