@@ -56,6 +56,9 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         regular = np.where(calendar_days[None, :] | (x < 0), np.nan, x)
     if exclude is not None:
         regular = np.where(exclude, np.nan, regular)
+    young, new_series = _young(prep, x, calendar_days, p)
+    early = _early_charges(x, prep.first, young & ~new_series & ~calendar_days[None, :], p)
+    regular = np.where(np.isnan(early), regular, np.nan)
     if p.impute_holidays:
         regular = _holidays_imputed(regular, cal.holiday)
     expected, trend = _regular_expectation(x, regular, dates, prep.first, p)
@@ -63,7 +66,6 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
     pattern[:, month_start] = MONTH_START
     pattern[:, month_end] = MONTH_END
     extra = _calendar_offsets(x, expected, month_start, month_end)
-    young, new_series = _young(prep, x, calendar_days, p)
     expected = np.where(young, np.nan, expected)
     expected = np.where(new_series, 0.0, expected)
     pattern[new_series] = NEW_SERIES
@@ -72,7 +74,13 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         residual = x - expected
         with np.errstate(invalid="ignore"):
             candidate = (np.abs(residual) >= p.pattern_z * scale) & ~calendar_days[None, :] & ~new_series
-        s, t, off, code = explain(residual, scale, cal, candidate, min_z=p.pattern_z, spread=p.pattern_spread)
+        # Charges of the unscored first weeks are remembered too: an annual renewal or a quarterly
+        # job first seen then is known when it recurs (their scale 0: they stood out by definition).
+        memory = np.where(np.isnan(early), residual, early)
+        memory_scale = np.where(np.isnan(early), scale, 0.0)
+        s, t, off, code = explain(
+            memory, memory_scale, cal, candidate, min_z=p.pattern_z, spread=p.pattern_spread
+        )
         expected[s, t] += off
         extra[s, t] = off
         pattern[s, t] = code
@@ -155,6 +163,24 @@ def _regular_expectation(
     with np.errstate(invalid="ignore"):
         closer = np.abs(x - per_month) < np.abs(x - expected)
     return np.where(closer, per_month, expected), trend
+
+
+def _early_charges(x: np.ndarray, first: np.ndarray, young: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """(S × T) residual over the median of the series' first 28 days, on the ``young`` days (too
+    early to be scored) that are ``early_charge_ratio`` times that median away from it; NaN
+    elsewhere. Such a charge (an annual renewal, a quarterly job) is no usage: left in, it would drag
+    the next weeks' weekday medians; and it is the first occurrence of a pattern to be learnt."""
+    out = np.full(x.shape, np.nan)
+    if p.early_charge_ratio <= 0 or not young.any():
+        return out
+    idx = np.arange(x.shape[1])
+    window = (idx[None, :] >= first[:, None]) & (idx[None, :] < first[:, None] + 28)
+    median = _nanmedian_last(np.where(window, x, np.nan), 7)[:, None]
+    with np.errstate(invalid="ignore"):
+        res = x - median
+        far = young & (np.abs(res) >= p.early_charge_ratio * np.abs(median))
+    out[far] = res[far]
+    return out
 
 
 def _holidays_imputed(regular: np.ndarray, holiday: np.ndarray) -> np.ndarray:

@@ -60,6 +60,7 @@ class DetectorParams:
     tail_quantile: float = 0.99
     tail_z: float = 2.0
     tail_window_days: int = 91
+    early_charge_ratio: float = 1.0  # a first-weeks day this far from their median is a charge, not usage
     impute_holidays: bool = True  # weekday holidays enter baselines as the same weekday 2 weeks before
     medium_impact_usd: float = 10.0
     high_impact_usd: float = 100.0

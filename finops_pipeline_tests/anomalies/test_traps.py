@@ -82,18 +82,11 @@ TRAPS: dict[str, tuple[Callable[[], pd.DataFrame], dt.date, dt.date, float]] = {
 
 
 # Known gaps (issue #15, measured on this branch), kept as strict expected failures so a fix shows.
-YOUNG = "a charge in the series' first 14 days (not scored) is not learnt as a pattern: it is not "
-YOUNG += "explained a year (a quarter) later and drags the next weeks' weekday medians (drops)"
 TAIL = "the recurring charge's own residual widens the series' tail scale and hides a 4x spike"
-GAPS_NO_EVENT = {
-    "annual": YOUNG,
-    "quarterly": YOUNG,
-    "slow_ramp": "+50% over four months is read as a 20-day level shift",
-}
+GAPS_NO_EVENT = {"slow_ramp": "+50% over four months is read as a 20-day level shift"}
 GAPS_SPIKE = {
     **GAPS_NO_EVENT,
     "biweekly": TAIL,
-    "quarterly": TAIL,
     "bursty": "the spike's event starts a day early, joined to the burst before it",
 }
 
