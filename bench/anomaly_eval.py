@@ -15,14 +15,16 @@ kinds). Never used to choose a parameter: only measured.
 
 Methods: ``finops_pipeline`` (``detect_with_drilldown`` as the pipeline runs it; ``detect`` where a
 family has no drill-down), the baselines ``day_over_day_20pct`` and ``rolling_zscore_28d``, and
-``--extra`` methods from a ``bench/anomaly_models.py`` (not written yet: no scikit-learn model
-measured). Event-level scoring over the whole history after a 28-day warm-up; events on a trap
+``--extra`` methods of ``bench/anomaly_models.py`` (scikit-learn: ``sklearn_quantile``, a pooled
+gradient-boosted quantile band, and ``sklearn_confirmed``, the detector's events it confirms).
+Event-level scoring over the whole history after a 28-day warm-up; events on a trap
 series before its pattern could be learnt (twice for monthly patterns, once for quarterly or
 annual ones) are not scored.
 AWS's anomalies (the Cost Explorer emulator's GetAnomalies) cover only the world's own series and 90
 days: printed separately.
 
     .venv/bin/python bench/anomaly_eval.py [--seeds 1,2,3,4,5] [--families sandbox,independent]
+        [--extra sklearn_quantile,sklearn_confirmed]
 """
 
 from __future__ import annotations

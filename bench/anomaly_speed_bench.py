@@ -3,7 +3,7 @@
 Synthetic series with the shapes of real cost data (weekly seasonality, month-start fees, trend, noise,
 zeros, a few spikes and shifts) are generated with numpy, then the detector scores them all at once.
 
-    .venv/bin/python bench/anomaly_speed_bench.py [--series 10000] [--days 400]
+    .venv/bin/python bench/anomaly_speed_bench.py [--series 10000] [--days 400] [--extra sklearn_quantile]
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=400)
+    parser.add_argument("--extra", default="", help="also time a method of bench/anomaly_models.py")
     args = parser.parse_args()
     frame = synthetic(args.series, args.days)
     detect(frame.head(50 * args.days))  # warm-up (imports, allocator)
@@ -67,6 +68,13 @@ def main() -> None:
         f"  target: <= {TARGET_SECONDS:.0f} s -> {'OK' if elapsed <= TARGET_SECONDS else 'MISSED'} "
         f"({elapsed / TARGET_SECONDS:.0%} of the budget)"
     )
+    if args.extra:
+        import anomaly_models  # bench/ is on sys.path when run as a script
+
+        started = time.perf_counter()
+        extra = anomaly_models.METHODS[args.extra](frame, None)
+        seconds = time.perf_counter() - started
+        print(f"  {args.extra}: {seconds:.2f} s, {extra.height:,} events")
 
 
 if __name__ == "__main__":

@@ -50,18 +50,22 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
     cal = calendar(dates)
     month_start, month_end = cal.dom == 1, cal.from_end == 0
     calendar_days = month_start | month_end
-    # Baselines leave out calendar days and days below zero (credits, refunds: not usage). Holidays
-    # stay in: leaving out Christmas to New Year starves January's weekday and trend medians.
+    # Baselines leave out calendar days and days below zero (credits, refunds: not usage); weekday
+    # holidays are replaced by a normal day (see _holidays_imputed).
     with np.errstate(invalid="ignore"):
         regular = np.where(calendar_days[None, :] | (x < 0), np.nan, x)
     if exclude is not None:
         regular = np.where(exclude, np.nan, regular)
+    young, new_series = _young(prep, x, calendar_days, p)
+    early = _early_charges(x, prep.first, young & ~new_series & ~calendar_days[None, :], p)
+    regular = np.where(np.isnan(early), regular, np.nan)
+    if p.impute_holidays:
+        regular = _holidays_imputed(regular, cal.holiday)
     expected, trend = _regular_expectation(x, regular, dates, prep.first, p)
     pattern = np.where(trend, TREND, WEEKDAY).astype(np.int8)
     pattern[:, month_start] = MONTH_START
     pattern[:, month_end] = MONTH_END
     extra = _calendar_offsets(x, expected, month_start, month_end)
-    young, new_series = _young(prep, x, calendar_days, p)
     expected = np.where(young, np.nan, expected)
     expected = np.where(new_series, 0.0, expected)
     pattern[new_series] = NEW_SERIES
@@ -70,7 +74,13 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         residual = x - expected
         with np.errstate(invalid="ignore"):
             candidate = (np.abs(residual) >= p.pattern_z * scale) & ~calendar_days[None, :] & ~new_series
-        s, t, off, code = explain(residual, scale, cal, candidate, min_z=p.pattern_z, spread=p.pattern_spread)
+        # Charges of the unscored first weeks are remembered too: an annual renewal or a quarterly
+        # job first seen then is known when it recurs (their scale 0: they stood out by definition).
+        memory = np.where(np.isnan(early), residual, early)
+        memory_scale = np.where(np.isnan(early), scale, 0.0)
+        s, t, off, code = explain(
+            memory, memory_scale, cal, candidate, min_z=p.pattern_z, spread=p.pattern_spread
+        )
         expected[s, t] += off
         extra[s, t] = off
         pattern[s, t] = code
@@ -81,10 +91,14 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         pattern[closer] = HOLIDAY
     # The extra charge of a recurring day varies (month length, usage): widen by a share of it.
     scale = scale + p.calendar_scale_floor * np.abs(np.nan_to_num(extra))
-    # The series' own tail, in the second pass only: the first pass must flag every day of a shift
-    # (a shift would otherwise widen its own tail), so the second leaves them out of the tail.
+    # The series' own tail, in the second pass only (the first pass must flag every day of a shift).
+    # A shift would widen its own tail: runs of 3 or more days standing out are left out of it. Only
+    # unbridged runs: bursts a day or two apart are still bursts, the series' normal behaviour
+    # (leaving out the first pass's flagged runs, as before, also hid most bursts from the tail).
     if exclude is not None:
-        skip_tail = calendar_days[None, :] | new_series | _in_long_runs(exclude)
+        with np.errstate(invalid="ignore"):
+            stands_out = np.abs(x - expected) >= p.pattern_z * scale
+        skip_tail = calendar_days[None, :] | new_series | _in_long_runs(stands_out, bridge=False)
         scale = np.fmax(scale, _tail_scale(x - expected, skip_tail, p))
     # A new series' own residuals are its whole spend: its days are scored on the absolute floor.
     scale = np.where(new_series, p.absolute_scale_floor, scale)
@@ -151,6 +165,40 @@ def _regular_expectation(
     return np.where(closer, per_month, expected), trend
 
 
+def _early_charges(x: np.ndarray, first: np.ndarray, young: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """(S × T) residual over the median of the series' first 28 days, on the ``young`` days (too
+    early to be scored) that are ``early_charge_ratio`` times that median away from it; NaN
+    elsewhere. Such a charge (an annual renewal, a quarterly job) is no usage: left in, it would drag
+    the next weeks' weekday medians; and it is the first occurrence of a pattern to be learnt."""
+    out = np.full(x.shape, np.nan)
+    if p.early_charge_ratio <= 0 or not young.any():
+        return out
+    idx = np.arange(x.shape[1])
+    window = (idx[None, :] >= first[:, None]) & (idx[None, :] < first[:, None] + 28)
+    median = _nanmedian_last(np.where(window, x, np.nan), 7)[:, None]
+    with np.errstate(invalid="ignore"):
+        res = x - median
+        far = young & (np.abs(res) >= p.early_charge_ratio * np.abs(median))
+    out[far] = res[far]
+    return out
+
+
+def _holidays_imputed(regular: np.ndarray, holiday: np.ndarray) -> np.ndarray:
+    """``regular`` with each weekday holiday raised to the same weekday two (else four) weeks before
+    when it was lower. Left in, a Christmas shutdown drags January's weekday medians down and reads
+    as a fall then a rise of the two-week trend; left out (NaN), the two-week medians lose weekdays
+    and tilt towards weekends. Two weeks, not one, keeps a bi-weekly job's phase; only raised, so a
+    growing series' holiday is not replaced by an older, lower day."""
+    out = regular.copy()
+    cols = np.flatnonzero(holiday)
+    for t in cols:
+        for lag in (14, 28):
+            if t - lag >= 0 and not holiday[t - lag]:
+                out[:, t] = np.maximum(regular[:, t], regular[:, t - lag])  # left-out days stay out
+                break
+    return out
+
+
 def _calendar_offsets(
     x: np.ndarray, expected: np.ndarray, month_start: np.ndarray, month_end: np.ndarray
 ) -> np.ndarray:
@@ -214,8 +262,8 @@ def _tail_scale(residual: np.ndarray, skip: np.ndarray, p: DetectorParams) -> np
     return np.nan_to_num(q) / p.tail_z
 
 
-def _in_long_runs(mask: np.ndarray | None) -> np.ndarray | bool:
-    """Days of ``mask`` in runs of 3 or more (gaps of up to 2 days bridged): the first pass's shifts
+def _in_long_runs(mask: np.ndarray | None, bridge: bool = True) -> np.ndarray | bool:
+    """Days of ``mask`` in runs of 3 or more (with ``bridge``, gaps of up to 2 days bridged): shifts
     and drifts, which say nothing about the series' usual bursts (isolated bursts stay in its tail)."""
     if mask is None:
         return False
@@ -223,7 +271,7 @@ def _in_long_runs(mask: np.ndarray | None) -> np.ndarray | bool:
     p = np.pad(mask, ((0, 0), (2, 2)))
     before = p[:, 1 : n + 1] | p[:, 0:n]
     after = p[:, 3 : n + 3] | p[:, 4 : n + 4]
-    bridged = mask | (before & after) | (p[:, 1 : n + 1] & p[:, 3 : n + 3])
+    bridged = mask | (before & after) | (p[:, 1 : n + 1] & p[:, 3 : n + 3]) if bridge else mask
     m = np.pad(bridged, ((0, 0), (2, 2)))
     a, b, c, d, e = (m[:, i : i + n] for i in range(5))
     return c & ((a & b) | (b & d) | (d & e))
