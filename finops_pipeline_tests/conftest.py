@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from finops_sandbox.world import WorldConfig
 
 pytest_plugins = ["finops_pipeline_tests.pipeline_fixtures"]
+SESSION_CE_PAGE_SIZE = 1000  # the default; still several pages per request of the ingest
 
 # "Today" of the whole suite, whatever the machine's date: the pipeline reads it from its one clock
 # (finops_pipeline.clock, pinned by FINOPS_TODAY, which subprocesses inherit), and the sandbox's world is
@@ -88,7 +89,9 @@ def set_aws_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], home: Path
 def sandbox() -> Iterator[Sandbox]:
     from finops_sandbox.server import Sandbox
 
-    with Sandbox(sandbox_config()) as running:
+    # AWS-sized Cost Explorer pages (1000 groups): the suite's multi-day GetCostAndUsage answers span
+    # several pages, so a reader that drops the NextPageToken loop loses dollars and a total test fails.
+    with Sandbox(sandbox_config(), ce_page_size=SESSION_CE_PAGE_SIZE) as running:
         yield running
 
 
@@ -159,8 +162,7 @@ def start_background_sandbox(
         args += ["--inactive-tag-keys", ",".join(config.inactive_tag_keys)]
     if config.tag_activation_dates:
         args += ["--tag-activated", ",".join(f"{k}={d.isoformat()}" for k, d in config.tag_activation_dates)]
-    if page_size is not None:
-        args += ["--page-size", str(page_size)]
+    args += ["--page-size", str(page_size or SESSION_CE_PAGE_SIZE)]  # small unless a test says otherwise
     if access is not None:
         args += access.to_cli_args()
     done = finops_cli(*args, *(faults or Faults()).to_cli_args())

@@ -63,7 +63,12 @@ AWS_ACCOUNTS = Table(
         Column("joined_at", "TIMESTAMPTZ"),
         Column("joined_method", "VARCHAR"),
         Column("is_management", "BOOLEAN", not_null=True, default="FALSE"),
-        Column("tags", "JSON", "JSON object"),
+        Column(
+            "tags",
+            "JSON",
+            "JSON object; NULL: unknown, ListTagsForResource failed (raw.scan_status source "
+            "organizations:account_tags)",
+        ),
         Column("ingested_at", "TIMESTAMPTZ", not_null=True),
     ),
     ("account_id",),

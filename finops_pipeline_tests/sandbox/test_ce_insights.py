@@ -98,7 +98,7 @@ def service_anomalies(ce: CostExplorerEmulator, **extra: object) -> list[dict]:
 def test_anomalies_reconcile_with_the_ledger(ce: CostExplorerEmulator) -> None:
     anomalies = service_anomalies(ce)
     assert [(a["AnomalyStartDate"], a["AnomalyEndDate"], a["DimensionValue"]) for a in anomalies] == [
-        ("2025-03-08", None, RDS),  # still open on as_of - 1
+        ("2025-03-08", "2025-03-09", RDS),  # still ongoing: AWS sets the end to the last day evaluated
         ("2025-02-20", "2025-02-22", EC2),  # the drop of 2025-01-05 is never reported
     ]
     still_open, spike = anomalies
@@ -158,6 +158,26 @@ def test_anomaly_filters_and_paging(ce: CostExplorerEmulator) -> None:
         },
     )
     assert first["Anomalies"] + rest["Anomalies"] == everything and "NextPageToken" not in rest
+
+
+def test_date_interval_selects_anomalies_by_their_end_date(ce: CostExplorerEmulator) -> None:
+    """API_GetAnomalies: "The returned anomaly object will have an AnomalyEndDate in the specified time
+    range" -- not "overlaps the range": the EC2 spike (2025-02-20..22) is missed by an interval that
+    covers only its first two days and found by one that holds only its last day."""
+
+    def starts(start: str, end: str) -> list[str]:
+        return [
+            a["AnomalyStartDate"]
+            for a in service_anomalies(ce, DateInterval={"StartDate": start, "EndDate": end})
+        ]
+
+    assert starts("2025-02-20", "2025-02-21") == []
+    assert starts("2025-02-22", "2025-02-22") == ["2025-02-20"]
+    assert starts("2025-02-23", "2025-03-08") == []  # the RDS spike's end has moved on to 03-09
+    # the ongoing anomaly (began 03-08) ends, for now, on the last day evaluated (as_of - 1 = 03-09)
+    assert starts("2025-03-09", "2025-03-09") == ["2025-03-08"]
+    ongoing = service_anomalies(ce, DateInterval={"StartDate": "2025-03-09", "EndDate": "2025-03-10"})
+    assert ongoing[0]["AnomalyEndDate"] == "2025-03-09" and ongoing[0]["AnomalyScore"]["CurrentScore"] > 0
 
 
 def test_anomaly_validation(ce: CostExplorerEmulator) -> None:

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS raw.aws_accounts (
     joined_at       TIMESTAMPTZ,
     joined_method   VARCHAR,
     is_management   BOOLEAN NOT NULL DEFAULT FALSE,
-    tags            JSON,
+    tags            JSON,               -- NULL: unknown (ListTagsForResource failed, see raw.scan_status)
     ingested_at     TIMESTAMPTZ NOT NULL
 );
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from finops_pipeline.processes import process_alive
 from finops_sandbox.caller_scope import OrgAccess, ScopeError, add_scope_arguments
+from finops_sandbox.cost_explorer.common import DEFAULT_PAGE_SIZE
 from finops_sandbox.faults import REGION_RE, Faults, FaultsError, add_fault_arguments
 
 DEFAULT_PID_FILE = Path(".sandbox/sandbox.pid")
@@ -124,8 +125,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--page-size",
         type=_int_in(1, 100_000, "--page-size", "500"),
-        default=5000,
-        help="Cost Explorer results per page",
+        default=DEFAULT_PAGE_SIZE,
+        help=f"Cost Explorer groups per page (default {DEFAULT_PAGE_SIZE}, as GetDimensionValues' cap)",
     )
     parser.add_argument(
         "--inactive-tag-keys",

@@ -33,6 +33,7 @@ from finops_sandbox.caller_scope import (
     OrgAccess,
     budgets_account_refusal,
 )
+from finops_sandbox.cost_explorer.common import DEFAULT_PAGE_SIZE
 from finops_sandbox.faults import (
     CallInfo,
     FaultInjector,
@@ -369,7 +370,7 @@ class Sandbox:
         config: WorldConfig,
         faults: Faults | None = None,
         port: int = 0,
-        ce_page_size: int = 5000,
+        ce_page_size: int = DEFAULT_PAGE_SIZE,
         *,
         host: str = "127.0.0.1",
         world: World | None = None,

@@ -29,7 +29,7 @@ def output_shape(service: str, operation: str) -> Shape:
 def check_value(shape: Shape, value: Any, path: str = "$") -> list[str]:
     """Problems found walking `value` against `shape` (empty list = valid)."""
     if value is None:
-        return []  # JSON null is how AWS sends an absent optional value (e.g. open anomaly end dates)
+        return []  # JSON null stands for an absent optional member (moto writes some so); AWS omits them
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):

@@ -1,4 +1,9 @@
-"""``aws_accounts``: the organisation's accounts with their OU path, or the caller alone."""
+"""``aws_accounts``: the organisation's accounts with their OU path, or the caller alone.
+
+Account tags come from one Organizations ``ListTagsForResource`` per account. A refused or failed call
+is recorded in ``raw.scan_status`` (source ``organizations:account_tags``, region ``global``) and leaves
+that account's ``tags`` NULL -- unknown -- never ``{}``, which would claim the account has no tags.
+"""
 
 import json
 from typing import Any
@@ -8,9 +13,10 @@ import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from finops_pipeline import tables
-from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
+from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, call_metadata
 from finops_pipeline.caller_scope import PARTIAL_FIX, CallerScope, detect_caller_scope, with_list_accounts
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.remediation import error_kind
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
@@ -46,7 +52,16 @@ def _ou_paths(org: Any) -> dict[str, tuple[str, str]]:
     return placement
 
 
-def fetch_organization_accounts(aws: AwsResource, management_id: str | None = None) -> list[dict[str, Any]]:
+TAGS_SOURCE = "organizations:account_tags"  # raw.scan_status source of the account-tag reads
+
+
+def fetch_organization_accounts(
+    aws: AwsResource, management_id: str | None = None, tag_outcomes: list[ScanOutcome] | None = None
+) -> list[dict[str, Any]]:
+    """Every account with OU placement and tags; each account's tag read is appended to ``tag_outcomes``.
+
+    An account whose tags could not be read gets ``tags`` None (unknown), not ``{}`` (no tags).
+    """
     org = aws.client("organizations")
     if management_id is None:
         management_id = org.describe_organization()["Organization"]["MasterAccountId"]
@@ -61,8 +76,10 @@ def fetch_organization_accounts(aws: AwsResource, management_id: str | None = No
         pages = org.get_paginator("list_tags_for_resource").paginate(ResourceId=target.account_id)
         return json.dumps({t["Key"]: t["Value"] for page in pages for t in page["Tags"]}, ensure_ascii=False)
 
-    tag_outcomes = aws.fan_out([ScanTarget(a["Id"], "global") for a in accounts], tags_of)
-    tags = {o.target.account_id: o.result for o in tag_outcomes if o.status == "ok"}
+    outcomes = aws.fan_out([ScanTarget(a["Id"], "global") for a in accounts], tags_of)
+    if tag_outcomes is not None:
+        tag_outcomes.extend(outcomes)
+    tags = {o.target.account_id: o.result for o in outcomes if o.status == "ok"}
     now = utc_now()
     return [
         {
@@ -75,7 +92,7 @@ def fetch_organization_accounts(aws: AwsResource, management_id: str | None = No
             "joined_at": a.get("JoinedTimestamp"),
             "joined_method": a.get("JoinedMethod"),
             "is_management": a["Id"] == management_id,
-            "tags": tags.get(a["Id"], "{}"),
+            "tags": tags.get(a["Id"]),
             "ingested_at": now,
         }
         for a in accounts
@@ -102,7 +119,9 @@ def fetch_single_account(aws: AwsResource) -> list[dict[str, Any]]:
     ]
 
 
-def _fetch_with_scope(aws: AwsResource) -> tuple[CallerScope, list[dict[str, Any]] | None, str | None]:
+def _fetch_with_scope(
+    aws: AwsResource, tag_outcomes: list[ScanOutcome]
+) -> tuple[CallerScope, list[dict[str, Any]] | None, str | None]:
     """The caller's scope and the accounts; a plain member's refused ListAccounts gives (scope, None, why)."""
     scope = detect_caller_scope(
         aws, single_account_mode=aws.single_account_mode, billing_view_arn=aws.billing_view_arn
@@ -110,7 +129,7 @@ def _fetch_with_scope(aws: AwsResource) -> tuple[CallerScope, list[dict[str, Any
     if aws.single_account_mode:
         return scope, fetch_single_account(aws), None
     try:
-        rows = fetch_organization_accounts(aws, scope.management_account_id)
+        rows = fetch_organization_accounts(aws, scope.management_account_id, tag_outcomes)
     except ClientError as exc:
         if (
             scope.role != "member"
@@ -142,8 +161,9 @@ def record_caller_scope(
 def aws_accounts(
     context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    tag_outcomes: list[ScanOutcome] = []
     with aws.tracked() as calls:
-        scope, rows, refusal = _fetch_with_scope(aws)
+        scope, rows, refusal = _fetch_with_scope(aws, tag_outcomes)
     if scope.partial or scope.role == "unknown":
         context.log.warning("Caller scope: %s. Fix: %s", scope.description, PARTIAL_FIX)
     with warehouse.connect() as conn:
@@ -151,6 +171,9 @@ def aws_accounts(
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
         if rows is not None:
             replace_rows(conn, "raw.aws_accounts", pa.Table.from_pylist(rows, schema=ACCOUNT_COLUMNS))
+        if tag_outcomes:
+            tag_counts = [len(json.loads(o.result)) if o.status == "ok" else 0 for o in tag_outcomes]
+            record_scan_status(conn, TAGS_SOURCE, tag_outcomes, tag_counts)
         counted = tables.row_count(conn, "aws_accounts")
     if rows is None:
         raise dg.Failure(
@@ -167,6 +190,7 @@ def aws_accounts(
             "suspended_accounts": statuses.count("SUSPENDED"),
             "caller_role": scope.role,
             "sees_whole_bill": not scope.partial,
+            "accounts_tags_unknown": sum(row["tags"] is None for row in rows),
             **call_metadata(calls),
         }
     )

@@ -137,4 +137,6 @@ def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
         build_reconciliation_check(settings),
         cost_explorer_covers_the_organization,
         build_scan_check("tagged_resources", "tagging", "the tag scan"),
+        # aws_accounts: each account's Organizations ListTagsForResource (a failed one leaves tags NULL)
+        build_scan_check("aws_accounts", "organizations:account_tags", "ListTagsForResource (account tags)"),
     ]

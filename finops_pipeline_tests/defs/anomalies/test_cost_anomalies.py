@@ -191,3 +191,21 @@ def test_new_high_severity_events_travel_in_the_metadata_for_the_alert_sensor(
     ]
     assert materialization.metadata["anomalies_new_high_severity"].value == len(expected)
     assert all(row["severity"] == "high" and row["start_date"] <= row["end_date"] for row in sent)
+
+
+def test_aws_sets_end_dates_on_ongoing_anomalies_and_the_mart_still_tells_them_open(
+    anomalies_warehouse: Path, mart: pl.DataFrame, sandbox: Any
+) -> None:
+    """API_Anomaly: AnomalyEndDate is "the last day the anomaly is detected" -- set on an ongoing one
+    too, so "no end date" cannot be the open flag: open is an end on the last data day (as_of - 1)."""
+    with duckdb.connect(str(anomalies_warehouse), read_only=True) as conn:
+        raw = conn.sql("SELECT anomaly_id, anomaly_end_date, current_score FROM raw.ce_anomalies").pl()
+    assert raw.height >= 5 and raw["anomaly_end_date"].null_count() == 0
+    last = sandbox.world.data_end - dt.timedelta(days=1)
+    aws = mart.filter(pl.col("source") == "aws").join(raw, left_on="event_id", right_on="anomaly_id")
+    assert aws.height == raw.height
+    ongoing = aws.filter(pl.col("is_open"))
+    ended = aws.filter(~pl.col("is_open"))
+    assert ongoing.height >= 1 and ended.height >= 1
+    assert set(ongoing["end_date"]) == {last} and (ongoing["current_score"] > 0).all()
+    assert (ended["end_date"] < last).all() and (ended["current_score"] == 0).all()

@@ -5,6 +5,7 @@ from typing import Any
 
 import duckdb
 
+from finops_pipeline.defs.ingest.accounts import TAGS_SOURCE
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 
 
@@ -47,3 +48,46 @@ def test_single_account_mode_reads_only_the_caller_without_organizations(
         if r["account_id"] == management and not r["never_tagged"]
     ]
     assert resources == len({r["arn"] for r in expected})
+
+
+def test_account_tags_read_ok_are_recorded(ingested_warehouse: Path, sandbox: Any) -> None:
+    """Every account's ListTagsForResource answered: one ok status row each, and tags are an object."""
+    with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
+        statuses = conn.execute(
+            "SELECT status, region, count(*) FROM raw.scan_status WHERE source = ? GROUP BY ALL",
+            [TAGS_SOURCE],
+        ).fetchall()
+        unknown = conn.execute("SELECT count(*) FROM raw.aws_accounts WHERE tags IS NULL").fetchone()[0]
+    assert statuses == [("ok", "global", len(sandbox.world.accounts))]
+    assert unknown == 0
+
+
+def test_refused_account_tags_are_unknown_not_empty(
+    tmp_path: Path, pipeline_env_for: Any, sandbox_factory: Any
+) -> None:
+    """Organizations refusing ListTagsForResource must not read as "this account has no tags"."""
+    from finops_sandbox.faults import Faults
+
+    database = tmp_path / "tags_refused.duckdb"
+    pipeline_env_for(
+        database, sandbox_factory(faults=Faults(deny_operations=frozenset({"ListTagsForResource"})))
+    )
+    result = run_pipeline(assets=["aws_accounts"])
+    assert result.success  # degraded, not failed
+    with duckdb.connect(str(database), read_only=True) as conn:
+        tags = conn.execute("SELECT tags FROM raw.aws_accounts").fetchall()
+        statuses = conn.execute(
+            "SELECT status, count(*) FROM raw.scan_status WHERE source = ? GROUP BY ALL", [TAGS_SOURCE]
+        ).fetchall()
+    accounts = 13  # the session world's, as test_accounts_match_the_organisation counts them
+    assert tags == [(None,)] * accounts
+    assert statuses == [("access_denied", accounts)]
+    [check] = [
+        c
+        for c in result.get_asset_check_evaluations()
+        if c.asset_key.to_user_string() == "aws_accounts" and c.check_name == "every_account_region_scanned"
+    ]
+    assert not check.passed
+    assert check.metadata["failed_scans"].value == accounts
+    materialization = result.asset_materializations_for_node("aws_accounts")[0]
+    assert materialization.metadata["accounts_tags_unknown"].value == accounts

@@ -135,11 +135,13 @@ class AnomalyDetection:
             if self._anomalies is None:
                 self._anomalies = self._detect()
             anomalies = self._anomalies
-        last = (today - dt.timedelta(days=1)).isoformat()
+        # API_GetAnomalies: "The returned anomaly object will have an AnomalyEndDate in the specified time
+        # range" -- the interval selects by end date (inclusive both ends), so a long anomaly that began
+        # before StartDate is still returned, and an ongoing one is found by an interval ending today.
         selected = [
             a
             for a in anomalies
-            if start.isoformat() <= (a["AnomalyEndDate"] or last) <= end.isoformat()
+            if start.isoformat() <= a["AnomalyEndDate"] <= end.isoformat()
             and (monitor is None or a["MonitorArn"] == monitor)
             and (feedback is None or a.get("Feedback") == feedback)
             and impact_test(a["Impact"]["TotalImpact"])
@@ -270,7 +272,9 @@ class AnomalyDetection:
         anomaly: dict[str, Any] = {
             "AnomalyId": stable_uuid(self.seed, "anomaly", key, monitor_arn),
             "AnomalyStartDate": row["start_date"].isoformat(),
-            "AnomalyEndDate": None if open_ else row["end_date"].isoformat(),
+            # AWS always sets it (Anomaly.AnomalyEndDate, "the last day the anomaly is detected"): an
+            # ongoing anomaly's end is the last day evaluated so far and moves on with each evaluation.
+            "AnomalyEndDate": min(row["end_date"], last).isoformat(),
             "DimensionValue": dimension_value,
             "RootCauses": [
                 {

@@ -32,6 +32,15 @@ DIMENSION_COLUMNS: dict[str, str] = {
 }
 
 
+# Groups (GetCostAndUsage) or values (GetDimensionValues, GetTags) per page unless the caller asks for
+# fewer. AWS documents no page size for GetCostAndUsage ("AWS provides the token when the response from a
+# previous call has more results than the maximum page size", API_GetCostAndUsage) and caps
+# GetDimensionValues at 1000 per page (its MaxResults: "an upper limit of 1000"); 1000 is that documented
+# figure, small enough that the default world's daily answers take several pages, so a client that never
+# follows NextPageToken loses rows here as it would against AWS (5000 hid that).
+DEFAULT_PAGE_SIZE = 1000
+
+
 class CEError(Exception):
     """An AWS-style client error: answered as HTTP 400 with `__type` and `Message`."""
 

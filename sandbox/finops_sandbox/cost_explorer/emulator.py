@@ -17,7 +17,7 @@ import duckdb
 
 from finops_sandbox.caller_scope import COST_VIEW_KEY
 from finops_sandbox.cost_explorer.anomalies import AnomalyDetection
-from finops_sandbox.cost_explorer.common import CEError
+from finops_sandbox.cost_explorer.common import DEFAULT_PAGE_SIZE, CEError
 from finops_sandbox.cost_explorer.forecast import get_cost_forecast
 from finops_sandbox.cost_explorer.query import CostQueries
 from finops_sandbox.cost_explorer.recommendations import Recommendations
@@ -53,7 +53,7 @@ class CostExplorerEmulator:
     (a ``World`` in the sandbox), so the emulator depends on a bill ledger, not on the world generator.
     """
 
-    def __init__(self, world: CostLedger, *, page_size: int = 5000) -> None:
+    def __init__(self, world: CostLedger, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         self.world = world
         self.page_size = page_size
         self.lock = threading.RLock()

@@ -41,12 +41,16 @@ def install_moto_fixes() -> None:
     - ``GetResources`` answers went through moto's generic serializer (half the request's CPU); its
       body is now the same JSON written directly (``get_resources_body``).
 
+    - Budgets ``DescribeBudgets``: moto answers every budget at once with a ``nextToken`` member AWS does
+      not have (botocore drops it); the fixed answer pages as AWS does (``MaxResults``, default 100,
+      ``NextToken``), so a reader without a page loop misses budgets here too.
     - EC2 ``DescribeRegions``: moto lists China and GovCloud to a commercial account and gets opt-in
       regions wrong; ``finops_sandbox.regions`` answers as AWS does.
 
     Idempotent; undone by ``remove_moto_fixes``.
     """
     from moto import backends
+    from moto.budgets.responses import BudgetsResponse
     from moto.core import responses
     from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
     from moto.iam import models as iam_models
@@ -56,6 +60,8 @@ def install_moto_fixes() -> None:
 
     if _originals:
         return
+    _originals["describe_budgets"] = BudgetsResponse.describe_budgets
+    BudgetsResponse.describe_budgets = _describe_budgets  # type: ignore[method-assign]
     original = ResourceGroupsTaggingAPIBackend._get_resources_generator
     _originals["generator"] = original
     _originals["data.json"] = urls.url_paths[_DATA_JSON]
@@ -96,6 +102,7 @@ def install_moto_fixes() -> None:
 
 def remove_moto_fixes() -> None:
     from moto import backends
+    from moto.budgets.responses import BudgetsResponse
     from moto.core import responses
     from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
     from moto.iam import models as iam_models
@@ -115,6 +122,8 @@ def remove_moto_fixes() -> None:
         ResourceGroupsTaggingAPIResponse.get_resources = _originals.pop("get_resources")  # type: ignore[method-assign]
     if "method_names" in _originals:
         responses.method_names_from_class = _originals.pop("method_names")
+    if "describe_budgets" in _originals:
+        BudgetsResponse.describe_budgets = _originals.pop("describe_budgets")  # type: ignore[method-assign]
     if "describe_regions" in _originals:
         AvailabilityZonesAndRegions.describe_regions = _originals.pop("describe_regions")  # type: ignore[method-assign]
 
@@ -214,3 +223,18 @@ def _elastic_ips(
         arn = f"arn:aws:ec2:{tagging.region_name}:{tagging.account_id}:elastic-ip/{address.allocation_id}"
         if tags and matches(tags) and (not resource_arn_list or arn in resource_arn_list):
             yield TaggedResource(arn=arn, tags=tags, resource_type="ec2:elastic-ip")
+
+
+BUDGETS_PAGE = 100  # DescribeBudgets' MaxResults: "The default is 100" (botocore budgets model; max 1000)
+
+
+def _describe_budgets(self: Any) -> str:
+    """DescribeBudgets paged as AWS pages it: ``MaxResults`` (1-1000, default 100) and ``NextToken``."""
+    budgets = self.backend.describe_budgets(account_id=self._get_param("AccountId"))
+    size = max(1, min(int(self._get_param("MaxResults") or BUDGETS_PAGE), 1000))
+    token = self._get_param("NextToken")
+    start = int(token) if token and str(token).isdigit() else 0
+    answer: dict[str, Any] = {"Budgets": budgets[start : start + size]}
+    if start + size < len(budgets):
+        answer["NextToken"] = str(start + size)
+    return json.dumps(answer)
