@@ -159,6 +159,10 @@ def start_background_sandbox(
         args += ["--inactive-tag-keys", ",".join(config.inactive_tag_keys)]
     if config.tag_activation_dates:
         args += ["--tag-activated", ",".join(f"{k}={d.isoformat()}" for k, d in config.tag_activation_dates)]
+    args += ["--bill-final-day", str(config.bill_final_day)]
+    args += ["--late-restatement-days", str(config.late_restatement_days)]
+    if config.month_close_extras:
+        args += ["--month-close-extras"]
     if page_size is not None:
         args += ["--page-size", str(page_size)]
     if access is not None:
