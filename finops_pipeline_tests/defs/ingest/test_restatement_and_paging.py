@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 from finops_pipeline.defs.automation.windows import refresh_tags, restated_start
-from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, USAGE_RECORD_TYPES
 from finops_pipeline.sandbox.world import build_world
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import sandbox_config
@@ -130,6 +130,7 @@ def test_a_day_stored_as_final_is_not_read_again(
     assert {k: v[0] for k, v in stored.items()} == truth_daily(
         build_world(sandbox_config(as_of=day, **extras)), dt.date(2026, 11, 1)
     )
+    reconcile_month_close_record_types(database, build_world(sandbox_config(as_of=day, **extras)))
     second = run_pipeline(assets=COST_ASSETS, tags=refresh_tags(load_settings(), day))
     assert second.success
     assert set(window_starts(second).values()) == {"2026-12-01"}  # final November is not read again
@@ -141,6 +142,30 @@ def test_a_day_stored_as_final_is_not_read_again(
         "ce_cost_by_tag": 4
     }
     assert daily_rows(database) == stored
+
+
+def reconcile_month_close_record_types(database: Path, world: Any) -> None:
+    """November per record type: the usage grain is the usage types, the rest is each month-close type."""
+    month = dt.date(2026, 11, 1)
+    truth = {
+        r["RECORD_TYPE"]: r["amount"]
+        for r in world.truth_totals("MONTHLY", ["RECORD_TYPE"]).to_pylist()
+        if r["period_start"] == month
+    }
+    assert {"Fee", "Discount", "BundledDiscount", "RIFee", "SavingsPlanRecurringFee", "Recurring"} <= set(
+        truth
+    )
+    query = "SELECT sum(unblended_cost) FROM {} WHERE usage_date >= ? AND usage_date < ?"
+    with duckdb.connect(str(database), read_only=True) as conn:
+        total, usage = (
+            conn.execute(query.format(table), [month, dt.date(2026, 12, 1)]).fetchone()[0]
+            for table in ("raw.ce_cost_daily", "raw.ce_cost_by_account_usage_type")
+        )
+    cent = Decimal("0.01")
+    assert abs(total - sum(truth.values())) < cent
+    assert abs(usage - sum(v for k, v in truth.items() if k in USAGE_RECORD_TYPES)) < cent
+    month_close = sum(v for k, v in truth.items() if k not in USAGE_RECORD_TYPES)
+    assert abs((total - usage) - month_close) < cent and month_close != 0
 
 
 def test_the_request_budget_caps_the_reread_and_keeps_the_newest_days(
