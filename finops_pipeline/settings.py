@@ -76,6 +76,7 @@ class Settings:
     scan_regions: tuple[str, ...] = ("us-east-1",)
     restatement_days: int = 3
     month_close_days: int = 5
+    restatement_request_budget: int = 4
     max_concurrency: int = 8
     project_root: Path = field(default_factory=lambda: _required_project_root())
     daily_schedule_enabled: bool = False
@@ -515,6 +516,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: dt.date | None
         ),
         "restatement_days": r.get(
             "FINOPS_RESTATEMENT_DAYS", 3, _int_in(1, 60), "use a whole number of days from 1 to 60"
+        ),
+        "restatement_request_budget": r.get(
+            "FINOPS_RESTATEMENT_REQUEST_BUDGET",
+            4,
+            _int_in(1, 100),
+            "use a whole number of Cost Explorer requests from 1 to 100",
         ),
         "month_close_days": r.get(
             "FINOPS_MONTH_CLOSE_DAYS", 5, _int_in(0, 27), "use a whole number of days from 0 to 27"

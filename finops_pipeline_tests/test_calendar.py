@@ -59,9 +59,9 @@ def truth(world: World, start: dt.date, end: dt.date, by: str | None = None) -> 
 
 
 def expected_refresh(day: dt.date) -> tuple[dt.date, dt.date]:
-    """The documented rule: the 4 days before today (3 restated + yesterday's oldest) through today,
-    and all of last month while it is closing (the 1st to the 5th)."""
-    start = day - dt.timedelta(days=4)
+    """The documented rule: this month (and the 4 days before today, 3 restated + yesterday's oldest)
+    through today, and all of last month while it is closing (the 1st to the 5th)."""
+    start = min(day - dt.timedelta(days=4), month_start(day))
     if day.day <= 5:
         start = min(start, month_start(day, 1))
     return start, day

@@ -33,7 +33,8 @@ CREATE VIEW raw.ce_cost_by_usage_type AS
     SELECT usage_date, service, usage_type, sum(unblended_cost) AS unblended_cost FROM ledger GROUP BY ALL;
 CREATE VIEW raw.ce_cost_by_account_usage_type AS  -- usage only, as its Cost Explorer filter asks
     SELECT usage_date, account_id, usage_type, sum(unblended_cost) AS unblended_cost FROM ledger
-    WHERE record_type NOT IN ('Credit', 'Refund', 'Tax') GROUP BY ALL;
+    WHERE record_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation')
+    GROUP BY ALL;
 """
 
 

@@ -58,6 +58,7 @@ class FixtureWorld:
     history_start: dt.date = HISTORY_START
     data_end: dt.date = AS_OF
     estimated_start: dt.date = AS_OF - dt.timedelta(days=3)
+    estimated_from: dt.date = dt.date(2025, 3, 1)  # AS_OF is past the 5th: last month is final
     ledger: pa.Table = None  # type: ignore[assignment]
     workload_tags: pa.Table = None  # type: ignore[assignment]
     accounts: pa.Table = None  # type: ignore[assignment]

@@ -187,18 +187,13 @@ def test_linked_account_groups_carry_account_names(ce: CostExplorerEmulator) -> 
     assert all_groups(answer)[(MGMT,)] == Decimal("10.5")
 
 
-def test_estimated_flags_follow_the_restatement_window(ce: CostExplorerEmulator) -> None:
-    daily = ok(ce, "GetCostAndUsage", cau("2025-03-04", "2025-03-12", "DAILY"))
+def test_estimated_flags_follow_the_bill_not_the_restatement_window(ce: CostExplorerEmulator) -> None:
+    """On the 10th last month's bill is final: February is not estimated, every day of March is."""
+    daily = ok(ce, "GetCostAndUsage", cau("2025-02-26", "2025-03-12", "DAILY"))
     flags = {r["TimePeriod"]["Start"]: r["Estimated"] for r in daily["ResultsByTime"]}
     assert flags == {
-        "2025-03-04": False,
-        "2025-03-05": False,
-        "2025-03-06": False,
-        "2025-03-07": True,
-        "2025-03-08": True,
-        "2025-03-09": True,
-        "2025-03-10": True,
-        "2025-03-11": True,
+        **{f"2025-02-{d}": False for d in (26, 27, 28)},
+        **{f"2025-03-{d:02d}": True for d in range(1, 12)},
     }
     # days after as_of exist as periods with zero spend
     assert amount(daily["ResultsByTime"][-1]) == 0

@@ -73,6 +73,11 @@ RT_CREDIT = "Credit"
 RT_REFUND = "Refund"
 RT_TAX = "Tax"
 RT_RECURRING = "Recurring"
+# Month-close items the base world lacks (WorldConfig.month_close_extras): Cost Explorer's Fee, Discount
+# and BundledDiscount charge types.
+RT_FEE = "Fee"
+RT_DISCOUNT = "Discount"
+RT_BUNDLED_DISCOUNT = "BundledDiscount"
 RECORD_TYPES: tuple[str, ...] = (
     RT_USAGE,
     RT_SP_COVERED,
@@ -85,6 +90,7 @@ RECORD_TYPES: tuple[str, ...] = (
     RT_TAX,
     RT_RECURRING,
 )
+EXTRA_RECORD_TYPES: tuple[str, ...] = (RT_FEE, RT_DISCOUNT, RT_BUNDLED_DISCOUNT)
 
 # Account-level (region-less) usage types.
 UT_SUPPORT = "Dollar"

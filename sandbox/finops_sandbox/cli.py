@@ -141,6 +141,25 @@ def add_parser(subparsers: Any) -> None:
         default=(),
         help="comma-separated KEY=YYYY-MM-DD: the key was activated that day; its spend before is Key$",
     )
+    parser.add_argument(
+        "--bill-final-day",
+        type=_int_in(1, 28, "--bill-final-day", "5"),
+        default=5,
+        help="day of a month from which last month's bill is final: Cost Explorer marks this month's days, "
+        "and last month's before that day, Estimated (default 5)",
+    )
+    parser.add_argument(
+        "--late-restatement-days",
+        type=_int_in(0, 62, "--late-restatement-days", "5"),
+        default=0,
+        help="also restate the N estimated days before the trailing three between two --as-of days "
+        "(default 0)",
+    )
+    parser.add_argument(
+        "--month-close-extras",
+        action="store_true",
+        help="post Fee, Discount and BundledDiscount items for a closed month from the 3rd of the next",
+    )
     parser.add_argument("--background", action="store_true", help="start detached; return once it answers")
     parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE, help=f"default {DEFAULT_PID_FILE}")
     parser.add_argument(
@@ -194,6 +213,9 @@ def _world_config(args: argparse.Namespace) -> Any:
         kwargs["regions"] = args.regions
     kwargs["inactive_tag_keys"] = tuple(args.inactive_tag_keys)
     kwargs["tag_activation_dates"] = tuple(args.tag_activated)
+    kwargs["bill_final_day"] = args.bill_final_day
+    kwargs["late_restatement_days"] = args.late_restatement_days
+    kwargs["month_close_extras"] = args.month_close_extras
     config = WorldConfig(**kwargs)
     late = [key for key, day in config.tag_activation_dates if day > config.as_of]
     clash = sorted(set(config.inactive_tag_keys) & {key for key, _ in config.tag_activation_dates})
@@ -264,6 +286,10 @@ def _child_argv(args: argparse.Namespace, faults: Faults, ready_file: Path) -> l
         argv += ["--inactive-tag-keys", ",".join(args.inactive_tag_keys)]
     if args.tag_activated:
         argv += ["--tag-activated", ",".join(f"{key}={day.isoformat()}" for key, day in args.tag_activated)]
+    argv += ["--bill-final-day", str(args.bill_final_day)]
+    argv += ["--late-restatement-days", str(args.late_restatement_days)]
+    if args.month_close_extras:
+        argv.append("--month-close-extras")
     access = OrgAccess.from_namespace(args).to_cli_args()
     return [*argv, *faults.to_cli_args(), *access, "--ready-file", str(ready_file)]
 

@@ -1,4 +1,8 @@
-"""Which days a daily refresh re-reads: the restated tail, plus last month while it is still closing."""
+"""Which days a daily refresh may re-read: this month, plus last month while it is still closing.
+
+The range is what Cost Explorer can still mark estimated; inside it each cost grain re-reads only the
+days its table holds as estimated (``defs/ingest/restatement.py``), so a final day costs nothing.
+"""
 
 import datetime as dt
 
@@ -9,19 +13,22 @@ REFRESH_TAG = "finops/refresh"  # on runs of the daily schedule: "daily"
 
 
 def restated_start(settings: Settings, today: dt.date) -> dt.date:
-    """First day whose usage Cost Explorer may still restate.
+    """First day of the trailing days the refresh reads whatever its request budget.
 
-    Yesterday's run saw the ``restatement_days`` days before yesterday as estimated; today's run
-    re-reads all of them, so the oldest one gets its final figures.
+    Cost Explorer restates the last ``restatement_days`` days most; with the days not stored yet they are
+    the part of a refresh that is never given up when the budget runs out.
     """
     return max(today - dt.timedelta(days=settings.restatement_days + 1), settings.start_date)
 
 
 def refresh_window(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
-    """First and last partition (both inclusive) of the daily refresh run."""
-    start = restated_start(settings, today)
+    """First and last partition (both inclusive) of the daily refresh run.
+
+    Every day of this month is estimated; last month's days too until its bill is final, in the first
+    days of this one (``month_close_days``: fees, support, discounts, credits, refunds and tax post then).
+    """
+    start = min(restated_start(settings, today), first_of_month_months_ago(today, 0))
     if today.day <= settings.month_close_days:
-        # Credits, refunds and tax for last month post in the first days of this one.
         start = min(start, first_of_month_months_ago(today, 1))
     return max(start, settings.start_date), today
 

@@ -27,8 +27,15 @@ METRIC_COLUMNS = {
     "AmortizedCost": "amortized_cost",
     "NetUnblendedCost": "net_unblended_cost",
 }
-LATE_RECORD_TYPES = ("Credit", "Refund", "Tax")  # what posts to a month after it has ended
-USAGE_ONLY_FILTER = {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": list(LATE_RECORD_TYPES)}}}
+# The usage-only grain lists the record types it keeps, not those it drops: usage on demand, under a
+# Reserved Instance (DiscountedUsage) and under a Savings Plan (covered usage and its negation, which
+# cancel in unblended cost and leave the plan's effective rate in amortized cost). Everything else is
+# out, including types AWS adds later: Credit, Refund, Tax, Support and Recurring (support plans), Fee,
+# Discount, BundledDiscount, EdpDiscount, PrivateRateDiscount, RIFee, SavingsPlanRecurringFee,
+# SavingsPlanUpfrontFee, Upfront. Those post once a month, mostly while a month closes; in a grain
+# watched for usage anomalies they would be a false spike on the 1st and on every month-close day.
+USAGE_RECORD_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
+USAGE_ONLY_FILTER = {"Dimensions": {"Key": "RECORD_TYPE", "Values": list(USAGE_RECORD_TYPES)}}
 MONEY = pa.decimal128(18, 6)
 QUANTUM = Decimal("0.000001")
 
@@ -43,8 +50,7 @@ class CostGrain:
     columns: tuple[str, ...]  # table columns the group keys land in
     description: str
     per_tag_key: bool = False  # one request stream per required tag key (LINKED_ACCOUNT × TAG)
-    # Without the record types that post after a month has ended: the daily refresh need not re-read
-    # last month while it closes, which for a grain this fine would cost several pages a day.
+    # Usage record types only (USAGE_RECORD_TYPES): no month-close fees, discounts, credits or tax.
     usage_only: bool = False
 
 
@@ -75,8 +81,9 @@ COST_GRAINS = (
         "raw.ce_cost_by_account_usage_type",
         ("LINKED_ACCOUNT", "USAGE_TYPE"),
         ("account_id", "usage_type"),
-        "Daily usage cost per account and usage type (no credits, refunds or tax): finds one usage "
-        "type's change inside an account's service.",
+        "Daily usage cost per account and usage type (record types Usage, DiscountedUsage, "
+        "SavingsPlanCoveredUsage and SavingsPlanNegation only: no fees, support, discounts, credits, "
+        "refunds or tax): finds one usage type's change inside an account's service.",
         usage_only=True,
     ),
     CostGrain(
@@ -97,7 +104,9 @@ def group_by(grain: CostGrain, tag_key: str | None) -> list[dict[str, str]]:
     return groups
 
 
-def all_pages(call: Callable[..., dict[str, Any]], **request: Any) -> list[dict[str, Any]]:
+def all_pages(
+    call: Callable[..., dict[str, Any]], max_pages: int | None = None, **request: Any
+) -> list[dict[str, Any]]:
     """Every page of one Cost Explorer answer, read from the first page again when AWS asks for it.
 
     ``RequestChangedException`` (the data changed between pages: it refreshes up to three times a day),
@@ -105,12 +114,13 @@ def all_pages(call: Callable[..., dict[str, Any]], **request: Any) -> list[dict[
     behind the pages expired) all say "try again without a pagination token" (botocore's Cost Explorer
     model). Pages already read belong to the old answer, so they are dropped, never mixed with the new
     one; the restarts are bounded (each page is a billed request), then the last error is raised with its
-    fix. No boto3 paginator exists for these operations.
+    fix. No boto3 paginator exists for these operations. With ``max_pages`` the read stops after that
+    many pages (the last one then still has a ``NextPageToken``): a request budget, see ``restatement``.
     """
     restarts = 0
     while True:
         try:
-            return list(_pages_once(call, request))
+            return list(_pages_once(call, request, max_pages))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code not in RESTART_CODES or restarts >= MAX_PAGE_RESTARTS:
@@ -125,25 +135,46 @@ def all_pages(call: Callable[..., dict[str, Any]], **request: Any) -> list[dict[
             )
 
 
-def _pages_once(call: Callable[..., dict[str, Any]], request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _pages_once(
+    call: Callable[..., dict[str, Any]], request: dict[str, Any], max_pages: int | None = None
+) -> Iterator[dict[str, Any]]:
     token: str | None = None
+    read = 0
     while True:
         answer = call(**request, **({"NextPageToken": token} if token else {}))
         yield answer
+        read += 1
         token = answer.get("NextPageToken")
-        if not token:
+        if not token or (max_pages is not None and read >= max_pages):
             return
 
 
-def pages(client: Any, **request: Any) -> list[dict[str, Any]]:
-    """Every page of a ``GetCostAndUsage`` answer (see ``all_pages``)."""
-    return all_pages(client.get_cost_and_usage, **request)
+def pages(client: Any, max_pages: int | None = None, **request: Any) -> list[dict[str, Any]]:
+    """Every page of a ``GetCostAndUsage`` answer (see ``all_pages``), or the first ``max_pages``."""
+    return all_pages(client.get_cost_and_usage, max_pages, **request)
 
 
 def fetch_grain(
     client: Any, grain: CostGrain, start: dt.date, end: dt.date, tag_key: str | None = None
 ) -> pa.Table:
     """All groups of ``[start, end)`` at daily granularity, as rows ready for the raw table."""
+    return fetch_grain_capped(client, grain, start, end, tag_key)[0]
+
+
+def fetch_grain_capped(
+    client: Any,
+    grain: CostGrain,
+    start: dt.date,
+    end: dt.date,
+    tag_key: str | None = None,
+    max_pages: int | None = None,
+) -> tuple[pa.Table, dt.date]:
+    """The groups of ``[start, end)`` read in at most ``max_pages`` requests, and the day they end.
+
+    Cost Explorer sorts an answer by period, so when the budget stops the read, every period before the
+    last one seen is complete and the last one may not be: the rows are cut before it, and that day is
+    returned (``end`` when the whole answer was read).
+    """
     request = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "DAILY",
@@ -156,9 +187,15 @@ def fetch_grain(
         for name in ("usage_date", *grain.columns, *METRIC_COLUMNS.values(), "is_estimated", "currency")
     }
     prefix = f"{tag_key}$" if tag_key is not None else ""
-    for answer in pages(client, **request):
+    answers = pages(client, max_pages, **request)
+    complete_until = end
+    if answers and answers[-1].get("NextPageToken") and answers[-1].get("ResultsByTime"):
+        complete_until = dt.date.fromisoformat(answers[-1]["ResultsByTime"][-1]["TimePeriod"]["Start"])
+    for answer in answers:
         for period in answer.get("ResultsByTime", []):
             day = dt.date.fromisoformat(period["TimePeriod"]["Start"])
+            if day >= complete_until:
+                break
             estimated = bool(period.get("Estimated", False))
             for group in period.get("Groups", []):
                 keys = list(group["Keys"])
@@ -183,7 +220,7 @@ def fetch_grain(
     )
     if tag_key is not None:
         table = table.append_column("tag_key", pa.array([tag_key] * table.num_rows, pa.string()))
-    return table
+    return table, complete_until
 
 
 def month_total(client: Any, start: dt.date, end: dt.date, metric: str = "UnblendedCost") -> Decimal:

@@ -1,10 +1,12 @@
 """Daily cost assets, one per Cost Explorer grain, partitioned by UTC day.
 
 A run over a partition range fetches the whole window in one request stream (single-run backfill)
-and replaces that window in one transaction, so re-running any range gives identical rows.
+and replaces that window in one transaction, so re-running any range gives identical rows. The daily
+refresh reads, inside its range, only the days the table still holds as estimated (``restatement``).
 """
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import dagster as dg
@@ -13,6 +15,7 @@ import pyarrow as pa
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.defs.automation.windows import REFRESH_TAG, restated_start
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, fetch_grain
+from finops_pipeline.defs.ingest.restatement import Segment, plan_reread, read_plan
 from finops_pipeline.settings import Settings
 from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_date_window
@@ -21,6 +24,10 @@ from finops_pipeline.warehouse import WarehouseResource, record_api_calls, repla
 def partition_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     window = context.partition_time_window
     return window.start.date(), window.end.date()
+
+
+def _total(rows: pa.Table, column: str) -> Decimal:
+    return Decimal(pa.compute.sum(rows[column]).as_py() or 0)
 
 
 def build_cost_asset(
@@ -46,28 +53,39 @@ def build_cost_asset(
         context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         start, end = partition_window(context)
-        if grain.usage_only and context.run.tags.get(REFRESH_TAG) == "daily":
-            # Nothing in this grain posts late: the daily refresh re-reads only the restated days.
-            start = max(start, restated_start(settings, end - dt.timedelta(days=1)))
+        daily = context.run.tags.get(REFRESH_TAG) == "daily"
         with aws.tracked() as calls:
             ce = aws.client("ce")
-            tables = [fetch_grain(ce, grain, start, end, tag_key) for tag_key in tag_keys]
-        rows = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            if daily:
+                with warehouse.connect() as conn:
+                    tail = restated_start(settings, end - dt.timedelta(days=1))
+                    plan = plan_reread(conn, grain.table, start, end, tail)
+                segments = read_plan(ce, grain, tag_keys, plan, settings.restatement_request_budget)
+            else:
+                tables = [fetch_grain(ce, grain, start, end, tag_key) for tag_key in tag_keys]
+                segments = [Segment(start, end, pa.concat_tables(tables))]
         with warehouse.connect() as conn:
-            replace_date_window(conn, grain.table, rows, start, end)
+            for segment in segments:
+                replace_date_window(conn, grain.table, segment.rows, segment.start, segment.end)
             counted = row_count(conn, grain.asset_name)
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-        unblended = pa.compute.sum(rows["unblended_cost"]).as_py() or Decimal(0)
+        read_start = segments[0].start if segments else end
+        skipped = sum((b.start - a.end).days for a, b in itertools.pairwise(segments))
+        n_rows = sum(s.rows.num_rows for s in segments)
+        unblended = sum((_total(s.rows, "unblended_cost") for s in segments), Decimal(0))
+        estimated = sum(int(_total(s.rows, "is_estimated")) for s in segments)
         if grain.per_tag_key:
             unblended /= len(tag_keys)
         return dg.MaterializeResult(
             metadata={
-                "window_start": start.isoformat(),
+                "window_start": read_start.isoformat(),
                 "window_end_exclusive": end.isoformat(),
-                **counted,  # the whole table; the window this run replaced:
-                "dagster/partition_row_count": rows.num_rows,
+                **counted,  # the whole table; the windows this run replaced:
+                "dagster/partition_row_count": n_rows,
                 "unblended_cost_usd": float(round(unblended, 2)),
-                "estimated_rows": int(pa.compute.sum(rows["is_estimated"]).as_py() or 0),
+                "estimated_rows": estimated,
+                # Estimated days the request budget left unread this run (their stored figures stand).
+                "estimated_days_not_reread": skipped,
                 **call_metadata(calls),
             }
         )

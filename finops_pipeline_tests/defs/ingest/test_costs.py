@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, USAGE_RECORD_TYPES
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 
 CENT = Decimal("0.01")
@@ -68,7 +68,7 @@ def test_account_month_totals_equal_ground_truth(ingested_warehouse: Path, sandb
 def test_account_usage_type_grain_is_usage_without_late_postings(
     ingested_warehouse: Path, sandbox: Any
 ) -> None:
-    """Every account × usage type × month to the cent, without credits, refunds and tax."""
+    """Every account × usage type × month to the cent, usage record types only (no month-close items)."""
     ledger = duckdb.connect()
     ledger.register("ledger", sandbox.world.ledger)
     totals = (
@@ -78,7 +78,7 @@ def test_account_usage_type_grain_is_usage_without_late_postings(
     expected = {
         tuple(keys): Decimal(total)
         for *keys, total in ledger.execute(
-            totals.format("ledger WHERE record_type NOT IN ('Credit', 'Refund', 'Tax')")
+            totals.format(f"ledger WHERE record_type IN {tuple(USAGE_RECORD_TYPES)}")
         ).fetchall()
     }
     with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
@@ -87,7 +87,10 @@ def test_account_usage_type_grain_is_usage_without_late_postings(
     assert len(expected) > 12 * 14 * 10  # accounts × months × usage types
     assert actual.keys() == expected.keys()
     assert max(abs(actual[k] - expected[k]) for k in expected) < CENT
-    assert not {key[2] for key in actual} & {"Credit", "Refund", "Tax"}
+    # Support ("Dollar"), tax, credits, refunds, the Savings Plans fee and the RI fees' HeavyUsage lines.
+    month_close = {"Dollar", "Tax", "Credit", "Refund", "ComputeSP:1yrNoUpfront"}
+    assert not {key[2] for key in actual} & month_close
+    assert not any("HeavyUsage:" in key[2] for key in actual)
 
 
 def test_untagged_spend_is_the_empty_tag_value(ingested_warehouse: Path, sandbox: Any) -> None:
@@ -101,7 +104,9 @@ def test_untagged_spend_is_the_empty_tag_value(ingested_warehouse: Path, sandbox
     assert sum(untagged.values()) > 0
 
 
-def test_estimated_flags_cover_exactly_the_restated_days(ingested_warehouse: Path, sandbox: Any) -> None:
+def test_estimated_flags_cover_exactly_the_days_whose_bill_is_not_final(
+    ingested_warehouse: Path, sandbox: Any
+) -> None:
     with duckdb.connect(str(ingested_warehouse), read_only=True) as conn:
         estimated = {
             row[0]
@@ -111,7 +116,9 @@ def test_estimated_flags_cover_exactly_the_restated_days(ingested_warehouse: Pat
         }
         newest = conn.execute("SELECT max(usage_date) FROM raw.ce_cost_daily").fetchone()[0]
     world = sandbox.world
-    assert estimated == {world.estimated_start + dt.timedelta(days=i) for i in range(3)}
+    # As of the 27th last month's bill is final: every day of this month so far is estimated.
+    assert world.estimated_from == world.data_end.replace(day=1)
+    assert estimated == {world.estimated_from + dt.timedelta(days=i) for i in range(world.data_end.day - 1)}
     assert newest == world.data_end - dt.timedelta(days=1)
 
 

@@ -1,4 +1,8 @@
-"""Pages as small as AWS can make them, and a restated day corrected by the next daily refresh."""
+"""Pages as small as AWS can make them, and the daily refresh driven by Cost Explorer's `Estimated` flag.
+
+The refresh re-reads the days the tables hold as estimated (not a fixed trailing window), never a day
+stored as final, and within FINOPS_RESTATEMENT_REQUEST_BUDGET requests per stream.
+"""
 
 import datetime as dt
 from decimal import Decimal
@@ -7,9 +11,9 @@ from typing import Any
 
 import duckdb
 
-from finops_pipeline.clock import first_of_month_months_ago
-from finops_pipeline.defs.automation.windows import REFRESH_TAG, refresh_window, restated_start
-from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
+from finops_pipeline.defs.automation.windows import refresh_tags, restated_start
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, USAGE_RECORD_TYPES
+from finops_pipeline.sandbox.world import build_world
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
@@ -46,77 +50,142 @@ def test_tiny_pages_give_the_same_rows_as_large_ones(
     assert pages == -(-flattened // 7)  # ceil: every page full but the last
 
 
-def test_a_restated_day_is_corrected_by_the_next_daily_run(
+def truth_daily(world: Any, first: dt.date) -> dict[tuple, Decimal]:
+    return {
+        (r["period_start"], r["LINKED_ACCOUNT"], r["SERVICE"]): r["amount"]
+        for r in world.truth_totals("DAILY", ["LINKED_ACCOUNT", "SERVICE"], "UnblendedCost").to_pylist()
+        if r["period_start"] >= first
+    }
+
+
+def pages_by_asset(database: Path, run_id: str) -> dict[str, int]:
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return dict(
+            conn.execute(
+                "SELECT asset_key, sum(pages) FROM meta.api_call_log WHERE run_id = ? "
+                "AND operation = 'GetCostAndUsage' GROUP BY 1",
+                [run_id],
+            ).fetchall()
+        )
+
+
+def window_starts(result: Any) -> dict[str, str]:
+    return {
+        asset: result.asset_materializations_for_node(asset)[0].metadata["window_start"].value
+        for asset in COST_ASSETS
+    }
+
+
+def test_a_late_restatement_five_days_back_is_picked_up_by_the_next_daily_run(
     tmp_path: Path, pipeline_env_for: Any, sandbox: Any, sandbox_factory: Any
 ) -> None:
+    """A day older than the trailing three, still estimated, changes: the next refresh re-reads it."""
     today = sandbox.world.config.as_of
-    yesterday_world = sandbox_factory(config=sandbox_config(as_of=today - dt.timedelta(days=1)))
+    late = {"late_restatement_days": 3}
+    yesterday_world = sandbox_factory(config=sandbox_config(as_of=today - dt.timedelta(days=1), **late))
+    today_world = sandbox_factory(config=sandbox_config(as_of=today, **late))
     database = tmp_path / "restated.duckdb"
     pipeline_env_for(database, yesterday_world)
-    first = today - dt.timedelta(days=12)
+    first = today.replace(day=1)  # the refresh's range: days before it are final
     assert run_pipeline(first, today - dt.timedelta(days=1), assets=COST_ASSETS).success
     seen_yesterday = daily_rows(database)
 
-    pipeline_env_for(database, sandbox)  # the next day: the world observed today
-    start, end = refresh_window(load_settings(), today)
-    assert run_pipeline(start, end, assets=COST_ASSETS).success
+    pipeline_env_for(database, today_world)  # the next day: the world observed today
+    settings = load_settings()
+    refresh = run_pipeline(assets=COST_ASSETS, tags=refresh_tags(settings, today))
+    assert refresh.success
     seen_today = daily_rows(database)
+    truth = truth_daily(build_world(sandbox_config(as_of=today, **late)), first)
+    assert {k: v[0] for k, v in seen_today.items()} == truth  # every day to the cent, the late one too
+    late_day = today - dt.timedelta(days=5)
+    assert late_day < restated_start(settings, today)  # the old fixed window would not have read it
+    changed = [k for k in seen_today if k[0] == late_day and seen_today[k][0] != seen_yesterday[k][0]]
+    assert changed, "the late restated day should have moved"
+    assert all(seen_today[k][3] for k in seen_today if k[0] == late_day)  # and is still estimated
+    # The refresh read from the oldest day stored as estimated (the first stored day: all of November).
+    assert set(window_starts(refresh).values()) == {first.isoformat()}
 
-    expected_world = sandbox.world
-    truth = {
-        (r["period_start"], r["LINKED_ACCOUNT"], r["SERVICE"]): r["amount"]
-        for r in expected_world.truth_totals(
-            "DAILY", ["LINKED_ACCOUNT", "SERVICE"], "UnblendedCost"
-        ).to_pylist()
-        if r["period_start"] >= first
+
+def test_a_day_stored_as_final_is_not_read_again(
+    tmp_path: Path, pipeline_env_for: Any, monkeypatch: Any, sandbox_factory: Any
+) -> None:
+    """November is estimated on 4 December, final on the 5th: read once more then, never after."""
+    extras = {"month_close_extras": True}
+    dec4 = sandbox_factory(config=sandbox_config(as_of=dt.date(2026, 12, 4), **extras))
+    dec5 = sandbox_factory(config=sandbox_config(as_of=dt.date(2026, 12, 5), **extras))
+    database = tmp_path / "final.duckdb"
+    pipeline_env_for(database, dec4)
+    monkeypatch.setenv("FINOPS_TODAY", "2026-12-04")
+    assert run_pipeline(dt.date(2026, 11, 1), dt.date(2026, 12, 4), assets=COST_ASSETS).success
+    assert all(row[3] for row in daily_rows(database).values())  # all estimated
+
+    pipeline_env_for(database, dec5)
+    monkeypatch.setenv("FINOPS_TODAY", "2026-12-05")
+    day = dt.date(2026, 12, 5)
+    first = run_pipeline(assets=COST_ASSETS, tags=refresh_tags(load_settings(), day))
+    assert first.success
+    assert set(window_starts(first).values()) == {"2026-11-01"}  # November re-read: it was estimated
+    stored = daily_rows(database)
+    assert not any(v[3] for k, v in stored.items() if k[0] < dt.date(2026, 12, 1))  # now stored final
+    assert {k: v[0] for k, v in stored.items()} == truth_daily(
+        build_world(sandbox_config(as_of=day, **extras)), dt.date(2026, 11, 1)
+    )
+    reconcile_month_close_record_types(database, build_world(sandbox_config(as_of=day, **extras)))
+    second = run_pipeline(assets=COST_ASSETS, tags=refresh_tags(load_settings(), day))
+    assert second.success
+    assert set(window_starts(second).values()) == {"2026-12-01"}  # final November is not read again
+    before, after = pages_by_asset(database, first.run_id), pages_by_asset(database, second.run_id)
+    assert sum(after.values()) < sum(before.values())
+    # Four days of December: one page per stream (5 grains, 4 tag keys: 8 streams).
+    # (the month-close reconciliation check of last month adds its own request on each run)
+    assert {k: v for k, v in after.items() if k in COST_ASSETS} == dict.fromkeys(COST_ASSETS, 1) | {
+        "ce_cost_by_tag": 4
     }
-    assert {k: v[0] for k, v in seen_today.items()} == truth
-    restated_day = today - dt.timedelta(days=4)  # estimated yesterday, final today
-    changed = [
-        k
-        for k in seen_today
-        if k[0] == restated_day and seen_today[k][0] != seen_yesterday.get(k, (None,))[0]
-    ]
-    assert changed, "the restated day should have moved"
-    assert all(not seen_today[k][3] for k in seen_today if k[0] == restated_day)
-    assert all(seen_yesterday[k][3] for k in seen_yesterday if k[0] == restated_day)
-    untouched = [k for k in seen_today if k[0] < start]  # before the refresh window (month close: the 1st)
-    assert all(seen_today[k] == seen_yesterday[k] for k in untouched)
-    assert sum(v[0] for v in seen_today.values()) == sum(truth.values(), Decimal(0))
+    assert daily_rows(database) == stored
 
 
-def test_the_month_close_refresh_rereads_last_month_but_not_for_the_usage_only_grain(
+def reconcile_month_close_record_types(database: Path, world: Any) -> None:
+    """November per record type: the usage grain is the usage types, the rest is each month-close type."""
+    month = dt.date(2026, 11, 1)
+    truth = {
+        r["RECORD_TYPE"]: r["amount"]
+        for r in world.truth_totals("MONTHLY", ["RECORD_TYPE"]).to_pylist()
+        if r["period_start"] == month
+    }
+    assert {"Fee", "Discount", "BundledDiscount", "RIFee", "SavingsPlanRecurringFee", "Recurring"} <= set(
+        truth
+    )
+    query = "SELECT sum(unblended_cost) FROM {} WHERE usage_date >= ? AND usage_date < ?"
+    with duckdb.connect(str(database), read_only=True) as conn:
+        total, usage = (
+            conn.execute(query.format(table), [month, dt.date(2026, 12, 1)]).fetchone()[0]
+            for table in ("raw.ce_cost_daily", "raw.ce_cost_by_account_usage_type")
+        )
+    cent = Decimal("0.01")
+    assert abs(total - sum(truth.values())) < cent
+    assert abs(usage - sum(v for k, v in truth.items() if k in USAGE_RECORD_TYPES)) < cent
+    month_close = sum(v for k, v in truth.items() if k not in USAGE_RECORD_TYPES)
+    assert abs((total - usage) - month_close) < cent and month_close != 0
+
+
+def test_the_request_budget_caps_the_reread_and_keeps_the_newest_days(
     tmp_path: Path, pipeline_env_for: Any, sandbox: Any, sandbox_factory: Any
 ) -> None:
-    close_day = (sandbox.world.config.as_of - dt.timedelta(days=1)).replace(day=2)
-    world = sandbox_factory(config=sandbox_config(as_of=close_day))
-    database = tmp_path / "close.duckdb"
-    pipeline_env_for(database, world)
+    """Budget 2 on 50-group pages: two pages of the oldest estimated days, then the newest days."""
+    tiny = sandbox_factory(page_size=50)
+    database = tmp_path / "budget.duckdb"
+    pipeline_env_for(database, tiny, FINOPS_RESTATEMENT_REQUEST_BUDGET="2")
+    today = sandbox.world.config.as_of
+    assert run_pipeline(today.replace(day=1), today, assets=["ce_cost_daily"]).success
     settings = load_settings()
-    start, end = refresh_window(settings, close_day)
-    assert start == first_of_month_months_ago(close_day, 1)
-    usage_rows = "SELECT * FROM raw.ce_cost_by_account_usage_type ORDER BY ALL"
-
-    # The same range as a backfill: every grain reads all of it.
-    assert run_pipeline(start, end, assets=COST_ASSETS).success
-    with duckdb.connect(str(database), read_only=True) as conn:
-        backfilled = conn.execute(usage_rows).fetchall()
-    # As the daily refresh: the usage-only grain re-reads the restated days alone and keeps the rest.
-    refresh = run_pipeline(start, end, assets=COST_ASSETS, tags={REFRESH_TAG: "daily"})
+    refresh = run_pipeline(assets=["ce_cost_daily"], tags=refresh_tags(settings, today))
     assert refresh.success
-    window = {
-        asset: refresh.asset_materializations_for_node(asset)[0].metadata["window_start"].value
-        for asset in COST_ASSETS
-    }
-    assert window.pop("ce_cost_by_account_usage_type") == restated_start(settings, close_day).isoformat()
-    assert set(window.values()) == {start.isoformat()}
-    with duckdb.connect(str(database), read_only=True) as conn:
-        assert conn.execute(usage_rows).fetchall() == backfilled
-        pages = dict(
-            conn.execute(
-                "SELECT run_id = ?, sum(pages) FROM meta.api_call_log "
-                "WHERE asset_key = 'ce_cost_by_account_usage_type' GROUP BY 1",
-                [refresh.run_id],
-            ).fetchall()
-        )
-    assert pages == {False: 3, True: 1}  # a month of 12 accounts' usage types: 3 pages; 5 days: 1
+    metadata = refresh.asset_materializations_for_node("ce_cost_daily")[0].metadata
+    tail = restated_start(settings, today)
+    rows = daily_rows(database)
+    tail_groups = sum(1 for k in rows if k[0] >= tail) + 1  # today's empty period takes its place too
+    pages = pages_by_asset(database, refresh.run_id)["ce_cost_daily"]
+    assert pages == 2 + -(-tail_groups // 50)  # the budget, then the newest days whatever it says
+    assert metadata["estimated_days_not_reread"].value > 0
+    assert metadata["window_start"].value == today.replace(day=1).isoformat()
+    assert {k: v[0] for k, v in rows.items()} == truth_daily(sandbox.world, today.replace(day=1))

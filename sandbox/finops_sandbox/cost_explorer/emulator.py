@@ -130,8 +130,14 @@ class CostExplorerEmulator:
             raise CEError(f"start date is too old, you can only get data from {months} months")
 
     def is_estimated(self, period_end: dt.date) -> bool:
-        """A period is Estimated when it touches a day that may still be restated."""
-        return period_end > self.world.estimated_start
+        """A period is Estimated when it holds a day whose month's bill is not final yet.
+
+        AWS's rule (``ResultByTime.Estimated`` in botocore's ce model, "Determines whether the result is
+        estimated"): every day of the current month, and of the previous month until its bill is
+        finalised in the first days of this one (``WorldConfig.bill_final_day``). A day can change while
+        it is estimated, not only in the trailing three days.
+        """
+        return period_end > self.world.estimated_from
 
     # ---------------------------------------------------------------- protocol
     def handle(

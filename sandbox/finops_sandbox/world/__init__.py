@@ -91,7 +91,8 @@ class World:
     management_account_id: str
     history_start: dt.date
     data_end: dt.date
-    estimated_start: dt.date
+    estimated_start: dt.date  # the trailing days that move from one as_of to the next
+    estimated_from: dt.date  # first day Cost Explorer marks Estimated (its month's bill not final yet)
     ous: pa.Table
     accounts: pa.Table
     ledger: pa.Table
@@ -184,6 +185,7 @@ def _build(config: WorldConfig, *, inject_anomalies: bool) -> World:
         history_start=window.history_start,
         data_end=window.data_end,
         estimated_start=window.estimated_start,
+        estimated_from=window.estimated_from,
         ous=ous_table(config.seed),
         accounts=accounts_table(accounts),
         ledger=ledger_table(ledger_cols, accounts, workloads),

@@ -51,6 +51,17 @@ class WorldConfig:
     # it is `Key$`. Every other key is active since before the history starts (the demo's figures).
     inactive_tag_keys: tuple[str, ...] = ()
     tag_activation_dates: tuple[tuple[str, dt.date], ...] = ()
+    # Day of a month from which last month's bill is final: Cost Explorer marks every day of the current
+    # month, and of the previous month before this day, `Estimated` (ResultByTime.Estimated in botocore's
+    # ce model; AWS "finalizes your monthly AWS bill at the start of the new month ... typically between
+    # the first and fifth day", https://repost.aws/knowledge-center/monthly-aws-billing).
+    bill_final_day: int = 5
+    # Days before the trailing three that are restated too (while still estimated): AWS keeps changing a
+    # day until its month is final, not for three days only. 0 = only the trailing three days move.
+    late_restatement_days: int = 0
+    # Month-close items of the record types the base world lacks (Fee, Discount, BundledDiscount), dated
+    # on a closed month's last day and posted from the 3rd of the next month, while it is still estimated.
+    month_close_extras: bool = False
 
 
 def day_number(d: dt.date) -> int:
@@ -71,14 +82,28 @@ def month_days_start(days: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
+def estimated_since(as_of: dt.date, bill_final_day: int) -> dt.date:
+    """First day Cost Explorer still marks `Estimated` on `as_of`: this month's 1st once last month is final.
+
+    Before `bill_final_day` last month's bill is not final yet, so its days are estimated too.
+    """
+    return month_start(as_of, 1 if as_of.day < bill_final_day else 0)
+
+
 @dataclass(frozen=True)
 class Window:
-    """The observed days of one build: [history_start, data_end), the last three of them estimated."""
+    """The observed days of one build: [history_start, data_end), the days since `estimated_from` estimated.
+
+    `estimated_start` .. data_end are the trailing (restated) days; `late_start` .. `estimated_start` the
+    older estimated days that `late_restatement_days` restates as well.
+    """
 
     config: WorldConfig
     history_start: dt.date
     data_end: dt.date
     estimated_start: dt.date
+    estimated_from: dt.date
+    late_start: dt.date
     d0: int  # history_start as epoch days
     d1: int  # data_end as epoch days (exclusive)
     # Nominal history length: placements keyed to it must not move when as_of moves within a month.
@@ -95,12 +120,21 @@ class Window:
         unknown = [r for r in config.regions if r not in cat.REGION_PREFIX]
         if unknown:
             raise ValueError(f"unsupported regions: {unknown}")
+        if not 1 <= config.bill_final_day <= 28:
+            raise ValueError("bill_final_day must be a day of the month from 1 to 28")
+        if not 0 <= config.late_restatement_days <= 62:
+            raise ValueError("late_restatement_days must be from 0 to 62")
         history_start = month_start(config.as_of, config.history_months)
+        estimated_from = estimated_since(config.as_of, config.bill_final_day)
+        estimated_start = config.as_of - dt.timedelta(days=3)
+        late = estimated_start - dt.timedelta(days=config.late_restatement_days)
         return cls(
             config=config,
             history_start=history_start,
             data_end=config.as_of,
-            estimated_start=config.as_of - dt.timedelta(days=3),
+            estimated_start=estimated_start,
+            estimated_from=estimated_from,
+            late_start=min(estimated_start, max(late, estimated_from)),
             d0=day_number(history_start),
             d1=day_number(config.as_of),
             span=int(config.history_months * 30.4),

@@ -2,8 +2,9 @@
 
 Determinism: a day's value depends on (seed, series, absolute day) only, so a day older than as_of-3
 does not depend on as_of, except the month-close credit (dated on a month's last day, present once
-as_of >= the 4th of the next month). Days as_of-3 .. as_of-1 are restated by a small factor keyed by
-(seed, day, as_of), as AWS keeps recent days `Estimated`.
+as_of >= the 4th of the next month) and the month-close extras. Days as_of-3 .. as_of-1 are restated by
+a small factor keyed by (seed, day, as_of); with `late_restatement_days` N, the N estimated days before
+them too (keyed by (seed, "late", day, as_of)): AWS changes a day as long as it is `Estimated`.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def build_ledger(
     _commitment_fees(out, cal, s, series.cols, sp_cap, sp_used, n_inst, disc)
     _support_tax_refunds(out, window, cal, s, accounts)
     _month_close_credits(out, window, cal, accounts)
+    if window.config.month_close_extras:
+        _month_close_extras(out, window, cal)
     return out.finish(cal.days), labels
 
 
@@ -157,12 +160,7 @@ def _grids(
         if plan["kind"] != "new_service":
             rows = np.arange(plan["start"], plan["end"] + 1) - window.d0
             mult[rows, plan["series"]] = np.asarray(plan["profile"]) if inject else 1.0
-    restate = np.ones(days.size)
-    est = days >= day_number(window.estimated_start)
-    as_of_day = day_number(window.config.as_of)
-    restate[est] = [
-        1.0 + 0.03 * (2.0 * unit(window.seed, "restate", int(d), as_of_day) - 1.0) for d in days[est]
-    ]
+    restate = _restatement(window, days)
     active = (days[:, None] >= s.start[None, :]) & (days[:, None] < s.end[None, :])
     q_base = qty * restate[:, None]
     q_act = qty * mult * restate[:, None]
@@ -173,6 +171,22 @@ def _grids(
     micro = np.rint(cost * MICRO).astype(np.int64)
     base_micro = np.rint(cost_base * MICRO).astype(np.int64)
     return _Grids(active=active, q_act=q_act, cost=cost, micro=micro), base_micro
+
+
+def _restatement(window: Window, days: np.ndarray) -> np.ndarray:
+    """Per day, the factor by which this as_of's view restates it (1.0: final, or not restated)."""
+    restate = np.ones(days.size)
+    as_of_day = day_number(window.config.as_of)
+    # Only an estimated day moves (a bill_final_day below the 4th clips the trailing three days).
+    recent = days >= day_number(max(window.estimated_start, window.estimated_from))
+    restate[recent] = [
+        1.0 + 0.03 * (2.0 * unit(window.seed, "restate", int(d), as_of_day) - 1.0) for d in days[recent]
+    ]
+    late = (days >= day_number(window.late_start)) & (days >= day_number(window.estimated_from)) & ~recent
+    restate[late] = [
+        1.0 + 0.02 * (2.0 * unit(window.seed, "late", int(d), as_of_day) - 1.0) for d in days[late]
+    ]
+    return restate
 
 
 def _sp_coverage(g: _Grids, s: _Params) -> tuple[dict[int, float], np.ndarray]:
@@ -384,3 +398,34 @@ def _month_close_credits(out: RowSink, window: Window, cal: _Calendar, accounts:
             np.zeros(1),
             None,
         )
+
+
+# (record type, service, usage type, fixed USD, share of the account's month of usage)
+_EXTRAS = (
+    (cat.RT_FEE, cat.SVC_EC2_OTHER, "Fee", 15.0, 0.0),
+    (cat.RT_DISCOUNT, cat.SVC_EC2, "Discount", 0.0, -0.015),
+    (cat.RT_BUNDLED_DISCOUNT, cat.SVC_CLOUDWATCH, "BundledDiscount", -3.0, 0.0),
+)
+
+
+def _month_close_extras(out: RowSink, window: Window, cal: _Calendar) -> None:
+    """Fee, Discount and BundledDiscount of each closed month: on its last day, once as_of >= the 3rd of M+1.
+
+    They post while the month is still estimated (before `bill_final_day`), which is what a usage grain
+    that lists late record types one by one misses, and what a fixed trailing window does not re-read.
+    """
+    per_account: dict[tuple[int, int], int] = {}
+    for (a, _svc, month), total in out.usage_by_account_service_month(cal.month_of).items():
+        per_account[(a, month)] = per_account.get((a, month), 0) + total
+    for (a, month), total in sorted(per_account.items()):
+        first = np.datetime64(month, "M").astype("datetime64[D]").astype(dt.date)
+        nxt = month_start(first, -1)
+        if total <= 0 or window.config.as_of < nxt.replace(day=3):
+            continue
+        row = np.array([day_number(nxt) - 1 - window.d0])
+        for record_type, service, usage_type, fixed, share in _EXTRAS:
+            micro = np.array([round(fixed * MICRO + share * total)], dtype=np.int64)
+            out.account_rows(
+                row, a, service, cat.GLOBAL_REGION, usage_type, record_type,
+                micro, micro, micro, np.zeros(1), None,
+            )  # fmt: skip
