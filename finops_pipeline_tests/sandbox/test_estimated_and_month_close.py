@@ -6,9 +6,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from finops_pipeline.sandbox import catalog as cat
-from finops_pipeline.sandbox.cost_explorer import CostExplorerEmulator
-from finops_pipeline.sandbox.world import World, WorldConfig, build_world
+from finops_sandbox import catalog as cat
+from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
+from finops_sandbox.world import World, WorldConfig, build_world
 
 
 def _world(as_of: dt.date, **options: object) -> World:
