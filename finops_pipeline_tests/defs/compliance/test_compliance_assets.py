@@ -71,7 +71,11 @@ def test_denied_account_is_unknown_and_checks_warn(
             "FROM marts.recommendations",
             [denied, denied],
         ).fetchall()[0]
-    assert scans == [("ec2", "access_denied", 3), ("tagging", "access_denied", 3)]
+    assert scans == [
+        ("ec2", "access_denied", 3),
+        ("organizations:account_tags", "ok", 1),  # its tags are read from the management account
+        ("tagging", "access_denied", 3),
+    ]
     every = [
         r
         for r in sandbox.world.resources.to_pylist()

@@ -111,8 +111,10 @@ def test_a_day_stored_as_final_is_not_read_again(
 ) -> None:
     """November is estimated on 4 December, final on the 5th: read once more then, never after."""
     extras = {"month_close_extras": True}
-    dec4 = sandbox_factory(config=sandbox_config(as_of=dt.date(2026, 12, 4), **extras))
-    dec5 = sandbox_factory(config=sandbox_config(as_of=dt.date(2026, 12, 5), **extras))
+    # 5,000-group pages: four days fit one page per stream and the request budget never bites (the cap has
+    # its own test below); this one is about final days.
+    dec4 = sandbox_factory(config=sandbox_config(as_of=dt.date(2026, 12, 4), **extras), page_size=5000)
+    dec5 = sandbox_factory(config=sandbox_config(as_of=dt.date(2026, 12, 5), **extras), page_size=5000)
     database = tmp_path / "final.duckdb"
     pipeline_env_for(database, dec4)
     monkeypatch.setenv("FINOPS_TODAY", "2026-12-04")
