@@ -48,8 +48,10 @@ demo: install dagster-home
 	  FINOPS_SCAN_REGIONS=$${FINOPS_SCAN_REGIONS:-$(DEMO_REGIONS)} $(PY) -m finops_pipeline.demo; status=$$?; \
 	  $(FINOPS) sandbox stop; exit $$status
 
+# Under faketime (it sets FAKETIME) the suite runs serially: with libfaketime preloaded, a pytest-xdist
+# worker crashed in putenv (os.environ) while execnet's thread ran, and the run then hung.
 test: install browser
-	PYTHONPATH=$(CURDIR)/finops_pipeline_tests/faketime_compat$${PYTHONPATH:+:$$PYTHONPATH} $(VENV)/bin/pytest
+	PYTHONPATH=$(CURDIR)/finops_pipeline_tests/faketime_compat$${PYTHONPATH:+:$$PYTHONPATH} $(VENV)/bin/pytest $(if $(FAKETIME),-n 0)
 
 # Headless Chromium for the HTML report tests (screenshots); Debian's package, installed once.
 browser:
