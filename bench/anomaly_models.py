@@ -28,10 +28,10 @@ import numpy as np
 import polars as pl
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from finops_pipeline.anomalies import detect, detect_with_drilldown
-from finops_pipeline.anomalies.detector import DetectorParams, ScoredMatrix, events_from_flags
-from finops_pipeline.anomalies.matrix import _lagged, _prepare, _rolling_median_before
-from finops_pipeline.anomalies.recurrence import _by_month_key, calendar
+from finops_pipeline.lib.anomalies import detect, detect_with_drilldown
+from finops_pipeline.lib.anomalies.detector import DetectorParams, ScoredMatrix, events_from_flags
+from finops_pipeline.lib.anomalies.matrix import _lagged, _prepare, _rolling_median_before
+from finops_pipeline.lib.anomalies.recurrence import _by_month_key, calendar
 
 QUANTILES = (0.02, 0.5, 0.98)
 # Band half-widths beyond the band edge before a day is flagged, chosen on family A's tuning seeds

@@ -1,4 +1,4 @@
-"""Speed of ``finops_pipeline.anomalies.detect``: 10,000 daily series × 400 days (target: <= 20 s on 2 cores).
+"""Speed of ``lib.anomalies.detect``: 10,000 daily series × 400 days (target: <= 20 s on 2 cores).
 
 Synthetic series with the shapes of real cost data (weekly seasonality, month-start fees, trend, noise,
 zeros, a few spikes and shifts) are generated with numpy, then the detector scores them all at once.
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import polars as pl
 
-from finops_pipeline.anomalies import detect
+from finops_pipeline.lib.anomalies import detect
 
 TARGET_SECONDS = 20.0
 

@@ -160,7 +160,7 @@ def run_duckdb(path: Path) -> dict[str, float]:
         build_tag_compliance_summary,
     )
     from finops_pipeline.defs.recommendations.marts import build_recommendations
-    from finops_pipeline.tag_rules import TagRules
+    from finops_pipeline.lib.tag_rules import TagRules
 
     rules = TagRules(KEYS, tuple((k, tuple(v)) for k, v in ALLOWED.items()))
     baseline = peak_rss_mb()

@@ -3,7 +3,7 @@
 The data is a cost_by_account × service × day shaped table of 1,000,000 rows and 9 columns (dates, text
 with injection payloads, currency, percent, integers, booleans), built in memory and saved as Parquet
 once. Each writer then runs in its own process (so its peak RSS is its own) and reads that file:
-  1. our streaming .xlsx writer (``finops_pipeline.reporting.writers.xlsx``) at 1,000,000 rows;
+  1. our streaming .xlsx writer (``finops_pipeline.lib.reporting.writers.xlsx``) at 1,000,000 rows;
   2. our CSV writer at 1,000,000 rows;
   3. openpyxl's default writer (a Workbook, ``ws.append`` per row, ``save``) on the first
      OPENPYXL_ROWS rows of the same data (at 1,000,000 rows it needs gigabytes and many minutes; pass
@@ -86,13 +86,13 @@ def run_one(kind: str, data: Path, out: Path, rows: int) -> dict:
     base = peak_rss_mb()
     t0 = time.perf_counter()
     if kind == "xlsx":
-        from finops_pipeline.reporting.writers.xlsx import XlsxWriter
+        from finops_pipeline.lib.reporting.writers.xlsx import XlsxWriter
 
         with out.open("wb") as handle, XlsxWriter(handle, title="bench") as book:
             info = book.add_table("Cost", table, KINDS, 1_048_575)
         written = info.rows_written
     elif kind == "csv":
-        from finops_pipeline.reporting.writers.csv_writer import write_csv
+        from finops_pipeline.lib.reporting.writers.csv_writer import write_csv
 
         with out.open("wb") as handle:
             write_csv(table, handle)

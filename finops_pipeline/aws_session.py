@@ -26,7 +26,7 @@ from botocore.parsers import ResponseParserError
 from botocore.session import get_session
 from pydantic import Field, PrivateAttr
 
-from finops_pipeline.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hint, error_kind
+from finops_pipeline.lib.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hint, error_kind
 from finops_pipeline.settings import Settings
 
 T = TypeVar("T")

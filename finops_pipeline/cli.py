@@ -14,7 +14,8 @@ import argparse
 import sys
 from typing import Any
 
-from finops_pipeline import doctor, iam_policies, run_recovery
+from finops_pipeline import doctor, iam_policies
+from finops_pipeline.lib import run_recovery
 
 SANDBOX_MISSING = (
     "the local AWS sandbox is not installed (it is the finops-sandbox package, with moto); "

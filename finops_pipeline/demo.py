@@ -14,7 +14,7 @@ import duckdb
 from finops_pipeline import tables
 from finops_pipeline.clock import today_utc
 from finops_pipeline.defs.automation.windows import range_tags
-from finops_pipeline.run_recovery import fail_dead_runs
+from finops_pipeline.lib.run_recovery import fail_dead_runs
 from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
 # every table of the raw and marts layers (meta holds the run's own bookkeeping, shown as CE requests)

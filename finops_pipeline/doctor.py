@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from finops_pipeline import caller_scope, iam_policies, tag_activation
+from finops_pipeline import iam_policies
 from finops_pipeline.clock import today_utc
 from finops_pipeline.doctor_probes import (
     TAG_ACTIVATION_ACTION,
@@ -42,7 +42,8 @@ from finops_pipeline.doctor_probes import (
     organization_checks,
     probe,
 )
-from finops_pipeline.remediation import REFUSAL_FIXES, fix_for
+from finops_pipeline.lib import caller_scope, tag_activation
+from finops_pipeline.lib.remediation import REFUSAL_FIXES, fix_for
 
 EXIT_OK, EXIT_CRITICAL, EXIT_ERROR = 0, 1, 2
 

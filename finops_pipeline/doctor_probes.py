@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from finops_pipeline.remediation import REFUSAL_FIXES, denied_action, error_kind
+from finops_pipeline.lib.remediation import REFUSAL_FIXES, denied_action, error_kind
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
 TAG_ACTIVATION_ACTION = "ce:ListCostAllocationTags"

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from dagster._utils.schedules import is_valid_cron_string
 from dotenv import dotenv_values
 
-from finops_pipeline import settings_rules, tag_rules
+from finops_pipeline import settings_rules
 from finops_pipeline.clock import (
     TODAY_ENV,
     TODAY_FIX,
@@ -28,6 +28,7 @@ from finops_pipeline.clock import (
     parse_today,
     today_utc,
 )
+from finops_pipeline.lib import tag_rules
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from finops_pipeline import iam_policies
-from finops_pipeline.remediation import MOTO_SPELLING, iam_action
+from finops_pipeline.lib.remediation import MOTO_SPELLING, iam_action
 
 PIPELINE_USER = "finops-pipeline"
 MEMBER_ROLE = "FinOpsMemberReadOnly"

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.automation.windows import range_tags
 from finops_pipeline_tests.conftest import set_aws_env
 
@@ -39,7 +40,7 @@ def run_pipeline(
     start: dt.date | None = None,
     end: dt.date | None = None,
     assets: Sequence[str] | None = None,
-    group: str | None = None,
+    groups: Sequence[str] | None = None,
     instance: dg.DagsterInstance | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
@@ -53,8 +54,8 @@ def run_pipeline(
     job = definitions.resolve_implicit_global_asset_job_def()
     if assets is not None:
         job = job.get_subset(asset_selection={dg.AssetKey(name) for name in assets})
-    elif group is not None:
-        keys = dg.AssetSelection.groups(group).resolve(definitions.resolve_asset_graph())
+    elif groups is not None:
+        keys = dg.AssetSelection.groups(*groups).resolve(definitions.resolve_asset_graph())
         job = job.get_subset(asset_selection=set(keys))
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
@@ -101,12 +102,15 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def ingested_warehouse(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The ``ingest`` group run once over the session sandbox's full history (read it, do not write it)."""
+    """The raw layer run once over the session sandbox's full history (read it, do not write it).
+
+    Budgets and the forecast (group raw_budgets) are left to the tests that materialize them.
+    """
     database = tmp_path_factory.mktemp("warehouse") / "finops.duckdb"
     monkeypatch = pytest.MonkeyPatch()
     try:
         set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database), database.parent)
-        result = run_pipeline(group="ingest")
+        result = run_pipeline(groups=[g for g in layers.RAW_GROUPS if g != layers.RAW_BUDGETS])
         assert result.success, [e.message for e in result.all_events if e.is_step_failure]
     finally:
         monkeypatch.undo()

@@ -23,7 +23,7 @@ from dagster._utils.schedules import cron_string_iterator
 from finops_pipeline.defs.automation.definitions import build_automation_defs
 from finops_pipeline.defs.automation.windows import refresh_tags
 from finops_pipeline.defs.reporting.schedules import build_report_schedule
-from finops_pipeline.reporting.report import generate_report
+from finops_pipeline.lib.reporting.report import generate_report
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline

@@ -104,8 +104,8 @@ def test_denied_accounts_and_a_region_not_enabled_keep_totals_and_say_so(
     assert waste_after[1] >= waste_before[1]  # savings are not smaller
     assert waste_after[2] > 0
 
-    from finops_pipeline.reporting import generate_report
-    from finops_pipeline.reporting.mail import report_bodies
+    from finops_pipeline.lib.reporting import generate_report
+    from finops_pipeline.lib.reporting.mail import report_bodies
 
     report = generate_report(["json", "html"], last_n_days=7)
     payload = json.loads(Path(next(f for f in report["files"] if f.endswith(".json"))).read_text())

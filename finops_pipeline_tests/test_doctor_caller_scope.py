@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from finops_pipeline.caller_scope import MEMBER_ACCESS_FIX, PARTIAL_FIX
 from finops_pipeline.cli import main as finops_main
 from finops_pipeline.doctor import EXIT_CRITICAL, EXIT_OK
+from finops_pipeline.lib.caller_scope import MEMBER_ACCESS_FIX, PARTIAL_FIX
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import SANDBOX_REGIONS
 from finops_sandbox.caller_scope import OrgAccess

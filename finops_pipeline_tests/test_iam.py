@@ -21,7 +21,7 @@ import pytest
 
 from finops_pipeline import iam_policies
 from finops_pipeline.clock import first_of_month_months_ago
-from finops_pipeline.remediation import MOTO_SPELLING
+from finops_pipeline.lib.remediation import MOTO_SPELLING
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import (
     SANDBOX_AS_OF,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from finops_pipeline import settings_rules
-from finops_pipeline.reporting.safety import OutputPathError, report_dir
+from finops_pipeline.lib.reporting.safety import OutputPathError, report_dir
 from finops_pipeline.settings import SettingsError, default_project_root, load_settings
 
 TODAY = dt.date(2026, 11, 27)

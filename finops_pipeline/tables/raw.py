@@ -78,7 +78,7 @@ AWS_ACCOUNTS = Table(
 )
 CALLER_SCOPE = Table(
     "raw.caller_scope",
-    "Whose bill the run's credentials saw (finops_pipeline/caller_scope.py): a row per run of aws_accounts.",
+    "Whose bill the run's credentials saw (lib/caller_scope.py): a row per run of aws_accounts.",
     (
         Column("run_id", "VARCHAR", not_null=True),
         Column("caller_account_id", "VARCHAR", not_null=True),

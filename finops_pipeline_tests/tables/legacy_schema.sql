@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS raw.aws_accounts (
     ingested_at     TIMESTAMPTZ NOT NULL
 );
 
--- Whose bill the run's credentials saw (finops_pipeline/caller_scope.py): one row per run of aws_accounts.
+-- Whose bill the run's credentials saw (finops_pipeline/lib/caller_scope.py): one row per run of aws_accounts.
 CREATE TABLE IF NOT EXISTS raw.caller_scope (
     run_id                  VARCHAR NOT NULL,
     caller_account_id       VARCHAR NOT NULL,

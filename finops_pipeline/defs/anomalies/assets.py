@@ -1,6 +1,6 @@
 """``cost_anomalies``: our detector's events and AWS's anomalies, in dollars, with their drivers.
 
-The detector (``finops_pipeline.anomalies.detect_with_drilldown``) scores the daily unblended cost of
+The detector (``finops_pipeline.lib.anomalies.detect_with_drilldown``) scores the daily unblended cost of
 every account × service, every account and the organisation, and every account × usage type (an event
 only that finer series shows is reported on its account × service with the usage type as its first
 driver); each event gets its top root-cause drivers from the drill-down grains, and sits beside AWS
@@ -20,9 +20,10 @@ import dagster as dg
 import polars as pl
 
 from finops_pipeline import tables
-from finops_pipeline.anomalies import detect_with_drilldown
 from finops_pipeline.clock import utc_now
-from finops_pipeline.markdown import md_table, usd
+from finops_pipeline.defs import layers
+from finops_pipeline.lib.anomalies import detect_with_drilldown
+from finops_pipeline.lib.markdown import md_table, usd
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows
 
@@ -323,7 +324,7 @@ def _preview(mart: pl.DataFrame) -> str:
 def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.asset(
         name="cost_anomalies",
-        group_name="anomalies",
+        group_name=layers.MARTS_ANOMALIES,
         kinds={"duckdb", "python"},
         owners=["team:finops"],
         pool="duckdb",

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from finops_pipeline.markdown import md_table, usd
+from finops_pipeline.lib.markdown import md_table, usd
 from finops_pipeline.warehouse import WarehouseResource
 
 RECENT_DAYS = 7

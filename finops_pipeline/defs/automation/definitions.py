@@ -2,11 +2,12 @@
 
 import dagster as dg
 
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.automation.windows import refresh_tags
 from finops_pipeline.settings import Settings, load_settings
 
 # Raw tables first, then every mart built from them; reports have their own schedule.
-DAILY_SELECTION = dg.AssetSelection.groups("ingest", "compliance", "recommendations", "anomalies", "budgets")
+DAILY_SELECTION = dg.AssetSelection.groups(*layers.RAW_GROUPS, *layers.MART_GROUPS)
 
 
 def build_automation_defs(settings: Settings) -> dg.Definitions:

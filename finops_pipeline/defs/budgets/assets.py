@@ -27,10 +27,11 @@ from finops_pipeline.aws_session import (
     call_metadata,
     classify_error,
 )
-from finops_pipeline.budget_scope import budget_scope
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
-from finops_pipeline.markdown import md_table, usd
+from finops_pipeline.lib.budget_scope import budget_scope
+from finops_pipeline.lib.markdown import md_table, usd
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
@@ -128,7 +129,7 @@ def read_forecast(aws: AwsResource, start: dt.date, end: dt.date) -> tuple[dict[
 
 @dg.asset(
     name="ce_cost_forecast",
-    group_name="budgets",
+    group_name=layers.RAW_BUDGETS,
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
@@ -196,7 +197,7 @@ def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datet
 
 @dg.asset(
     name="aws_budgets",
-    group_name="budgets",
+    group_name=layers.RAW_BUDGETS,
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
@@ -285,7 +286,7 @@ def _preview(rows: list[dict[str, Any]]) -> str:
 def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.asset(
         name="budget_status",
-        group_name="budgets",
+        group_name=layers.MARTS_BUDGETS,
         kinds={"duckdb"},
         owners=["team:finops"],
         pool="duckdb",

@@ -4,7 +4,7 @@
 
 import dagster as dg
 
-from finops_pipeline.markdown import md_table, usd
+from finops_pipeline.lib.markdown import md_table, usd
 from finops_pipeline.warehouse import WarehouseResource
 
 ALERTS_SQL = """

@@ -4,6 +4,7 @@ import dagster as dg
 
 from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.compliance.marts import (
     SPEND_WINDOW_DAYS,
     build_tag_compliance_resources,
@@ -11,9 +12,9 @@ from finops_pipeline.defs.compliance.marts import (
     overall,
     pct,
 )
-from finops_pipeline.markdown import md_table
+from finops_pipeline.lib.markdown import md_table
+from finops_pipeline.lib.tag_rules import TagRules, rules_from_settings
 from finops_pipeline.settings import Settings
-from finops_pipeline.tag_rules import TagRules, rules_from_settings
 from finops_pipeline.warehouse import WarehouseResource
 
 WORST_RESOURCES_SQL = """
@@ -69,7 +70,7 @@ def build_compliance_assets(
     rules = rules_from_settings(settings)
 
     @dg.asset(
-        group_name="compliance",
+        group_name=layers.MARTS_TAGS,
         kinds={"duckdb"},
         owners=["team:finops"],
         pool="duckdb",
@@ -124,7 +125,7 @@ def build_compliance_assets(
         )
 
     @dg.asset(
-        group_name="compliance",
+        group_name=layers.MARTS_TAGS,
         kinds={"duckdb"},
         owners=["team:finops"],
         pool="duckdb",

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from finops_pipeline.tag_rules import TagRules
+from finops_pipeline.lib.tag_rules import TagRules
 from finops_pipeline.warehouse import transaction
 
 SPEND_WINDOW_DAYS = 30

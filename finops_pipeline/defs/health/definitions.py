@@ -4,9 +4,10 @@ recovery of runs whose process died."""
 import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.defs import layers
 from finops_pipeline.doctor import run_probes
-from finops_pipeline.markdown import md_table
-from finops_pipeline.run_recovery import fail_dead_runs, is_local
+from finops_pipeline.lib.markdown import md_table
+from finops_pipeline.lib.run_recovery import fail_dead_runs, is_local
 from finops_pipeline.settings import Settings, load_settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
@@ -20,7 +21,7 @@ def _table(rows: list[dict], columns: tuple[str, ...]) -> str:
 def build_health_defs(settings: Settings) -> dg.Definitions:
     @dg.asset(
         name="aws_access_health",
-        group_name="health",
+        group_name=layers.HEALTH,
         kinds={"aws"},
         owners=["team:finops"],
         pool="duckdb",

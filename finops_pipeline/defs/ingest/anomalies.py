@@ -15,6 +15,7 @@ import pyarrow as pa
 from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
@@ -94,7 +95,7 @@ def anomaly_row(item: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
 def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.asset(
         name="ce_anomalies",
-        group_name="ingest",
+        group_name=layers.RAW_COST,
         kinds={"aws", "duckdb"},
         owners=["team:finops"],
         pool="duckdb",

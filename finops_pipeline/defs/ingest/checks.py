@@ -9,10 +9,10 @@ from typing import Any
 import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
-from finops_pipeline.caller_scope import PARTIAL_FIX
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
 from finops_pipeline.defs.ingest.cost_explorer_api import month_total
 from finops_pipeline.defs.ingest.fan_out import build_scan_check
+from finops_pipeline.lib.caller_scope import PARTIAL_FIX
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
 

@@ -2,7 +2,7 @@
 
 An inactive cost allocation tag puts all its spend in ``Key$``, which ``ce_cost_by_tag`` would otherwise
 read as untagged; this snapshot lets the compliance marts call that spend unknown instead, and its
-check names the keys to activate (see ``finops_pipeline.tag_activation``). One request a day
+check names the keys to activate (see ``finops_pipeline.lib.tag_activation``). One request a day
 (``ListCostAllocationTags`` filtered to the required keys, at most 100 per request).
 """
 
@@ -11,9 +11,10 @@ import dagster as dg
 from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
-from finops_pipeline.markdown import md_table
+from finops_pipeline.defs import layers
+from finops_pipeline.lib.markdown import md_table
+from finops_pipeline.lib.tag_activation import activation_table, fix_text, judge, list_tags
 from finops_pipeline.settings import Settings
-from finops_pipeline.tag_activation import activation_table, fix_text, judge, list_tags
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
 CHECK_NAME = "required_tag_keys_active"
@@ -24,7 +25,7 @@ def build_cost_allocation_tags_asset(settings: Settings) -> dg.AssetsDefinition:
 
     @dg.asset(
         name="ce_cost_allocation_tags",
-        group_name="ingest",
+        group_name=layers.RAW_COST,
         kinds={"aws", "duckdb"},
         owners=["team:finops"],
         pool="duckdb",

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
-from finops_pipeline.remediation import BILL_EXPIRED_CODES, PAGING_RESTART_CODES
+from finops_pipeline.lib.remediation import BILL_EXPIRED_CODES, PAGING_RESTART_CODES
 
 LOGGER = logging.getLogger("finops_pipeline.ingest")
 RESTART_CODES = PAGING_RESTART_CODES | BILL_EXPIRED_CODES

@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.automation.windows import REFRESH_TAG, restated_start
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, fetch_grain
 from finops_pipeline.defs.ingest.restatement import Segment, plan_reread, read_plan
@@ -37,7 +38,7 @@ def build_cost_asset(
 
     @dg.asset(
         name=grain.asset_name,
-        group_name="ingest",
+        group_name=layers.RAW_COST,
         kinds={"aws", "duckdb"},
         owners=["team:finops"],
         pool="duckdb",

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, call_metadata, classify_error
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, scalar
@@ -339,7 +340,7 @@ def kept_rows(conn: Any, refused: dict[str, str], now: dt.datetime) -> pa.Table:
 
 
 @dg.asset(
-    group_name="ingest",
+    group_name=layers.RAW_SAVINGS,
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",

@@ -11,6 +11,7 @@ import pyarrow as pa
 from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.accounts import aws_accounts
 from finops_pipeline.defs.ingest.fan_out import (
     failures_of,
@@ -72,7 +73,7 @@ def scan_account_region(aws: AwsResource, target: ScanTarget) -> list[dict[str, 
 
 
 @dg.asset(
-    group_name="ingest",
+    group_name=layers.RAW_INVENTORY,
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.accounts import aws_accounts
 from finops_pipeline.defs.ingest.fan_out import (
     build_scan_check,
@@ -253,7 +254,7 @@ def per_operation(outcomes: list[ScanOutcome]) -> tuple[dict[str, list[ScanOutco
 
 
 @dg.asset(
-    group_name="ingest",
+    group_name=layers.RAW_INVENTORY,
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",

@@ -4,8 +4,9 @@ import dagster as dg
 
 from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
+from finops_pipeline.defs import layers
 from finops_pipeline.defs.recommendations.marts import KINDS, build_recommendations, load_prices
-from finops_pipeline.markdown import md_table
+from finops_pipeline.lib.markdown import md_table
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource
 
@@ -24,7 +25,7 @@ def build_recommendations_asset(settings: Settings) -> dg.AssetsDefinition:
     max_age = settings.snapshot_max_age_days
 
     @dg.asset(
-        group_name="recommendations",
+        group_name=layers.MARTS_SAVINGS,
         kinds={"duckdb"},
         owners=["team:finops"],
         pool="duckdb",

@@ -1,6 +1,6 @@
 """``finops_report``: the report files of one period, with their paths and totals as metadata.
 
-Run config takes the options of :func:`finops_pipeline.reporting.generate_report` (formats, preset,
+Run config takes the options of :func:`finops_pipeline.lib.reporting.generate_report` (formats, preset,
 last_n_days, start, end, output_dir, as_of); every one is validated before anything is read or written.
 The e-mail is sent by ``finops_report_email_sensor`` from this asset's metadata (``files``, ``summary``).
 """
@@ -10,7 +10,8 @@ import datetime as dt
 import dagster as dg
 
 from finops_pipeline.clock import today_utc, utc_now
-from finops_pipeline.reporting.report import ReportError, build_report, read_report, resolve_request
+from finops_pipeline.defs import layers
+from finops_pipeline.lib.reporting.report import ReportError, build_report, read_report, resolve_request
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource
 
@@ -59,7 +60,7 @@ def _datasets_md(datasets: dict[str, dict]) -> str:
 def build_report_asset(settings: Settings, deps: list[str]) -> dg.AssetsDefinition:
     @dg.asset(
         name=REPORT_ASSET,
-        group_name="reporting",
+        group_name=layers.REPORTS,
         kinds={"duckdb", "excel", "html"},
         owners=["team:finops"],
         pool="duckdb",

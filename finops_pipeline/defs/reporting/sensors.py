@@ -5,7 +5,7 @@
 - ``anomaly_alert_email_sensor``: each new high-severity anomaly listed in a ``cost_anomalies``
   materialization's ``new_high_severity_anomalies`` metadata -> one e-mail.
 
-Both keep their state in the cursor (see :mod:`finops_pipeline.reporting.outbox`): a failed send is
+Both keep their state in the cursor (see :mod:`finops_pipeline.lib.reporting.outbox`): a failed send is
 logged, recorded as an observation of the asset and retried on later ticks up to SES_MAX_SEND_ATTEMPTS;
 nothing is sent twice; no file is ever removed. On a first tick (no cursor) only the newest
 materialization is considered, so switching a sensor on does not mail the whole history.
@@ -21,10 +21,10 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.clock import utc_now
-from finops_pipeline.reporting import mail
-from finops_pipeline.reporting.outbox import Outbox, Outcome
-from finops_pipeline.reporting.report import report_message
-from finops_pipeline.reporting.safety import attachment_folder
+from finops_pipeline.lib.reporting import mail
+from finops_pipeline.lib.reporting.outbox import Outbox, Outcome
+from finops_pipeline.lib.reporting.report import report_message
+from finops_pipeline.lib.reporting.safety import attachment_folder
 from finops_pipeline.settings import Settings
 
 REPORT_KEY = dg.AssetKey("finops_report")

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from finops_pipeline.budget_scope import budget_scope
+from finops_pipeline.lib.budget_scope import budget_scope
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 from finops_sandbox.world import build_world

@@ -11,7 +11,7 @@ import pytest
 
 from finops_pipeline.defs.budgets.assets import compute_budget_status, forecast_window
 from finops_pipeline.defs.budgets.checks import spend_within_budgets
-from finops_pipeline.reporting.periods import add_months
+from finops_pipeline.lib.reporting.periods import add_months
 from finops_pipeline.settings import load_settings
 from finops_pipeline.warehouse import WarehouseResource
 from finops_pipeline_tests.pipeline_fixtures import materialized_copy, run_pipeline

@@ -13,8 +13,8 @@ from finops_pipeline.defs.compliance.marts import (
     build_tag_compliance_resources,
     build_tag_compliance_summary,
 )
-from finops_pipeline.markdown import md_table
-from finops_pipeline.tag_rules import TagRules
+from finops_pipeline.lib.markdown import md_table
+from finops_pipeline.lib.tag_rules import TagRules
 from finops_pipeline.warehouse import ensure_schema
 
 DAY = dt.date(2026, 11, 27)

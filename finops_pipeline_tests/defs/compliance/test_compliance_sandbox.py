@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pytest
 
 from finops_pipeline.defs.compliance.marts import build_tag_compliance_resources, build_tag_compliance_summary
-from finops_pipeline.tag_rules import TagRules
+from finops_pipeline.lib.tag_rules import TagRules
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_sandbox import catalog
 

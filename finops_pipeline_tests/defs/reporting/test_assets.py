@@ -12,7 +12,7 @@ from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.clock import today_utc
 from finops_pipeline.defs.reporting.sensors import build_report_email_sensor
 from finops_pipeline.settings import load_settings
-from finops_pipeline_tests.reporting.ses import sent_message
+from finops_pipeline_tests.lib.reporting.ses import sent_message
 
 
 def _job():

@@ -13,7 +13,7 @@ import pytest
 from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.defs.reporting.sensors import build_anomaly_email_sensor, build_report_email_sensor
 from finops_pipeline.settings import load_settings
-from finops_pipeline_tests.reporting.ses import sent_messages
+from finops_pipeline_tests.lib.reporting.ses import sent_messages
 
 
 @pytest.fixture

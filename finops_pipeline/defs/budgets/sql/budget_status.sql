@@ -59,7 +59,7 @@ run_rate AS (
     FROM mtd m CROSS JOIN dims d LEFT JOIN recent r ON r.account_id = m.account_id
 ),
 totals AS (SELECT sum(rest_rr) AS rest_rr, sum(mtd) AS mtd FROM run_rate),
-budgets AS (    -- the newest snapshot, scoped as AWS applies the budget (finops_pipeline/budget_scope.py);
+budgets AS (    -- the newest snapshot, scoped as AWS applies the budget (finops_pipeline/lib/budget_scope.py);
                 -- snapshots from before scope_kind existed: by their linked accounts
     SELECT budget_name, CAST(limit_usd AS DOUBLE) AS limit_usd, linked_account_ids, scope_description,
            coalesce(scope_kind, CASE coalesce(len(linked_account_ids), 0) WHEN 0 THEN 'organisation'

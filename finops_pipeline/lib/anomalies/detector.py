@@ -1,0 +1,100 @@
+"""Cost anomaly detection on daily cost series: a causal, calendar-aware robust residual detector.
+
+For every series and day the expected cost comes only from the days before it:
+
+- regular days: the median of the same weekday over the last four weeks (weekly seasonality), plus a
+  trend term: the median of three week-over-week changes of 7-day medians, so steady growth is
+  expected while a one-week jump is not mistaken for trend;
+- calendar days (the 1st and the last day of a month, when fees, tax, RI/Savings Plans charges and
+  credits post): the median of the same calendar day in the previous three months;
+- the first ``min_history_days`` of a series that appears after its group (an account) already had
+  spend: zero, so a new expensive service is an event; a series that appears with its group (a new
+  account being onboarded) is learned, not flagged.
+
+The score of a day is its residual over a robust scale (1.4826 × the median absolute residual of the
+last ``window_days`` regular days), floored by a share of the expected cost. Days past
+``z_threshold`` in the same direction form events (gaps up to ``max_gap_days`` bridged); an event is
+kept when its peak score reaches ``min_score`` and its impact reaches ``min_impact_usd``.
+
+Traps it is built to ignore: weekend dips (weekday medians), month-start fees and month-end credits
+(calendar days), negative credits or refunds on other days (a day below zero is never a drop), steady
+growth (trend), a restated or incomplete last day (no drop is flagged in the last ``restated_days``
+days: they are re-read and re-scored next run), a series that stops for good (decommissioning), and
+days missing from the whole frame (a data gap, not zero spend).
+
+Everything is vectorised over a series × day matrix: no per-series Python loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from finops_pipeline.lib.anomalies.events import (
+    drop_recoveries,
+    events_from_flags,
+    flag_days,
+    window_scores,
+)
+from finops_pipeline.lib.anomalies.expectation import _score, score_matrix
+from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _prepare
+from finops_pipeline.lib.anomalies.params import OUTPUT_SCHEMA, DetectorParams
+from finops_pipeline.lib.anomalies.recurrence import RECURRING_MONTHLY
+
+__all__ = [
+    "OUTPUT_SCHEMA",
+    "DetectorParams",
+    "ScoredMatrix",
+    "_prepare",
+    "_score",
+    "detect",
+    "drop_recoveries",
+    "events_from_flags",
+    "flag_days",
+    "score_matrix",
+    "window_scores",
+]
+
+
+def detect(series: Any, **params: Any) -> pl.DataFrame:
+    """Anomalous events in daily cost series.
+
+    ``series``: a pandas or polars frame with ``series_id``, ``date``, ``cost`` (one row per series and
+    day; a missing row is zero spend, a day missing for every series is a data gap) and optionally
+    ``group`` (e.g. the account: a series appearing with its group is onboarding, not a new service).
+    ``params``: any field of :class:`DetectorParams`.
+
+    Returns a polars frame, one row per event: ``series_id``, ``start_date``, ``end_date``, ``actual``,
+    ``expected``, ``impact`` (USD, actual - expected over the event), ``score`` (peak robust z),
+    ``severity`` (low / medium / high by |impact|), plus ``direction``, ``kind`` (spike, level_shift,
+    new_series, drop), ``days`` and ``detected_date`` (the first day the event met every threshold).
+    """
+    unknown = set(params) - {f.name for f in dataclasses.fields(DetectorParams)}
+    if unknown:
+        raise TypeError(f"unknown detector parameters: {sorted(unknown)}")
+    p = DetectorParams(**params)
+    prep = _prepare(series, p)
+    if prep.x.size == 0:
+        return pl.DataFrame(schema=OUTPUT_SCHEMA)
+    # Two passes: the days the first pass flags are left out of the second pass's baselines, so the
+    # return to normal after a shift is not scored against a baseline the shift itself inflated.
+    first_pass = _score(prep, p, None)
+    up, down, _ = flag_days(first_pass, p)
+    # Days a monthly, quarterly or annual pattern explained are left out too: a month-end batch is
+    # not weekday usage. Not bi-weekly ones: the first pass also "explains" the off weeks (the
+    # weekday median sits between on and off weeks), and leaving both out empties the median.
+    recurring = np.isin(first_pass.pattern, RECURRING_MONTHLY)
+    m = _score(prep, p, ((up | down) & ~first_pass.new_series) | recurring)
+    windows = (1, *p.windows)
+    window_z = window_scores(m, windows, p)
+    up, down, _ = flag_days(m, p, window_z)
+    events = events_from_flags(m, up, down, p, window_z=window_z, windows=windows)
+    return drop_recoveries(events, p.recovery_days)
+
+
+def as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])

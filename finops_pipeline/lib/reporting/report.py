@@ -1,0 +1,333 @@
+"""``generate_report``: the datasets of one period, written in every asked format, optionally e-mailed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from finops_pipeline.clock import today_utc, utc_now
+from finops_pipeline.lib.reporting import mail
+from finops_pipeline.lib.reporting.datasets import (
+    Dataset,
+    coverage_caveat,
+    load_datasets,
+    previous_total,
+    spend_coverage_caveat,
+    totals,
+)
+from finops_pipeline.lib.reporting.periods import Period, ReportRangeError, resolve_period
+from finops_pipeline.lib.reporting.safety import SafeFolder, attachment_folder, report_dir, report_stem
+from finops_pipeline.lib.reporting.writers.csv_writer import write_csv
+from finops_pipeline.lib.reporting.writers.html_report import render_within_limit
+from finops_pipeline.lib.reporting.writers.json_writer import write_json
+from finops_pipeline.lib.reporting.writers.parquet_writer import write_parquet
+from finops_pipeline.lib.reporting.writers.xlsx import Cell, XlsxWriter
+from finops_pipeline.settings import REPORT_FORMATS, Settings, load_settings, report_formats
+
+log = logging.getLogger(__name__)
+
+
+class ReportError(ValueError):
+    """A report request that cannot be honoured (raised before anything is written)."""
+
+
+def normalise_formats(formats: str | Iterable[str] | None, default: Sequence[str]) -> tuple[str, ...]:
+    if formats is None:
+        return tuple(default)
+    text = formats if isinstance(formats, str) else ",".join(str(f) for f in formats)
+    try:
+        return report_formats(text)
+    except ValueError as exc:
+        raise ReportError(f"formats={formats!r}: {exc}") from None
+
+
+def _summary_sheet(
+    book: XlsxWriter,
+    meta: dict[str, Any],
+    figures: dict[str, Any],
+    datasets: list[Dataset],
+    infos: dict[str, Any],
+    cap: int,
+) -> None:
+    rows: list[list[Cell | None]] = [
+        [Cell("FinOps report", "title")],
+        [Cell("Period", "label"), Cell(meta["period_description"])],
+        [Cell("Compared with", "label"), Cell(meta["comparison_description"])],
+        *([[Cell("Note", "label"), Cell(meta["period_note"])]] if meta["period_note"] else []),
+        [Cell("Generated", "label"), Cell(meta["generated_at"])],
+        [Cell("Rows per sheet (MAX_EXCEL_ROWS)", "label"), Cell(cap, "integer")],
+        [],
+        [Cell("Figure", "header"), Cell("Value", "header")],
+    ]
+    for label, key, kind in mail.SUMMARY_LINES:
+        value = figures.get(key)
+        style = {"usd": "currency", "pct": "percent", "int": "integer"}.get(kind, "default")
+        rows.append([Cell(label), Cell(value, style)])
+    rows.append([])
+    rows.append(
+        [
+            Cell(h, "header")
+            for h in ("Dataset", "Sheet", "Rows", "Rows in sheet", "Truncated", "Source", "Note")
+        ]
+    )
+    for d in datasets:
+        info = infos[d.name]
+        truncated = (
+            f"yes: {info.rows_written:,} of {info.rows_total:,} rows (MAX_EXCEL_ROWS={cap:,}); "
+            "all rows are in the CSV / Parquet files"
+            if info.truncated
+            else "no"
+        )
+        rows.append(
+            [
+                Cell(d.name),
+                Cell(d.title),
+                Cell(d.rows, "integer"),
+                Cell(info.rows_written, "integer"),
+                Cell(truncated),
+                Cell(d.source),
+                Cell(d.note or None),
+            ]
+        )
+    book.add_cells("Summary", rows, [34, 28, 12, 14, 40, 30, 60])
+
+
+def write_files(
+    folder: Path,
+    stem: str,
+    formats: Sequence[str],
+    meta: dict[str, Any],
+    figures: dict[str, Any],
+    datasets: list[Dataset],
+    max_excel_rows: int,
+    root: Path,
+) -> tuple[list[Path], dict[str, Any]]:
+    """Every asked format into ``folder`` (inside ``root``, the project folder), atomically.
+
+    Returns the paths and per-format facts (Excel truncation, HTML size).
+    """
+    written: list[Path] = []
+    facts: dict[str, Any] = {}
+    with SafeFolder(folder, root) as safe:
+
+        def put(name: str) -> Any:
+            written.append(folder / name)
+            return safe.atomic(name)
+
+        for fmt in [f for f in REPORT_FORMATS if f in formats]:
+            if fmt == "csv":
+                for d in datasets:
+                    with put(f"{stem}-{d.name}.csv") as handle:
+                        write_csv(d.table, handle)
+            elif fmt == "parquet":
+                for d in datasets:
+                    with put(f"{stem}-{d.name}.parquet") as handle:
+                        write_parquet(d, meta, handle)
+            elif fmt == "json":
+                with put(f"{stem}.json") as handle:
+                    write_json(meta, figures, datasets, handle)
+            elif fmt == "xlsx":
+                with put(f"{stem}.xlsx") as handle, XlsxWriter(handle, title=meta["title"]) as book:
+                    infos = {
+                        d.name: book.add_table(d.title[:31], d.table, d.kinds, max_excel_rows)
+                        for d in datasets
+                    }
+                    _summary_sheet(book, meta, figures, datasets, infos, max_excel_rows)
+                    book.set_order(["Summary"])
+                facts["excel_truncated"] = {n: i.rows_total for n, i in infos.items() if i.truncated}
+            elif fmt == "html":
+                page, rows = render_within_limit(meta, figures, datasets)
+                with put(f"{stem}.html") as handle:
+                    handle.write(page)
+                facts["html_bytes"] = len(page)
+                facts["html_table_rows"] = rows
+    return written, facts
+
+
+def read_report(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period
+) -> tuple[list[Dataset], dict[str, Any]]:
+    """All the report reads from the warehouse, so the connection can close before files are written."""
+    datasets = load_datasets(conn, period, settings.required_tag_keys)
+    figures = totals(datasets, period, previous_total(conn, period))
+    figures["coverage_caveat"] = coverage_caveat(conn)
+    figures["spend_coverage_caveat"] = spend_coverage_caveat(conn)
+    return datasets, figures
+
+
+def report_meta(report_id: str, period: Period, now: dt.datetime) -> dict[str, Any]:
+    """The facts every format states about a report: its period, what it is compared with, when made."""
+    return {
+        "report_id": report_id,
+        "title": f"FinOps report {period.span()}",
+        "period_span": period.span(),
+        "period_start": period.start.isoformat(),
+        "period_end_exclusive": period.end.isoformat(),
+        "period_last_day": period.last_day.isoformat(),
+        "period_label": period.label,
+        "period_description": period.describe(),
+        "period_note": period.note,
+        "comparison_description": period.describe_comparison(),
+        "generated_at": now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "currency": "USD",
+    }
+
+
+def build_report(
+    datasets: list[Dataset],
+    figures: dict[str, Any],
+    settings: Settings,
+    formats: Sequence[str],
+    period: Period,
+    folder: Path,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Write the files of datasets already read (no connection held); the dict ``generate_report`` returns."""
+    stem = report_stem(now)
+    meta = report_meta(stem, period, now)
+    files, facts = write_files(
+        folder, stem, formats, meta, figures, datasets, settings.max_excel_rows, settings.project_root
+    )
+    services = next(d for d in datasets if d.name == "cost_by_service").table
+    top_services = [
+        [name, round(float(usd or 0), 2)]
+        for name, usd in zip(
+            services.column("service").to_pylist()[:5],
+            services.column("unblended_usd").to_pylist()[:5],
+            strict=True,
+        )
+    ]
+    return {
+        "report_id": stem,
+        "files": [str(p) for p in files],
+        "formats": list(formats),
+        "period": {
+            "start": period.start.isoformat(),
+            "end_exclusive": period.end.isoformat(),
+            "label": period.label,
+        },
+        "period_last_day": period.last_day.isoformat(),
+        "period_span": period.span(),
+        "totals": figures,
+        "top_services": top_services,
+        "datasets": {d.name: {"rows": d.rows, "source": d.source, "note": d.note} for d in datasets},
+        **facts,
+        "email": {"sent": False, "reason": "not requested"},
+    }
+
+
+def resolve_request(
+    settings: Settings,
+    formats: str | Iterable[str] | None,
+    *,
+    last_n_days: int | None,
+    preset: str | None,
+    start: object,
+    end: object,
+    output_dir: str | Path | None,
+    today: dt.date,
+) -> tuple[tuple[str, ...], Period, Path]:
+    """Validate everything first: formats, period and folder (created only once all are valid)."""
+    chosen = normalise_formats(formats, settings.report_default_formats)
+    try:
+        period = resolve_period(preset=preset, last_n_days=last_n_days, start=start, end=end, today=today)
+    except ReportRangeError as exc:
+        raise ReportError(str(exc)) from None
+    folder = report_dir(
+        output_dir if output_dir is not None else settings.report_output_dir, settings.project_root
+    )
+    return chosen, period, folder
+
+
+def report_message(settings: Settings, summary: dict[str, Any], files: Sequence[str]) -> mail.BuiltMessage:
+    """The report e-mail, shared by :func:`send_report_email` and the SES sensor so both send the same.
+
+    Attachments come only from this report's folder inside the project, named after its report id.
+    """
+    text, html = mail.report_bodies(summary, files)
+    report_id = summary.get("report_id")
+    return mail.build_message(
+        sender=settings.ses_sender_email or "",
+        recipients=list(settings.ses_recipient_emails),
+        subject=mail.report_subject(summary),
+        text_body=text,
+        html_body=html,
+        attachments=[Path(f) for f in files],
+        folder=attachment_folder(files, report_id, settings.project_root),
+        stem=str(report_id) if report_id else None,
+    )
+
+
+def send_report_email(settings: Settings, result: dict[str, Any], ses_client: Any = None) -> dict[str, Any]:
+    """E-mail a generated report (its summary and files); never raises, never touches the files."""
+    if not settings.ses_enabled:
+        return {"sent": False, "reason": "SES_ENABLED is false"}
+    try:
+        message = report_message(settings, result, result["files"])
+        if ses_client is None:
+            from finops_pipeline.aws_session import AwsResource
+
+            ses_client = AwsResource.from_settings(settings).client("ses", region=settings.ses_region)
+        message_id = mail.send_raw(ses_client, settings.ses_sender_email or "", message)
+    except Exception as exc:  # a failed send is reported, never fatal, and never removes a file
+        log.warning("report e-mail not sent: %s", exc)
+        return {"sent": False, "reason": f"send failed: {type(exc).__name__}: {exc}"[:500]}
+    return {
+        "sent": True,
+        "message_id": message_id,
+        "recipients": message.recipients,
+        "subject": message.subject,
+        "attached": message.attached,
+        "not_attached": message.listed,
+        "size_bytes": message.size,
+    }
+
+
+def generate_report(
+    formats: str | Iterable[str] | None = None,
+    *,
+    last_n_days: int | None = None,
+    preset: str | None = None,
+    start: object = None,
+    end: object = None,
+    email: bool = False,
+    output_dir: str | Path | None = None,
+    settings: Settings | None = None,
+    today: dt.date | None = None,
+    database: str | Path | None = None,
+) -> dict[str, Any]:
+    """Write the report for one period in ``formats`` and optionally e-mail it.
+
+    Returns ``{"files": [paths], "email": {...sent or why not}, "report_id", "period", "totals", ...}``.
+    Defaults: ``REPORT_DEFAULT_FORMATS``, ``REPORT_OUTPUT_DIR``, preset ``month_to_date``.
+    Raises :class:`ReportError` (bad formats, period or folder) before anything is written.
+    """
+    settings = settings or load_settings()
+    today = today or today_utc()
+    chosen, period, folder = resolve_request(
+        settings, formats, last_n_days=last_n_days, preset=preset, start=start, end=end,
+        output_dir=output_dir, today=today,
+    )  # fmt: skip
+    path = Path(database) if database is not None else settings.duckdb_path
+    if not path.is_file():
+        raise ReportError(f"the warehouse {path} does not exist yet: run the pipeline first (make demo)")
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        raise ReportError(
+            f"the warehouse {path} cannot be read now ({exc}); "
+            "a run is probably writing it: retry when it ends"
+        ) from exc
+    try:
+        datasets, figures = read_report(conn, settings, period)
+    finally:
+        conn.close()
+    result = build_report(datasets, figures, settings, chosen, period, folder, utc_now())
+    if email:
+        result["email"] = send_report_email(settings, result)
+    return result

@@ -1,0 +1,436 @@
+"""HTML: one self-contained file (inline CSS and SVG, no script, no network) of at most 2 MB.
+
+Charts are SVG drawn here: cost trend with anomaly markers, top services, top accounts, top movers,
+tag compliance beside spend coverage, anomalies and savings. Every value from the warehouse is
+HTML-escaped, and a Content-Security-Policy forbids any network fetch or script even if one slipped in.
+"""
+
+# ruff: noqa: E501  (CSS and SVG markup read better unwrapped)
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+from typing import Any
+
+from finops_pipeline.lib.reporting.datasets import Dataset
+
+MAX_HTML_BYTES = 2 * 1024 * 1024
+MAX_CELL_CHARS = 200
+TABLE_ROW_STEPS = (50, 25, 10, 0)  # rows per table, reduced until the file fits
+
+TREND = "#2563eb"
+TREND_FILL = "#bfdbfe"
+SERVICES = "#0d9488"
+ACCOUNTS = "#7c3aed"
+MOVER_UP = "#dc2626"
+MOVER_DOWN = "#16a34a"
+COMPLIANCE = "#f59e0b"
+COVERAGE = "#0891b2"
+ANOMALY = "#db2777"
+SAVINGS = "#65a30d"
+CHART_COLORS = {
+    "cost_trend": TREND_FILL,
+    "top_services": SERVICES,
+    "top_accounts": ACCOUNTS,
+    "top_movers": MOVER_UP,
+    "tag_compliance": COMPLIANCE,
+    "spend_coverage": COVERAGE,
+    "anomalies": ANOMALY,
+    "savings": SAVINGS,
+}
+
+CSS = """
+*{box-sizing:border-box}body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;
+background:#f5f7fb;color:#1f2937;font-size:14px}header{background:#1f3864;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}main{padding:18px 28px}
+.kpis{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;margin-bottom:18px}
+.kpi{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.kpi .v{font-size:20px;font-weight:600}.kpi .l{color:#6b7280;font-size:12px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}.card{background:#fff;border-radius:8px;padding:14px;
+box-shadow:0 1px 2px rgba(0,0,0,.08);overflow:hidden}.wide{grid-column:1/3}.card h2{font-size:15px;margin:0 0 8px}
+.note{color:#92400e;background:#fffbeb;border-radius:6px;padding:6px 10px;font-size:12px;margin:6px 0}
+.empty{color:#6b7280;padding:40px 0;text-align:center}svg{display:block;width:100%;height:auto}
+svg text{font-size:11px;fill:#374151}table{border-collapse:collapse;width:100%;font-size:12px}
+th{background:#1f3864;color:#fff;text-align:left;padding:5px 6px;position:sticky;top:0}
+td{padding:4px 6px;border-bottom:1px solid #e5e7eb;max-width:320px;overflow-wrap:anywhere}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.tables .card{margin-top:16px;overflow-x:auto}
+.legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}footer{color:#6b7280;padding:12px 28px}
+"""
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
+
+
+def money(value: Any) -> str:
+    if value is None:
+        return "–"
+    number = float(value)
+    sign = "-" if number < 0 else ""
+    return f"{sign}${abs(number):,.2f}"
+
+
+def short_money(value: float) -> str:
+    number = abs(value)
+    sign = "-" if value < 0 else ""
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if number >= div:
+            return f"{sign}${number / div:,.1f}{suffix}"
+    return f"{sign}${number:,.0f}"
+
+
+def pct(value: Any) -> str:
+    return "–" if value is None else f"{float(value):,.1f}%"
+
+
+def _clip(text: Any, limit: int = 42) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _t(text: Any, limit: int = 42) -> str:
+    return escape(_clip(text, limit), quote=True)
+
+
+def _svg(width: int, height: int, body: str, label: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}">{body}</svg>'
+    )
+
+
+def _empty(note: str) -> str:
+    return f'<div class="empty">No data{": " + escape(note) if note else ""}</div>'
+
+
+def line_chart(
+    points: Sequence[tuple[dt.date, float]], markers: Sequence[dt.date], label: str, width: int = 1100
+) -> str:
+    height, left, right, top, bottom = 260, 70, 16, 12, 34
+    if not points:
+        return ""
+    values = [v for _, v in points]
+    high = max(max(values), 0.0) or 1.0
+    low = min(min(values), 0.0)
+    span = (high - low) or 1.0
+    n = len(points)
+    inner_w, inner_h = width - left - right, height - top - bottom
+
+    def x(i: int) -> float:
+        return left + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
+
+    def y(v: float) -> float:
+        return top + inner_h * (1 - (v - low) / span)
+
+    parts = []
+    for k in range(5):
+        v = low + span * k / 4
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e7eb"/>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{escape(short_money(v))}</text>'
+        )
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, (_, v) in enumerate(points))
+    base = y(max(low, 0.0))
+    area = f"{x(0):.1f},{base:.1f} {line} {x(n - 1):.1f},{base:.1f}"
+    parts.append(f'<polygon points="{area}" fill="{TREND_FILL}"/>')
+    parts.append(f'<polyline points="{line}" fill="none" stroke="{TREND}" stroke-width="2.5"/>')
+    step = max(1, n // 8)
+    for i in range(0, n, step):
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - 12}" text-anchor="middle">{points[i][0].isoformat()}</text>'
+        )
+    index = {d: i for i, (d, _) in enumerate(points)}
+    for day in sorted(set(markers)):
+        if day in index:
+            i = index[day]
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(points[i][1]):.1f}" r="6" fill="{ANOMALY}"/>')
+    return _svg(width, height, "".join(parts), label)
+
+
+def hbar_chart(
+    items: Sequence[tuple[str, float]],
+    color: str | Callable[[float], str],
+    label: str,
+    fmt: Callable[[float], str] = short_money,
+    width: int = 540,
+) -> str:
+    if not items:
+        return ""
+    row_h, left, right, top = 24, 190, 80, 6
+    height = top * 2 + row_h * len(items)
+    values = [v for _, v in items]
+    high = max(max(values), 0.0)
+    low = min(min(values), 0.0)
+    span = (high - low) or 1.0
+    inner = width - left - right
+    zero = left + inner * (-low / span)
+    parts = []
+    for i, (name, value) in enumerate(items):
+        y = top + i * row_h
+        x0 = zero if value >= 0 else zero - inner * (-value / span)
+        w = inner * abs(value) / span
+        fill = color(value) if callable(color) else color
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 16}" text-anchor="end">{_t(name, 30)}</text>'
+            f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(w, 1.0):.1f}" height="{row_h - 7}" fill="{fill}"/>'
+            f'<text x="{max(x0 + w, zero) + 4:.1f}" y="{y + 16}">{escape(fmt(value))}</text>'
+        )
+    parts.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{height}" stroke="#9ca3af"/>')
+    return _svg(width, height, "".join(parts), label)
+
+
+def grouped_pct_chart(
+    items: Sequence[tuple[str, float | None, float | None]], label: str, width: int = 540
+) -> str:
+    if not items:
+        return ""
+    row_h, left, right, top = 34, 150, 60, 6
+    height = top * 2 + row_h * len(items) + 18
+    inner = width - left - right
+    parts = []
+    for i, (name, first, second) in enumerate(items):
+        y = top + i * row_h
+        parts.append(f'<text x="{left - 6}" y="{y + 20}" text-anchor="end">{_t(name, 24)}</text>')
+        for j, (value, color) in enumerate(((first, COMPLIANCE), (second, COVERAGE))):
+            if value is None:
+                continue
+            w = inner * max(0.0, min(float(value), 100.0)) / 100
+            yy = y + 3 + j * 14
+            parts.append(
+                f'<rect x="{left}" y="{yy}" width="{max(w, 1.0):.1f}" height="12" fill="{color}"/>'
+                f'<text x="{left + w + 4:.1f}" y="{yy + 10}">{escape(pct(value))}</text>'
+            )
+    ly = height - 8
+    parts.append(
+        f'<rect x="{left}" y="{ly - 9}" width="10" height="10" fill="{COMPLIANCE}"/>'
+        f'<text x="{left + 14}" y="{ly}">resources compliant</text>'
+        f'<rect x="{left + 150}" y="{ly - 9}" width="10" height="10" fill="{COVERAGE}"/>'
+        f'<text x="{left + 164}" y="{ly}">spend with the tag</text>'
+    )
+    return _svg(width, height, "".join(parts), label)
+
+
+def _col(dataset: Dataset, name: str) -> list[Any]:
+    return dataset.table.column(name).to_pylist() if name in dataset.table.column_names else []
+
+
+Chart = tuple[str, str, str, bool]  # (key, title, svg or empty-note html, wide)
+
+
+def _bar_card(
+    key: str,
+    title: str,
+    label: str,
+    items: Sequence[tuple[str, float]],
+    color: str | Callable[[float], str],
+    dataset: Dataset,
+) -> Chart:
+    """A half-width bar chart card, or the dataset's note when there is nothing to draw."""
+    return (key, title, hbar_chart(items, color, label) or _empty(dataset.note), False)
+
+
+def charts(by: dict[str, Dataset]) -> list[Chart]:
+    """(key, title, svg or empty-note html, wide)."""
+    out: list[Chart] = []
+    day = by["cost_by_day"]
+    anomalies = by["anomalies"]
+    high_starts = [
+        d
+        for d, s in zip(_col(anomalies, "start_date"), _col(anomalies, "severity"), strict=True)
+        if s == "high" and d is not None
+    ]
+    trend = line_chart(
+        list(zip(_col(day, "usage_date"), [float(v or 0) for v in _col(day, "unblended_usd")], strict=True)),
+        high_starts,
+        "Daily unblended cost",
+    )
+    out.append(
+        (
+            "cost_trend",
+            "Cost trend (daily unblended; ● high-severity anomaly starts)",
+            trend or _empty(day.note),
+            True,
+        )
+    )
+    services = by["cost_by_service"]
+    top_services = list(zip(_col(services, "service"), _col(services, "unblended_usd"), strict=True))[:10]
+    out.append(_bar_card("top_services", "Top services", "Top services", top_services, SERVICES, services))
+    accounts = by["cost_by_account"]
+    names = [
+        n or i for n, i in zip(_col(accounts, "account_name"), _col(accounts, "account_id"), strict=True)
+    ]
+    top_accounts = list(zip(names, _col(accounts, "unblended_usd"), strict=True))[:10]
+    out.append(_bar_card("top_accounts", "Top accounts", "Top accounts", top_accounts, ACCOUNTS, accounts))
+    movers = by["top_movers"]
+    mover_items = [
+        (f"{n or a} · {s}", float(c))
+        for a, n, s, c in zip(
+            _col(movers, "account_id"),
+            _col(movers, "account_name"),
+            _col(movers, "service"),
+            _col(movers, "change_usd"),
+            strict=True,
+        )
+    ][:10]
+    out.append(
+        _bar_card(
+            "top_movers",
+            "Top movers vs the previous period",
+            "Top movers",
+            mover_items,
+            lambda v: MOVER_UP if v >= 0 else MOVER_DOWN,
+            movers,
+        )
+    )
+    compliance = by["compliance_summary"]
+    rows = compliance.table.to_pylist()
+    keyed = [
+        (
+            r["dimension_value"] if r["dimension"] == "tag_key" else "All keys",
+            r.get("compliance_pct"),
+            r.get("spend_coverage_pct"),
+        )
+        for r in rows
+        if r.get("dimension") in ("overall", "tag_key")
+    ]
+    out.append(
+        (
+            "tag_compliance",
+            "Tag compliance and spend coverage",
+            grouped_pct_chart(keyed, "Tag compliance and spend coverage") or _empty(compliance.note),
+            False,
+        )
+    )
+    top_anomalies = [
+        (
+            f"{r.get('start_date')} {r.get('account_name') or r.get('account_id') or 'org'} · {r.get('service') or ''}",
+            float(r.get("impact_usd") or 0),
+        )
+        for r in anomalies.table.slice(0, 10).to_pylist()
+    ]
+    out.append(
+        _bar_card("anomalies", "Largest anomalies (impact)", "Anomalies", top_anomalies, ANOMALY, anomalies)
+    )
+    recs = by["recommendations"]
+    per_kind: dict[str, float] = {}
+    for kind, saving in zip(_col(recs, "kind"), _col(recs, "monthly_savings_usd"), strict=True):
+        per_kind[kind or "other"] = per_kind.get(kind or "other", 0.0) + float(saving or 0)
+    savings = sorted(per_kind.items(), key=lambda kv: -kv[1])
+    out.append(
+        _bar_card("savings", "Estimated savings per month, by kind", "Savings", savings, SAVINGS, recs)
+    )
+    return out
+
+
+def _cell(value: Any, kind: str) -> tuple[str, bool]:
+    if value is None:
+        return "", False
+    if kind == "currency":
+        return money(value), True
+    if kind == "percent":
+        return pct(value), True
+    if kind == "integer" and isinstance(value, int | float):
+        return f"{value:,.0f}", True
+    if kind == "number" and isinstance(value, int | float):
+        return ("" if not math.isfinite(value) else f"{value:,.2f}"), True
+    if isinstance(value, dt.date):
+        return value.isoformat(), False
+    return escape(_clip(value, MAX_CELL_CHARS), quote=True), False
+
+
+def table_html(dataset: Dataset, max_rows: int) -> str:
+    kinds = dataset.kinds
+    head = "".join(f"<th>{escape(name)}</th>" for name in dataset.table.column_names)
+    body = []
+    for row in dataset.table.slice(0, max_rows).to_pylist():
+        cells = []
+        for name, value in row.items():
+            text, numeric = _cell(value, kinds.get(name, "text"))
+            cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    shown = min(max_rows, dataset.rows)
+    caption = f"{dataset.rows:,} rows" + (
+        f", first {shown:,} shown (all rows in the CSV / Excel / JSON files)" if shown < dataset.rows else ""
+    )
+    note = f'<div class="note">{escape(dataset.note)}</div>' if dataset.note else ""
+    table = (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        if max_rows and dataset.rows
+        else ""
+    )
+    return (
+        f'<div class="card" id="{escape(dataset.name)}"><h2>{escape(dataset.title)}</h2>'
+        f"<p>{escape(dataset.spec.description)} {escape(caption)}.</p>{note}{table}</div>"
+    )
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: its first letter capitalised (month names keep theirs), a full stop."""
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+
+def kpis(totals: dict[str, Any]) -> str:
+    change = totals.get("change_vs_previous_pct")
+    items = [
+        ("Total unblended cost", money(totals.get("total_unblended_usd"))),
+        ("vs comparison period", "–" if change is None else f"{change:+,.1f}%"),
+        ("High-severity anomalies", f"{totals.get('anomalies_high_severity', 0):,}"),
+        ("Savings per month", money(totals.get("monthly_savings_usd"))),
+        ("Resources compliant", pct(totals.get("compliance_pct"))),
+        ("Spend with required tags", pct(totals.get("spend_coverage_pct"))),
+    ]
+    return (
+        '<section class="kpis">'
+        + "".join(
+            f'<div class="kpi"><div class="v">{escape(v)}</div><div class="l">{escape(k)}</div></div>'
+            for k, v in items
+        )
+        + "</section>"
+    )
+
+
+def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Dataset], table_rows: int) -> str:
+    by = {d.name: d for d in datasets}
+    chart_html = "".join(
+        f'<div class="card{" wide" if wide else ""}" id="chart-{key}"><h2>{escape(title)}</h2>{svg}</div>'
+        for key, title, svg, wide in charts(by)
+    )
+    tables = "".join(table_html(d, table_rows) for d in datasets)
+    title = f"FinOps report · {report['period_span']}"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{escape(title)}</h1><p>{escape(report['period_description'])} · generated "
+        f"{escape(report['generated_at'])} · {escape(str(totals.get('accounts', 0)))} accounts · "
+        f"{escape(str(totals.get('estimated_days', 0)))} day(s) still estimated by AWS</p>"
+        f"<p>{escape(_sentence(str(totals.get('comparison', ''))))}</p>"
+        + (f'<p class="note">{escape(report["period_note"])}.</p>' if report.get("period_note") else "")
+        + (
+            f'<p class="note caveat">{escape(totals["coverage_caveat"])}.</p>'
+            if totals.get("coverage_caveat")
+            else ""
+        )
+        + (
+            f'<p class="note caveat">{escape(totals["spend_coverage_caveat"])}.</p>'
+            if totals.get("spend_coverage_caveat")
+            else ""
+        )
+        + "</header>"
+        f'<main>{kpis(totals)}<section class="grid">{chart_html}</section>'
+        f'<section class="tables">{tables}</section></main>'
+        "<footer>finops-pipeline · figures in USD · Cost Explorer restates recent days; re-run to refresh.</footer>"
+        "</body></html>"
+    )
+
+
+def render_within_limit(
+    report: dict[str, Any], totals: dict[str, Any], datasets: list[Dataset]
+) -> tuple[bytes, int]:
+    """The page and the table rows it shows: fewer rows until it fits in MAX_HTML_BYTES."""
+    for rows in TABLE_ROW_STEPS:
+        page = render(report, totals, datasets, rows).encode()
+        if len(page) <= MAX_HTML_BYTES:
+            return page, rows
+    raise ValueError(f"the HTML report is {len(page):,} bytes even without tables (limit {MAX_HTML_BYTES:,})")

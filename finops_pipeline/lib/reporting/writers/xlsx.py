@@ -1,0 +1,412 @@
+"""A streaming .xlsx writer for large tables: SpreadsheetML written directly, cell XML built column-wise.
+
+Why not openpyxl or XlsxWriter: both build every cell as a Python object or call, which at a million rows
+× a dozen columns is minutes (see ``bench/report_export_bench.py``). Here each column's cell XML is built
+by vectorised string expressions (polars) a chunk of rows at a time and streamed into the zip, so time
+grows with the data at C speed and memory stays at one chunk. The output is plain Office Open XML that
+Excel, LibreOffice and openpyxl read: inline strings, numbers with number formats (currency, percent,
+date, thousands), a styled and frozen header row, an autofilter and column widths.
+
+Text goes through :func:`finops_pipeline.lib.reporting.safety.neutralise_array` first, characters XML cannot
+carry are dropped, and a cell holds at most Excel's 32,767 characters.
+"""
+
+# ruff: noqa: E501  (SpreadsheetML parts read better unwrapped)
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+from xml.sax.saxutils import escape, quoteattr
+
+import polars as pl
+import pyarrow as pa
+
+from finops_pipeline.clock import utc_now
+from finops_pipeline.lib.reporting.safety import neutralise, neutralise_array
+
+CHUNK_ROWS = 65_536
+MAX_CELL_CHARS = 32_767
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+ILLEGAL_XML_RE = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+NS = (
+    'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+)
+XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+# Number formats and the cell style (cellXfs index) of each presentation kind.
+CURRENCY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
+PERCENT_FORMAT = "0.00%"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+STYLE = {
+    "default": 0,
+    "header": 1,
+    "currency": 2,
+    "percent": 3,
+    "date": 4,
+    "integer": 5,
+    "number": 6,
+    "datetime": 7,
+    "title": 8,
+    "label": 9,
+}
+STYLES_XML = (
+    XML_DECL
+    + f"""<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<numFmts count="3"><numFmt numFmtId="164" formatCode={quoteattr(CURRENCY_FORMAT)}/>
+<numFmt numFmtId="165" formatCode="{DATE_FORMAT}"/><numFmt numFmtId="166" formatCode="{DATETIME_FORMAT}"/></numFmts>
+<fonts count="4"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>
+<font><b/><sz val="11"/><color rgb="FFFFFFFF"/><name val="Calibri"/><family val="2"/></font>
+<font><b/><sz val="14"/><color rgb="FF1F3864"/><name val="Calibri"/><family val="2"/></font>
+<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>
+<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>
+<fill><patternFill patternType="solid"><fgColor rgb="FF1F3864"/><bgColor indexed="64"/></patternFill></fill></fills>
+<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>
+<border><left/><right/><top/><bottom style="thin"><color rgb="FF8EA9DB"/></bottom><diagonal/></border></borders>
+<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
+<cellXfs count="10">
+<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>
+<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1" applyBorder="1" applyAlignment="1"><alignment vertical="center" wrapText="1"/></xf>
+<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="10" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>
+<xf numFmtId="0" fontId="3" fillId="0" borderId="0" xfId="0" applyFont="1"/>
+</cellXfs>
+<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
+</styleSheet>"""
+)
+NUMERIC_KINDS = ("currency", "percent", "integer", "number")
+WIDTH = {"currency": 15, "percent": 11, "integer": 11, "number": 12, "date": 12, "datetime": 17, "bool": 9}
+MIN_WIDTH, MAX_WIDTH = 8, 60
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _text_expr(expr: pl.Expr) -> pl.Expr:
+    return (
+        expr.str.slice(0, MAX_CELL_CHARS)
+        .str.replace_all(ILLEGAL_XML_RE, "")
+        .str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+        .str.replace_all("\r", "&#13;", literal=True)
+    )
+
+
+def _cell_expr(name: str, kind: str, letter: str, dtype: pl.DataType) -> pl.Expr:
+    """The XML of one column's cells for a chunk of rows ('' where the value is null)."""
+    col = pl.col(name)
+    ref = pl.concat_str([pl.lit(f'<c r="{letter}'), pl.col("__row")])
+    if dtype == pl.Boolean:
+        cell = pl.concat_str(
+            [ref, pl.lit('" t="b"><v>'), col.cast(pl.Int8).cast(pl.Utf8), pl.lit("</v></c>")]
+        )
+        return pl.when(col.is_not_null()).then(cell).otherwise(pl.lit(""))
+    if dtype.is_numeric():
+        value = col.cast(pl.Float64)
+        if kind == "percent":
+            value = value / 100.0
+        style = STYLE[kind] if kind in NUMERIC_KINDS else STYLE["number"]
+        ok = value.is_not_null() & value.is_finite()
+        text = value.cast(pl.Int64).cast(pl.Utf8) if kind == "integer" else value.cast(pl.Utf8)
+        cell = pl.concat_str([ref, pl.lit(f'" s="{style}"><v>'), text, pl.lit("</v></c>")])
+        return pl.when(ok).then(cell).otherwise(pl.lit(""))
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        if dtype == pl.Date:
+            serial = (col - pl.lit(EXCEL_EPOCH)).dt.total_days().cast(pl.Utf8)
+            style = STYLE["date"]
+        else:
+            naive = col.dt.replace_time_zone(None) if getattr(dtype, "time_zone", None) else col
+            micros = (naive - pl.lit(dt.datetime(1899, 12, 30))).dt.total_microseconds()
+            serial = (micros.cast(pl.Float64) / 86_400_000_000).cast(pl.Utf8)
+            style = STYLE["datetime"]
+        cell = pl.concat_str([ref, pl.lit(f'" s="{style}"><v>'), serial, pl.lit("</v></c>")])
+        return pl.when(col.is_not_null()).then(cell).otherwise(pl.lit(""))
+    text = _text_expr(col.cast(pl.Utf8))
+    cell = pl.concat_str(
+        [ref, pl.lit('" t="inlineStr"><is><t xml:space="preserve">'), text, pl.lit("</t></is></c>")]
+    )
+    return pl.when(col.is_not_null()).then(cell).otherwise(pl.lit(""))
+
+
+def _neutralised(table: pa.Table) -> pa.Table:
+    columns = [neutralise_array(column) for column in table.columns]
+    return pa.table(columns, names=table.column_names)
+
+
+def _widths(table: pa.Table, kinds: dict[str, str]) -> list[float]:
+    sample = table.slice(0, 2000)
+    widths = []
+    for name in table.column_names:
+        kind = kinds.get(name, "text")
+        width = float(WIDTH.get(kind, 10))
+        column = sample.column(name)
+        if kind in ("text", "json") and sample.num_rows:
+            lengths = pl.from_arrow(column.cast(pa.string())).str.len_chars()
+            width = float(lengths.quantile(0.95) or 0) + 2
+        width = max(width, len(name) + 4)  # the autofilter button needs room
+        widths.append(min(MAX_WIDTH, max(MIN_WIDTH, width)))
+    return widths
+
+
+@dataclass
+class SheetInfo:
+    name: str
+    rows_total: int
+    rows_written: int
+    columns: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.rows_written < self.rows_total
+
+
+@dataclass
+class Cell:
+    """A cell of a small hand-built sheet (the Summary)."""
+
+    value: Any
+    style: str = "default"
+
+
+class XlsxWriter:
+    """``with XlsxWriter(file) as book: book.add_table(...); book.add_cells(...)`` -> a valid .xlsx."""
+
+    def __init__(self, handle: IO[bytes], *, compresslevel: int = 1, title: str = "") -> None:
+        self._zip = zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
+        self._sheets: list[tuple[str, str, str | None]] = []  # (name, part, autofilter ref)
+        self._order: list[int] = []
+        self._title = title
+
+    def __enter__(self) -> XlsxWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._zip.close()
+
+    def _new_part(self, name: str) -> tuple[int, str]:
+        index = len(self._sheets) + 1
+        return index, f"xl/worksheets/sheet{index}.xml"
+
+    @staticmethod
+    def _sheet_head(ref: str, widths: Sequence[float], frozen: bool) -> str:
+        pane = (
+            '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+            '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+            if frozen
+            else ""
+        )
+        cols = "".join(
+            f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>' for i, w in enumerate(widths, 1)
+        )
+        return (
+            f'{XML_DECL}<worksheet {NS}><dimension ref="{ref}"/>'
+            f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
+            f'<sheetFormatPr defaultRowHeight="15"/>{f"<cols>{cols}</cols>" if cols else ""}<sheetData>'
+        )
+
+    def add_table(self, name: str, table: pa.Table, kinds: dict[str, str], max_rows: int) -> SheetInfo:
+        """One sheet: styled frozen header, typed cells, autofilter; at most ``max_rows`` data rows."""
+        total = table.num_rows
+        table = table.slice(0, max_rows)
+        _index, part = self._new_part(name)
+        ncols = len(table.column_names)
+        last = column_letter(max(ncols, 1) - 1)
+        ref = f"A1:{last}{table.num_rows + 1}"
+        letters = [column_letter(i) for i in range(ncols)]
+        with self._zip.open(part, "w", force_zip64=True) as out:
+            out.write(self._sheet_head(ref, _widths(table, kinds), frozen=True).encode())
+            header = "".join(
+                f'<c r="{letter}1" t="inlineStr" s="{STYLE["header"]}"><is><t>{escape(neutralise(col))}</t></is></c>'
+                for letter, col in zip(letters, table.column_names, strict=True)
+            )
+            out.write(f'<row r="1">{header}</row>'.encode())
+            for offset in range(0, table.num_rows, CHUNK_ROWS):
+                chunk = _neutralised(table.slice(offset, CHUNK_ROWS))
+                frame = pl.from_arrow(chunk)
+                assert isinstance(frame, pl.DataFrame)
+                frame = frame.with_columns(
+                    pl.int_range(offset + 2, offset + 2 + frame.height, dtype=pl.Int64)
+                    .cast(pl.Utf8)
+                    .alias("__row")
+                )
+                cells = [
+                    _cell_expr(col, kinds.get(col, "text"), letter, frame.schema[col])
+                    for letter, col in zip(letters, table.column_names, strict=True)
+                ]
+                rows = frame.select(
+                    pl.concat_str(
+                        [pl.lit('<row r="'), pl.col("__row"), pl.lit('">'), *cells, pl.lit("</row>")]
+                    )
+                    .str.join("")
+                    .alias("xml")
+                )
+                out.write(rows.item().encode())
+            out.write(f'</sheetData><autoFilter ref="{ref}"/></worksheet>'.encode())
+        self._sheets.append((name, part, ref))
+        return SheetInfo(name, total, table.num_rows, ncols)
+
+    def add_cells(self, name: str, rows: Sequence[Sequence[Cell | None]], widths: Sequence[float]) -> None:
+        """A small free-form sheet (no filter, no frozen pane), written cell by cell."""
+        _index, part = self._new_part(name)
+        ncols = max((len(r) for r in rows), default=1)
+        ref = f"A1:{column_letter(ncols - 1)}{max(len(rows), 1)}"
+        parts = [self._sheet_head(ref, widths, frozen=False)]
+        for r, row in enumerate(rows, 1):
+            parts.append(f'<row r="{r}">')
+            for c, cell in enumerate(row):
+                if cell is None or cell.value is None:
+                    continue
+                parts.append(_python_cell(f"{column_letter(c)}{r}", cell))
+            parts.append("</row>")
+        parts.append("</sheetData></worksheet>")
+        self._zip.writestr(part, "".join(parts))
+        self._sheets.append((name, part, None))
+
+    def set_order(self, names: Sequence[str]) -> None:
+        """Tab order by sheet name (sheets not named keep their order after these)."""
+        position = {name: i for i, name in enumerate(names)}
+        self._order = sorted(
+            range(len(self._sheets)), key=lambda i: (position.get(self._sheets[i][0], len(names)), i)
+        )
+
+    def close(self) -> None:
+        order = self._order or list(range(len(self._sheets)))
+        sheets_xml, names_xml, rels, overrides = [], [], [], []
+        for tab, i in enumerate(order):
+            name, part, ref = self._sheets[i]
+            rid = f"rId{i + 1}"
+            sheets_xml.append(f'<sheet name={quoteattr(name)} sheetId="{i + 1}" r:id="{rid}"/>')
+            if ref:
+                a, b = ref.split(":")
+                quoted = "'" + name.replace("'", "''") + "'"
+                absolute = (
+                    f"${''.join(ch for ch in a if ch.isalpha())}${''.join(ch for ch in a if ch.isdigit())}:"
+                )
+                absolute += (
+                    f"${''.join(ch for ch in b if ch.isalpha())}${''.join(ch for ch in b if ch.isdigit())}"
+                )
+                names_xml.append(
+                    f'<definedName name="_xlnm._FilterDatabase" localSheetId="{tab}" hidden="1">'
+                    f"{escape(quoted)}!{absolute}</definedName>"
+                )
+        for i, (_, part, _) in enumerate(self._sheets):
+            rels.append(
+                f'<Relationship Id="rId{i + 1}" '
+                'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+                f'Target="{part.removeprefix("xl/")}"/>'
+            )
+            overrides.append(
+                f'<Override PartName="/{part}" '
+                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            )
+        styles_id = len(self._sheets) + 1
+        rels.append(
+            f'<Relationship Id="rId{styles_id}" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+        )
+        defined = f"<definedNames>{''.join(names_xml)}</definedNames>" if names_xml else ""
+        self._zip.writestr(
+            "xl/workbook.xml",
+            f'{XML_DECL}<workbook {NS}><bookViews><workbookView activeTab="0"/></bookViews>'
+            f"<sheets>{''.join(sheets_xml)}</sheets>{defined}</workbook>",
+        )
+        self._zip.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f"{''.join(rels)}</Relationships>",
+        )
+        self._zip.writestr("xl/styles.xml", STYLES_XML)
+        now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._zip.writestr(
+            "docProps/core.xml",
+            f"{XML_DECL}<cp:coreProperties "
+            'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f"<dc:title>{escape(self._title)}</dc:title><dc:creator>finops-pipeline</dc:creator>"
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created></cp:coreProperties>',
+        )
+        self._zip.writestr(
+            "docProps/app.xml",
+            f"{XML_DECL}<Properties "
+            'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+            "<Application>finops-pipeline</Application></Properties>",
+        )
+        self._zip.writestr(
+            "_rels/.rels",
+            f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/>'
+            '<Relationship Id="rId2" '
+            'Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
+            'Target="docProps/core.xml"/>'
+            '<Relationship Id="rId3" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" '
+            'Target="docProps/app.xml"/></Relationships>',
+        )
+        self._zip.writestr(
+            "[Content_Types].xml",
+            f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+            '<Override PartName="/docProps/core.xml" '
+            'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+            '<Override PartName="/docProps/app.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+            f"{''.join(overrides)}</Types>",
+        )
+        self._zip.close()
+
+
+def _clean_text(value: str) -> str:
+    value = neutralise(value)[:MAX_CELL_CHARS]
+    value = "".join(ch for ch in value if ch in "\t\n\r" or (ord(ch) >= 0x20 and ch not in "\ufffe\uffff"))
+    return escape(value).replace("\r", "&#13;")
+
+
+def _python_cell(ref: str, cell: Cell) -> str:
+    value, style = cell.value, STYLE.get(cell.style, 0)
+    s = f' s="{style}"' if style else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"{s}><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):
+        number = float(value)
+        if not math.isfinite(number):
+            return ""
+        if cell.style == "percent":
+            number /= 100.0
+        return f'<c r="{ref}"{s}><v>{number!r}</v></c>'
+    if isinstance(value, dt.datetime):
+        naive = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        serial = (naive - dt.datetime(1899, 12, 30)).total_seconds() / 86400
+        return f'<c r="{ref}" s="{STYLE["datetime"]}"><v>{serial!r}</v></c>'
+    if isinstance(value, dt.date):
+        return f'<c r="{ref}" s="{STYLE["date"]}"><v>{(value - EXCEL_EPOCH).days}</v></c>'
+    return f'<c r="{ref}" t="inlineStr"{s}><is><t xml:space="preserve">{_clean_text(str(value))}</t></is></c>'
