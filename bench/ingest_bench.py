@@ -30,7 +30,7 @@ import dagster as dg
 import duckdb
 
 from finops_pipeline.clock import today_utc
-from finops_pipeline.defs.automation.windows import range_tags, refresh_tags
+from finops_pipeline.lib.cost_window import range_tags, refresh_tags
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
 from finops_pipeline.settings import load_settings
 

@@ -3,7 +3,7 @@
 The raw tables are synthesised directly in DuckDB (not through moto or the Cost Explorer emulator: a
 million resources through an emulator would measure the emulator). Then, each in its own process so its
 peak RSS is its own, with 2 DuckDB threads:
-  1. the marts as the pipeline builds them (``build_tag_compliance_*``, ``build_recommendations``);
+  1. the marts as the pipeline builds them (``build_tag_compliance_*``, ``write_recommendations``);
   2. the same computation in pandas, read from the same file.
 Prints wall time, peak RSS, the ratio, and checks both give the same headline numbers.
 Targets: marts in at most 30 s and 2 GB peak RSS on 2 cores.
@@ -156,10 +156,10 @@ def peak_rss_mb() -> float:
 
 def run_duckdb(path: Path) -> dict[str, float]:
     from finops_pipeline.defs.compliance.marts import (
-        build_tag_compliance_resources,
-        build_tag_compliance_summary,
+        write_tag_compliance_resources,
+        write_tag_compliance_summary,
     )
-    from finops_pipeline.defs.recommendations.marts import build_recommendations
+    from finops_pipeline.defs.recommendations.marts import write_recommendations
     from finops_pipeline.lib.tag_rules import TagRules
 
     rules = TagRules(KEYS, tuple((k, tuple(v)) for k, v in ALLOWED.items()))
@@ -167,11 +167,11 @@ def run_duckdb(path: Path) -> dict[str, float]:
     started = time.perf_counter()
     with duckdb.connect(str(path), config={"threads": THREADS}) as conn:
         t0 = time.perf_counter()
-        build_tag_compliance_resources(conn, rules, SNAPSHOT)
+        write_tag_compliance_resources(conn, rules, SNAPSHOT)
         t1 = time.perf_counter()
-        build_tag_compliance_summary(conn, rules, SNAPSHOT)
+        write_tag_compliance_summary(conn, rules, SNAPSHOT)
         t2 = time.perf_counter()
-        build_recommendations(conn, SNAPSHOT, MAX_SNAPSHOT_AGE)
+        write_recommendations(conn, SNAPSHOT, MAX_SNAPSHOT_AGE)
         t3 = time.perf_counter()
         compliant, evaluated, coverage = conn.execute(
             "SELECT resources_compliant, resources_evaluated, spend_coverage_pct FROM marts.tag_compliance_summary "

@@ -13,8 +13,9 @@ import duckdb
 
 from finops_pipeline import tables
 from finops_pipeline.clock import today_utc
-from finops_pipeline.defs.automation.windows import range_tags
+from finops_pipeline.lib.cost_window import range_tags
 from finops_pipeline.lib.run_recovery import fail_dead_runs
+from finops_pipeline.lib.savings import total_monthly_savings
 from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
 # every table of the raw and marts layers (meta holds the run's own bookkeeping, shown as CE requests)
@@ -28,12 +29,10 @@ SELECT
     (SELECT count(*) FROM marts.cost_anomalies
       WHERE source = 'finops_pipeline' AND grain = 'account_service'),
     (SELECT coalesce(sum(impact_usd), 0) FROM marts.cost_anomalies
-      WHERE source = 'finops_pipeline' AND grain = 'account_service'),
-    -- RI and Savings Plans offers cover the same usage: count the larger of the two, never both.
-    (SELECT coalesce(sum(usd) FILTER (WHERE kind NOT IN ('reserved_instances', 'savings_plans')), 0)
-            + greatest(coalesce(sum(usd) FILTER (WHERE kind = 'reserved_instances'), 0),
-                       coalesce(sum(usd) FILTER (WHERE kind = 'savings_plans'), 0))
-       FROM (SELECT kind, estimated_monthly_savings_usd AS usd FROM marts.recommendations))
+      WHERE source = 'finops_pipeline' AND grain = 'account_service')
+"""
+SAVINGS_BY_KIND_SQL = """
+SELECT kind, coalesce(sum(estimated_monthly_savings_usd), 0) FROM marts.recommendations GROUP BY 1
 """
 LAST_THREE_MONTHS_SQL = """
 -- The three complete months before $month (the 1st of today's month), then $month itself to date.
@@ -91,7 +90,8 @@ def summary(database: Path, run_id: str) -> str:
         for month, unblended, amortized, net, days in conn.execute(LAST_THREE_MONTHS_SQL, params).fetchall():
             to_date = f"  (to date, {days} days)" if month == today.strftime("%Y-%m") else ""
             lines.append(f"  {month:<8} {unblended:>14,.2f} {amortized:>14,.2f} {net:>14,.2f}{to_date}")
-        score, coverage, anomalies, impact, savings = conn.execute(HEADLINES_SQL).fetchone()
+        score, coverage, anomalies, impact = conn.execute(HEADLINES_SQL).fetchone()
+        savings = total_monthly_savings(dict(conn.execute(SAVINGS_BY_KIND_SQL).fetchall()))
         lines.append(f"Tag compliance score {score}% of resources; spend coverage {coverage}% of cost")
         lines.append(f"Anomalies (account x service): {anomalies}, net impact ${impact:,.2f}")
         lines.append(f"Savings found: ${savings:,.2f} a month (waste, rightsizing, the larger of RI / SP)")

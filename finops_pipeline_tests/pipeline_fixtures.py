@@ -21,7 +21,7 @@ import dagster as dg
 import pytest
 
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.automation.windows import range_tags
+from finops_pipeline.lib.cost_window import range_tags
 from finops_pipeline_tests.conftest import set_aws_env
 
 SANDBOX_REGIONS = "us-east-1,us-west-2,eu-west-1"

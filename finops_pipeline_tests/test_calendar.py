@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 from dagster._utils.schedules import cron_string_iterator
 
-from finops_pipeline.defs.automation.definitions import build_automation_defs
-from finops_pipeline.defs.automation.windows import refresh_tags
-from finops_pipeline.defs.reporting.schedules import build_report_schedule
+from finops_pipeline.lib.cost_window import refresh_tags
 from finops_pipeline.lib.reporting.report import generate_report
 from finops_pipeline.settings import load_settings
+from finops_pipeline_tests.automation_support import schedule_for, tick_schedule
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
 from finops_sandbox.world import World, build_world
@@ -247,12 +245,10 @@ def test_the_report_schedule_ticks_once_a_day_across_dst_changes(
             "REPORT_SCHEDULE_TIMEZONE": "Europe/Paris",
         }
     )
-    schedule = build_report_schedule(settings, dg.define_asset_job("finops_report_job"))
+    schedule = schedule_for(settings, "finops_report_schedule")
     ticks = _ticks(cron, "Europe/Paris", day)
     assert [t.astimezone(dt.UTC).strftime("%H:%M") for t in ticks] == utc_times
-    (request,) = schedule.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=ticks[0])
-    ).run_requests
+    (request,) = tick_schedule(schedule, settings, ticks[0]).run_requests
     as_of = request.run_config["ops"]["finops_report"]["config"]["as_of"]
     assert as_of == ticks[0].astimezone(dt.UTC).date().isoformat()  # the report's "today" is the UTC day
 
@@ -261,9 +257,9 @@ def test_the_report_schedule_ticks_once_a_day_across_dst_changes(
 def test_the_daily_refresh_ticks_once_and_asks_for_the_refresh_window(name: str) -> None:
     day = EDGE_DAYS[name]
     settings = load_settings({"FINOPS_DAILY_SCHEDULE_ENABLED": "true"}, today=day)
-    schedule = build_automation_defs(settings).resolve_schedule_def("daily_ingest_schedule")
+    schedule = schedule_for(settings, "daily_ingest_schedule")
     (tick,) = _ticks(schedule.cron_schedule, "UTC", day)
-    (request,) = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+    (request,) = tick_schedule(schedule, settings, tick).run_requests
     start, last = expected_refresh(day)
     assert request.tags["dagster/asset_partition_range_start"] == start.isoformat()
     assert request.tags["dagster/asset_partition_range_end"] == last.isoformat()

@@ -414,10 +414,10 @@ def test_region_not_enabled_is_recorded_with_the_fix(
 
 
 def test_lock_timeout_setting_reaches_the_resource(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from finops_pipeline.defs.resources import build_resources
+    from finops_pipeline.config_resources import resources_for
     from finops_pipeline.settings import load_settings
 
-    resources = build_resources(load_settings({"FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": "7"}))
+    resources = resources_for(load_settings({"FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": "7"}))
     assert resources["warehouse"].lock_timeout_seconds == 7
-    assert build_resources(load_settings({}))["warehouse"].lock_timeout_seconds == 30
+    assert resources_for(load_settings({}))["warehouse"].lock_timeout_seconds == 30
     assert os.environ.get("FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS") is None

@@ -56,8 +56,8 @@ def run_everything() -> list[dg.ExecuteInProcessResult]:
 
     The sensors (e-mail delivery) run on the same instance, so they see the runs' materializations.
     """
+    from finops_pipeline.config_resources import resources_for
     from finops_pipeline.definitions import defs as load_defs
-    from finops_pipeline.defs.resources import build_resources
 
     instance = dg.DagsterInstance.ephemeral()
     definitions = load_defs()
@@ -67,7 +67,7 @@ def run_everything() -> list[dg.ExecuteInProcessResult]:
         if job.name.startswith("__") or job.asset_layer.executable_asset_keys:
             continue
         results.append(job.execute_in_process(instance=instance, raise_on_error=False))
-    resources = build_resources(load_settings())
+    resources = resources_for(load_settings())
     for sensor in definitions.sensors or []:
         # The warehouse resource tears down after execution (it publishes the read copy), so the sensor
         # context has to be opened as a context manager.

@@ -2,7 +2,7 @@
 
 ``settings.py`` calls the ``parse_*`` functions (each raises ``ValueError`` with what is wrong, which the
 settings reader turns into ``VARIABLE='value' is invalid: ... Fix: ...``) and ``cross_check`` once every
-value is read. The compliance marts get the rules as a ``TagRules`` through ``rules_from_settings``.
+value is read. The compliance marts get the rules as a ``TagRules`` from ``TagPolicyResource.rules()``.
 """
 
 from __future__ import annotations

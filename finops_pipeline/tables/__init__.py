@@ -12,14 +12,14 @@ from typing import Any
 import dagster as dg
 
 from finops_pipeline.tables.marts import MART_TABLES, META_TABLES, VIEWS_SQL
-from finops_pipeline.tables.model import Column, Table
-from finops_pipeline.tables.raw import RAW_TABLES
+from finops_pipeline.tables.model import Column, Scan, Table
+from finops_pipeline.tables.raw import RAW_TABLES, SCANS
 
 TABLES: tuple[Table, ...] = (*RAW_TABLES, *MART_TABLES, *META_TABLES)
 BY_NAME = {t.name: t for t in TABLES}
 LAYERS = tuple(dict.fromkeys(t.layer for t in TABLES))
 
-__all__ = ["BY_NAME", "TABLES", "Column", "Table", "asset_table", "schema_sql", "table"]
+__all__ = ["BY_NAME", "SCANS", "TABLES", "Column", "Scan", "Table", "asset_table", "schema_sql", "table"]
 
 
 def table(name: str) -> Table:

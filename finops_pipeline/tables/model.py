@@ -87,3 +87,13 @@ STALE_COLUMNS = (  # what a scanned table keeps for the rows of a failed account
         added=True,
     ),
 )
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A fan-out of ``asset`` over accounts × regions, recorded as ``source`` in raw.scan_status: its
+    ``every_account_region_scanned`` check lists the targets that failed ``what``."""
+
+    asset: str
+    source: str
+    what: str

@@ -1,6 +1,6 @@
 """The ``raw`` layer: what the AWS APIs answered, one table per source and grain."""
 
-from finops_pipeline.tables.model import STALE_COLUMNS, Column, Table
+from finops_pipeline.tables.model import STALE_COLUMNS, Column, Scan, Table
 
 MONEY = "DECIMAL(18, 6)"
 DAILY_FRESHNESS = "max(usage_date) + 1"
@@ -406,4 +406,12 @@ RAW_TABLES = (
     CE_FORECASTS,
     AWS_BUDGETS,
     CE_COST_ALLOCATION_TAGS,
+)
+
+# The fan-outs whose per-target outcome raw.scan_status records (finops_pipeline/defs/ingest/fan_out.py).
+SCANS = (
+    Scan("tagged_resources", "tagging", "the tag scan"),
+    # each account's Organizations ListTagsForResource (a failed one leaves its tags NULL)
+    Scan("aws_accounts", "organizations:account_tags", "ListTagsForResource (account tags)"),
+    Scan("ec2_inventory", "ec2", "the EC2 describe calls"),
 )

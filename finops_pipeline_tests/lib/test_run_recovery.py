@@ -29,7 +29,7 @@ from finops_pipeline_tests.conftest import SANDBOX_AS_OF, finops_cli
 from finops_pipeline_tests.pipeline_fixtures import running_daemon, write_workspace
 from finops_sandbox.faults import Faults
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START = SANDBOX_AS_OF.replace(day=1).isoformat()
 END = SANDBOX_AS_OF.isoformat()

@@ -21,10 +21,11 @@ import polars as pl
 
 from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
+from finops_pipeline.config_resources import AnomalyPolicyResource
 from finops_pipeline.defs import layers
+from finops_pipeline.defs.anomalies.checks import NEW_HIGH_SQL
 from finops_pipeline.lib.anomalies import detect_with_drilldown
 from finops_pipeline.lib.markdown import md_table, usd
-from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, replace_rows
 
 SQL = resources.files("finops_pipeline.defs.anomalies").joinpath("sql")
@@ -45,12 +46,12 @@ MART_COLUMNS = (
 )  # fmt: skip
 
 
-def detector_params(settings: Settings) -> dict[str, Any]:
+def detector_params(policy: AnomalyPolicyResource) -> dict[str, Any]:
     return {
-        "min_impact_usd": settings.anomaly_min_impact_usd,
-        "min_score": settings.anomaly_min_score,
-        "high_impact_usd": settings.anomaly_high_impact_usd,
-        "medium_impact_usd": min(MEDIUM_IMPACT_USD, settings.anomaly_high_impact_usd),
+        "min_impact_usd": policy.min_impact_usd,
+        "min_score": policy.min_score,
+        "high_impact_usd": policy.high_impact_usd,
+        "medium_impact_usd": min(MEDIUM_IMPACT_USD, policy.high_impact_usd),
     }
 
 
@@ -58,9 +59,11 @@ def _event_id(*parts: Any) -> str:
     return "fp-" + hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).hexdigest()
 
 
-def pipeline_events(series: pl.DataFrame, drilldown: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+def pipeline_events(
+    series: pl.DataFrame, drilldown: pl.DataFrame, policy: AnomalyPolicyResource
+) -> pl.DataFrame:
     """Detected events with their grain, account and service parsed from the series id."""
-    events = detect_with_drilldown(series, drilldown, **detector_params(settings))
+    events = detect_with_drilldown(series, drilldown, **detector_params(policy))
     if events.height == 0:
         return events.with_columns(
             pl.lit(None, pl.Utf8).alias(c) for c in ("event_id", "grain", "account_id", "service")
@@ -80,8 +83,8 @@ def pipeline_events(series: pl.DataFrame, drilldown: pl.DataFrame, settings: Set
     return events.with_columns(pl.Series("event_id", ids, pl.Utf8))
 
 
-def _severity(impact: pl.Expr, settings: Settings) -> pl.Expr:
-    high = settings.anomaly_high_impact_usd
+def _severity(impact: pl.Expr, policy: AnomalyPolicyResource) -> pl.Expr:
+    high = policy.high_impact_usd
     return (
         pl.when(impact.abs() >= high)
         .then(pl.lit("high"))
@@ -138,13 +141,13 @@ def read_series(conn: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
     return series, conn.sql(DRILLDOWN_SQL).pl()
 
 
-def detect_events(series: pl.DataFrame, drilldown: pl.DataFrame, settings: Settings) -> Detected:
+def detect_events(series: pl.DataFrame, drilldown: pl.DataFrame, policy: AnomalyPolicyResource) -> Detected:
     last_day = series["date"].max() if series.height else None
-    return Detected(pipeline_events(series, drilldown, settings), last_day)
+    return Detected(pipeline_events(series, drilldown, policy), last_day)
 
 
-def build_mart(conn: Any, settings: Settings, now: dt.datetime, detected: Detected) -> pl.DataFrame:
-    """Compute ``marts.cost_anomalies`` (returned, not written) from the detector's events."""
+def _our_events(conn: Any, detected: Detected) -> pl.DataFrame:
+    """The detector's events with their drivers (usage type, region) ranked by dollar change."""
     ours, last_day = detected.events, detected.last_day
     drivers = pl.DataFrame(
         schema={
@@ -187,7 +190,7 @@ def build_mart(conn: Any, settings: Settings, now: dt.datetime, detected: Detect
         pl.col("impact").alias("impact_usd"),
         pl.col("days").cast(pl.Int32),
     )
-    ours = (
+    return (
         ours.with_columns(
             pl.col("driver_list")
             .map_elements(lambda v: json.dumps(list(v) if v is not None else []), return_dtype=pl.Utf8)
@@ -205,9 +208,12 @@ def build_mart(conn: Any, settings: Settings, now: dt.datetime, detected: Detect
         )
     )
 
+
+def _aws_events(conn: Any, last_day: dt.date | None) -> pl.DataFrame:
+    """AWS Cost Anomaly Detection's anomalies in the mart's columns, their root causes as drivers."""
     aws = conn.sql(AWS_EVENTS_SQL, params=[last_day or utc_now().date()]).pl()
     aws_drivers = [_aws_drivers(rc) for rc in aws["root_causes"].to_list()]
-    aws = aws.with_columns(
+    return aws.with_columns(
         pl.lit("aws").alias("source"),
         (pl.col("end_date") - pl.col("start_date")).dt.total_days().add(1).cast(pl.Int32).alias("days"),
         pl.col("start_date").alias("detected_date"),
@@ -224,6 +230,28 @@ def build_mart(conn: Any, settings: Settings, now: dt.datetime, detected: Detect
         ),
         pl.Series("top_driver_share", [None] * aws.height, pl.Float64),
     )
+
+
+def _with_matches(mart: pl.DataFrame) -> pl.DataFrame:
+    """Match across sources: same grain, account and service, overlapping windows."""
+    keyed = mart.select(
+        "event_id", "source", "grain", "account_id", "service", "start_date", "end_date"
+    ).with_columns(pl.col("account_id").fill_null(""), pl.col("service").fill_null(""))
+    pairs = keyed.join(keyed, on=["grain", "account_id", "service"], suffix="_o").filter(
+        (pl.col("source") != pl.col("source_o"))
+        & (pl.col("start_date") <= pl.col("end_date_o"))
+        & (pl.col("end_date") >= pl.col("start_date_o"))
+    )
+    matches = pairs.group_by("event_id").agg(pl.col("event_id_o").sort().alias("matched_event_ids"))
+    return mart.join(matches, on="event_id", how="left").with_columns(
+        pl.col("matched_event_ids").is_not_null().alias("matched")
+    )
+
+
+def mart_rows(conn: Any, policy: AnomalyPolicyResource, now: dt.datetime, detected: Detected) -> pl.DataFrame:
+    """Compute ``marts.cost_anomalies`` (returned, not written) from the detector's events and AWS's."""
+    ours = _our_events(conn, detected)
+    aws = _aws_events(conn, detected.last_day)
     common = (
         "event_id", "source", "grain", "account_id", "service", "start_date", "end_date", "days",
         "detected_date",
@@ -242,21 +270,9 @@ def build_mart(conn: Any, settings: Settings, now: dt.datetime, detected: Detect
     )
     mart = mart.with_columns(
         (pl.col("impact_usd") / pl.col("expected_usd").abs().replace(0.0, None) * 100).alias("impact_pct"),
-        _severity(pl.col("impact_usd"), settings).alias("severity"),
+        _severity(pl.col("impact_usd"), policy).alias("severity"),
     )
-    # Match across sources: same grain, account and service, overlapping windows.
-    keyed = mart.select(
-        "event_id", "source", "grain", "account_id", "service", "start_date", "end_date"
-    ).with_columns(pl.col("account_id").fill_null(""), pl.col("service").fill_null(""))
-    pairs = keyed.join(keyed, on=["grain", "account_id", "service"], suffix="_o").filter(
-        (pl.col("source") != pl.col("source_o"))
-        & (pl.col("start_date") <= pl.col("end_date_o"))
-        & (pl.col("end_date") >= pl.col("start_date_o"))
-    )
-    matches = pairs.group_by("event_id").agg(pl.col("event_id_o").sort().alias("matched_event_ids"))
-    mart = mart.join(matches, on="event_id", how="left").with_columns(
-        pl.col("matched_event_ids").is_not_null().alias("matched")
-    )
+    mart = _with_matches(mart)
     names = conn.sql(
         "SELECT account_id, any_value(account_name) AS account_name FROM raw.aws_accounts GROUP BY 1"
     ).pl()
@@ -321,66 +337,65 @@ def _preview(mart: pl.DataFrame) -> str:
     )
 
 
-def build_cost_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
-    @dg.asset(
-        name="cost_anomalies",
-        group_name=layers.MARTS_ANOMALIES,
-        kinds={"duckdb", "python"},
-        owners=["team:finops"],
-        pool="duckdb",
-        deps=[
-            "ce_cost_daily",
-            "ce_cost_by_region",
-            "ce_cost_by_usage_type",
-            "ce_cost_by_account_usage_type",
-            "ce_anomalies",
-            "aws_accounts",
-        ],
-        description="Cost anomalies in dollars with their drivers, per account × service, account and "
-        "organisation, beside AWS's.",
-        metadata=tables.definition_metadata("cost_anomalies"),
+@dg.asset(
+    name="cost_anomalies",
+    group_name=layers.MARTS_ANOMALIES,
+    kinds={"duckdb", "python"},
+    owners=["team:finops"],
+    pool="duckdb",
+    deps=[
+        "ce_cost_daily",
+        "ce_cost_by_region",
+        "ce_cost_by_usage_type",
+        "ce_cost_by_account_usage_type",
+        "ce_anomalies",
+        "aws_accounts",
+    ],
+    description="Cost anomalies in dollars with their drivers, per account × service, account and "
+    "organisation, beside AWS's.",
+    metadata=tables.definition_metadata("cost_anomalies"),
+)
+def cost_anomalies(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, anomaly_policy: AnomalyPolicyResource
+) -> dg.MaterializeResult:
+    now = utc_now()
+    with warehouse.connect() as conn:
+        series, drilldown = read_series(conn)
+    # Scoring takes ~45 s at 1,000 accounts: the warehouse is not held meanwhile.
+    detected = detect_events(series, drilldown, anomaly_policy)
+    with warehouse.connect() as conn:
+        conn.execute(TABLE_SQL)
+        mart = mart_rows(conn, anomaly_policy, now, detected)
+        replace_rows(conn, "marts.cost_anomalies", mart.to_arrow(), "true")
+        counted = tables.row_count(conn, "cost_anomalies")
+        new_ids = {row[0] for row in conn.execute(NEW_HIGH_SQL).fetchall()}
+    ours = mart.filter(pl.col("source") == "finops_pipeline")
+    aws = mart.filter(pl.col("source") == "aws")
+    service_grain = ours.filter(pl.col("grain") == "account_service")
+    # The rule of "new high-severity anomaly" is the check's query, so the alert e-mail and the check agree.
+    new_high = ours.filter(pl.col("event_id").is_in(list(new_ids)))
+    context.log.info("cost_anomalies: %d events of ours, %d of AWS", ours.height, aws.height)
+    return dg.MaterializeResult(
+        metadata={
+            **counted,
+            "anomalies": ours.height,
+            "anomalies_account_service": service_grain.height,
+            "anomalies_high_severity": ours.filter(pl.col("severity") == "high").height,
+            "anomalies_new_high_severity": new_high.height,
+            "anomalies_open": ours.filter(pl.col("is_open")).height,
+            "impact_increases_usd": round(
+                float(service_grain.filter(pl.col("impact_usd") > 0)["impact_usd"].sum()), 2
+            ),
+            "impact_decreases_usd": round(
+                float(service_grain.filter(pl.col("impact_usd") < 0)["impact_usd"].sum()), 2
+            ),
+            "aws_anomalies": aws.height,
+            "matched_with_aws": ours.filter(pl.col("matched")).height,
+            "aws_matched_by_ours": aws.filter(pl.col("matched")).height,
+            "min_impact_usd": anomaly_policy.min_impact_usd,
+            "min_score": anomaly_policy.min_score,
+            "top_anomalies": dg.MetadataValue.md(_preview(mart)),
+            # What the anomaly e-mail sensor sends: it may not read DuckDB, so the rows travel here.
+            "new_high_severity_anomalies": dg.MetadataValue.json(_alert_rows(new_high)),
+        }
     )
-    def cost_anomalies(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
-        now = utc_now()
-        with warehouse.connect() as conn:
-            series, drilldown = read_series(conn)
-        # Scoring takes ~45 s at 1,000 accounts: the warehouse is not held meanwhile.
-        detected = detect_events(series, drilldown, settings)
-        with warehouse.connect() as conn:
-            conn.execute(TABLE_SQL)
-            mart = build_mart(conn, settings, now, detected)
-            replace_rows(conn, "marts.cost_anomalies", mart.to_arrow(), "true")
-            counted = tables.row_count(conn, "cost_anomalies")
-        ours = mart.filter(pl.col("source") == "finops_pipeline")
-        aws = mart.filter(pl.col("source") == "aws")
-        service_grain = ours.filter(pl.col("grain") == "account_service")
-        new_high = ours.filter((pl.col("severity") == "high") & (pl.col("first_seen_at") == now))
-        context.log.info("cost_anomalies: %d events of ours, %d of AWS", ours.height, aws.height)
-        return dg.MaterializeResult(
-            metadata={
-                **counted,
-                "anomalies": ours.height,
-                "anomalies_account_service": service_grain.height,
-                "anomalies_high_severity": ours.filter(pl.col("severity") == "high").height,
-                "anomalies_new_high_severity": new_high.height,
-                "anomalies_open": ours.filter(pl.col("is_open")).height,
-                "impact_increases_usd": round(
-                    float(service_grain.filter(pl.col("impact_usd") > 0)["impact_usd"].sum()), 2
-                ),
-                "impact_decreases_usd": round(
-                    float(service_grain.filter(pl.col("impact_usd") < 0)["impact_usd"].sum()), 2
-                ),
-                "aws_anomalies": aws.height,
-                "matched_with_aws": ours.filter(pl.col("matched")).height,
-                "aws_matched_by_ours": aws.filter(pl.col("matched")).height,
-                "min_impact_usd": settings.anomaly_min_impact_usd,
-                "min_score": settings.anomaly_min_score,
-                "top_anomalies": dg.MetadataValue.md(_preview(mart)),
-                # What the anomaly e-mail sensor sends: it may not read DuckDB, so the rows travel here.
-                "new_high_severity_anomalies": dg.MetadataValue.json(_alert_rows(new_high)),
-            }
-        )
-
-    return cost_anomalies

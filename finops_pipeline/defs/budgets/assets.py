@@ -28,11 +28,11 @@ from finops_pipeline.aws_session import (
     classify_error,
 )
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
+from finops_pipeline.config_resources import SpendAlertsResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.lib.budget_scope import budget_scope
 from finops_pipeline.lib.markdown import md_table, usd
-from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
 SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
@@ -254,11 +254,11 @@ def forecast_status(conn: Any) -> str:
     return rows[0][0] or "ok"
 
 
-def compute_budget_status(conn: Any, settings: Settings, as_of: dt.date) -> pa.Table:
+def compute_budget_status(conn: Any, alerts: SpendAlertsResource, as_of: dt.date) -> pa.Table:
     params = {
         "as_of": as_of,
-        "monthly_warning": settings.cost_monthly_warning,
-        "daily_warning": settings.cost_daily_warning,
+        "monthly_warning": alerts.monthly_warning_usd,
+        "daily_warning": alerts.daily_warning_usd,
         "forecast_status": forecast_status(conn),
     }
     return conn.sql(STATUS_SQL, params=params).to_arrow_table()
@@ -283,60 +283,57 @@ def _preview(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def build_budget_status_asset(settings: Settings) -> dg.AssetsDefinition:
-    @dg.asset(
-        name="budget_status",
-        group_name=layers.MARTS_BUDGETS,
-        kinds={"duckdb"},
-        owners=["team:finops"],
-        pool="duckdb",
-        deps=["ce_cost_daily", "aws_accounts", "ce_cost_forecast", "aws_budgets"],
-        description="This month's actual and forecast spend against budgets and thresholds, "
-        "per account and overall.",
-        metadata=tables.definition_metadata("budget_status"),
+@dg.asset(
+    name="budget_status",
+    group_name=layers.MARTS_BUDGETS,
+    kinds={"duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    deps=["ce_cost_daily", "aws_accounts", "ce_cost_forecast", "aws_budgets"],
+    description="This month's actual and forecast spend against budgets and thresholds, "
+    "per account and overall.",
+    metadata=tables.definition_metadata("budget_status"),
+)
+def budget_status(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, spend_alerts: SpendAlertsResource
+) -> dg.MaterializeResult:
+    now = utc_now()
+    with warehouse.connect() as conn:
+        conn.execute(STATUS_TABLE_SQL)
+        table = compute_budget_status(conn, spend_alerts, now.date())
+        cost_explorer_forecast = forecast_status(conn)
+        table = table.append_column(
+            "computed_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
+        )
+        with transaction(conn):
+            conn.execute("DELETE FROM marts.budget_status")
+            conn.register("incoming_status", table)
+            conn.execute("INSERT INTO marts.budget_status BY NAME SELECT * FROM incoming_status")
+            conn.unregister("incoming_status")
+        counted = tables.row_count(conn, "budget_status")
+    # the metadata watches this month and next; last month's final rows are history
+    rows = [r for r in table.to_pylist() if r["month_state"] != "closed"]
+    org = next((r for r in rows if r["scope"] == "organisation" and r["month_state"] == "current"), None)
+    alerts = [
+        r for r in rows if r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
+    ]
+    context.log.info("budget_status: %d rows, %d alerts", len(rows), len(alerts))
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            r["status"] not in ("over_budget", "forecast_over_budget"),
+            r["scope"] != "organisation",
+        ),
     )
-    def budget_status(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
-        now = utc_now()
-        with warehouse.connect() as conn:
-            conn.execute(STATUS_TABLE_SQL)
-            table = compute_budget_status(conn, settings, now.date())
-            cost_explorer_forecast = forecast_status(conn)
-            table = table.append_column(
-                "computed_at", pa.array([now] * table.num_rows, pa.timestamp("us", tz="UTC"))
-            )
-            with transaction(conn):
-                conn.execute("DELETE FROM marts.budget_status")
-                conn.register("incoming_status", table)
-                conn.execute("INSERT INTO marts.budget_status BY NAME SELECT * FROM incoming_status")
-                conn.unregister("incoming_status")
-            counted = tables.row_count(conn, "budget_status")
-        # the metadata watches this month and next; last month's final rows are history
-        rows = [r for r in table.to_pylist() if r["month_state"] != "closed"]
-        org = next((r for r in rows if r["scope"] == "organisation" and r["month_state"] == "current"), None)
-        alerts = [
-            r for r in rows if r["status"] in ("over_budget", "forecast_over_budget", "over_daily_threshold")
-        ]
-        context.log.info("budget_status: %d rows, %d alerts", len(rows), len(alerts))
-        ordered = sorted(
-            rows,
-            key=lambda r: (
-                r["status"] not in ("over_budget", "forecast_over_budget"),
-                r["scope"] != "organisation",
-            ),
-        )
-        return dg.MaterializeResult(
-            metadata={
-                **counted,
-                "month_to_date_usd": round(org["month_to_date_usd"], 2) if org else 0.0,
-                "forecast_month_end_usd": round(org["forecast_usd"] or 0.0, 2) if org else 0.0,
-                "forecast_status": cost_explorer_forecast,
-                "over_budget": sum(r["status"] == "over_budget" for r in rows),
-                "forecast_over_budget": sum(r["status"] == "forecast_over_budget" for r in rows),
-                "budgets_tracked": sum(r["limit_usd"] is not None for r in rows),
-                "status": dg.MetadataValue.md(_preview(ordered)),
-            }
-        )
-
-    return budget_status
+    return dg.MaterializeResult(
+        metadata={
+            **counted,
+            "month_to_date_usd": round(org["month_to_date_usd"], 2) if org else 0.0,
+            "forecast_month_end_usd": round(org["forecast_usd"] or 0.0, 2) if org else 0.0,
+            "forecast_status": cost_explorer_forecast,
+            "over_budget": sum(r["status"] == "over_budget" for r in rows),
+            "forecast_over_budget": sum(r["status"] == "forecast_over_budget" for r in rows),
+            "budgets_tracked": sum(r["limit_usd"] is not None for r in rows),
+            "status": dg.MetadataValue.md(_preview(ordered)),
+        }
+    )

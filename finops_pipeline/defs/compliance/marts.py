@@ -48,7 +48,7 @@ def register_rules(conn: duckdb.DuckDBPyConnection, rules: TagRules) -> None:
     conn.unregister("exempt_types_in")
 
 
-def build_tag_compliance_resources(
+def write_tag_compliance_resources(
     conn: duckdb.DuckDBPyConnection, rules: TagRules, snapshot_date: dt.date
 ) -> int:
     """Replace ``marts.tag_compliance_resources`` with today's evaluation of every resource."""
@@ -67,7 +67,7 @@ def build_tag_compliance_resources(
     return int(conn.execute("SELECT count(*) FROM marts.tag_compliance_resources").fetchall()[0][0])
 
 
-def build_tag_compliance_summary(
+def write_tag_compliance_summary(
     conn: duckdb.DuckDBPyConnection,
     rules: TagRules,
     snapshot_date: dt.date,

@@ -15,9 +15,9 @@ import pyarrow as pa
 from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
+from finops_pipeline.config_resources import CostWindowResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
-from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
 
 UPSERT_ANOMALIES_SQL = """
@@ -92,43 +92,41 @@ def anomaly_row(item: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def build_anomalies_asset(settings: Settings) -> dg.AssetsDefinition:
-    @dg.asset(
-        name="ce_anomalies",
-        group_name=layers.RAW_COST,
-        kinds={"aws", "duckdb"},
-        owners=["team:finops"],
-        pool="duckdb",
-        description=f"AWS Cost Anomaly Detection results, last {settings.lookback_days} days, by id.",
-        metadata=tables.definition_metadata("ce_anomalies"),
+@dg.asset(
+    name="ce_anomalies",
+    group_name=layers.RAW_COST,
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    description="AWS Cost Anomaly Detection results over the last LOOKBACK_DAYS days, by id.",
+    metadata=tables.definition_metadata("ce_anomalies"),
+)
+def ce_anomalies(
+    context: dg.AssetExecutionContext,
+    aws: AwsResource,
+    warehouse: WarehouseResource,
+    cost_window: CostWindowResource,
+) -> dg.MaterializeResult:
+    end = utc_now().date()
+    start = end - dt.timedelta(days=cost_window.anomaly_lookback_days)
+    now = utc_now()
+    with aws.tracked() as calls:
+        items = [a for page in anomaly_pages(aws.client("ce"), start, end) for a in page.get("Anomalies", [])]
+    table = pa.Table.from_pylist([anomaly_row(item, now) for item in items], schema=ANOMALY_COLUMNS)
+    with warehouse.connect() as conn:
+        conn.register("incoming_anomalies", table)
+        with transaction(conn):
+            conn.execute(UPSERT_ANOMALIES_SQL)
+        conn.unregister("incoming_anomalies")
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = tables.row_count(conn, "ce_anomalies")
+    total_impact = sum((row["total_impact"] or 0 for row in table.to_pylist()), Decimal(0))
+    return dg.MaterializeResult(
+        metadata={
+            **counted,
+            "anomalies_in_window": table.num_rows,
+            "total_impact_usd": float(round(total_impact, 2)),
+            "window_start": start.isoformat(),
+            **call_metadata(calls),
+        }
     )
-    def ce_anomalies(
-        context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
-        end = utc_now().date()
-        start = end - dt.timedelta(days=settings.lookback_days)
-        now = utc_now()
-        with aws.tracked() as calls:
-            items = [
-                a for page in anomaly_pages(aws.client("ce"), start, end) for a in page.get("Anomalies", [])
-            ]
-        table = pa.Table.from_pylist([anomaly_row(item, now) for item in items], schema=ANOMALY_COLUMNS)
-        with warehouse.connect() as conn:
-            conn.register("incoming_anomalies", table)
-            with transaction(conn):
-                conn.execute(UPSERT_ANOMALIES_SQL)
-            conn.unregister("incoming_anomalies")
-            record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-            counted = tables.row_count(conn, "ce_anomalies")
-        total_impact = sum((row["total_impact"] or 0 for row in table.to_pylist()), Decimal(0))
-        return dg.MaterializeResult(
-            metadata={
-                **counted,
-                "anomalies_in_window": table.num_rows,
-                "total_impact_usd": float(round(total_impact, 2)),
-                "window_start": start.isoformat(),
-                **call_metadata(calls),
-            }
-        )
-
-    return ce_anomalies

@@ -10,10 +10,9 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
+from finops_pipeline.config_resources import CostWindowResource
 from finops_pipeline.defs.ingest.cost_explorer_api import month_total
-from finops_pipeline.defs.ingest.fan_out import build_scan_check
 from finops_pipeline.lib.caller_scope import PARTIAL_FIX
-from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
 
 MONTH_TOTAL_SQL = """
@@ -49,57 +48,55 @@ def latest_scope(conn: Any) -> dict[str, Any] | None:
     return None if row is None else dict(zip(keys, row, strict=True))
 
 
-def build_reconciliation_check(settings: Settings) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset="ce_cost_daily",
-        name="last_month_matches_cost_explorer",
-        description="Last full month's unblended total equals Cost Explorer's own total to the cent.",
-    )
-    def check(
-        context: dg.AssetCheckExecutionContext, aws: AwsResource, warehouse: WarehouseResource
-    ) -> dg.AssetCheckResult:
-        end = first_of_month_months_ago(utc_now().date(), 0)
-        start = first_of_month_months_ago(end, 1)
-        if start < settings.start_date:
-            return dg.AssetCheckResult(
-                passed=True, metadata={"skipped": "last month is before FINOPS_START_DATE"}
-            )
-        with warehouse.connect() as conn:
-            days_loaded = scalar(conn, MONTH_DAYS_SQL, (start, end))
-        if days_loaded < (end - start).days:
-            # A partial load cannot match; say so without paying for a Cost Explorer request.
-            return dg.AssetCheckResult(
-                passed=True,
-                metadata={
-                    "skipped": f"last month is not fully loaded ({days_loaded} of {(end - start).days} days)"
-                },
-            )
-        with aws.tracked() as calls:
-            expected = month_total(aws.client("ce"), start, end)
-        with warehouse.connect() as conn:
-            actual = scalar(conn, MONTH_TOTAL_SQL, (start, end))
-            scope = latest_scope(conn)
-            record_api_calls(
-                conn, context.run.run_id, "ce_cost_daily:last_month_matches_cost_explorer", calls
-            )
-        difference = Decimal(actual) - expected
-        # Both sides come from the same Cost Explorer: for a member caller they agree on a partial bill.
-        partial = bool(scope and scope["partial"])
+@dg.asset_check(
+    asset="ce_cost_daily",
+    name="last_month_matches_cost_explorer",
+    description="Last full month's unblended total equals Cost Explorer's own total to the cent.",
+)
+def last_month_matches_cost_explorer(
+    context: dg.AssetCheckExecutionContext,
+    aws: AwsResource,
+    warehouse: WarehouseResource,
+    cost_window: CostWindowResource,
+) -> dg.AssetCheckResult:
+    end = first_of_month_months_ago(utc_now().date(), 0)
+    start = first_of_month_months_ago(end, 1)
+    if start < cost_window.start_date:
         return dg.AssetCheckResult(
-            passed=abs(difference) < Decimal("0.01") and not partial,
+            passed=True, metadata={"skipped": "last month is before FINOPS_START_DATE"}
+        )
+    with warehouse.connect() as conn:
+        days_loaded = scalar(conn, MONTH_DAYS_SQL, (start, end))
+    if days_loaded < (end - start).days:
+        # A partial load cannot match; say so without paying for a Cost Explorer request.
+        return dg.AssetCheckResult(
+            passed=True,
             metadata={
-                "month": start.isoformat()[:7],
-                "warehouse_usd": float(actual),
-                "cost_explorer_usd": float(expected),
-                "difference_usd": float(difference),
-                "caller_role": scope["role"] if scope else "not recorded",
-                "partial_bill": partial,
-                **({"why": f"{scope['description']}. Fix: {PARTIAL_FIX}"} if partial and scope else {}),
-                **call_metadata(calls),
+                "skipped": f"last month is not fully loaded ({days_loaded} of {(end - start).days} days)"
             },
         )
-
-    return check
+    with aws.tracked() as calls:
+        expected = month_total(aws.client("ce"), start, end)
+    with warehouse.connect() as conn:
+        actual = scalar(conn, MONTH_TOTAL_SQL, (start, end))
+        scope = latest_scope(conn)
+        record_api_calls(conn, context.run.run_id, "ce_cost_daily:last_month_matches_cost_explorer", calls)
+    difference = Decimal(actual) - expected
+    # Both sides come from the same Cost Explorer: for a member caller they agree on a partial bill.
+    partial = bool(scope and scope["partial"])
+    return dg.AssetCheckResult(
+        passed=abs(difference) < Decimal("0.01") and not partial,
+        metadata={
+            "month": start.isoformat()[:7],
+            "warehouse_usd": float(actual),
+            "cost_explorer_usd": float(expected),
+            "difference_usd": float(difference),
+            "caller_role": scope["role"] if scope else "not recorded",
+            "partial_bill": partial,
+            **({"why": f"{scope['description']}. Fix: {PARTIAL_FIX}"} if partial and scope else {}),
+            **call_metadata(calls),
+        },
+    )
 
 
 @dg.asset_check(
@@ -130,13 +127,3 @@ def cost_explorer_covers_the_organization(warehouse: WarehouseResource) -> dg.As
     if scope["partial"]:
         metadata["why"] = f"{scope['description']}. Fix: {PARTIAL_FIX}"
     return dg.AssetCheckResult(passed=not scope["partial"], metadata=metadata)
-
-
-def build_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
-    return [
-        build_reconciliation_check(settings),
-        cost_explorer_covers_the_organization,
-        build_scan_check("tagged_resources", "tagging", "the tag scan"),
-        # aws_accounts: each account's Organizations ListTagsForResource (a failed one leaves tags NULL)
-        build_scan_check("aws_accounts", "organizations:account_tags", "ListTagsForResource (account tags)"),
-    ]

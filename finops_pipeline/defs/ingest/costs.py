@@ -13,11 +13,13 @@ import dagster as dg
 import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.config_resources import CostWindowResource, TagPolicyResource
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.automation.windows import REFRESH_TAG, restated_start
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, fetch_grain
+from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.defs.ingest.restatement import Segment, plan_reread, read_plan
-from finops_pipeline.settings import Settings
+from finops_pipeline.lib.cost_window import REFRESH_TAG, restated_start
+from finops_pipeline.settings import load_settings
 from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_date_window
 
@@ -31,11 +33,7 @@ def _total(rows: pa.Table, column: str) -> Decimal:
     return Decimal(pa.compute.sum(rows[column]).as_py() or 0)
 
 
-def build_cost_asset(
-    grain: CostGrain, settings: Settings, partitions: dg.PartitionsDefinition
-) -> dg.AssetsDefinition:
-    tag_keys: tuple[str | None, ...] = settings.required_tag_keys if grain.per_tag_key else (None,)
-
+def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=grain.asset_name,
         group_name=layers.RAW_COST,
@@ -51,17 +49,22 @@ def build_cost_asset(
         },
     )
     def cost_asset(
-        context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        aws: AwsResource,
+        warehouse: WarehouseResource,
+        cost_window: CostWindowResource,
+        tag_policy: TagPolicyResource,
     ) -> dg.MaterializeResult:
+        tag_keys = tuple(tag_policy.required_keys) if grain.per_tag_key else (None,)
         start, end = partition_window(context)
         daily = context.run.tags.get(REFRESH_TAG) == "daily"
         with aws.tracked() as calls:
             ce = aws.client("ce")
             if daily:
                 with warehouse.connect() as conn:
-                    tail = restated_start(settings, end - dt.timedelta(days=1))
+                    tail = restated_start(cost_window, end - dt.timedelta(days=1))
                     plan = plan_reread(conn, grain.table, start, end, tail)
-                segments = read_plan(ce, grain, tag_keys, plan, settings.restatement_request_budget)
+                segments = read_plan(ce, grain, tag_keys, plan, cost_window.restatement_request_budget)
             else:
                 tables = [fetch_grain(ce, grain, start, end, tag_key) for tag_key in tag_keys]
                 segments = [Segment(start, end, pa.concat_tables(tables))]
@@ -94,5 +97,12 @@ def build_cost_asset(
     return cost_asset
 
 
-def build_cost_assets(settings: Settings, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    return [build_cost_asset(grain, settings, partitions) for grain in COST_GRAINS]
+def build_cost_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """One asset per grain of ``COST_GRAINS``: the one factory of the ingest layer (one definition, many
+    grains); the partitions come from the load-time start date."""
+    return [_cost_asset(grain, partitions) for grain in COST_GRAINS]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=build_cost_assets(daily_partitions(load_settings())))

@@ -10,13 +10,12 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-import dagster as dg
 import duckdb
 import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget
 from finops_pipeline.clock import utc_now
-from finops_pipeline.warehouse import WarehouseResource, replace_rows, scalar, transaction
+from finops_pipeline.warehouse import replace_rows, scalar, transaction
 
 FAILED_SCANS_SQL = """
 SELECT account_id, region, status, detail, CASE WHEN last_ok_at IS NULL THEN 'missing' ELSE 'stale' END
@@ -132,39 +131,3 @@ def record_scan_status(
     )
     replace_rows(conn, "raw.scan_status", rows, "source = ?", (source,))
     return Counter(o.status for o in outcomes)
-
-
-def build_scan_check(asset: str | dg.AssetsDefinition, source: str, what: str) -> dg.AssetChecksDefinition:
-    """WARN when any account × region of ``source`` failed, listing them: degraded, not failed.
-
-    Each failed target is ``stale`` (its last good rows are kept) or ``missing`` (it never answered).
-    """
-
-    @dg.asset_check(
-        asset=asset,
-        name="every_account_region_scanned",
-        description=f"Every account × region answered {what}; failures are listed.",
-    )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as conn:
-            failed = conn.execute(FAILED_SCANS_SQL, [source]).fetchall()
-            total = scalar(conn, SCANS_SQL, [source])
-        rows = "\n".join(f"| {a} | {r} | {s} | {k} | {d[:120]} |" for a, r, s, d, k in failed[:50])
-        return dg.AssetCheckResult(
-            passed=not failed,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
-                "failed_scans": len(failed),
-                "scans": int(total or 0),
-                "failed_accounts": sorted({row[0] for row in failed}),
-                "stale_targets": sorted(f"{a}/{r}" for a, r, _, _, k in failed if k == "stale"),
-                "missing_targets": sorted(f"{a}/{r}" for a, r, _, _, k in failed if k == "missing"),
-                "failures": dg.MetadataValue.md(
-                    "| account | region | status | data | detail |\n|---|---|---|---|---|\n" + rows
-                    if rows
-                    else "none"
-                ),
-            },
-        )
-
-    return check

@@ -21,7 +21,6 @@ from finops_pipeline.clock import utc_now
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.accounts import aws_accounts
 from finops_pipeline.defs.ingest.fan_out import (
-    build_scan_check,
     failures_of,
     record_scan_status,
     replace_scanned_rows,
@@ -300,6 +299,3 @@ def ec2_inventory(
             **call_metadata(calls),
         }
     )
-
-
-ec2_every_account_region_scanned = build_scan_check(ec2_inventory, SOURCE, "the EC2 describe calls")

@@ -75,7 +75,7 @@ def register_prices(conn: duckdb.DuckDBPyConnection, prices: dict[str, Any]) -> 
     return f"list price of {prices['as_of']}, data/aws_list_prices.json"
 
 
-def build_recommendations(
+def write_recommendations(
     conn: duckdb.DuckDBPyConnection,
     snapshot_date: dt.date,
     max_snapshot_age_days: int,

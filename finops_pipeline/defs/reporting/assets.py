@@ -10,9 +10,9 @@ import datetime as dt
 import dagster as dg
 
 from finops_pipeline.clock import today_utc, utc_now
+from finops_pipeline.config_resources import ReportsResource
 from finops_pipeline.defs import layers
 from finops_pipeline.lib.reporting.report import ReportError, build_report, read_report, resolve_request
-from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import WarehouseResource
 
 REPORT_ASSET = "finops_report"
@@ -57,72 +57,78 @@ def _datasets_md(datasets: dict[str, dict]) -> str:
     return "| dataset | rows | source | note |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
-def build_report_asset(settings: Settings, deps: list[str]) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=REPORT_ASSET,
-        group_name=layers.REPORTS,
-        kinds={"duckdb", "excel", "html"},
-        owners=["team:finops"],
-        pool="duckdb",
-        deps=deps,
-        description="Cost, movers, tag compliance, anomalies and savings as CSV, JSON, Excel, Parquet, HTML.",
+@dg.asset(
+    name=REPORT_ASSET,
+    group_name=layers.REPORTS,
+    kinds={"duckdb", "excel", "html"},
+    owners=["team:finops"],
+    pool="duckdb",
+    deps=[*RAW_DEPS, *MART_DEPS],
+    description="Cost, movers, tag compliance, anomalies and savings as CSV, JSON, Excel, Parquet, HTML.",
+)
+def finops_report(
+    context: dg.AssetExecutionContext,
+    config: ReportConfig,
+    warehouse: WarehouseResource,
+    reports: ReportsResource,
+) -> dg.MaterializeResult:
+    options = reports.options()
+    formats, period, folder = resolve_request(
+        options,
+        config.formats,
+        last_n_days=config.last_n_days,
+        preset=config.preset,
+        start=config.start,
+        end=config.end,
+        output_dir=config.output_dir,
+        today=_as_of(config),
     )
-    def finops_report(
-        context: dg.AssetExecutionContext, config: ReportConfig, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
-        formats, period, folder = resolve_request(
-            settings,
-            config.formats,
-            last_n_days=config.last_n_days,
-            preset=config.preset,
-            start=config.start,
-            end=config.end,
-            output_dir=config.output_dir,
-            today=_as_of(config),
+    # The connection closes before the (slow) file writing, so it does not block warehouse writers.
+    with warehouse.connect() as conn:
+        datasets, figures = read_report(conn, options, period)
+    result = build_report(datasets, figures, options, formats, period, folder, utc_now())
+    totals = result["totals"]
+    context.log.info("finops_report %s: %d files in %s", result["report_id"], len(result["files"]), folder)
+    keys = ("report_id", "period", "period_last_day", "period_span", "totals", "top_services")
+    summary = {k: result[k] for k in keys}
+    numbers = {
+        key: float(totals[key]) if isinstance(totals[key], float) else totals[key]
+        for key in (
+            "total_unblended_usd",
+            "total_amortized_usd",
+            "total_net_unblended_usd",
+            "anomalies",
+            "anomalies_high_severity",
+            "monthly_savings_usd",
+            "recommendations",
+            "non_compliant_resources",
         )
-        # The connection closes before the (slow) file writing, so it does not block warehouse writers.
-        with warehouse.connect() as conn:
-            datasets, figures = read_report(conn, settings, period)
-        result = build_report(datasets, figures, settings, formats, period, folder, utc_now())
-        totals = result["totals"]
-        context.log.info(
-            "finops_report %s: %d files in %s", result["report_id"], len(result["files"]), folder
-        )
-        keys = ("report_id", "period", "period_last_day", "period_span", "totals", "top_services")
-        summary = {k: result[k] for k in keys}
-        numbers = {
-            key: float(totals[key]) if isinstance(totals[key], float) else totals[key]
-            for key in (
-                "total_unblended_usd",
-                "total_amortized_usd",
-                "total_net_unblended_usd",
-                "anomalies",
-                "anomalies_high_severity",
-                "monthly_savings_usd",
-                "recommendations",
-                "non_compliant_resources",
-            )
+    }
+    for key in ("compliance_pct", "spend_coverage_pct", "change_vs_previous_pct"):
+        if totals.get(key) is not None:
+            numbers[key] = float(totals[key])
+    return dg.MaterializeResult(
+        metadata={
+            "report_id": result["report_id"],
+            "period_start": period.start.isoformat(),
+            "period_end_exclusive": period.end.isoformat(),
+            "period_label": period.label,
+            "formats": ", ".join(formats),
+            "output_dir": str(folder),
+            "file_count": len(result["files"]),
+            "files": dg.MetadataValue.json(result["files"]),
+            "summary": dg.MetadataValue.json(summary),
+            **numbers,
+            "excel_truncated_datasets": len(result.get("excel_truncated", {})),
+            "html_bytes": result.get("html_bytes", 0),
+            "file_list": dg.MetadataValue.md(_files_md(result["files"])),
+            "datasets": dg.MetadataValue.md(_datasets_md(result["datasets"])),
         }
-        for key in ("compliance_pct", "spend_coverage_pct", "change_vs_previous_pct"):
-            if totals.get(key) is not None:
-                numbers[key] = float(totals[key])
-        return dg.MaterializeResult(
-            metadata={
-                "report_id": result["report_id"],
-                "period_start": period.start.isoformat(),
-                "period_end_exclusive": period.end.isoformat(),
-                "period_label": period.label,
-                "formats": ", ".join(formats),
-                "output_dir": str(folder),
-                "file_count": len(result["files"]),
-                "files": dg.MetadataValue.json(result["files"]),
-                "summary": dg.MetadataValue.json(summary),
-                **numbers,
-                "excel_truncated_datasets": len(result.get("excel_truncated", {})),
-                "html_bytes": result.get("html_bytes", 0),
-                "file_list": dg.MetadataValue.md(_files_md(result["files"])),
-                "datasets": dg.MetadataValue.md(_datasets_md(result["datasets"])),
-            }
-        )
+    )
 
-    return finops_report
+
+finops_report_job = dg.define_asset_job(
+    name="finops_report_job",
+    selection=[REPORT_ASSET],
+    description="Write the report files (CSV, JSON, Excel, Parquet, HTML); the e-mail sensor mails them.",
+)

@@ -21,11 +21,12 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.clock import utc_now
+from finops_pipeline.config_resources import ReportsResource, SesResource
 from finops_pipeline.lib.reporting import mail
+from finops_pipeline.lib.reporting.options import SesOptions
 from finops_pipeline.lib.reporting.outbox import Outbox, Outcome
 from finops_pipeline.lib.reporting.report import report_message
 from finops_pipeline.lib.reporting.safety import attachment_folder
-from finops_pipeline.settings import Settings
 
 REPORT_KEY = dg.AssetKey("finops_report")
 ANOMALIES_KEY = dg.AssetKey("cost_anomalies")
@@ -133,92 +134,73 @@ def _write_marker(payload: dict[str, Any], detail: dict[str, Any], root: Path) -
         json.dump({"sent_at": utc_now().isoformat(), **detail}, handle, default=str)
 
 
-def _sender(settings: Settings, aws: AwsResource) -> Any:
-    return aws.client("ses", region=settings.ses_region)
-
-
-def _send(settings: Settings, aws: AwsResource, message: mail.BuiltMessage) -> dict[str, Any]:
+def _send(ses: SesOptions, aws: AwsResource, message: mail.BuiltMessage) -> dict[str, Any]:
     """Send one built message; the facts both sensors record about it."""
-    return {
-        "message_id": mail.send_raw(_sender(settings, aws), settings.ses_sender_email or "", message),
-        "size_bytes": message.size,
-    }
+    client = aws.client("ses", region=ses.region)
+    return {"message_id": mail.send_raw(client, ses.sender_email or "", message), "size_bytes": message.size}
 
 
 Enqueue = Callable[[dg.SensorEvaluationContext, Outbox, int, dict[str, Any]], None]
-Send = Callable[[AwsResource, dict[str, Any]], dict[str, Any]]
+Send = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _email_sensor(
-    settings: Settings,
+def _email_tick(
+    context: dg.SensorEvaluationContext,
+    ses: SesOptions,
     *,
-    name: str,
-    description: str,
     asset_key: dg.AssetKey,
     kind: str,
     enqueue: Enqueue,
     send: Send,
     **process_options: Any,
-) -> dg.SensorDefinition:
+) -> dg.SensorResult | dg.SkipReason:
     """The tick both SES sensors share: new materializations -> outbox -> sends -> cursor and events.
 
     ``enqueue`` turns one materialization into outbox entries, ``send`` mails one entry, and
     ``process_options`` go to :meth:`Outbox.process` (send caps, durable markers).
     """
-
-    @dg.sensor(
-        name=name,
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING
-        if settings.ses_enabled
-        else dg.DefaultSensorStatus.STOPPED,
-        description=description,
-    )
-    def email_sensor(
-        context: dg.SensorEvaluationContext, aws: AwsResource
-    ) -> dg.SensorResult | dg.SkipReason:
-        if not settings.ses_enabled:
-            return dg.SkipReason(
-                "SES_ENABLED is false: set SES_ENABLED, SES_SENDER_EMAIL and SES_RECIPIENT_EMAILS"
-            )
-        outbox = Outbox.load(context.cursor)
-        for storage_id, metadata in new_materializations(context, asset_key, outbox):
-            enqueue(context, outbox, storage_id, metadata)
-        outcomes = outbox.process(
-            lambda payload: send(aws, payload),
-            max_attempts=settings.ses_max_send_attempts,
-            time_budget_s=TICK_BUDGET_S,
-            **process_options,
+    if not ses.enabled:
+        return dg.SkipReason(
+            "SES_ENABLED is false: set SES_ENABLED, SES_SENDER_EMAIL and SES_RECIPIENT_EMAILS"
         )
-        return _result(context, outbox, outcomes, asset_key, kind)
+    outbox = Outbox.load(context.cursor)
+    for storage_id, metadata in new_materializations(context, asset_key, outbox):
+        enqueue(context, outbox, storage_id, metadata)
+    outcomes = outbox.process(
+        send, max_attempts=ses.max_send_attempts, time_budget_s=TICK_BUDGET_S, **process_options
+    )
+    return _result(context, outbox, outcomes, asset_key, kind)
 
-    return email_sensor
+
+def _enqueue_report(
+    context: dg.SensorEvaluationContext, outbox: Outbox, storage_id: int, metadata: dict[str, Any]
+) -> None:
+    files = _json_value(metadata, "files") or []
+    summary = _json_value(metadata, "summary") or {}
+    key = str(_json_value(metadata, "report_id") or f"storage-{storage_id}")
+    outbox.enqueue(key, {"key": key, "storage_id": storage_id, "files": files, "summary": summary})
 
 
-def build_report_email_sensor(settings: Settings) -> dg.SensorDefinition:
-    def enqueue(
-        context: dg.SensorEvaluationContext, outbox: Outbox, storage_id: int, metadata: dict[str, Any]
-    ) -> None:
-        files = _json_value(metadata, "files") or []
-        summary = _json_value(metadata, "summary") or {}
-        key = str(_json_value(metadata, "report_id") or f"storage-{storage_id}")
-        outbox.enqueue(key, {"key": key, "storage_id": storage_id, "files": files, "summary": summary})
+def report_email_tick(
+    context: dg.SensorEvaluationContext, aws: AwsResource, ses: SesResource, reports: ReportsResource
+) -> dg.SensorResult | dg.SkipReason:
+    """``finops_report_email_sensor``: e-mails each new finops_report, retrying failed sends."""
+    options, root = ses.options(), Path(reports.project_root)
 
-    def send(aws: AwsResource, payload: dict[str, Any]) -> dict[str, Any]:
-        message = report_message(settings, payload["summary"], payload["files"])
-        return {**_send(settings, aws, message), "attached": message.attached, "not_attached": message.listed}
+    def send(payload: dict[str, Any]) -> dict[str, Any]:
+        message = report_message(options, root, payload["summary"], payload["files"])
+        return {**_send(options, aws, message), "attached": message.attached, "not_attached": message.listed}
 
-    return _email_sensor(
-        settings,
-        name="finops_report_email_sensor",
-        description="E-mails each new finops_report through SES (SES_ENABLED), retrying failed sends.",
+    return _email_tick(
+        context,
+        options,
         asset_key=REPORT_KEY,
         kind="report",
-        enqueue=enqueue,
+        enqueue=_enqueue_report,
         send=send,
         max_sends=5,
-        already_done=lambda payload: _marker_exists(payload, settings.project_root),
-        on_sent=lambda payload, detail: _write_marker(payload, detail, settings.project_root),
+        already_done=lambda payload: _marker_exists(payload, root),
+        on_sent=lambda payload, detail: _write_marker(payload, detail, root),
     )
 
 
@@ -241,34 +223,39 @@ def anomaly_payloads(storage_id: int, metadata: dict[str, Any]) -> tuple[list[di
     return payloads, None
 
 
-def build_anomaly_email_sensor(settings: Settings) -> dg.SensorDefinition:
-    def enqueue(
-        context: dg.SensorEvaluationContext, outbox: Outbox, storage_id: int, metadata: dict[str, Any]
-    ) -> None:
-        payloads, problem = anomaly_payloads(storage_id, metadata)
-        if problem:
-            context.log.warning(problem)
-        for payload in payloads:
-            outbox.enqueue(payload["key"], payload)
+def _enqueue_anomalies(
+    context: dg.SensorEvaluationContext, outbox: Outbox, storage_id: int, metadata: dict[str, Any]
+) -> None:
+    payloads, problem = anomaly_payloads(storage_id, metadata)
+    if problem:
+        context.log.warning(problem)
+    for payload in payloads:
+        outbox.enqueue(payload["key"], payload)
 
-    def send(aws: AwsResource, anomaly: dict[str, Any]) -> dict[str, Any]:
+
+def anomaly_email_tick(
+    context: dg.SensorEvaluationContext, aws: AwsResource, ses: SesResource
+) -> dg.SensorResult | dg.SkipReason:
+    """``anomaly_alert_email_sensor``: e-mails each new high-severity cost anomaly once."""
+    options = ses.options()
+
+    def send(anomaly: dict[str, Any]) -> dict[str, Any]:
         text, html = mail.anomaly_bodies(anomaly)
         message = mail.build_message(
-            sender=settings.ses_sender_email or "",
-            recipients=list(settings.ses_recipient_emails),
+            sender=options.sender_email or "",
+            recipients=list(options.recipient_emails),
             subject=mail.anomaly_subject(anomaly),
             text_body=text,
             html_body=html,
         )
-        return _send(settings, aws, message)
+        return _send(options, aws, message)
 
-    return _email_sensor(
-        settings,
-        name="anomaly_alert_email_sensor",
-        description="E-mails each new high-severity cost anomaly once through SES (SES_ENABLED).",
+    return _email_tick(
+        context,
+        options,
         asset_key=ANOMALIES_KEY,
         kind="anomaly",
-        enqueue=enqueue,
+        enqueue=_enqueue_anomalies,
         send=send,
         max_sends=20,
     )

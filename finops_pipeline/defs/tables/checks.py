@@ -1,4 +1,5 @@
-"""The checks every registered table gets from its registry entry: a unique key, and freshness.
+"""The checks every registered table gets from its registry entry: a unique key, freshness, and
+for a fan-out (``tables.SCANS``) that every account × region answered.
 
 A key check blocks (stops the downstream assets of the same run) where the registry says a duplicate
 would multiply rows in a mart built from the table.
@@ -10,7 +11,8 @@ import dagster as dg
 
 from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
-from finops_pipeline.tables import Table
+from finops_pipeline.defs.ingest.fan_out import FAILED_SCANS_SQL, SCANS_SQL
+from finops_pipeline.tables import Scan, Table
 from finops_pipeline.warehouse import WarehouseResource, scalar
 
 DUPLICATE_KEYS_SQL = "SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
@@ -22,7 +24,7 @@ def key_check_name(table: Table) -> str:
     return "no_duplicate_keys" if primary else f"no_duplicate_keys_in_{table.short_name}"
 
 
-def build_key_check(table: Table) -> dg.AssetChecksDefinition:
+def _key_check(table: Table) -> dg.AssetChecksDefinition:
     """Each key of ``table`` appears once (the asset's checks in the UI count the duplicates)."""
 
     @dg.asset_check(
@@ -40,7 +42,7 @@ def build_key_check(table: Table) -> dg.AssetChecksDefinition:
     return check
 
 
-def build_freshness_check(table: Table) -> dg.AssetChecksDefinition:
+def _freshness_check(table: Table) -> dg.AssetChecksDefinition:
     """WARN when the newest data of ``table`` (its registry ``freshness`` expression) is over a day old."""
 
     @dg.asset_check(
@@ -60,9 +62,47 @@ def build_freshness_check(table: Table) -> dg.AssetChecksDefinition:
     return check
 
 
+def _scan_check(scan: Scan) -> dg.AssetChecksDefinition:
+    """WARN when any account × region of ``source`` failed, listing them: degraded, not failed.
+
+    Each failed target is ``stale`` (its last good rows are kept) or ``missing`` (it never answered).
+    """
+
+    @dg.asset_check(
+        asset=scan.asset,
+        name="every_account_region_scanned",
+        description=f"Every account × region answered {scan.what}; failures are listed.",
+    )
+    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            failed = conn.execute(FAILED_SCANS_SQL, [scan.source]).fetchall()
+            total = scalar(conn, SCANS_SQL, [scan.source])
+        rows = "\n".join(f"| {a} | {r} | {s} | {k} | {d[:120]} |" for a, r, s, d, k in failed[:50])
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "failed_scans": len(failed),
+                "scans": int(total or 0),
+                "failed_accounts": sorted({row[0] for row in failed}),
+                "stale_targets": sorted(f"{a}/{r}" for a, r, _, _, k in failed if k == "stale"),
+                "missing_targets": sorted(f"{a}/{r}" for a, r, _, _, k in failed if k == "missing"),
+                "failures": dg.MetadataValue.md(
+                    "| account | region | status | data | detail |\n|---|---|---|---|---|\n" + rows
+                    if rows
+                    else "none"
+                ),
+            },
+        )
+
+    return check
+
+
 def build_table_checks() -> list[dg.AssetChecksDefinition]:
+    """The checks of the registry: key and freshness per table, the scan check per fan-out."""
     owned = [t for t in tables.TABLES if t.asset]
     return [
-        *(build_key_check(t) for t in owned if t.key),
-        *(build_freshness_check(t) for t in owned if t.freshness),
+        *(_key_check(t) for t in owned if t.key),
+        *(_freshness_check(t) for t in owned if t.freshness),
+        *(_scan_check(scan) for scan in tables.SCANS),
     ]

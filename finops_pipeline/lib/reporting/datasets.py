@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops_pipeline.lib.reporting.periods import Period
+from finops_pipeline.lib.savings import total_monthly_savings
 
 SQL_DIR = resources.files("finops_pipeline.lib.reporting").joinpath("sql")
 PARAM_RE = re.compile(r"\$([a-z_]+)")
@@ -432,19 +433,15 @@ def totals(datasets: list[Dataset], period: Period, previous_total: float | None
     }
 
 
-PURCHASE_KINDS = ("reserved_instances", "savings_plans")
-
-
 def monthly_savings(recommendations: Dataset) -> float:
     """All savings, counting RI or Savings Plans purchases once: both offers cover the same usage."""
     if "kind" not in recommendations.table.column_names:
         return _sum(recommendations, "monthly_savings_usd")
     kinds = recommendations.table.column("kind").to_pylist()
-    other = _sum(recommendations, "monthly_savings_usd", [k not in PURCHASE_KINDS for k in kinds])
-    purchases = [
-        _sum(recommendations, "monthly_savings_usd", [k == p for k in kinds]) for p in PURCHASE_KINDS
-    ]
-    return other + max(purchases)
+    by_kind = {
+        kind: _sum(recommendations, "monthly_savings_usd", [k == kind for k in kinds]) for kind in set(kinds)
+    }
+    return total_monthly_savings(by_kind)
 
 
 def _round(value: Any) -> float | None:

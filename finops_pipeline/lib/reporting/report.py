@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from finops_pipeline.lib.reporting.datasets import (
     spend_coverage_caveat,
     totals,
 )
+from finops_pipeline.lib.reporting.options import ReportOptions, SesOptions
 from finops_pipeline.lib.reporting.periods import Period, ReportRangeError, resolve_period
 from finops_pipeline.lib.reporting.safety import SafeFolder, attachment_folder, report_dir, report_stem
 from finops_pipeline.lib.reporting.writers.csv_writer import write_csv
@@ -150,10 +151,10 @@ def write_files(
 
 
 def read_report(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, period: Period
+    conn: duckdb.DuckDBPyConnection, options: ReportOptions, period: Period
 ) -> tuple[list[Dataset], dict[str, Any]]:
     """All the report reads from the warehouse, so the connection can close before files are written."""
-    datasets = load_datasets(conn, period, settings.required_tag_keys)
+    datasets = load_datasets(conn, period, options.required_tag_keys)
     figures = totals(datasets, period, previous_total(conn, period))
     figures["coverage_caveat"] = coverage_caveat(conn)
     figures["spend_coverage_caveat"] = spend_coverage_caveat(conn)
@@ -181,7 +182,7 @@ def report_meta(report_id: str, period: Period, now: dt.datetime) -> dict[str, A
 def build_report(
     datasets: list[Dataset],
     figures: dict[str, Any],
-    settings: Settings,
+    options: ReportOptions,
     formats: Sequence[str],
     period: Period,
     folder: Path,
@@ -191,7 +192,7 @@ def build_report(
     stem = report_stem(now)
     meta = report_meta(stem, period, now)
     files, facts = write_files(
-        folder, stem, formats, meta, figures, datasets, settings.max_excel_rows, settings.project_root
+        folder, stem, formats, meta, figures, datasets, options.max_excel_rows, options.project_root
     )
     services = next(d for d in datasets if d.name == "cost_by_service").table
     top_services = [
@@ -222,7 +223,7 @@ def build_report(
 
 
 def resolve_request(
-    settings: Settings,
+    options: ReportOptions,
     formats: str | Iterable[str] | None,
     *,
     last_n_days: int | None,
@@ -233,18 +234,18 @@ def resolve_request(
     today: dt.date,
 ) -> tuple[tuple[str, ...], Period, Path]:
     """Validate everything first: formats, period and folder (created only once all are valid)."""
-    chosen = normalise_formats(formats, settings.report_default_formats)
+    chosen = normalise_formats(formats, options.default_formats)
     try:
         period = resolve_period(preset=preset, last_n_days=last_n_days, start=start, end=end, today=today)
     except ReportRangeError as exc:
         raise ReportError(str(exc)) from None
-    folder = report_dir(
-        output_dir if output_dir is not None else settings.report_output_dir, settings.project_root
-    )
+    folder = report_dir(output_dir if output_dir is not None else options.output_dir, options.project_root)
     return chosen, period, folder
 
 
-def report_message(settings: Settings, summary: dict[str, Any], files: Sequence[str]) -> mail.BuiltMessage:
+def report_message(
+    ses: SesOptions, project_root: Path, summary: dict[str, Any], files: Sequence[str]
+) -> mail.BuiltMessage:
     """The report e-mail, shared by :func:`send_report_email` and the SES sensor so both send the same.
 
     Attachments come only from this report's folder inside the project, named after its report id.
@@ -252,28 +253,30 @@ def report_message(settings: Settings, summary: dict[str, Any], files: Sequence[
     text, html = mail.report_bodies(summary, files)
     report_id = summary.get("report_id")
     return mail.build_message(
-        sender=settings.ses_sender_email or "",
-        recipients=list(settings.ses_recipient_emails),
+        sender=ses.sender_email or "",
+        recipients=list(ses.recipient_emails),
         subject=mail.report_subject(summary),
         text_body=text,
         html_body=html,
         attachments=[Path(f) for f in files],
-        folder=attachment_folder(files, report_id, settings.project_root),
+        folder=attachment_folder(files, report_id, project_root),
         stem=str(report_id) if report_id else None,
     )
 
 
-def send_report_email(settings: Settings, result: dict[str, Any], ses_client: Any = None) -> dict[str, Any]:
-    """E-mail a generated report (its summary and files); never raises, never touches the files."""
-    if not settings.ses_enabled:
+def send_report_email(
+    ses: SesOptions, project_root: Path, result: dict[str, Any], ses_client: Callable[[], Any]
+) -> dict[str, Any]:
+    """E-mail a generated report (its summary and files); never raises, never touches the files.
+
+    ``ses_client`` makes the client only when a message is sent: creating it can fail (no credentials)
+    and that failure is reported like any other.
+    """
+    if not ses.enabled:
         return {"sent": False, "reason": "SES_ENABLED is false"}
     try:
-        message = report_message(settings, result, result["files"])
-        if ses_client is None:
-            from finops_pipeline.aws_session import AwsResource
-
-            ses_client = AwsResource.from_settings(settings).client("ses", region=settings.ses_region)
-        message_id = mail.send_raw(ses_client, settings.ses_sender_email or "", message)
+        message = report_message(ses, project_root, result, result["files"])
+        message_id = mail.send_raw(ses_client(), ses.sender_email or "", message)
     except Exception as exc:  # a failed send is reported, never fatal, and never removes a file
         log.warning("report e-mail not sent: %s", exc)
         return {"sent": False, "reason": f"send failed: {type(exc).__name__}: {exc}"[:500]}
@@ -286,6 +289,12 @@ def send_report_email(settings: Settings, result: dict[str, Any], ses_client: An
         "not_attached": message.listed,
         "size_bytes": message.size,
     }
+
+
+def _ses_client(settings: Settings) -> Any:
+    from finops_pipeline.aws_session import AwsResource
+
+    return AwsResource.from_settings(settings).client("ses", region=settings.ses_region)
 
 
 def generate_report(
@@ -308,9 +317,10 @@ def generate_report(
     Raises :class:`ReportError` (bad formats, period or folder) before anything is written.
     """
     settings = settings or load_settings()
+    options = ReportOptions.from_settings(settings)
     today = today or today_utc()
     chosen, period, folder = resolve_request(
-        settings, formats, last_n_days=last_n_days, preset=preset, start=start, end=end,
+        options, formats, last_n_days=last_n_days, preset=preset, start=start, end=end,
         output_dir=output_dir, today=today,
     )  # fmt: skip
     path = Path(database) if database is not None else settings.duckdb_path
@@ -324,10 +334,12 @@ def generate_report(
             "a run is probably writing it: retry when it ends"
         ) from exc
     try:
-        datasets, figures = read_report(conn, settings, period)
+        datasets, figures = read_report(conn, options, period)
     finally:
         conn.close()
-    result = build_report(datasets, figures, settings, chosen, period, folder, utc_now())
+    result = build_report(datasets, figures, options, chosen, period, folder, utc_now())
     if email:
-        result["email"] = send_report_email(settings, result)
+        result["email"] = send_report_email(
+            SesOptions.from_settings(settings), options.project_root, result, lambda: _ses_client(settings)
+        )
     return result

@@ -10,9 +10,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from finops_pipeline.defs.anomalies.assets import TABLE_SQL, build_mart, detect_events, read_series
+from finops_pipeline.config_resources import AnomalyPolicyResource
+from finops_pipeline.defs.anomalies.assets import TABLE_SQL, detect_events, mart_rows, read_series
 from finops_pipeline.defs.anomalies.checks import no_new_high_severity_anomaly
-from finops_pipeline.settings import load_settings
 from finops_pipeline.warehouse import WarehouseResource
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import materialized_copy, pipeline_env, run_pipeline
@@ -133,12 +133,12 @@ def test_first_seen_survives_a_rerun_and_the_check_warns_on_new_high(
 ) -> None:
     warehouse_copy = tmp_path / "finops.duckdb"
     shutil.copyfile(anomalies_warehouse, warehouse_copy)
-    settings = load_settings({})
+    policy = AnomalyPolicyResource()  # the defaults: min impact $1, score 6, high from $100
     later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     with duckdb.connect(str(warehouse_copy)) as conn:
         conn.execute(TABLE_SQL)
         before = conn.sql("SELECT event_id, first_seen_at FROM marts.cost_anomalies").pl()
-        again = build_mart(conn, settings, later, detect_events(*read_series(conn), settings))
+        again = mart_rows(conn, policy, later, detect_events(*read_series(conn), policy))
     before = before.with_columns(pl.col("first_seen_at").cast(pl.Datetime("us", "UTC")))
     merged = again.join(before, on="event_id", suffix="_before")
     assert merged.height == before.height
@@ -181,11 +181,22 @@ def test_new_high_severity_events_travel_in_the_metadata_for_the_alert_sensor(
     )
     sent = materialization.metadata["new_high_severity_anomalies"].value
     with duckdb.connect(str(database), read_only=True) as conn:
-        expected = conn.execute(
-            "SELECT event_id, impact_usd FROM marts.cost_anomalies WHERE source = 'finops_pipeline' "
+        first_seen = conn.execute(
+            "SELECT event_id, impact_usd, end_date FROM marts.cost_anomalies "
+            "WHERE source = 'finops_pipeline' "
             "AND severity = 'high' AND first_seen_at = computed_at ORDER BY event_id"
         ).fetchall()
-    assert expected, "the sandbox's first run should surface new high-severity anomalies"
+        newest = conn.execute(
+            "SELECT max(end_date) FROM marts.cost_anomalies WHERE source = 'finops_pipeline'"
+        ).fetchone()[0]
+    # The alert is the check's rule: first seen now and active in the last 7 days; an old anomaly seen
+    # for the first time (a backfill) is in the mart but pages nobody.
+    expected = [(e, i) for e, i, end in first_seen if end >= newest - dt.timedelta(days=7)]
+    assert first_seen, "the sandbox's first run should surface new high-severity anomalies"
+    assert len(expected) < len(first_seen)  # the history holds older ones: in the mart, not alerted
+    check = next(e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                 and e.event_specific_data.check_name == "no_new_high_severity_anomaly")  # fmt: skip
+    assert check.event_specific_data.metadata["new_high_severity"].value == len(expected)
     assert sorted((row["event_id"], round(row["impact_usd"], 6)) for row in sent) == [
         (event_id, round(float(impact), 6)) for event_id, impact in expected
     ]

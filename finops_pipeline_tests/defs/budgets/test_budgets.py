@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from finops_pipeline.config_resources import SpendAlertsResource, resources_for
 from finops_pipeline.defs.budgets.assets import compute_budget_status, forecast_window
 from finops_pipeline.defs.budgets.checks import spend_within_budgets
 from finops_pipeline.lib.reporting.periods import add_months
@@ -118,15 +119,20 @@ def test_budget_status_reconciles(budgets_warehouse: Path, sandbox: Any) -> None
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
 
 
-def test_thresholds_from_settings(budgets_warehouse: Path, sandbox: Any) -> None:
+def alerts(env: dict[str, str]) -> SpendAlertsResource:
+    """The ``spend_alerts`` resource the code location builds from these settings."""
+    return resources_for(load_settings(env))["spend_alerts"]
+
+
+def test_thresholds_from_the_spend_alerts_resource(budgets_warehouse: Path, sandbox: Any) -> None:
     as_of = sandbox.world.config.as_of
     month = as_of.replace(day=1)
     with duckdb.connect(str(budgets_warehouse), read_only=True) as conn:
-        quiet = compute_budget_status(conn, load_settings({}), as_of).to_pylist()
+        quiet = compute_budget_status(conn, alerts({}), as_of).to_pylist()
         strict = compute_budget_status(
-            conn, load_settings({"COST_MONTHLY_WARNING": "1000000000", "COST_DAILY_WARNING": "1"}), as_of
+            conn, alerts({"COST_MONTHLY_WARNING": "1000000000", "COST_DAILY_WARNING": "1"}), as_of
         ).to_pylist()
-        tight = compute_budget_status(conn, load_settings({"COST_MONTHLY_WARNING": "10"}), as_of).to_pylist()
+        tight = compute_budget_status(conn, alerts({"COST_MONTHLY_WARNING": "10"}), as_of).to_pylist()
     org = next(r for r in quiet if r["scope"] == "organisation" and r["month"] == month)
     assert org["status"] == "no_budget" and org["limit_usd"] is None
     org = next(r for r in strict if r["scope"] == "organisation" and r["month"] == month)

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from finops_pipeline.defs.compliance.marts import (
-    build_tag_compliance_resources,
-    build_tag_compliance_summary,
+    write_tag_compliance_resources,
+    write_tag_compliance_summary,
 )
 from finops_pipeline.lib.markdown import md_table
 from finops_pipeline.lib.tag_rules import TagRules
@@ -100,8 +100,8 @@ def conn(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def build(conn: duckdb.DuckDBPyConnection, rules: TagRules = RULES) -> dict[str, dict[str, Any]]:
-    build_tag_compliance_resources(conn, rules, DAY)
-    build_tag_compliance_summary(conn, rules, DAY)
+    write_tag_compliance_resources(conn, rules, DAY)
+    write_tag_compliance_summary(conn, rules, DAY)
     cursor = conn.execute("SELECT * FROM marts.tag_compliance_resources ORDER BY resource_arn")
     names = [d[0] for d in cursor.description]
     return {row[names.index("resource_id")]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
@@ -320,9 +320,9 @@ def test_one_row_set_per_day(conn: duckdb.DuckDBPyConnection) -> None:
     add_tagged(conn, "111111111111", "good", GOOD)
     build(conn)
     tomorrow = DAY + dt.timedelta(days=1)
-    build_tag_compliance_resources(conn, RULES, tomorrow)
-    build_tag_compliance_summary(conn, RULES, tomorrow)
-    build_tag_compliance_summary(conn, RULES, tomorrow)  # a re-run replaces its day, no duplicates
+    write_tag_compliance_resources(conn, RULES, tomorrow)
+    write_tag_compliance_summary(conn, RULES, tomorrow)
+    write_tag_compliance_summary(conn, RULES, tomorrow)  # a re-run replaces its day, no duplicates
     counts = conn.execute(
         "SELECT snapshot_date, count(*), count(DISTINCT (dimension, dimension_value)) "
         "FROM marts.tag_compliance_summary GROUP BY 1 ORDER BY 1"

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow.compute as pc
 import pytest
 
-from finops_pipeline.defs.compliance.marts import build_tag_compliance_resources, build_tag_compliance_summary
+from finops_pipeline.defs.compliance.marts import write_tag_compliance_resources, write_tag_compliance_summary
 from finops_pipeline.lib.tag_rules import TagRules
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_sandbox import catalog
@@ -31,8 +31,8 @@ def marts(ingested_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) ->
     database = tmp_path_factory.mktemp("compliance") / "finops.duckdb"
     shutil.copyfile(ingested_warehouse, database)
     conn = duckdb.connect(str(database))
-    build_tag_compliance_resources(conn, RULES, SANDBOX_AS_OF)
-    build_tag_compliance_summary(conn, RULES, SANDBOX_AS_OF)
+    write_tag_compliance_resources(conn, RULES, SANDBOX_AS_OF)
+    write_tag_compliance_summary(conn, RULES, SANDBOX_AS_OF)
     yield conn
     conn.close()
 

@@ -8,9 +8,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from finops_pipeline import tables
 from finops_pipeline.clock import first_of_month_months_ago
-from finops_pipeline.defs.tables.checks import build_key_check
+from finops_pipeline.defs.tables.checks import build_table_checks
 from finops_pipeline.warehouse import WarehouseResource
 
 RECONCILIATION = dg.AssetCheckKey(dg.AssetKey("ce_cost_daily"), "last_month_matches_cost_explorer")
@@ -75,7 +74,11 @@ def test_a_wrong_cent_fails_and_a_partial_month_is_skipped_for_free(
 def test_duplicate_keys_are_counted(ingested_warehouse: Path, tmp_path: Path) -> None:
     database = tmp_path / "finops.duckdb"
     shutil.copyfile(ingested_warehouse, database)
-    check = build_key_check(tables.table("raw.ce_cost_daily"))
+    check = next(
+        c
+        for c in build_table_checks()
+        if dg.AssetCheckKey(dg.AssetKey("ce_cost_daily"), "no_duplicate_keys") in c.check_keys
+    )
     warehouse = WarehouseResource(database=str(database))
     assert check(warehouse=warehouse).passed
     with duckdb.connect(str(database)) as conn:

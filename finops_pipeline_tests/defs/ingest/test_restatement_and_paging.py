@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 
-from finops_pipeline.defs.automation.windows import refresh_tags, restated_start
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, USAGE_RECORD_TYPES
+from finops_pipeline.lib.cost_window import refresh_tags, restated_start
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline

@@ -11,10 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from finops_pipeline import tables
 from finops_pipeline.defs.ingest.recommendations import recommendation_identity
-from finops_pipeline.defs.recommendations.marts import build_recommendations
-from finops_pipeline.defs.tables.checks import build_key_check
+from finops_pipeline.defs.recommendations.marts import write_recommendations
+from finops_pipeline.defs.tables.checks import build_table_checks
 from finops_pipeline.warehouse import WarehouseResource
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline
@@ -166,9 +165,13 @@ def test_the_mart_cannot_multiply_rows_even_from_duplicated_inputs(
         )
         conn.execute("INSERT INTO marts.recommendations SELECT * FROM marts.recommendations")
         for _ in range(2):
-            build_recommendations(conn, SANDBOX_AS_OF, 90)
+            write_recommendations(conn, SANDBOX_AS_OF, 90)
             assert conn.execute(MART_SQL).fetchall()[0] == (rows, ids, savings)
-    check = build_key_check(tables.table("raw.ce_recommendations"))
+    check = next(
+        c
+        for c in build_table_checks()
+        if dg.AssetCheckKey(dg.AssetKey("ce_recommendations"), "no_duplicate_keys") in c.check_keys
+    )
     result = check(warehouse=WarehouseResource(database=str(copy)))
     assert not result.passed and result.metadata["duplicate_keys"].value == 3
 

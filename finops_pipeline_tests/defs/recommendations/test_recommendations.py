@@ -13,8 +13,8 @@ import pytest
 
 from finops_pipeline.defs.recommendations.marts import (
     STOPPED_INSTANCE_MIN_DAYS,
-    build_recommendations,
     load_prices,
+    write_recommendations,
 )
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 
@@ -26,7 +26,7 @@ def database(ingested_warehouse: Path, tmp_path_factory: pytest.TempPathFactory)
     target = tmp_path_factory.mktemp("recommendations") / "finops.duckdb"
     shutil.copyfile(ingested_warehouse, target)
     with duckdb.connect(str(target)) as conn:
-        build_recommendations(conn, SANDBOX_AS_OF, MAX_AGE)
+        write_recommendations(conn, SANDBOX_AS_OF, MAX_AGE)
     return target
 
 
@@ -123,7 +123,7 @@ def test_first_seen_survives_a_rerun_and_gone_resources_leave(database: Path, tm
         ).fetchall()[0][0]
         conn.execute("DELETE FROM raw.ec2_volumes WHERE resource_arn = ?", [gone])
         before = [r for r in mart(conn) if r["kind"] != "old_snapshot"]
-        build_recommendations(conn, later, MAX_AGE)
+        write_recommendations(conn, later, MAX_AGE)
         rows = mart(conn)
     assert gone not in {r["resource_arn"] for r in rows}
     assert all(r["snapshot_date"] == later for r in rows)
@@ -156,7 +156,7 @@ def test_stopped_instances_say_since_when_and_wait_the_minimum(
                 [dt.datetime.combine(SANDBOX_AS_OF - dt.timedelta(days=days), dt.time(23), dt.UTC), arn_],
             )
         conn.execute("UPDATE raw.ec2_instances SET stopped_since = NULL WHERE resource_arn = ?", [unknown])
-        build_recommendations(conn, SANDBOX_AS_OF, MAX_AGE)
+        write_recommendations(conn, SANDBOX_AS_OF, MAX_AGE)
         after = {r["resource_arn"]: r for r in mart(conn) if r["kind"] == "stopped_instance"}
     assert recent not in after  # 13 days: not waste yet
     assert after[edge]["action"] == "snapshot_and_terminate_instance"

@@ -8,9 +8,9 @@ import dagster as dg
 import openpyxl
 import pytest
 
-from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.clock import today_utc
-from finops_pipeline.defs.reporting.sensors import build_report_email_sensor
+from finops_pipeline.config_resources import resources_for
+from finops_pipeline.defs.automation.definitions import build_automation
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.lib.reporting.ses import sent_message
 
@@ -59,9 +59,10 @@ def test_job_writes_the_report_from_run_config(
     assert book["Cost by day"].max_row == 6
     # The e-mail sensor sees this materialization and mails it.
     settings = load_settings()
-    tick = build_report_email_sensor(settings)(
-        dg.build_sensor_context(instance=instance, resources={"aws": AwsResource.from_settings(settings)})
-    )
+    (sensor,) = [s for s in build_automation(settings).sensors if s.name == "finops_report_email_sensor"]
+    resources = {k: v for k, v in resources_for(settings).items() if k in ("aws", "ses", "reports")}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        tick = sensor(context)
     event = tick.asset_events[0].metadata
     assert event["email_status"].value == "sent"
     stored, message = sent_message(sandbox.url, event["email_message_id"].value)

@@ -6,15 +6,23 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from finops_pipeline.defs.reporting.definitions import build_reporting_defs
-from finops_pipeline.defs.resources import build_resources
+from finops_pipeline.config_resources import resources_for
+from finops_pipeline.defs.automation.definitions import build_automation
+from finops_pipeline.defs.automation.jobs import daily_ingest_job
+from finops_pipeline.defs.reporting.assets import finops_report, finops_report_job
 from finops_pipeline.settings import SettingsError, load_settings
+from finops_pipeline_tests.automation_support import tick_schedule
 
 
 def _defs(**env: str) -> dg.Definitions:
     settings = load_settings(env)
     return dg.Definitions.merge(
-        build_reporting_defs(settings), dg.Definitions(resources=build_resources(settings))
+        build_automation(settings),
+        dg.Definitions(
+            assets=[finops_report],
+            jobs=[finops_report_job, daily_ingest_job],
+            resources=resources_for(settings),
+        ),
     )
 
 
@@ -22,13 +30,16 @@ def _schedule(**env: str) -> dg.ScheduleDefinition:
     return _defs(**env).resolve_schedule_def("finops_report_schedule")
 
 
+def _tick(when: dt.datetime, **env: str):
+    return tick_schedule(_schedule(**env), load_settings(env), when)
+
+
 def test_defaults_are_daily_at_two_utc_and_stopped() -> None:
     schedule = _schedule()
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 27, 2, tzinfo=dt.UTC))
-    result = schedule.evaluate_tick(context)
+    result = _tick(dt.datetime(2026, 11, 27, 2, tzinfo=dt.UTC))
     assert result.run_requests == [] or result.run_requests is None
     assert "REPORT_SCHEDULE_ENABLED is false" in result.skip_message
 
@@ -43,12 +54,17 @@ def test_enabled_schedule_requests_one_run_per_tick_with_the_utc_day() -> None:
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 1 * * *", "Europe/Paris")
     # 01:30 in Paris on 1 March 2024 is 00:30 UTC on 1 March: the report's "today" is the UTC day.
     tick = dt.datetime(2024, 3, 1, 1, 30, tzinfo=ZoneInfo("Europe/Paris"))
-    result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
+    env = {
+        "REPORT_SCHEDULE_ENABLED": "true",
+        "REPORT_SCHEDULE_CRON": "30 1 * * *",
+        "REPORT_SCHEDULE_TIMEZONE": "Europe/Paris",
+    }
+    result = _tick(tick, **env)
     (request,) = result.run_requests
     assert request.run_config == {"ops": {"finops_report": {"config": {"as_of": "2024-03-01"}}}}
     assert request.run_key == f"finops_report:{tick.isoformat()}"
     late = dt.datetime(2024, 3, 1, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))  # 23:30 UTC on the leap day
-    (request,) = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=late)).run_requests
+    (request,) = _tick(late, **env).run_requests
     assert request.run_config["ops"]["finops_report"]["config"]["as_of"] == "2024-02-29"
 
 
@@ -83,5 +99,5 @@ def test_schedule_targets_the_report_job() -> None:
 )
 def test_bad_settings_fail_at_load_with_variable_value_and_fix(env: dict, message: str) -> None:
     with pytest.raises(SettingsError, match="Fix: ") as caught:
-        build_reporting_defs(load_settings(env))
+        build_automation(load_settings(env))
     assert message in str(caught.value)

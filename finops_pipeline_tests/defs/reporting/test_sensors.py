@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finops_pipeline.aws_session import AwsResource
-from finops_pipeline.defs.reporting.sensors import build_anomaly_email_sensor, build_report_email_sensor
+from finops_pipeline.config_resources import resources_for
+from finops_pipeline.defs.automation.definitions import build_automation
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.lib.reporting.ses import sent_messages
 
@@ -67,11 +67,16 @@ def _report(instance: dg.DagsterInstance, folder: Path, name: str, total: float 
     return files
 
 
+def _sensor(settings, name: str = "finops_report_email_sensor") -> dg.SensorDefinition:
+    """The sensor as the code location loads it with ``settings`` (its default status among them)."""
+    (sensor,) = [s for s in build_automation(settings).sensors if s.name == name]
+    return sensor
+
+
 def _tick(sensor, instance, cursor, settings):
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"aws": AwsResource.from_settings(settings)}
-    )
-    return sensor(context)
+    resources = {k: v for k, v in resources_for(settings).items() if k in ("aws", "ses", "reports")}
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return sensor(context)
 
 
 def _mine(url: str, recipient: str) -> list[dict]:
@@ -83,7 +88,7 @@ def _statuses(result) -> list[tuple[str, str]]:
 
 
 def test_disabled_sensor_skips(aws_env: dict) -> None:
-    sensor = build_report_email_sensor(load_settings(aws_env))
+    sensor = _sensor(load_settings(aws_env))
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     result = _tick(sensor, dg.DagsterInstance.ephemeral(), None, load_settings(aws_env))
     assert isinstance(result, dg.SkipReason) and "SES_ENABLED is false" in result.skip_message
@@ -91,7 +96,7 @@ def test_disabled_sensor_skips(aws_env: dict) -> None:
 
 def test_each_report_is_mailed_once(aws_env: dict, sandbox, project: Path, recipient: str) -> None:
     settings = _settings(aws_env, recipient)
-    sensor = build_report_email_sensor(settings)
+    sensor = _sensor(settings)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     instance = dg.DagsterInstance.ephemeral()
     _report(instance, project / "reports", "finops-report-20261126T020000Z-00000001")
@@ -124,7 +129,7 @@ def test_failed_sends_are_recorded_retried_then_given_up(
     aws_env: dict, sandbox, project: Path, recipient: str
 ) -> None:
     bad = _settings(aws_env, recipient, sender="nobody@unverified.example", SES_MAX_SEND_ATTEMPTS="3")
-    sensor = build_report_email_sensor(bad)
+    sensor = _sensor(bad)
     instance = dg.DagsterInstance.ephemeral()
     files = _report(instance, project / "reports", "finops-report-20261127T020000Z-000000ff")
     cursor = None
@@ -146,7 +151,7 @@ def test_failed_sends_are_recorded_retried_then_given_up(
     # A later report still goes out once the sender is fixed; the given-up one is not retried.
     good = _settings(aws_env, recipient)
     _report(instance, project / "reports", "finops-report-20261127T020000Z-000000ee")
-    result = _tick(build_report_email_sensor(good), instance, cursor, good)
+    result = _tick(_sensor(good), instance, cursor, good)
     assert _statuses(result) == [("finops-report-20261127T020000Z-000000ee", "sent")]
 
 
@@ -154,11 +159,11 @@ def test_a_retry_succeeds_on_a_later_tick(aws_env: dict, sandbox, project: Path,
     bad = _settings(aws_env, recipient, sender="nobody@unverified.example")
     instance = dg.DagsterInstance.ephemeral()
     _report(instance, project / "reports", "finops-report-20261127T020000Z-000000cc")
-    first = _tick(build_report_email_sensor(bad), instance, None, bad)
+    first = _tick(_sensor(bad), instance, None, bad)
     assert _statuses(first) == [("finops-report-20261127T020000Z-000000cc", "retry")]
     assert "email_error" in first.asset_events[0].metadata
     good = _settings(aws_env, recipient)
-    second = _tick(build_report_email_sensor(good), instance, first.cursor, good)
+    second = _tick(_sensor(good), instance, first.cursor, good)
     assert _statuses(second) == [("finops-report-20261127T020000Z-000000cc", "sent")]
     assert second.asset_events[0].metadata["email_attempts"].value == 2
     assert len(_mine(sandbox.url, recipient)) == 1
@@ -198,7 +203,7 @@ def test_each_new_high_severity_anomaly_is_mailed_once(aws_env: dict, sandbox, r
     from email import policy
 
     settings = _settings(aws_env, recipient)
-    sensor = build_anomaly_email_sensor(settings)
+    sensor = _sensor(settings, "anomaly_alert_email_sensor")
     instance = dg.DagsterInstance.ephemeral()
     _anomalies(instance, [_anomaly("fp-1", "evil\r\nBcc: victim@evil.example"), _anomaly("fp-2")])
     first = _tick(sensor, instance, None, settings)

@@ -5,14 +5,27 @@ days its table holds as estimated (``defs/ingest/restatement.py``), so a final d
 """
 
 import datetime as dt
+from typing import Protocol
 
 from finops_pipeline.clock import first_of_month_months_ago
-from finops_pipeline.settings import Settings
 
 REFRESH_TAG = "finops/refresh"  # on runs of the daily schedule: "daily"
 
 
-def restated_start(settings: Settings, today: dt.date) -> dt.date:
+class CostWindow(Protocol):
+    """The settings a window depends on: ``Settings`` and ``CostWindowResource`` both carry them."""
+
+    @property
+    def start_date(self) -> dt.date: ...
+
+    @property
+    def restatement_days(self) -> int: ...
+
+    @property
+    def month_close_days(self) -> int: ...
+
+
+def restated_start(settings: CostWindow, today: dt.date) -> dt.date:
     """First day of the trailing days the refresh reads whatever its request budget.
 
     Cost Explorer restates the last ``restatement_days`` days most; with the days not stored yet they are
@@ -21,7 +34,7 @@ def restated_start(settings: Settings, today: dt.date) -> dt.date:
     return max(today - dt.timedelta(days=settings.restatement_days + 1), settings.start_date)
 
 
-def refresh_window(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
+def refresh_window(settings: CostWindow, today: dt.date) -> tuple[dt.date, dt.date]:
     """First and last partition (both inclusive) of the daily refresh run.
 
     Every day of this month is estimated; last month's days too until its bill is final, in the first
@@ -33,7 +46,7 @@ def refresh_window(settings: Settings, today: dt.date) -> tuple[dt.date, dt.date
     return max(start, settings.start_date), today
 
 
-def refresh_tags(settings: Settings, today: dt.date) -> dict[str, str]:
+def refresh_tags(settings: CostWindow, today: dt.date) -> dict[str, str]:
     """The tags of today's daily refresh run: its partition range, marked as the daily refresh."""
     return {**range_tags(*refresh_window(settings, today)), REFRESH_TAG: "daily"}
 

@@ -2,9 +2,9 @@ import datetime as dt
 
 import dagster as dg
 
-from finops_pipeline.defs.automation.definitions import build_automation_defs
-from finops_pipeline.defs.automation.windows import refresh_window
+from finops_pipeline.lib.cost_window import refresh_window
 from finops_pipeline.settings import load_settings
+from finops_pipeline_tests.automation_support import schedule_for, tick_schedule
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -30,15 +30,14 @@ def test_refresh_never_starts_before_the_first_partition() -> None:
 
 
 def test_schedule_requests_one_ranged_run_and_is_stopped_unless_enabled() -> None:
-    defs = build_automation_defs(load_settings({}, today=TODAY))
-    schedule = defs.get_schedule_def("daily_ingest_schedule")
+    settings = load_settings({}, today=TODAY)
+    schedule = schedule_for(settings, "daily_ingest_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 12, 2, 6, tzinfo=dt.UTC))
-    request = schedule.evaluate_tick(context).run_requests[0]
+    request = tick_schedule(schedule, settings, dt.datetime(2026, 12, 2, 6, tzinfo=dt.UTC)).run_requests[0]
     assert request.tags["dagster/asset_partition_range_start"] == "2026-11-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-12-02"
     assert request.tags["finops/refresh"] == "daily"  # each grain re-reads only its estimated days
-    enabled = build_automation_defs(load_settings({"FINOPS_DAILY_SCHEDULE_ENABLED": "true"}, today=TODAY))
-    assert (
-        enabled.get_schedule_def("daily_ingest_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    enabled = schedule_for(
+        load_settings({"FINOPS_DAILY_SCHEDULE_ENABLED": "true"}, today=TODAY), "daily_ingest_schedule"
     )
+    assert enabled.default_status == dg.DefaultScheduleStatus.RUNNING
