@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from finops_sandbox.catalog import PRICES_PATH
 from finops_sandbox.cost_explorer.anomalies import stable_uuid
+from finops_sandbox.cost_explorer.aws_reference import REGION_NAMES, SIZE_FACTORS
 from finops_sandbox.cost_explorer.common import (
     DIMENSION_COLUMNS,
     CEError,
@@ -48,41 +49,8 @@ EC2_SERVICE = "Amazon Elastic Compute Cloud - Compute"
 RDS_SERVICE = "Amazon Relational Database Service"
 # Services AWS makes RI recommendations for that the synthetic ledger has no reservable usage of.
 _OTHER_RI_SERVICES = {"Amazon ElastiCache", "Amazon Redshift", "Amazon OpenSearch Service", "Amazon MemoryDB"}
-# Normalisation factors of instance sizes (AWS's RI size-flexibility table).
-SIZE_FACTORS = {
-    "nano": 0.25,
-    "micro": 0.5,
-    "small": 1,
-    "medium": 2,
-    "large": 4,
-    "xlarge": 8,
-    "2xlarge": 16,
-    "3xlarge": 24,
-    "4xlarge": 32,
-    "6xlarge": 48,
-    "8xlarge": 64,
-    "9xlarge": 72,
-    "10xlarge": 80,
-    "12xlarge": 96,
-    "16xlarge": 128,
-    "18xlarge": 144,
-    "24xlarge": 192,
-    "32xlarge": 256,
-    "48xlarge": 384,
-}
 _SIZES = list(SIZE_FACTORS)
 _MEMORY_PER_VCPU = {"t": 4, "m": 4, "c": 2, "r": 8, "x": 16, "z": 8}
-REGION_NAMES = {
-    "us-east-1": "US East (N. Virginia)",
-    "us-east-2": "US East (Ohio)",
-    "us-west-1": "US West (N. California)",
-    "us-west-2": "US West (Oregon)",
-    "eu-west-1": "EU (Ireland)",
-    "eu-central-1": "EU (Frankfurt)",
-    "eu-west-2": "EU (London)",
-    "ap-southeast-1": "Asia Pacific (Singapore)",
-    "ap-northeast-1": "Asia Pacific (Tokyo)",
-}
 IDLE_CPU = 5.0  # p95 CPU below this: nothing runs there, terminate
 OVERSIZED_CPU = 35.0  # p95 CPU below this: half the capacity would do, one size down
 RIGHTSIZING_LOOKBACK_DAYS = 7  # AWS looks at 14 days, but the API enum has no FOURTEEN_DAYS
@@ -109,6 +77,105 @@ def _enum(body: dict[str, Any], field: str, allowed: Any, default: str) -> str:
     return value
 
 
+def _purchase_page(
+    body: dict[str, Any], details: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The asked page of purchase details and the next token (None on the last): RI and SP page alike."""
+    size = page_size_arg(body, "PageSize", 1000, 1000)
+    lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(details), size)
+    return details[lo:hi], token
+
+
+def _reservation_detail(
+    service: str, row: tuple, discount: float, term: str, payment: str, days: int
+) -> tuple[dict[str, Any], float, float]:
+    """One RI detail from a :meth:`Recommendations._steady_usage` row, with its monthly savings and on-demand
+    cost for the summary. The recommended count is the steady state (whole instances always running), so
+    the reservation is never idle; normalised units let size-flexible RIs be compared across sizes."""
+    account, region, usage_type, operation, min_hours, max_hours, avg_hours, rate = row
+    count = math.floor(min_hours / 24)
+    instance_type = instance_type_of(usage_type)
+    factor = SIZE_FACTORS.get(split_instance_type(instance_type)[1], 1)
+    covered_monthly = count * rate * HOURS_PER_MONTH
+    on_demand_monthly = avg_hours / 24 * rate * HOURS_PER_MONTH
+    savings = covered_monthly * discount
+    ri_monthly = covered_monthly - savings
+    # All upfront pays the whole term at purchase, partial upfront half of it and the rest monthly.
+    months = TERM_MONTHS[term]
+    upfront = {"ALL_UPFRONT": ri_monthly * months, "PARTIAL_UPFRONT": ri_monthly * months / 2}.get(
+        payment, 0.0
+    )
+    recurring = {"ALL_UPFRONT": 0.0, "PARTIAL_UPFRONT": ri_monthly / 2}.get(payment, ri_monthly)
+    detail = {
+        "AccountId": account,
+        "InstanceDetails": instance_details(
+            service == EC2_SERVICE, instance_type, region, usage_type, operation
+        ),
+        "RecommendedNumberOfInstancesToPurchase": str(count),
+        "RecommendedNormalizedUnitsToPurchase": _s(count * factor, 1),
+        "MinimumNumberOfInstancesUsedPerHour": _s(min_hours / 24, 1),
+        "MinimumNormalizedUnitsUsedPerHour": _s(min_hours / 24 * factor, 1),
+        "MaximumNumberOfInstancesUsedPerHour": _s(max_hours / 24, 1),
+        "MaximumNormalizedUnitsUsedPerHour": _s(max_hours / 24 * factor, 1),
+        "AverageNumberOfInstancesUsedPerHour": _s(avg_hours / 24, 1),
+        "AverageNormalizedUnitsUsedPerHour": _s(avg_hours / 24 * factor, 1),
+        "AverageUtilization": "100.0",
+        "EstimatedBreakEvenInMonths": _s(upfront / (covered_monthly - recurring) if upfront else 0.0, 1),
+        "CurrencyCode": "USD",
+        "EstimatedMonthlySavingsAmount": _s(savings),
+        "EstimatedMonthlySavingsPercentage": _s(
+            savings / on_demand_monthly * 100 if on_demand_monthly else 0
+        ),
+        "EstimatedMonthlyOnDemandCost": _s(on_demand_monthly),
+        "EstimatedReservationCostForLookbackPeriod": _s(ri_monthly / HOURS_PER_MONTH * 24 * days),
+        "UpfrontCost": _s(upfront),
+        "RecurringStandardMonthlyCost": _s(recurring),
+    }
+    return detail, savings, on_demand_monthly
+
+
+def _savings_plan_figures(
+    min_hourly: float, avg_hourly: float, discount: float, hours: int
+) -> dict[str, float] | None:
+    """Lookback-window figures of a plan committing to the steady (minimum) hourly spend, at plan rates;
+    None when that commitment rounds to nothing (AWS recommends no plan then). ``remaining`` is the
+    on-demand spend the plan leaves uncovered, ``monthly`` the savings scaled to a month."""
+    commitment = round(min_hourly * (1 - discount), 3)
+    if commitment <= 0:
+        return None
+    covered = commitment / (1 - discount)  # on-demand spend per hour the commitment absorbs
+    on_demand = avg_hourly * hours
+    sp_cost = commitment * hours
+    remaining = on_demand - covered * hours
+    savings = on_demand - sp_cost - remaining
+    monthly = savings / hours * HOURS_PER_MONTH
+    return {
+        "commit": commitment,
+        "savings": savings,
+        "monthly": monthly,
+        "on_demand": on_demand,
+        "sp_cost": sp_cost,
+        "remaining": remaining,
+    }
+
+
+def _savings_plan_summary(totals: dict[str, float], count: int) -> dict[str, Any]:
+    """The summary over every detail (not just the page), from the summed :func:`_savings_plan_figures`."""
+    return {
+        "EstimatedROI": _s(totals["savings"] / totals["sp_cost"] * 100),
+        "CurrencyCode": "USD",
+        "EstimatedTotalCost": _s(totals["sp_cost"] + totals["remaining"]),
+        "CurrentOnDemandSpend": _s(totals["on_demand"]),
+        "EstimatedSavingsAmount": _s(totals["savings"]),
+        "TotalRecommendationCount": str(count),
+        "DailyCommitmentToPurchase": _s(totals["commit"] * 24, 3),
+        "HourlyCommitmentToPurchase": _s(totals["commit"], 3),
+        "EstimatedSavingsPercentage": _s(totals["savings"] / totals["on_demand"] * 100),
+        "EstimatedMonthlySavingsAmount": _s(totals["monthly"]),
+        "EstimatedOnDemandCostWithCurrentCommitment": _s(totals["on_demand"]),
+    }
+
+
 class Recommendations:
     """The RI, Savings Plans and rightsizing recommendation operations."""
 
@@ -132,6 +199,7 @@ class Recommendations:
 
     # ---------------------------------------------------------------- reserved instances
     def get_reservation_purchase_recommendation(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One recommendation for the asked service, term and payment: a detail per offer in steady use."""
         service = body.get("Service")
         if service not in (EC2_SERVICE, RDS_SERVICE, *_OTHER_RI_SERVICES):
             raise CEError(f"Service {service!r} is not supported for reservation recommendations")
@@ -143,61 +211,22 @@ class Recommendations:
         offering = _enum(spec, "OfferingClass", ("STANDARD", "CONVERTIBLE"), "STANDARD")
         discount = RI_DISCOUNT[(term, payment)] * (CONVERTIBLE_FACTOR if offering == "CONVERTIBLE" else 1)
         rows = [] if service in _OTHER_RI_SERVICES else self._steady_usage(body, service, scope, days, first)
-
         details = []
         total_savings = total_on_demand = 0.0
-        for account, region, usage_type, operation, min_hours, max_hours, avg_hours, rate in rows:
-            count = math.floor(min_hours / 24)
-            instance_type = instance_type_of(usage_type)
-            factor = SIZE_FACTORS.get(split_instance_type(instance_type)[1], 1)
-            covered_monthly = count * rate * HOURS_PER_MONTH
-            on_demand_monthly = avg_hours / 24 * rate * HOURS_PER_MONTH
-            savings = covered_monthly * discount
-            ri_monthly = covered_monthly - savings
-            months = TERM_MONTHS[term]
-            upfront = {"ALL_UPFRONT": ri_monthly * months, "PARTIAL_UPFRONT": ri_monthly * months / 2}.get(
-                payment, 0.0
+        for row in rows:
+            detail, savings, on_demand_monthly = _reservation_detail(
+                service, row, discount, term, payment, days
             )
-            recurring = {"ALL_UPFRONT": 0.0, "PARTIAL_UPFRONT": ri_monthly / 2}.get(payment, ri_monthly)
+            details.append(detail)
             total_savings += savings
             total_on_demand += on_demand_monthly
-            details.append(
-                {
-                    "AccountId": account,
-                    "InstanceDetails": instance_details(
-                        service == EC2_SERVICE, instance_type, region, usage_type, operation
-                    ),
-                    "RecommendedNumberOfInstancesToPurchase": str(count),
-                    "RecommendedNormalizedUnitsToPurchase": _s(count * factor, 1),
-                    "MinimumNumberOfInstancesUsedPerHour": _s(min_hours / 24, 1),
-                    "MinimumNormalizedUnitsUsedPerHour": _s(min_hours / 24 * factor, 1),
-                    "MaximumNumberOfInstancesUsedPerHour": _s(max_hours / 24, 1),
-                    "MaximumNormalizedUnitsUsedPerHour": _s(max_hours / 24 * factor, 1),
-                    "AverageNumberOfInstancesUsedPerHour": _s(avg_hours / 24, 1),
-                    "AverageNormalizedUnitsUsedPerHour": _s(avg_hours / 24 * factor, 1),
-                    "AverageUtilization": "100.0",
-                    "EstimatedBreakEvenInMonths": _s(
-                        upfront / (covered_monthly - recurring) if upfront else 0.0, 1
-                    ),
-                    "CurrencyCode": "USD",
-                    "EstimatedMonthlySavingsAmount": _s(savings),
-                    "EstimatedMonthlySavingsPercentage": _s(
-                        savings / on_demand_monthly * 100 if on_demand_monthly else 0
-                    ),
-                    "EstimatedMonthlyOnDemandCost": _s(on_demand_monthly),
-                    "EstimatedReservationCostForLookbackPeriod": _s(ri_monthly / HOURS_PER_MONTH * 24 * days),
-                    "UpfrontCost": _s(upfront),
-                    "RecurringStandardMonthlyCost": _s(recurring),
-                }
-            )
-        size = page_size_arg(body, "PageSize", 1000, 1000)
-        lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(details), size)
+        page, token = _purchase_page(body, details)
         recommendation: dict[str, Any] = {
             "AccountScope": scope,
             "LookbackPeriodInDays": lookback,
             "TermInYears": term,
             "PaymentOption": payment,
-            "RecommendationDetails": details[lo:hi],
+            "RecommendationDetails": page,
             "RecommendationSummary": {
                 "TotalEstimatedMonthlySavingsAmount": _s(total_savings),
                 "TotalEstimatedMonthlySavingsPercentage": _s(
@@ -264,6 +293,7 @@ class Recommendations:
 
     # ---------------------------------------------------------------- savings plans
     def get_savings_plans_purchase_recommendation(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A detail per account (and region / family for EC2 Instance SPs) with steady spend to commit to."""
         sp_type = _enum(
             body, "SavingsPlansType", ("COMPUTE_SP", "EC2_INSTANCE_SP", "SAGEMAKER_SP", "DATABASE_SP"), ""
         )
@@ -273,94 +303,28 @@ class Recommendations:
         lookback, days, first = self._window(body)
         discount = SP_DISCOUNT.get(sp_type, {}).get((term, payment), 0.0)
         rows = self._hourly_on_demand(body, sp_type, scope, days, first) if discount else []
-        hours = days * 24
         details = []
         totals = dict.fromkeys(("commit", "savings", "monthly", "on_demand", "sp_cost", "remaining"), 0.0)
-        for account, region, family, min_hourly, max_hourly, avg_hourly in rows:
-            commitment = round(min_hourly * (1 - discount), 3)
-            if commitment <= 0:
+        for row in rows:
+            figures = _savings_plan_figures(row[3], row[5], discount, days * 24)
+            if figures is None:
                 continue
-            covered = commitment / (1 - discount)  # on-demand spend per hour the commitment absorbs
-            on_demand = avg_hourly * hours
-            sp_cost = commitment * hours
-            remaining = on_demand - covered * hours
-            savings = on_demand - sp_cost - remaining
-            monthly = savings / hours * HOURS_PER_MONTH
-            upfront = (
-                {"ALL_UPFRONT": 1.0, "PARTIAL_UPFRONT": 0.5}.get(payment, 0.0)
-                * commitment
-                * 8760
-                * (TERM_MONTHS[term] // 12)
-            )
-            plan: dict[str, Any] = {
-                "OfferingId": stable_uuid("sp-offering", sp_type, term, payment, region, family)
-            }
-            if sp_type == "EC2_INSTANCE_SP":
-                plan |= {"Region": region, "InstanceFamily": family}
-            details.append(
-                {
-                    "SavingsPlansDetails": plan,
-                    "AccountId": account,
-                    "UpfrontCost": _s(upfront),
-                    "EstimatedROI": _s(savings / sp_cost * 100),
-                    "CurrencyCode": "USD",
-                    "EstimatedSPCost": _s(sp_cost),
-                    "EstimatedOnDemandCost": _s(remaining),
-                    "EstimatedOnDemandCostWithCurrentCommitment": _s(on_demand),
-                    "EstimatedSavingsAmount": _s(savings),
-                    "EstimatedSavingsPercentage": _s(savings / on_demand * 100),
-                    "HourlyCommitmentToPurchase": _s(commitment, 3),
-                    "EstimatedAverageUtilization": "100.0",
-                    "EstimatedMonthlySavingsAmount": _s(monthly),
-                    "CurrentMinimumHourlyOnDemandSpend": _s(min_hourly, 3),
-                    "CurrentMaximumHourlyOnDemandSpend": _s(max_hourly, 3),
-                    "CurrentAverageHourlyOnDemandSpend": _s(avg_hourly, 3),
-                    "RecommendationDetailId": stable_uuid(
-                        self.world.config.seed,
-                        "sp",
-                        sp_type,
-                        term,
-                        payment,
-                        lookback,
-                        account,
-                        region,
-                        family,
-                    ),
-                }
-            )
-            for name, value in (
-                ("commit", commitment),
-                ("savings", savings),
-                ("monthly", monthly),
-                ("on_demand", on_demand),
-                ("sp_cost", sp_cost),
-                ("remaining", remaining),
-            ):
-                totals[name] += value
-        size = page_size_arg(body, "PageSize", 1000, 1000)
-        lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(details), size)
+            details.append(self._savings_plan_detail((sp_type, term, payment, lookback), row, figures))
+            for name in totals:
+                totals[name] += figures[name]
+        page, token = _purchase_page(body, details)
         recommendation: dict[str, Any] = {
             "AccountScope": scope,
             "SavingsPlansType": sp_type,
             "TermInYears": term,
             "PaymentOption": payment,
             "LookbackPeriodInDays": lookback,
-            "SavingsPlansPurchaseRecommendationDetails": details[lo:hi],
+            "SavingsPlansPurchaseRecommendationDetails": page,
         }
         if details:
-            recommendation["SavingsPlansPurchaseRecommendationSummary"] = {
-                "EstimatedROI": _s(totals["savings"] / totals["sp_cost"] * 100),
-                "CurrencyCode": "USD",
-                "EstimatedTotalCost": _s(totals["sp_cost"] + totals["remaining"]),
-                "CurrentOnDemandSpend": _s(totals["on_demand"]),
-                "EstimatedSavingsAmount": _s(totals["savings"]),
-                "TotalRecommendationCount": str(len(details)),
-                "DailyCommitmentToPurchase": _s(totals["commit"] * 24, 3),
-                "HourlyCommitmentToPurchase": _s(totals["commit"], 3),
-                "EstimatedSavingsPercentage": _s(totals["savings"] / totals["on_demand"] * 100),
-                "EstimatedMonthlySavingsAmount": _s(totals["monthly"]),
-                "EstimatedOnDemandCostWithCurrentCommitment": _s(totals["on_demand"]),
-            }
+            recommendation["SavingsPlansPurchaseRecommendationSummary"] = _savings_plan_summary(
+                totals, len(details)
+            )
         answer: dict[str, Any] = {
             "Metadata": self._metadata("sp", sp_type, scope, term, payment, lookback),
             "SavingsPlansPurchaseRecommendation": recommendation,
@@ -368,6 +332,46 @@ class Recommendations:
         if token:
             answer["NextPageToken"] = token
         return answer
+
+    def _savings_plan_detail(
+        self, offer: tuple[str, str, str, str], row: tuple, figures: dict[str, float]
+    ) -> dict[str, Any]:
+        """One SP detail: ``offer`` is (type, term, payment, lookback), ``row`` from `_hourly_on_demand`.
+
+        The offering id depends on the plan alone, as in AWS; the detail id also on the account and the
+        lookback, and on the world's seed so that two worlds never share ids.
+        """
+        sp_type, term, payment, lookback = offer
+        account, region, family, min_hourly, max_hourly, avg_hourly = row
+        commitment, savings, on_demand = figures["commit"], figures["savings"], figures["on_demand"]
+        upfront_share = {"ALL_UPFRONT": 1.0, "PARTIAL_UPFRONT": 0.5}.get(payment, 0.0)
+        upfront = upfront_share * commitment * 8760 * (TERM_MONTHS[term] // 12)
+        plan: dict[str, Any] = {
+            "OfferingId": stable_uuid("sp-offering", sp_type, term, payment, region, family)
+        }
+        if sp_type == "EC2_INSTANCE_SP":
+            plan |= {"Region": region, "InstanceFamily": family}
+        return {
+            "SavingsPlansDetails": plan,
+            "AccountId": account,
+            "UpfrontCost": _s(upfront),
+            "EstimatedROI": _s(savings / figures["sp_cost"] * 100),
+            "CurrencyCode": "USD",
+            "EstimatedSPCost": _s(figures["sp_cost"]),
+            "EstimatedOnDemandCost": _s(figures["remaining"]),
+            "EstimatedOnDemandCostWithCurrentCommitment": _s(on_demand),
+            "EstimatedSavingsAmount": _s(savings),
+            "EstimatedSavingsPercentage": _s(savings / on_demand * 100),
+            "HourlyCommitmentToPurchase": _s(commitment, 3),
+            "EstimatedAverageUtilization": "100.0",
+            "EstimatedMonthlySavingsAmount": _s(figures["monthly"]),
+            "CurrentMinimumHourlyOnDemandSpend": _s(min_hourly, 3),
+            "CurrentMaximumHourlyOnDemandSpend": _s(max_hourly, 3),
+            "CurrentAverageHourlyOnDemandSpend": _s(avg_hourly, 3),
+            "RecommendationDetailId": stable_uuid(
+                self.world.config.seed, "sp", sp_type, term, payment, lookback, account, region, family
+            ),
+        }
 
     def _hourly_on_demand(
         self, body: dict[str, Any], sp_type: str, scope: str, days: int, first: dt.date

@@ -1,9 +1,10 @@
 """Resources per workload and region, and the ledger series they bill, as a table of per-service specs.
 
 Each `ResourceSpec` says how many of a resource a workload-region holds and how one is drawn; one
-generic walk (`_walk`) adds the resource row, then its series. A `SpendSpec` is spend without a
-resource of its own (data transfer, logs, NAT). Draw order matters for determinism: one generator per
-workload-region is shared, in table order, by the counts, the specs' draws and the tag dirt in `add`.
+generic walk (`_walk`) adds the resource row, then its series. Spend without a resource of its own
+(data transfer, logs, NAT) is the `SpendSpec` tables of `world/spend.py`. Draw order matters for
+determinism: one generator per workload-region is shared, in table order, by the counts, the specs'
+draws, the spend quantities and the tag dirt in `add`.
 Instances and databases bill their offer (usage-type code and operation, `world_offers`), drawn from
 their own key. One workload's primary region also runs the twin offers, numbered after every other
 resource of its account and region so that no other resource's key moves.
@@ -28,6 +29,7 @@ from finops_sandbox.world.offers import ec2_offer, offer_twins, rds_offer, twin_
 from finops_sandbox.world.org import Account
 from finops_sandbox.world.rng import entity_rng, stochastic_round
 from finops_sandbox.world.series import COMPUTE, FLAT, NO_COMMIT, RI, SP, VARIABLE, SeriesBuilder
+from finops_sandbox.world.spend import MANAGEMENT_SPEND, MEMBER_SPEND
 from finops_sandbox.world.workloads import Workload
 
 _HOURS = 730.0  # hours in an average month: the monthly_cost_usd of an always-on resource
@@ -109,20 +111,6 @@ class ResourceSpec:
     reserved_by_ri: bool = False  # an RI account reserves the databases it runs: one at least, in the primary
     prepare: Callable[[_Place], Any] | None = None  # drawn once per workload-region, before the count
     attached: ResourceSpec | None = None  # one per resource, drawn right after it (a root volume)
-
-
-@dataclass(frozen=True)
-class SpendSpec:
-    """Spend without a resource of its own, per workload-region (qty is drawn before growth)."""
-
-    svc: str
-    code: str
-    price_key: str  # a `cat.regional` price
-    qty: Callable[[_Place], float]
-    pattern: int
-    growth: float | tuple[float, float] = 0.0
-    sigma: float = 0.0
-    tiers: tuple[str, ...] | None = None  # only workloads of these tiers; None: all
 
 
 @dataclass
@@ -432,52 +420,7 @@ _MEMBER_RESOURCES: tuple[ResourceSpec, ...] = (
 )
 
 
-def _per_running(low: float, high: float) -> Callable[[_Place], float]:
-    return lambda p: max(1, len(p.running)) * p.rng.uniform(low, high)
-
-
-_MEMBER_SPEND: tuple[SpendSpec, ...] = (
-    SpendSpec(
-        cat.SVC_EC2_OTHER,
-        "DataTransfer-Out-Bytes",
-        "data_transfer_out_gb",
-        _per_running(2, 30),
-        VARIABLE,
-        growth=(0.0, 0.35),
-        sigma=0.15,
-    ),
-    SpendSpec(
-        cat.SVC_CLOUDWATCH,
-        "DataProcessing-Bytes",
-        "cloudwatch_logs_ingest_gb",
-        _per_running(0.2, 4),
-        VARIABLE,
-        growth=(0.0, 0.3),
-        sigma=0.1,
-    ),
-    SpendSpec(
-        cat.SVC_EC2_OTHER,
-        "NatGateway-Hours",
-        "nat_gateway_hourly",
-        lambda p: 24.0 * p.rng.choice((1, 2, 3)),
-        FLAT,
-        tiers=("prod",),
-    ),
-)
 _MANAGEMENT_RESOURCES: tuple[ResourceSpec, ...] = (ResourceSpec("s3:bucket", _report_bucket),)
-_MANAGEMENT_SPEND: tuple[SpendSpec, ...] = (
-    SpendSpec(
-        cat.SVC_CLOUDWATCH,
-        "DataProcessing-Bytes",
-        "cloudwatch_logs_ingest_gb",
-        lambda p: 2.0,
-        VARIABLE,
-        growth=0.1,
-        sigma=0.1,
-    ),
-)
-
-
 # ----------------------------------------------------------------------------------------------
 # The walk
 # ----------------------------------------------------------------------------------------------
@@ -508,7 +451,7 @@ def _workload_region(p: _Place) -> list[dict[str, Any]]:
     management = p.acct.idx == 0
     for spec in _MANAGEMENT_RESOURCES if management else _MEMBER_RESOURCES:
         _walk(p, spec)
-    for spend in _MANAGEMENT_SPEND if management else _MEMBER_SPEND:
+    for spend in MANAGEMENT_SPEND if management else MEMBER_SPEND:
         if spend.tiers is None or p.wl.tier in spend.tiers:
             qty = spend.qty(p)
             price = cat.regional(spend.price_key, p.region)

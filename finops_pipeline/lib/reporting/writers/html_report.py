@@ -230,10 +230,20 @@ def _bar_card(
 
 
 def charts(by: dict[str, Dataset]) -> list[Chart]:
-    """(key, title, svg or empty-note html, wide)."""
-    out: list[Chart] = []
-    day = by["cost_by_day"]
-    anomalies = by["anomalies"]
+    """(key, title, svg or empty-note html, wide), in the order the report lays the cards out."""
+    return [
+        _trend_card(by["cost_by_day"], by["anomalies"]),
+        _services_card(by["cost_by_service"]),
+        _accounts_card(by["cost_by_account"]),
+        _movers_card(by["top_movers"]),
+        _compliance_card(by["compliance_summary"]),
+        _anomalies_card(by["anomalies"]),
+        _savings_card(by["recommendations"]),
+    ]
+
+
+def _trend_card(day: Dataset, anomalies: Dataset) -> Chart:
+    """The full-width daily cost line, marked where high-severity anomalies start (the ones worth a look)."""
     high_starts = [
         d
         for d, s in zip(_col(anomalies, "start_date"), _col(anomalies, "severity"), strict=True)
@@ -244,24 +254,31 @@ def charts(by: dict[str, Dataset]) -> list[Chart]:
         high_starts,
         "Daily unblended cost",
     )
-    out.append(
-        (
-            "cost_trend",
-            "Cost trend (daily unblended; ● high-severity anomaly starts)",
-            trend or _empty(day.note),
-            True,
-        )
+    return (
+        "cost_trend",
+        "Cost trend (daily unblended; ● high-severity anomaly starts)",
+        trend or _empty(day.note),
+        True,
     )
-    services = by["cost_by_service"]
+
+
+def _services_card(services: Dataset) -> Chart:
+    """The ten most expensive services (the dataset arrives sorted by cost)."""
     top_services = list(zip(_col(services, "service"), _col(services, "unblended_usd"), strict=True))[:10]
-    out.append(_bar_card("top_services", "Top services", "Top services", top_services, SERVICES, services))
-    accounts = by["cost_by_account"]
+    return _bar_card("top_services", "Top services", "Top services", top_services, SERVICES, services)
+
+
+def _accounts_card(accounts: Dataset) -> Chart:
+    """The ten most expensive accounts, by name where the organisation gives one, else by id."""
     names = [
         n or i for n, i in zip(_col(accounts, "account_name"), _col(accounts, "account_id"), strict=True)
     ]
     top_accounts = list(zip(names, _col(accounts, "unblended_usd"), strict=True))[:10]
-    out.append(_bar_card("top_accounts", "Top accounts", "Top accounts", top_accounts, ACCOUNTS, accounts))
-    movers = by["top_movers"]
+    return _bar_card("top_accounts", "Top accounts", "Top accounts", top_accounts, ACCOUNTS, accounts)
+
+
+def _movers_card(movers: Dataset) -> Chart:
+    """The ten largest account·service changes; bars coloured by direction so a drop is not read as a rise."""
     mover_items = [
         (f"{n or a} · {s}", float(c))
         for a, n, s, c in zip(
@@ -272,35 +289,37 @@ def charts(by: dict[str, Dataset]) -> list[Chart]:
             strict=True,
         )
     ][:10]
-    out.append(
-        _bar_card(
-            "top_movers",
-            "Top movers vs the previous period",
-            "Top movers",
-            mover_items,
-            lambda v: MOVER_UP if v >= 0 else MOVER_DOWN,
-            movers,
-        )
+    return _bar_card(
+        "top_movers",
+        "Top movers vs the previous period",
+        "Top movers",
+        mover_items,
+        lambda v: MOVER_UP if v >= 0 else MOVER_DOWN,
+        movers,
     )
-    compliance = by["compliance_summary"]
-    rows = compliance.table.to_pylist()
+
+
+def _compliance_card(compliance: Dataset) -> Chart:
+    """Per-tag-key (and overall) compliance beside spend coverage: a key can be rare yet cover most spend."""
     keyed = [
         (
             r["dimension_value"] if r["dimension"] == "tag_key" else "All keys",
             r.get("compliance_pct"),
             r.get("spend_coverage_pct"),
         )
-        for r in rows
+        for r in compliance.table.to_pylist()
         if r.get("dimension") in ("overall", "tag_key")
     ]
-    out.append(
-        (
-            "tag_compliance",
-            "Tag compliance and spend coverage",
-            grouped_pct_chart(keyed, "Tag compliance and spend coverage") or _empty(compliance.note),
-            False,
-        )
+    return (
+        "tag_compliance",
+        "Tag compliance and spend coverage",
+        grouped_pct_chart(keyed, "Tag compliance and spend coverage") or _empty(compliance.note),
+        False,
     )
+
+
+def _anomalies_card(anomalies: Dataset) -> Chart:
+    """The ten largest anomalies by impact, labelled with start date, account (or org) and service."""
     top_anomalies = [
         (
             f"{r.get('start_date')} {r.get('account_name') or r.get('account_id') or 'org'} · {r.get('service') or ''}",
@@ -308,18 +327,18 @@ def charts(by: dict[str, Dataset]) -> list[Chart]:
         )
         for r in anomalies.table.slice(0, 10).to_pylist()
     ]
-    out.append(
-        _bar_card("anomalies", "Largest anomalies (impact)", "Anomalies", top_anomalies, ANOMALY, anomalies)
+    return _bar_card(
+        "anomalies", "Largest anomalies (impact)", "Anomalies", top_anomalies, ANOMALY, anomalies
     )
-    recs = by["recommendations"]
+
+
+def _savings_card(recs: Dataset) -> Chart:
+    """Monthly savings summed per recommendation kind, largest first: where to start acting."""
     per_kind: dict[str, float] = {}
     for kind, saving in zip(_col(recs, "kind"), _col(recs, "monthly_savings_usd"), strict=True):
         per_kind[kind or "other"] = per_kind.get(kind or "other", 0.0) + float(saving or 0)
     savings = sorted(per_kind.items(), key=lambda kv: -kv[1])
-    out.append(
-        _bar_card("savings", "Estimated savings per month, by kind", "Savings", savings, SAVINGS, recs)
-    )
-    return out
+    return _bar_card("savings", "Estimated savings per month, by kind", "Savings", savings, SAVINGS, recs)
 
 
 def _cell(value: Any, kind: str) -> tuple[str, bool]:

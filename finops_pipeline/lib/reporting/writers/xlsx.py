@@ -85,6 +85,24 @@ STYLES_XML = (
 <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
 </styleSheet>"""
 )
+APP_PROPERTIES_XML = (
+    f"{XML_DECL}<Properties "
+    'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    "<Application>finops-pipeline</Application></Properties>"
+)
+# The package root: where a reader finds the workbook and the two property parts.
+PACKAGE_RELS_XML = (
+    f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/>'
+    '<Relationship Id="rId2" '
+    'Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
+    'Target="docProps/core.xml"/>'
+    '<Relationship Id="rId3" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" '
+    'Target="docProps/app.xml"/></Relationships>'
+)
 NUMERIC_KINDS = ("currency", "percent", "integer", "number")
 WIDTH = {"currency": 15, "percent": 11, "integer": 11, "number": 12, "date": 12, "datetime": 17, "bool": 9}
 MIN_WIDTH, MAX_WIDTH = 8, 60
@@ -292,83 +310,64 @@ class XlsxWriter:
         )
 
     def close(self) -> None:
+        """Write the workbook-level parts that need every sheet known, then finish the zip."""
+        self._zip.writestr("xl/workbook.xml", self._workbook_xml())
+        self._zip.writestr("xl/_rels/workbook.xml.rels", self._workbook_rels_xml())
+        self._zip.writestr("xl/styles.xml", STYLES_XML)
+        self._zip.writestr("docProps/core.xml", _core_properties_xml(self._title))
+        self._zip.writestr("docProps/app.xml", APP_PROPERTIES_XML)
+        self._zip.writestr("_rels/.rels", PACKAGE_RELS_XML)
+        self._zip.writestr("[Content_Types].xml", self._content_types_xml())
+        self._zip.close()
+
+    def _workbook_xml(self) -> str:
+        """The sheet list in tab order, plus one hidden ``_FilterDatabase`` name per filtered sheet.
+
+        Excel needs the defined name (keyed by tab position, not sheet id) to treat the autofilter
+        as live; the relationship ids stay in write order so they match :meth:`_workbook_rels_xml`.
+        """
         order = self._order or list(range(len(self._sheets)))
-        sheets_xml, names_xml, rels, overrides = [], [], [], []
+        sheets_xml, names_xml = [], []
         for tab, i in enumerate(order):
-            name, part, ref = self._sheets[i]
-            rid = f"rId{i + 1}"
-            sheets_xml.append(f'<sheet name={quoteattr(name)} sheetId="{i + 1}" r:id="{rid}"/>')
+            name, _part, ref = self._sheets[i]
+            sheets_xml.append(f'<sheet name={quoteattr(name)} sheetId="{i + 1}" r:id="rId{i + 1}"/>')
             if ref:
-                a, b = ref.split(":")
                 quoted = "'" + name.replace("'", "''") + "'"
-                absolute = (
-                    f"${''.join(ch for ch in a if ch.isalpha())}${''.join(ch for ch in a if ch.isdigit())}:"
-                )
-                absolute += (
-                    f"${''.join(ch for ch in b if ch.isalpha())}${''.join(ch for ch in b if ch.isdigit())}"
-                )
                 names_xml.append(
                     f'<definedName name="_xlnm._FilterDatabase" localSheetId="{tab}" hidden="1">'
-                    f"{escape(quoted)}!{absolute}</definedName>"
+                    f"{escape(quoted)}!{_absolute_range(ref)}</definedName>"
                 )
-        for i, (_, part, _) in enumerate(self._sheets):
-            rels.append(
-                f'<Relationship Id="rId{i + 1}" '
-                'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-                f'Target="{part.removeprefix("xl/")}"/>'
-            )
-            overrides.append(
-                f'<Override PartName="/{part}" '
-                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            )
-        styles_id = len(self._sheets) + 1
+        defined = f"<definedNames>{''.join(names_xml)}</definedNames>" if names_xml else ""
+        return (
+            f'{XML_DECL}<workbook {NS}><bookViews><workbookView activeTab="0"/></bookViews>'
+            f"<sheets>{''.join(sheets_xml)}</sheets>{defined}</workbook>"
+        )
+
+    def _workbook_rels_xml(self) -> str:
+        """One relationship per sheet part (rId = write position), then the styles part after them."""
+        rels = [
+            f'<Relationship Id="rId{i + 1}" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            f'Target="{part.removeprefix("xl/")}"/>'
+            for i, (_, part, _) in enumerate(self._sheets)
+        ]
         rels.append(
-            f'<Relationship Id="rId{styles_id}" '
+            f'<Relationship Id="rId{len(self._sheets) + 1}" '
             'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
         )
-        defined = f"<definedNames>{''.join(names_xml)}</definedNames>" if names_xml else ""
-        self._zip.writestr(
-            "xl/workbook.xml",
-            f'{XML_DECL}<workbook {NS}><bookViews><workbookView activeTab="0"/></bookViews>'
-            f"<sheets>{''.join(sheets_xml)}</sheets>{defined}</workbook>",
-        )
-        self._zip.writestr(
-            "xl/_rels/workbook.xml.rels",
+        return (
             f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f"{''.join(rels)}</Relationships>",
+            f"{''.join(rels)}</Relationships>"
         )
-        self._zip.writestr("xl/styles.xml", STYLES_XML)
-        now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._zip.writestr(
-            "docProps/core.xml",
-            f"{XML_DECL}<cp:coreProperties "
-            'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-            f"<dc:title>{escape(self._title)}</dc:title><dc:creator>finops-pipeline</dc:creator>"
-            f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created></cp:coreProperties>',
+
+    def _content_types_xml(self) -> str:
+        """The fixed part types plus an override per sheet: readers refuse parts with no declared type."""
+        overrides = "".join(
+            f'<Override PartName="/{part}" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            for _, part, _ in self._sheets
         )
-        self._zip.writestr(
-            "docProps/app.xml",
-            f"{XML_DECL}<Properties "
-            'xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-            "<Application>finops-pipeline</Application></Properties>",
-        )
-        self._zip.writestr(
-            "_rels/.rels",
-            f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" '
-            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
-            'Target="xl/workbook.xml"/>'
-            '<Relationship Id="rId2" '
-            'Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" '
-            'Target="docProps/core.xml"/>'
-            '<Relationship Id="rId3" '
-            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" '
-            'Target="docProps/app.xml"/></Relationships>',
-        )
-        self._zip.writestr(
-            "[Content_Types].xml",
+        return (
             f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
@@ -380,9 +379,34 @@ class XlsxWriter:
             'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
             '<Override PartName="/docProps/app.xml" '
             'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-            f"{''.join(overrides)}</Types>",
+            f"{overrides}</Types>"
         )
-        self._zip.close()
+
+
+def _absolute_cell(cell: str) -> str:
+    """``B12`` -> ``$B$12``."""
+    letters = "".join(ch for ch in cell if ch.isalpha())
+    digits = "".join(ch for ch in cell if ch.isdigit())
+    return f"${letters}${digits}"
+
+
+def _absolute_range(ref: str) -> str:
+    """``A1:C10`` -> ``$A$1:$C$10``: the form Excel itself writes in a ``_FilterDatabase`` name."""
+    first, last = ref.split(":")
+    return f"{_absolute_cell(first)}:{_absolute_cell(last)}"
+
+
+def _core_properties_xml(title: str) -> str:
+    """Dublin Core metadata: the title and a creation time, so file browsers and Excel show them."""
+    now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{XML_DECL}<cp:coreProperties "
+        'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{escape(title)}</dc:title><dc:creator>finops-pipeline</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created></cp:coreProperties>'
+    )
 
 
 def _clean_text(value: str) -> str:
