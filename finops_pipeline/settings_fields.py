@@ -1,4 +1,4 @@
-"""How each setting's text is read: the parsers and limits behind the fields of ``settings.Settings``.
+"""How each setting is declared and its text read: ``EnvVar`` and the parsers behind ``settings.Settings``.
 
 Each parser takes the variable's stripped, non-blank text and returns the value or raises ``ValueError``
 saying what is wrong; ``settings.py`` adds the variable's name, the value and the fix. They live here so
@@ -11,10 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dagster._utils.schedules import is_valid_cron_string
+from pydantic import AliasChoices, Field, GetCoreSchemaHandler, ValidationInfo
+from pydantic_core import CoreSchema, core_schema
 
 from finops_pipeline import settings_rules
 from finops_pipeline.clock import ClockError, first_of_month_months_ago, parse_today
@@ -42,6 +46,52 @@ PROJECT_ROOT_MISSING = (
 )
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+$")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """Where one setting comes from, how its text is read, and what to tell the user when it is wrong.
+
+    It rides on the field as metadata: pydantic runs ``parse`` on the variable's text (so a bad value is
+    a pydantic validation error like any other), and ``settings.py`` finds ``names`` and ``fix`` here to
+    turn that error into ``NAME='value' is invalid: <what>. Fix: <how>``.
+    """
+
+    names: tuple[str, ...]  # the first one set wins: the main name, then its aliases
+    parse: Callable[[str], Any]
+    fix: str
+    # The default when it depends on other settings or on the day (pydantic gives it the values so far).
+    derive: Callable[[ValidationInfo], Any] | None = None
+
+    @classmethod
+    def get(cls, names: str | tuple[str, ...], default: Any, parse: Callable[[str], Any], fix: str) -> Any:
+        """The field whose value is got from the variable ``names`` (a name, or the name and its aliases).
+
+        ``default`` is the value when the variable is unset or blank, or a function of the validation
+        info when it depends on other settings or the day (the field then holds None until validation
+        works it out). Spelled ``EnvVar.get("NAME", ...)`` on purpose: ``test_bad_input`` finds every
+        variable by that spelling and fails until the new one has bad values tested.
+        """
+        names = (names,) if isinstance(names, str) else names
+        derive = default if callable(default) else None
+        field_info = Field(
+            None if derive else default,
+            validation_alias=AliasChoices(*names),
+            validate_default=derive is not None,
+        )
+        field_info.metadata.append(cls(names, parse, fix, derive))  # pydantic applies field metadata
+        return field_info
+
+    def name_used(self, env: Mapping[str, Any]) -> str:
+        """The name the value came from: the first one set and not blank, as pydantic's alias choice."""
+        return next((name for name in self.names if str(env.get(name) or "").strip()), self.names[0])
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """Text is parsed; a value already of the field's type (a default, a derived one) is only checked."""
+        return core_schema.no_info_before_validator_function(self._parse_text, handler(source))
+
+    def _parse_text(self, value: Any) -> Any:
+        return self.parse(value) if isinstance(value, str) else value
 
 
 def shown(value: str) -> str:
@@ -122,21 +172,21 @@ def duckdb_path(value: str) -> Path:
     return settings_rules.writable_file(value, (".duckdb", ".db"))
 
 
-def start_date(today: dt.date) -> Callable[[str], dt.date]:
+def iso_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not a date in YYYY-MM-DD form") from None
+
+
+def within_cost_explorer_history(day: dt.date, today: dt.date) -> dt.date:
+    """``day`` if Cost Explorer still has it: not after ``today``, not before the 13 months it keeps."""
     oldest = first_of_month_months_ago(today, 13)
-
-    def parse(value: str) -> dt.date:
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError("not a date in YYYY-MM-DD form") from None
-        if day > today:
-            raise ValueError(f"is after today ({today})")
-        if day < oldest:
-            raise ValueError(f"is older than Cost Explorer keeps (13 months plus this month: {oldest})")
-        return day
-
-    return parse
+    if day > today:
+        raise ValueError(f"is after today ({today})")
+    if day < oldest:
+        raise ValueError(f"is older than Cost Explorer keeps (13 months plus this month: {oldest})")
+    return day
 
 
 def usd(value: str) -> float:
