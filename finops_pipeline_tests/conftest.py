@@ -166,6 +166,8 @@ def start_background_sandbox(
     args += ["--late-restatement-days", str(config.late_restatement_days)]
     if config.month_close_extras:
         args += ["--month-close-extras"]
+    if config.scoped_budgets:
+        args += ["--scoped-budgets"]
     args += ["--page-size", str(page_size or SESSION_CE_PAGE_SIZE)]  # small unless a test says otherwise
     if access is not None:
         args += access.to_cli_args()

@@ -160,6 +160,12 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="post Fee, Discount and BundledDiscount items for a closed month from the 3rd of the next",
     )
+    parser.add_argument(
+        "--scoped-budgets",
+        action="store_true",
+        help="budgets of every filter kind besides the account budgets (organisation, service, tag, "
+        "accounts, cost category, FilterExpression, CostTypes)",
+    )
     parser.add_argument("--background", action="store_true", help="start detached; return once it answers")
     parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE, help=f"default {DEFAULT_PID_FILE}")
     parser.add_argument(
@@ -216,6 +222,7 @@ def _world_config(args: argparse.Namespace) -> Any:
     kwargs["bill_final_day"] = args.bill_final_day
     kwargs["late_restatement_days"] = args.late_restatement_days
     kwargs["month_close_extras"] = args.month_close_extras
+    kwargs["scoped_budgets"] = args.scoped_budgets
     config = WorldConfig(**kwargs)
     late = [key for key, day in config.tag_activation_dates if day > config.as_of]
     clash = sorted(set(config.inactive_tag_keys) & {key for key, _ in config.tag_activation_dates})
@@ -290,6 +297,8 @@ def _child_argv(args: argparse.Namespace, faults: Faults, ready_file: Path) -> l
     argv += ["--late-restatement-days", str(args.late_restatement_days)]
     if args.month_close_extras:
         argv.append("--month-close-extras")
+    if args.scoped_budgets:
+        argv.append("--scoped-budgets")
     access = OrgAccess.from_namespace(args).to_cli_args()
     return [*argv, *faults.to_cli_args(), *access, "--ready-file", str(ready_file)]
 

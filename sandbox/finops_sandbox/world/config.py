@@ -62,6 +62,9 @@ class WorldConfig:
     # Month-close items of the record types the base world lacks (Fee, Discount, BundledDiscount), dated
     # on a closed month's last day and posted from the 3rd of the next month, while it is still estimated.
     month_close_extras: bool = False
+    # Budgets of every other filter kind besides the account budgets: organisation, service, tag, several
+    # accounts, cost category, FilterExpression, CostTypes (world/scoped_budgets.py).
+    scoped_budgets: bool = False
 
 
 def day_number(d: dt.date) -> int:
