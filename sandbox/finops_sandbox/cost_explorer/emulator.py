@@ -171,9 +171,14 @@ class CostExplorerEmulator:
             return 400, {"__type": "SerializationException", "Message": "Request body must be a JSON object"}
         try:
             if view is not None:
-                body, accounts = view.apply(operation, body)
-                if accounts is not None and operation == "GetAnomalies":
-                    return 200, self.anomalies.get_anomalies(body, accounts)
+                body, _accounts = view.apply(operation, body)
+                if view.role != "management" and operation in ("GetAnomalies", "GetAnomalyMonitors"):
+                    # Cost Anomaly Detection takes no billing view: a member reads its own monitors only.
+                    method = getattr(
+                        self.anomalies,
+                        "get_anomalies" if operation == "GetAnomalies" else "get_anomaly_monitors",
+                    )
+                    return 200, method(body, view.caller)
             return 200, handler(body)
         except CEError as exc:
             return 400, {"__type": exc.error_type, "Message": exc.message, "message": exc.message}
