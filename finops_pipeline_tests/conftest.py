@@ -162,6 +162,11 @@ def start_background_sandbox(
         args += ["--inactive-tag-keys", ",".join(config.inactive_tag_keys)]
     if config.tag_activation_dates:
         args += ["--tag-activated", ",".join(f"{k}={d.isoformat()}" for k, d in config.tag_activation_dates)]
+    if config.tag_backfills:
+        args += [
+            "--tag-backfilled",
+            ",".join(f"{a.isoformat()}={b.isoformat()}" for a, b in config.tag_backfills),
+        ]
     args += ["--bill-final-day", str(config.bill_final_day)]
     args += ["--late-restatement-days", str(config.late_restatement_days)]
     if config.month_close_extras:

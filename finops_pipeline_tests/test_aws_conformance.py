@@ -33,14 +33,14 @@ ENVELOPE = {"Error", "Code", "Message", "ResponseMetadata"}
 # Keys a module reads that are not AWS output members, and why.
 NOT_OUTPUT = {
     "defs/ingest/cost_explorer_api.py": {"UnblendedCost"},  # a key of the Metrics map (MetricName)
-    "reporting/mail.py": {"From", "To", "Subject", "Date"},  # MIME headers of the mail it builds
+    "lib/reporting/mail.py": {"From", "To", "Subject", "Date"},  # MIME headers of the mail it builds
     "doctor_probes.py": {"From", "To", "Subject"},  # the probe mail's MIME headers
 }
 # Modules that read an answer another module fetched.
 READS_ANSWERS_OF = {
-    "anomalies/evaluation.py": [("ce", "GetAnomalies")],
+    "lib/anomalies/evaluation.py": [("ce", "GetAnomalies")],
     "defs/anomalies/assets.py": [("ce", "GetAnomalies")],
-    "budget_scope.py": [("budgets", "DescribeBudgets")],
+    "lib/budget_scope.py": [("budgets", "DescribeBudgets")],
 }
 
 

@@ -73,6 +73,8 @@ class CostExplorerEmulator:
             "GetDimensionValues": self.costs.get_dimension_values,
             "GetTags": self.costs.get_tags,
             "ListCostAllocationTags": self.tag_activation.list_cost_allocation_tags,
+            "StartCostAllocationTagBackfill": self.tag_activation.start_backfill,
+            "ListCostAllocationTagBackfillHistory": self.tag_activation.list_backfill_history,
             "GetCostForecast": lambda body: get_cost_forecast(self, body),
             "GetAnomalyMonitors": self.anomalies.get_anomaly_monitors,
             "GetAnomalies": self.anomalies.get_anomalies,

@@ -267,6 +267,11 @@ class CostQueries:
         )
         return sql, [*period_params, *key_params, *inner_params, *join_params]
 
+    def forget(self) -> None:
+        """Drop every cached answer (the data an answer depends on changed, e.g. a tag backfill)."""
+        with self.em.lock:
+            self._cache.clear()
+
     def _remember(self, key: str, agg: _Aggregate) -> None:
         self._cache[key] = agg
         while len(self._cache) > 1 and (
