@@ -145,7 +145,9 @@ def add_parser(subparsers: Any) -> None:
         "--page-size",
         type=_int_in(1, 100_000, "--page-size", "500"),
         default=DEFAULT_PAGE_SIZE,
-        help=f"Cost Explorer groups per page (default {DEFAULT_PAGE_SIZE}, as GetDimensionValues' cap)",
+        help=f"Cost Explorer groups per page (default {DEFAULT_PAGE_SIZE}, as GetDimensionValues' cap); "
+        "below AWS's own page it also caps GetAnomalies, Organizations ListAccounts(ForParent) and Tagging "
+        "GetResources pages, so a client without its page loop loses items",
     )
     parser.add_argument(
         "--inactive-tag-keys",

@@ -122,7 +122,7 @@ class AnomalyDetection:
         monitors = [m for m in own if not wanted or m["MonitorArn"] in wanted]
         if wanted and len(monitors) < len(set(wanted)):
             raise CEError("Monitor does not exist", "UnknownMonitorException")
-        size = page_size_arg(body, "MaxResults", 100, 100)
+        size = min(page_size_arg(body, "MaxResults", 100, 100), self.em.page_size)  # the sandbox page cap
         lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(monitors), size)
         answer: dict[str, Any] = {"AnomalyMonitors": monitors[lo:hi]}
         if token:
@@ -173,7 +173,7 @@ class AnomalyDetection:
             and (feedback is None or a.get("Feedback") == feedback)
             and impact_test(a["Impact"]["TotalImpact"])
         ]
-        size = page_size_arg(body, "MaxResults", 100, 100)
+        size = min(page_size_arg(body, "MaxResults", 100, 100), self.em.page_size)  # the sandbox page cap
         lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(selected), size)
         answer: dict[str, Any] = {"Anomalies": selected[lo:hi]}
         if token:
