@@ -49,9 +49,7 @@ def _tag_active(config: WorldConfig, key: str) -> str:
     return f"usage_date >= DATE '{dated[key].isoformat()}'" if key in dated else "TRUE"
 
 
-def _definitions(
-    config: WorldConfig, management: str, members: list[str], budgeted: set[str]
-) -> list[dict[str, Any]]:
+def _definitions(config: WorldConfig, members: list[str], budgeted: set[str]) -> list[dict[str, Any]]:
     """(name, limit, CostFilters, FilterExpression, CostTypes, scope kind, SQL predicate, metric)."""
     free = [a for a in members if a not in budgeted]
     group, single, rds_owner = free[:3], free[3] if len(free) > 3 else free[-1], members[0]
@@ -87,7 +85,6 @@ def _definitions(
         ("org-without-tax-and-support", 1_000_000, {}, None, {"IncludeTax": False, "IncludeSupport": False},
          "organisation", no_tax_support, "unblended_cost"),
     ]  # fmt: skip
-    del management
     keys = ("name", "limit", "filters", "expression", "cost_types", "kind", "where", "metric")
     return [dict(zip(keys, row, strict=True)) for row in out]
 
@@ -113,7 +110,7 @@ def scoped_budgets(
         con.register("tags", workload_tags)
         con.register("accounts", accounts)
         rows = []
-        for b in _definitions(config, management, members, budgeted):
+        for b in _definitions(config, members, budgeted):
             (actual,) = con.execute(
                 f"SELECT coalesce(sum({b['metric']}), 0) FROM ledger "
                 f"WHERE usage_date >= ? AND usage_date < ? AND ({b['where']})",
