@@ -30,8 +30,8 @@ import dagster as dg
 import duckdb
 
 from finops_pipeline.clock import today_utc
-from finops_pipeline.lib.cost_window import range_tags, refresh_tags
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS
+from finops_pipeline.lib.cost_window import range_tags, refresh_tags
 from finops_pipeline.settings import load_settings
 
 REGIONS = "us-east-1,us-west-2,eu-west-1"

@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from finops_pipeline import iam_policies
 from finops_pipeline.clock import today_utc
 from finops_pipeline.doctor_probes import (
+    BACKFILL_HISTORY_ACTION,
     TAG_ACTIVATION_ACTION,
     Check,
     caller_checks,
@@ -318,8 +319,17 @@ def _cost_explorer_checks(aws: Any, settings: Any, report: DoctorReport) -> None
         lambda: tag_activation.list_tags(ce, settings.required_tag_keys),
         region="us-east-1",
     )
+    backfills = probe(
+        report.checks,
+        "cost_explorer",
+        BACKFILL_HISTORY_ACTION,
+        False,
+        lambda: ce.list_cost_allocation_tag_backfill_history(MaxResults=1000).get("BackfillRequests", []),
+        region="us-east-1",
+    )
     if tags is not None:
-        report.tag_activation = tag_activation.judge(tags, settings.required_tag_keys).to_json(today)
+        verdict = tag_activation.judge(tags, settings.required_tag_keys, backfills or [])
+        report.tag_activation = verdict.to_json(today)
 
 
 def _member_role_checks(aws: Any, settings: Any, checks: list[Check], members: list[str]) -> None:

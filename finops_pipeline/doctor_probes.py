@@ -18,6 +18,7 @@ from finops_pipeline.lib.remediation import REFUSAL_FIXES, denied_action, error_
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
 TAG_ACTIVATION_ACTION = "ce:ListCostAllocationTags"
+BACKFILL_HISTORY_ACTION = "ce:ListCostAllocationTagBackfillHistory"  # backfills move tag trust back
 RI_SERVICE = "Amazon Elastic Compute Cloud - Compute"
 
 
@@ -155,7 +156,7 @@ ORGANIZATIONS_PROBES: list[tuple[str, bool]] = [
 def probe_actions(settings: Any) -> set[str]:
     """Every action the doctor probes for these settings (tests compare it with ``iam/``)."""
     actions = {a for a, _, _ in ce_probes(dt.date(2026, 1, 2))} | {"tag:GetResources", "budgets:ViewBudget"}
-    actions.add(TAG_ACTIVATION_ACTION)
+    actions |= {TAG_ACTIVATION_ACTION, BACKFILL_HISTORY_ACTION}
     actions |= {a for a, _ in EC2_PROBES}
     if not settings.single_account_mode:
         actions |= {a for a, _ in ORGANIZATIONS_PROBES} | {"sts:AssumeRole"}

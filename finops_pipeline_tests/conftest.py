@@ -162,10 +162,17 @@ def start_background_sandbox(
         args += ["--inactive-tag-keys", ",".join(config.inactive_tag_keys)]
     if config.tag_activation_dates:
         args += ["--tag-activated", ",".join(f"{k}={d.isoformat()}" for k, d in config.tag_activation_dates)]
+    if config.tag_backfills:
+        args += [
+            "--tag-backfilled",
+            ",".join(f"{a.isoformat()}={b.isoformat()}" for a, b in config.tag_backfills),
+        ]
     args += ["--bill-final-day", str(config.bill_final_day)]
     args += ["--late-restatement-days", str(config.late_restatement_days)]
     if config.month_close_extras:
         args += ["--month-close-extras"]
+    if config.scoped_budgets:
+        args += ["--scoped-budgets"]
     args += ["--page-size", str(page_size or SESSION_CE_PAGE_SIZE)]  # small unless a test says otherwise
     if access is not None:
         args += access.to_cli_args()

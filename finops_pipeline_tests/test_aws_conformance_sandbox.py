@@ -103,6 +103,7 @@ def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
             "Configuration": {"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True},
         },
         ("ce", "ListCostAllocationTags"): {"MaxResults": 100},
+        ("ce", "ListCostAllocationTagBackfillHistory"): {"MaxResults": 1000},
         ("organizations", "DescribeOrganization"): {},
         ("organizations", "ListAccounts"): {"MaxResults": 20},
         ("organizations", "ListRoots"): {},

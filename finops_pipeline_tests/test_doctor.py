@@ -23,6 +23,7 @@ CE_ACTIONS = {
     "ce:GetSavingsPlansPurchaseRecommendation",
     "ce:GetRightsizingRecommendation",
     "ce:ListCostAllocationTags",
+    "ce:ListCostAllocationTagBackfillHistory",
 }
 
 
@@ -70,7 +71,7 @@ def test_all_granted(sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch,
     member = report["permissions"]["member_role"]
     assert member["accounts_probed"] == member["accounts_ok"] == len(_member_accounts(sandbox))
     assert report["remediation"] == []
-    assert report["ce_requests"] == len(CE_ACTIONS) and report["ce_cost_usd"] == 0.07
+    assert report["ce_requests"] == len(CE_ACTIONS) and report["ce_cost_usd"] == 0.08
     assert report["tag_activation"]["inactive_required_keys"] == []
     assert set(report["tag_activation"]["active_from"]) == {"Environment", "Owner", "Project", "CostCenter"}
 

@@ -135,6 +135,41 @@ def review_doctor_checks(checks: list[Any], scope: CallerScope) -> None:
             check.status = "member_access_disabled"
 
 
+ANOMALY_PARTIAL_FIX = (
+    "read anomalies with credentials of the management (payer) account, or set AWS_ROLE_ARN to a role in "
+    "it: Cost Anomaly Detection takes no billing view, and a member account's monitors watch its own spend "
+    "only"
+)
+
+
+def anomaly_coverage(scope: dict[str, Any] | None) -> tuple[bool, dict[str, Any]]:
+    """Whether the run's anomalies cover the organisation, and the check's metadata; `scope` is the
+    newest ``raw.caller_scope`` row.
+
+    A member account, delegated administrator included, reads only its own anomaly monitors: monitors
+    belong to the account that created them (ARN ``arn:aws:ce::<account-id>:anomalymonitor/...``,
+    https://docs.aws.amazon.com/cost-management/latest/userguide/accesscontrol-ad.html) and a member sees
+    only its own costs (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/ce-access.html).
+    Unlike cost data, a billing view does not help: ``GetAnomalies`` and ``GetAnomalyMonitors`` take no
+    ``BillingViewArn`` (botocore's ce model).
+    """
+    if scope is None or scope["role"] == "unknown":
+        why = "the caller's role is not recorded: materialize aws_accounts in the same run"
+        return False, {"caller_role": "not recorded", "why": why}
+    partial = scope["role"] in PARTIAL_ROLES
+    metadata: dict[str, Any] = {
+        "caller_role": scope["role"],
+        "caller_account_id": scope["caller_account_id"],
+        "anomalies_cover_the_organization": not partial,
+    }
+    if partial:
+        metadata["why"] = (
+            f"account {scope['caller_account_id']} is not the management account: Cost Anomaly Detection "
+            f"shows it its own monitors and anomalies only. Fix: {ANOMALY_PARTIAL_FIX}"
+        )
+    return not partial, metadata
+
+
 def doctor_entry(scope: CallerScope) -> dict[str, Any]:
     """The doctor's ``caller_scope`` section."""
     return {**scope.as_row(), "fix": PARTIAL_FIX if scope.partial else None}

@@ -85,20 +85,47 @@ def test_member_sees_its_own_costs_to_the_cent(sandbox: Any, on: Any) -> None:
     assert _total(ce, Filter={"Dimensions": {"Key": "LINKED_ACCOUNT", "Values": [other]}}) == 0
 
 
-def test_member_anomalies_and_recommendations_are_its_own(sandbox: Any, on: Any) -> None:
+def _anomaly_key(a: dict[str, Any]) -> tuple:
+    return (
+        a["AnomalyStartDate"],
+        a["AnomalyEndDate"],
+        a["RootCauses"][0]["UsageType"],
+        a["Impact"]["TotalImpact"],
+    )
+
+
+def test_member_anomalies_monitors_and_recommendations_are_its_own(sandbox: Any, on: Any) -> None:
     on()
-    today = sandbox.world.data_end
+    world = sandbox.world
+    today = world.data_end
     start = (today - dt.timedelta(days=89)).isoformat()
-    mine = set()
-    for member in _members(sandbox.world):
+    management_ce = boto3.client("ce")
+    org_monitors = management_ce.get_anomaly_monitors()["AnomalyMonitors"]
+    services = next(m["MonitorArn"] for m in org_monitors if m.get("MonitorDimension") == "SERVICE")
+    everything = management_ce.get_anomalies(DateInterval={"StartDate": start})["Anomalies"]
+    found = 0
+    for member in _members(world):
         ce = member_session(member).client("ce")
+        monitors = ce.get_anomaly_monitors()["AnomalyMonitors"]
+        # Its own services monitor only, in its own account: never the management account's monitors.
+        assert [m["MonitorArn"].split(":")[4] for m in monitors] == [member]
+        assert not {m["MonitorArn"] for m in monitors} & {m["MonitorArn"] for m in org_monitors}
         anomalies = ce.get_anomalies(DateInterval={"StartDate": start})["Anomalies"]
-        assert {a["RootCauses"][0]["LinkedAccount"] for a in anomalies} <= {member}
-        mine |= {a["AnomalyId"] for a in anomalies}
+        assert {a["MonitorArn"] for a in anomalies} <= {monitors[0]["MonitorArn"]}
+        # Exactly the anomalies the organisation's services monitor finds in this account's spend.
+        rooted = [
+            a
+            for a in everything
+            if a["MonitorArn"] == services and a["RootCauses"][0]["LinkedAccount"] == member
+        ]
+        assert sorted(map(_anomaly_key, anomalies)) == sorted(map(_anomaly_key, rooted))
+        found += len(anomalies)
+        with pytest.raises(ClientError) as unknown:
+            ce.get_anomalies(DateInterval={"StartDate": start}, MonitorArn=services)
+        assert unknown.value.response["Error"]["Code"] == "UnknownMonitorException"
         rightsizing = ce.get_rightsizing_recommendation(Service="AmazonEC2")["RightsizingRecommendations"]
         assert {r["AccountId"] for r in rightsizing} <= {member}
-    everything = boto3.client("ce").get_anomalies(DateInterval={"StartDate": start})["Anomalies"]
-    assert mine and mine <= {a["AnomalyId"] for a in everything}
+    assert found > 0
 
 
 def test_member_access_disabled_is_access_denied(sandbox: Any, on: Any) -> None:

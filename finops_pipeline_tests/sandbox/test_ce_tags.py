@@ -7,6 +7,7 @@ each to the cent of the world's ledger.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from decimal import Decimal
@@ -149,3 +150,54 @@ def test_the_default_world_keeps_every_key_active(sandbox: Any) -> None:
     for key in ("Environment", "Owner", "Project", "CostCenter"):
         assert tags[key]["Status"] == "Active"
         assert tags[key]["LastUpdatedDate"] < sandbox.world.history_start.isoformat()
+
+
+def _backfill_error(em: CostExplorerEmulator, body: dict) -> tuple[str, str]:
+    status, answer = em.handle("StartCostAllocationTagBackfill", body)
+    assert status == 400, answer
+    return answer["__type"], answer["Message"]
+
+
+def test_a_backfill_applies_the_current_activation_from_its_start_month(world: World) -> None:
+    em = CostExplorerEmulator(world, page_size=3)  # its own: a backfill changes the emulator's answers
+    assert ok(em, "ListCostAllocationTagBackfillHistory", {})["BackfillRequests"] == []
+    start, end = world.history_start, world.data_end
+    backfill_from = (ACTIVATED.replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    assert _backfill_error(em, {"BackfillFrom": f"{backfill_from.replace(day=2)}T00:00:00Z"})[0] == (
+        "ValidationException"
+    )  # a month's 1st only
+    assert _backfill_error(em, {"BackfillFrom": f"{start.isoformat()}T00:00:00Z"})[0] == (
+        "ValidationException"
+    )  # 13 months back: older than the previous twelve
+    request = ok(em, "StartCostAllocationTagBackfill", {"BackfillFrom": f"{backfill_from}T00:00:00Z"})
+    assert request["BackfillRequest"]["BackfillStatus"] == "SUCCEEDED"
+    assert ok(em, "ListCostAllocationTagBackfillHistory", {})["BackfillRequests"] == [
+        request["BackfillRequest"]
+    ]
+    # Project (active when the backfill was requested) now shows its values from the backfill's month.
+    answer = fetch_all(em, _request("Project", start, end))
+    assert {k[-1] for k in answer if k[0] < backfill_from} == {"Project$"}
+    expected = {
+        k: v
+        for k, v in truth(world, "DAILY", ["LINKED_ACCOUNT", "TAG:Project"], "UnblendedCost").items()
+        if k[0] >= backfill_from
+    }
+    assert {k: v for k, v in answer.items() if k[0] >= backfill_from} == expected
+    # CostCenter was never activated: a backfill re-applies "inactive", all its spend stays Key$.
+    assert {keys[-1] for keys in fetch_all(em, _request("CostCenter", start, end))} == {"CostCenter$"}
+    kind, message = _backfill_error(em, {"BackfillFrom": f"{backfill_from}T00:00:00Z"})
+    assert kind == "BackfillLimitExceededException" and "24 hours" in message
+
+
+def test_a_backfill_of_the_world_is_in_its_history(world: World) -> None:
+    backfill_from = (ACTIVATED.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    config = dataclasses.replace(
+        world.config, tag_backfills=((backfill_from, ACTIVATED + dt.timedelta(days=1)),)
+    )
+    em = CostExplorerEmulator(dataclasses.replace(world, config=config))
+    (request,) = ok(em, "ListCostAllocationTagBackfillHistory", {})["BackfillRequests"]
+    assert (
+        request["BackfillFrom"] == f"{backfill_from}T00:00:00Z" and request["BackfillStatus"] == "SUCCEEDED"
+    )
+    assert em.tag_activation.active_from("Project") == backfill_from
+    assert em.tag_activation.active_from("CostCenter") is None

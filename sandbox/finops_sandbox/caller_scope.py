@@ -13,7 +13,11 @@ AWS's rules, which the sandbox enforces (the account of a request comes from its
   its own account only, and with member access disabled (``--member-ce-access disabled``) every Cost
   Explorer call of a member is refused with ``AccessDeniedException``. AWS does not document that
   refusal's message; botocore's CE model has no AccessDeniedException shape, so clients see a plain
-  ClientError with that code, as for an IAM denial.
+  ClientError with that code, as for an IAM denial. Anomaly monitors belong to the account that owns them
+  (``arn:aws:ce::<account-id>:anomalymonitor/<id>``,
+  https://docs.aws.amazon.com/cost-management/latest/userguide/accesscontrol-ad.html): a member's
+  GetAnomalyMonitors lists its own services monitor only and its GetAnomalies the anomalies that monitor
+  finds in its own spend (cost_explorer/anomalies.py); neither takes a billing view.
 - Delegation. Cost Explorer has no delegated administrator: a member registered as delegated administrator
   of Organizations (``--delegated-admin``) lists every account but still sees only its own costs. The way
   AWS gives a member more is a billing view: "For the management account of an organization, [the primary

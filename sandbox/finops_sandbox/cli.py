@@ -83,6 +83,25 @@ def _tag_keys(value: str) -> tuple[str, ...]:
     return keys
 
 
+def _tag_backfills(value: str) -> tuple[tuple[dt.date, dt.date], ...]:
+    """FROM=REQUESTED pairs of completed cost allocation tag backfills."""
+    example = "e.g. --tag-backfilled 2026-01-01=2026-11-20"
+    pairs = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        start, sep, requested = part.partition("=")
+        try:
+            pairs.append((dt.date.fromisoformat(start), dt.date.fromisoformat(requested)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not YYYY-MM-DD=YYYY-MM-DD; {example}") from None
+        if not sep or pairs[-1][0].day != 1 or pairs[-1][0] > pairs[-1][1]:
+            raise argparse.ArgumentTypeError(
+                f"{part!r}: FROM is a month's 1st, not after REQUESTED; {example}"
+            )
+    if not pairs:
+        raise argparse.ArgumentTypeError(f"give FROM=REQUESTED; {example}")
+    return tuple(pairs)
+
+
 def _tag_activations(value: str) -> tuple[tuple[str, dt.date], ...]:
     pairs = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
@@ -126,7 +145,9 @@ def add_parser(subparsers: Any) -> None:
         "--page-size",
         type=_int_in(1, 100_000, "--page-size", "500"),
         default=DEFAULT_PAGE_SIZE,
-        help=f"Cost Explorer groups per page (default {DEFAULT_PAGE_SIZE}, as GetDimensionValues' cap)",
+        help=f"Cost Explorer groups per page (default {DEFAULT_PAGE_SIZE}, as GetDimensionValues' cap); "
+        "below AWS's own page it also caps GetAnomalies, Organizations ListAccounts(ForParent) and Tagging "
+        "GetResources pages, so a client without its page loop loses items",
     )
     parser.add_argument(
         "--inactive-tag-keys",
@@ -140,6 +161,13 @@ def add_parser(subparsers: Any) -> None:
         type=_tag_activations,
         default=(),
         help="comma-separated KEY=YYYY-MM-DD: the key was activated that day; its spend before is Key$",
+    )
+    parser.add_argument(
+        "--tag-backfilled",
+        type=_tag_backfills,
+        default=(),
+        help="comma-separated FROM=REQUESTED days of completed cost allocation tag backfills: keys active "
+        "on REQUESTED show their values from FROM (a month's 1st) on",
     )
     parser.add_argument(
         "--bill-final-day",
@@ -159,6 +187,12 @@ def add_parser(subparsers: Any) -> None:
         "--month-close-extras",
         action="store_true",
         help="post Fee, Discount and BundledDiscount items for a closed month from the 3rd of the next",
+    )
+    parser.add_argument(
+        "--scoped-budgets",
+        action="store_true",
+        help="budgets of every filter kind besides the account budgets (organisation, service, tag, "
+        "accounts, cost category, FilterExpression, CostTypes)",
     )
     parser.add_argument("--background", action="store_true", help="start detached; return once it answers")
     parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE, help=f"default {DEFAULT_PID_FILE}")
@@ -213,9 +247,11 @@ def _world_config(args: argparse.Namespace) -> Any:
         kwargs["regions"] = args.regions
     kwargs["inactive_tag_keys"] = tuple(args.inactive_tag_keys)
     kwargs["tag_activation_dates"] = tuple(args.tag_activated)
+    kwargs["tag_backfills"] = tuple(args.tag_backfilled)
     kwargs["bill_final_day"] = args.bill_final_day
     kwargs["late_restatement_days"] = args.late_restatement_days
     kwargs["month_close_extras"] = args.month_close_extras
+    kwargs["scoped_budgets"] = args.scoped_budgets
     config = WorldConfig(**kwargs)
     late = [key for key, day in config.tag_activation_dates if day > config.as_of]
     clash = sorted(set(config.inactive_tag_keys) & {key for key, _ in config.tag_activation_dates})
@@ -286,10 +322,17 @@ def _child_argv(args: argparse.Namespace, faults: Faults, ready_file: Path) -> l
         argv += ["--inactive-tag-keys", ",".join(args.inactive_tag_keys)]
     if args.tag_activated:
         argv += ["--tag-activated", ",".join(f"{key}={day.isoformat()}" for key, day in args.tag_activated)]
+    if args.tag_backfilled:
+        argv += [
+            "--tag-backfilled",
+            ",".join(f"{a.isoformat()}={b.isoformat()}" for a, b in args.tag_backfilled),
+        ]
     argv += ["--bill-final-day", str(args.bill_final_day)]
     argv += ["--late-restatement-days", str(args.late_restatement_days)]
     if args.month_close_extras:
         argv.append("--month-close-extras")
+    if args.scoped_budgets:
+        argv.append("--scoped-budgets")
     access = OrgAccess.from_namespace(args).to_cli_args()
     return [*argv, *faults.to_cli_args(), *access, "--ready-file", str(ready_file)]
 

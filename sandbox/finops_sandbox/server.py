@@ -13,6 +13,7 @@ serves the same seeded state on a second port with other faults, which is cheap 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import socket
@@ -20,7 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from werkzeug.serving import ThreadedWSGIServer
 
@@ -78,9 +79,20 @@ class Router:
     budgets and the organisation its account may see (``caller_scope``), by the view's ``OrgAccess``.
     """
 
-    def __init__(self, world: World, ce_app: WSGIApp) -> None:
+    # JSON list operations whose page the sandbox caps at its page size: AWS returns fewer items than
+    # MaxResults whenever it likes ("a page can be empty while NextToken is set", Organizations
+    # ListAccounts; Tagging GetResources pages 1-100), so a client must loop on the token. Small pages in
+    # tests make a client without the loop lose items. (signing name, operation) -> (field, AWS's page)
+    CAPPED_PAGES: ClassVar[dict[tuple[str, str], tuple[str, int]]] = {
+        ("organizations", "ListAccounts"): ("MaxResults", 20),
+        ("organizations", "ListAccountsForParent"): ("MaxResults", 20),
+        ("tagging", "GetResources"): ("ResourcesPerPage", 100),
+    }
+
+    def __init__(self, world: World, ce_app: WSGIApp, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+        self.page_size = page_size
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.ce_app = ce_app  # thread-safe: the emulator locks its DuckDB connection itself
         accounts = world.accounts.select(["account_id", "status"]).to_pylist()
@@ -115,7 +127,23 @@ class Router:
             refusal = self._scope_refusal(info, environ, access)
             if refusal is not None:
                 return self._refuse(info, environ, start_response, 400, "AccessDeniedException", refusal)
+        self._cap_page(info, environ)
         return self.moto(environ, start_response)
+
+    def _cap_page(self, info: CallInfo, environ: dict[str, Any]) -> None:
+        """Ask moto for at most `page_size` items of a capped list operation (see CAPPED_PAGES)."""
+        capped = self.CAPPED_PAGES.get((info.service or "", info.operation or ""))
+        if capped is None or self.page_size >= capped[1]:
+            return
+        field, aws_page = capped
+        try:
+            body = json.loads(read_body(environ) or b"{}")
+        except ValueError:
+            return  # moto answers the malformed body
+        wanted = body.get(field) if isinstance(body.get(field), int) else aws_page
+        body[field] = min(wanted, self.page_size)
+        payload = json.dumps(body).encode()
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(payload), str(len(payload))
 
     def _scope_refusal(self, info: CallInfo, environ: dict[str, Any], access: OrgAccess) -> str | None:
         """Organizations and Budgets as the caller's account may use them (see ``caller_scope``)."""
@@ -428,7 +456,7 @@ class Sandbox:
             pending.settle(self._world)
         seeded = time.perf_counter()
         ce_app = loader.result()
-        self._router = Router(self._world, ce_app)
+        self._router = Router(self._world, ce_app, self.ce_page_size)
         self._app = SandboxApp(self._router, self.faults, self.health, self.access)
         self._endpoint = _Endpoint(self._app, self.host, self.port)
         served = time.perf_counter()

@@ -12,7 +12,7 @@ from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
 from finops_pipeline.config_resources import CostWindowResource
 from finops_pipeline.defs.ingest.cost_explorer_api import month_total
-from finops_pipeline.lib.caller_scope import PARTIAL_FIX
+from finops_pipeline.lib.caller_scope import PARTIAL_FIX, anomaly_coverage
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, scalar
 
 MONTH_TOTAL_SQL = """
@@ -127,3 +127,16 @@ def cost_explorer_covers_the_organization(warehouse: WarehouseResource) -> dg.As
     if scope["partial"]:
         metadata["why"] = f"{scope['description']}. Fix: {PARTIAL_FIX}"
     return dg.AssetCheckResult(passed=not scope["partial"], metadata=metadata)
+
+
+@dg.asset_check(
+    asset="ce_anomalies",
+    name="anomalies_cover_the_organization",
+    description="Anomalies were read by the management account, whose monitors watch every account; a "
+    "member account (delegated administrator included) reads only its own monitors and anomalies.",
+    additional_deps=["aws_accounts"],
+)
+def anomalies_cover_the_organization(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        passed, metadata = anomaly_coverage(latest_scope(conn))
+    return dg.AssetCheckResult(passed=passed, metadata=metadata)

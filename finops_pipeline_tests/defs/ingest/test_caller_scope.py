@@ -19,7 +19,7 @@ from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 from finops_sandbox.caller_scope import ORGANIZATION_VIEW, OrgAccess
 from finops_sandbox.moto_seed import MEMBER_ROLE_NAME
 
-ASSETS = ["aws_accounts", "ce_cost_daily"]
+ASSETS = ["aws_accounts", "ce_cost_daily", "ce_anomalies"]
 
 
 def _member(world: Any, index: int = 0) -> str:
@@ -102,6 +102,19 @@ def test_delegated_administrator_run_is_labelled_partial_and_flagged(
     assert reconciliation.metadata["partial_bill"].value is True
     assert not reconciliation.passed  # ... and no longer pass
 
+    # Anomalies: the admin's own monitor, its own account's anomalies only, and the run says so.
+    with duckdb.connect(str(database), read_only=True) as conn:
+        monitors, accounts, count = conn.execute(
+            "SELECT list(DISTINCT split_part(monitor_arn, ':', 5)), "
+            "list(DISTINCT json_extract_string(root_causes, '$[0].LinkedAccount')), count(*) "
+            "FROM raw.ce_anomalies"
+        ).fetchone()
+    assert count > 0 and monitors == [admin] and accounts == [admin]
+    anomalies = checks["anomalies_cover_the_organization"]
+    assert not anomalies.passed
+    assert anomalies.metadata["caller_role"].value == "delegated_administrator"
+    assert "takes no billing view" in anomalies.metadata["why"].value
+
 
 def test_plain_member_run_fails_with_the_fix(
     sandbox: Any, sandbox_factory: Any, tmp_path: Path, pipeline_env_for: Any
@@ -125,6 +138,7 @@ def test_management_run_covers_the_organization(sandbox: Any, tmp_path: Path, pi
     assert coverage.metadata["caller_role"].value == "management"
     assert coverage.metadata["cost_explorer_accounts"].value > 1
     assert checks["last_month_matches_cost_explorer"].passed
+    assert checks["anomalies_cover_the_organization"].passed
 
 
 def test_billing_view_of_the_organization_gives_a_member_the_whole_bill(
@@ -141,6 +155,7 @@ def test_billing_view_of_the_organization_gives_a_member_the_whole_bill(
     checks = _checks(result)
     assert checks["cost_explorer_covers_the_organization"].passed
     assert checks["last_month_matches_cost_explorer"].passed
+    assert not checks["anomalies_cover_the_organization"].passed  # a billing view does not cover anomalies
     with duckdb.connect(str(database), read_only=True) as conn:
         assert conn.execute("SELECT role, partial, billing_view_arn FROM raw.caller_scope").fetchone() == (
             "delegated_administrator",

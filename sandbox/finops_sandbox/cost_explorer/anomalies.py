@@ -99,21 +99,43 @@ class AnomalyDetection:
             },
         ]
 
+    def member_monitor(self, account: str) -> dict[str, Any]:
+        """A member account's own AWS services monitor: the only monitor that account sees.
+
+        Monitors belong to the account that owns them (their ARN is ``arn:aws:ce::<account-id>:
+        anomalymonitor/<id>``, https://docs.aws.amazon.com/cost-management/latest/userguide/accesscontrol-ad.html)
+        and "member accounts only have access to their own costs"
+        (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/ce-access.html): a member never reads
+        the management account's monitors, and its own services monitor evaluates its own spend only.
+        """
+        monitor = dict(self.monitors[0])
+        monitor["MonitorArn"] = (
+            f"arn:aws:ce::{account}:anomalymonitor/{stable_uuid(self.seed, 'monitor', account)}"
+        )
+        return monitor
+
     # ---------------------------------------------------------------- operations
-    def get_anomaly_monitors(self, body: dict[str, Any]) -> dict[str, Any]:
+    def get_anomaly_monitors(self, body: dict[str, Any], owner: str | None = None) -> dict[str, Any]:
+        """The caller's monitors: the management account's, or (`owner`, a member) that member's own."""
         wanted = body.get("MonitorArnList")
-        monitors = [m for m in self.monitors if not wanted or m["MonitorArn"] in wanted]
+        own = self.monitors if owner is None else [self.member_monitor(owner)]
+        monitors = [m for m in own if not wanted or m["MonitorArn"] in wanted]
         if wanted and len(monitors) < len(set(wanted)):
             raise CEError("Monitor does not exist", "UnknownMonitorException")
-        size = page_size_arg(body, "MaxResults", 100, 100)
+        size = min(page_size_arg(body, "MaxResults", 100, 100), self.em.page_size)  # the sandbox page cap
         lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(monitors), size)
         answer: dict[str, Any] = {"AnomalyMonitors": monitors[lo:hi]}
         if token:
             answer["NextPageToken"] = token
         return answer
 
-    def get_anomalies(self, body: dict[str, Any], accounts: frozenset[str] | None = None) -> dict[str, Any]:
-        """Anomalies of the window; `accounts` (a member caller) keeps those whose root cause is theirs."""
+    def get_anomalies(self, body: dict[str, Any], owner: str | None = None) -> dict[str, Any]:
+        """Anomalies of the window; `owner` (a member caller): those its own monitor finds in its spend.
+
+        A member's services monitor reports the anomalies of its own account, under its own monitor ARN
+        and anomaly ids (an anomaly belongs to the monitor that detected it); the management account's
+        linked-accounts monitor is not the member's and its anomalies are not shown.
+        """
         interval = body.get("DateInterval")
         if not isinstance(interval, dict) or "StartDate" not in interval:
             raise CEError("DateInterval with StartDate is required")
@@ -125,7 +147,12 @@ class AnomalyDetection:
         if start < today - dt.timedelta(days=WINDOW_DAYS):
             raise CEError(f"StartDate is too old: anomalies are kept for {WINDOW_DAYS} days")
         monitor = body.get("MonitorArn")
-        if monitor is not None and monitor not in (self.service_monitor_arn, self.account_monitor_arn):
+        known = (
+            (self.service_monitor_arn, self.account_monitor_arn)
+            if owner is None
+            else (self.member_monitor(owner)["MonitorArn"],)
+        )
+        if monitor is not None and monitor not in known:
             raise CEError(f"Monitor {monitor} does not exist", "UnknownMonitorException")
         feedback = body.get("Feedback")
         if feedback is not None and feedback not in ("YES", "NO", "PLANNED_ACTIVITY"):
@@ -134,7 +161,7 @@ class AnomalyDetection:
         with self.em.lock:
             if self._anomalies is None:
                 self._anomalies = self._detect()
-            anomalies = self._anomalies
+            anomalies = self._anomalies if owner is None else self._members_view(owner)
         # API_GetAnomalies: "The returned anomaly object will have an AnomalyEndDate in the specified time
         # range" -- the interval selects by end date (inclusive both ends), so a long anomaly that began
         # before StartDate is still returned, and an ongoing one is found by an interval ending today.
@@ -145,14 +172,26 @@ class AnomalyDetection:
             and (monitor is None or a["MonitorArn"] == monitor)
             and (feedback is None or a.get("Feedback") == feedback)
             and impact_test(a["Impact"]["TotalImpact"])
-            and (accounts is None or a["RootCauses"][0]["LinkedAccount"] in accounts)
         ]
-        size = page_size_arg(body, "MaxResults", 100, 100)
+        size = min(page_size_arg(body, "MaxResults", 100, 100), self.em.page_size)  # the sandbox page cap
         lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(selected), size)
         answer: dict[str, Any] = {"Anomalies": selected[lo:hi]}
         if token:
             answer["NextPageToken"] = token
         return answer
+
+    def _members_view(self, owner: str) -> list[dict[str, Any]]:
+        """The services monitor's anomalies rooted in `owner`, as `owner`'s own monitor reports them."""
+        arn = self.member_monitor(owner)["MonitorArn"]
+        return [
+            {
+                **a,
+                "AnomalyId": stable_uuid(self.seed, "member-anomaly", a["AnomalyId"], arn),
+                "MonitorArn": arn,
+            }
+            for a in self._anomalies or []
+            if a["MonitorArn"] == self.service_monitor_arn and a["RootCauses"][0]["LinkedAccount"] == owner
+        ]
 
     @staticmethod
     def _impact_filter(spec: Any):

@@ -9,6 +9,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from finops_sandbox.cost_explorer.dimensions import DIMENSION_COLUMNS as _DIMENSION_COLUMNS
+
 # CE metric name -> SQL over the ledger's decimal(18, 6) columns (sums stay exact decimals in DuckDB).
 METRIC_SQL: dict[str, str] = {
     "UnblendedCost": "unblended_cost",
@@ -22,14 +24,8 @@ METRIC_SQL: dict[str, str] = {
 }
 USAGE_METRICS = {"UsageQuantity", "NormalizedUsageAmount"}
 
-# CE dimension -> ledger column. Other CE dimensions have no counterpart in the synthetic ledger.
-DIMENSION_COLUMNS: dict[str, str] = {
-    "SERVICE": "service",
-    "LINKED_ACCOUNT": "account_id",
-    "REGION": "region",
-    "USAGE_TYPE": "usage_type",
-    "RECORD_TYPE": "record_type",
-}
+# CE dimension -> ledger column: see dimensions.py (every dimension botocore documents for GroupBy).
+DIMENSION_COLUMNS = _DIMENSION_COLUMNS
 
 
 # Groups (GetCostAndUsage) or values (GetDimensionValues, GetTags) per page unless the caller asks for

@@ -18,6 +18,7 @@ import duckdb
 from finops_sandbox.caller_scope import COST_VIEW_KEY
 from finops_sandbox.cost_explorer.anomalies import AnomalyDetection
 from finops_sandbox.cost_explorer.common import DEFAULT_PAGE_SIZE, CEError
+from finops_sandbox.cost_explorer.dimensions import derived_columns_sql, dimension_table
 from finops_sandbox.cost_explorer.forecast import get_cost_forecast
 from finops_sandbox.cost_explorer.query import CostQueries
 from finops_sandbox.cost_explorer.recommendations import Recommendations
@@ -72,6 +73,8 @@ class CostExplorerEmulator:
             "GetDimensionValues": self.costs.get_dimension_values,
             "GetTags": self.costs.get_tags,
             "ListCostAllocationTags": self.tag_activation.list_cost_allocation_tags,
+            "StartCostAllocationTagBackfill": self.tag_activation.start_backfill,
+            "ListCostAllocationTagBackfillHistory": self.tag_activation.list_backfill_history,
             "GetCostForecast": lambda body: get_cost_forecast(self, body),
             "GetAnomalyMonitors": self.anomalies.get_anomaly_monitors,
             "GetAnomalies": self.anomalies.get_anomalies,
@@ -92,8 +95,22 @@ class CostExplorerEmulator:
                 f"WHERE {column} IS NOT NULL ORDER BY 1)"
             )
         ledger_cols = [f.name for f in self.world.ledger.schema]
-        select = ", ".join(f"CAST({c} AS e_{c}) AS {c}" if c in _ENUM_COLUMNS else c for c in ledger_cols)
-        con.execute(f"CREATE TABLE ledger AS SELECT {select} FROM arrow_ledger")
+        select = ", ".join(
+            f"CAST(l.{c} AS e_{c}) AS {c}" if c in _ENUM_COLUMNS else f"l.{c}" for c in ledger_cols
+        )
+        has_operation = "operation" in ledger_cols
+        op = "operation" if has_operation else "CAST(NULL AS VARCHAR)"
+        keys = con.execute(
+            f"SELECT DISTINCT service, usage_type, {op}, record_type FROM arrow_ledger"
+        ).fetchall()
+        con.register("ledger_dims", dimension_table(keys))
+        derived, join = derived_columns_sql(has_operation)
+        # Every GroupBy dimension as a column (dimensions.py); the world's (day, account) order is kept.
+        con.execute(
+            f"CREATE TABLE ledger AS SELECT {select}, {derived} FROM arrow_ledger l {join} "
+            "ORDER BY l.usage_date, l.account_id"
+        )
+        con.unregister("ledger_dims")
         # Tags of workloads without spend can never show in CE answers; the rest join the ledger's enum.
         con.execute(
             "CREATE TABLE workload_tags AS "
@@ -112,7 +129,8 @@ class CostExplorerEmulator:
                 f"CREATE TABLE {name} AS SELECT {keys}, {sums} FROM {source} GROUP BY ALL ORDER BY {keys}"
             )
             source = name
-        self._sources = [*_ROLLUPS, ("ledger", tuple(ledger_cols))]
+        columns = tuple(c[0] for c in con.execute("DESCRIBE ledger").fetchall())
+        self._sources = [*_ROLLUPS, ("ledger", columns)]
 
     def source_for(self, columns: Iterable[str]) -> str:
         """The smallest table holding `columns` (plus usage_date and the metrics)."""
@@ -155,9 +173,14 @@ class CostExplorerEmulator:
             return 400, {"__type": "SerializationException", "Message": "Request body must be a JSON object"}
         try:
             if view is not None:
-                body, accounts = view.apply(operation, body)
-                if accounts is not None and operation == "GetAnomalies":
-                    return 200, self.anomalies.get_anomalies(body, accounts)
+                body, _accounts = view.apply(operation, body)
+                if view.role != "management" and operation in ("GetAnomalies", "GetAnomalyMonitors"):
+                    # Cost Anomaly Detection takes no billing view: a member reads its own monitors only.
+                    method = getattr(
+                        self.anomalies,
+                        "get_anomalies" if operation == "GetAnomalies" else "get_anomaly_monitors",
+                    )
+                    return 200, method(body, view.caller)
             return 200, handler(body)
         except CEError as exc:
             return 400, {"__type": exc.error_type, "Message": exc.message, "message": exc.message}

@@ -27,6 +27,7 @@ from finops_sandbox.cost_explorer.common import (
     page_size_arg,
     parse_interval,
 )
+from finops_sandbox.cost_explorer.dimensions import GROUP_BY_DIMENSIONS, placeholder_values
 from finops_sandbox.cost_explorer.filter import ActiveFrom, FilterTranslator
 
 if TYPE_CHECKING:
@@ -159,10 +160,10 @@ class CostQueries:
         for g in group_by:
             gtype, gkey = (g.get("Type"), g.get("Key")) if isinstance(g, dict) else (None, None)
             if gtype == "DIMENSION":
-                if gkey not in DIMENSION_COLUMNS:
+                if gkey not in GROUP_BY_DIMENSIONS:
                     raise CEError(
-                        f"Group Definition dimension is invalid: {gkey!r}. Valid values are "
-                        f"{sorted(DIMENSION_COLUMNS)}"
+                        "Group Definition dimension is invalid. Valid values are "
+                        + ", ".join(GROUP_BY_DIMENSIONS)
                     )
                 groups.append(_Group(gtype, gkey, DIMENSION_COLUMNS[gkey]))
             elif gtype == "TAG" and isinstance(gkey, str) and gkey:
@@ -265,6 +266,11 @@ class CostQueries:
             f"GROUP BY {group_cols} ORDER BY {group_cols}"
         )
         return sql, [*period_params, *key_params, *inner_params, *join_params]
+
+    def forget(self) -> None:
+        """Drop every cached answer (the data an answer depends on changed, e.g. a tag backfill)."""
+        with self.em.lock:
+            self._cache.clear()
 
     def _remember(self, key: str, agg: _Aggregate) -> None:
         self._cache[key] = agg
@@ -382,9 +388,11 @@ class CostQueries:
                 params.append(search)
             search_sql += ")"
         order = self._sort_sql(body) or "v"
+        # A `No<Dimension>` key groups spend without the attribute; it is not a value of the dimension.
+        absent = ", ".join(f"'{v}'" for v in placeholder_values())
         sql = (
             f"SELECT {column} AS v FROM {source} WHERE usage_date >= ? AND usage_date < ? AND ({filter_sql})"
-            f"{search_sql} GROUP BY v ORDER BY {order}, v"
+            f"{search_sql} AND {column} NOT IN ({absent}) GROUP BY v ORDER BY {order}, v"
         )
         page, token, total = self._listing(body, sql, [start, end, *params])
         values = [

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from finops_sandbox.moto_seed.common import (
@@ -244,23 +243,11 @@ def _seed_ses(world: World) -> None:
         backend.verify_domain(SES_DOMAIN)
 
 
-def _month_to_date(world: World) -> dict[str, Decimal]:
-    """Unblended spend of as_of's month (days before as_of) per account: the budgets' ActualSpend."""
-    as_of = world.config.as_of
-    month_start = as_of.replace(day=1)
-    ledger = world.ledger.select(["usage_date", "account_id", "unblended_cost"])
-    in_month = pc.and_(
-        pc.greater_equal(ledger["usage_date"], pa.scalar(month_start, pa.date32())),
-        pc.less(ledger["usage_date"], pa.scalar(as_of, pa.date32())),
-    )
-    sums = ledger.filter(in_month).group_by("account_id").aggregate([("unblended_cost", "sum")])
-    return dict(zip(sums["account_id"].to_pylist(), sums["unblended_cost_sum"].to_pylist(), strict=True))
-
-
 def _seed_budgets(world: World) -> None:
-    """Monthly COST budgets, kept in the management account and scoped with a LinkedAccount filter.
+    """Monthly COST budgets, kept in the management account, scoped as the world says (world/budgets.py).
 
-    That is how an organisation budgets its members, and what DescribeBudgets(AccountId=management) shows.
+    That is where an organisation budgets its members and itself, and what DescribeBudgets(AccountId=
+    management) shows; CostFilters, FilterExpression and CostTypes are passed as the API takes them.
     """
     from moto.budgets.models import budgets_backends
     from moto.core.utils import unix_time
@@ -268,30 +255,28 @@ def _seed_budgets(world: World) -> None:
     rows = world.budgets.to_pylist()
     if not rows:
         return
-    as_of = world.config.as_of
-    month_start = as_of.replace(day=1)
-    next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
-    elapsed, length = (as_of - month_start).days, (next_month - month_start).days
-    spend = _month_to_date(world)
     backend = budgets_backends[world.management_account_id][PARTITION]
     for row in rows:
-        actual = Decimal(spend.get(row["account_id"]) or 0).quantize(Decimal("0.01"))
-        forecast = (actual * length / elapsed).quantize(Decimal("0.01")) if elapsed else Decimal("0.00")
-        budget = {
+        budget: dict[str, Any] = {
             "BudgetName": row["budget_name"],
             "BudgetLimit": {
                 "Amount": str(Decimal(row["limit_usd"]).quantize(Decimal("0.01"))),
                 "Unit": "USD",
             },
-            "CostFilters": {"LinkedAccount": [row["account_id"]]},
+            "CostFilters": json.loads(row["cost_filters"]),
             "TimeUnit": "MONTHLY",
             "BudgetType": "COST",
             "TimePeriod": {"Start": unix_time(naive_utc(world.history_start)), "End": 3706473600},
+            # AWS's CalculatedSpend for the budget's own scope and cost types, from the world's ledger.
             "CalculatedSpend": {
-                "ActualSpend": {"Amount": str(actual), "Unit": "USD"},
-                "ForecastedSpend": {"Amount": str(forecast), "Unit": "USD"},
+                "ActualSpend": {"Amount": str(row["actual_usd"]), "Unit": "USD"},
+                "ForecastedSpend": {"Amount": str(row["forecast_usd"]), "Unit": "USD"},
             },
         }
+        if row["filter_expression"]:
+            budget["FilterExpression"] = json.loads(row["filter_expression"])
+        if row["cost_types"]:
+            budget["CostTypes"] = json.loads(row["cost_types"])
         backend.create_budget(account_id=world.management_account_id, budget=budget, notifications=[])
 
 

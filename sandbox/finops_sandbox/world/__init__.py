@@ -47,6 +47,7 @@ from finops_sandbox.world.ledger import build_ledger
 from finops_sandbox.world.org import accounts_table, build_accounts, ous_table
 from finops_sandbox.world.resources import build_resources, resources_table, tag_facts
 from finops_sandbox.world.rows import ledger_table
+from finops_sandbox.world.scoped_budgets import scoped_budgets
 from finops_sandbox.world.series import SeriesBuilder
 from finops_sandbox.world.stops import add_stop_times
 from finops_sandbox.world.workloads import build_workloads, workload_tags_table
@@ -179,6 +180,13 @@ def _build(config: WorldConfig, *, inject_anomalies: bool) -> World:
     )
     ledger_cols, labels = build_ledger(window, accounts, series, plans, inject=inject_anomalies)
     budgets = budgets_table(window, accounts, ledger_cols)  # before ledger_table consumes the columns
+    ledger = ledger_table(ledger_cols, accounts, workloads)
+    accounts_t, tags_t = accounts_table(accounts), workload_tags_table(workloads)
+    if config.scoped_budgets:
+        budgeted = set(budgets.column("account_id").to_pylist())
+        budgets = pa.concat_tables(
+            [budgets, scoped_budgets(config, MANAGEMENT_ACCOUNT_ID, ledger, tags_t, accounts_t, budgeted)]
+        )
     return World(
         config=config,
         management_account_id=MANAGEMENT_ACCOUNT_ID,
@@ -187,9 +195,9 @@ def _build(config: WorldConfig, *, inject_anomalies: bool) -> World:
         estimated_start=window.estimated_start,
         estimated_from=window.estimated_from,
         ous=ous_table(config.seed),
-        accounts=accounts_table(accounts),
-        ledger=ledger_table(ledger_cols, accounts, workloads),
-        workload_tags=workload_tags_table(workloads),
+        accounts=accounts_t,
+        ledger=ledger,
+        workload_tags=tags_t,
         anomalies=anomalies_table(labels),
         resources=resources_table(resources),
         budgets=budgets,

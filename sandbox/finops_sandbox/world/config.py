@@ -51,6 +51,9 @@ class WorldConfig:
     # it is `Key$`. Every other key is active since before the history starts (the demo's figures).
     inactive_tag_keys: tuple[str, ...] = ()
     tag_activation_dates: tuple[tuple[str, dt.date], ...] = ()
+    # Completed cost allocation tag backfills (BackfillFrom, requested on): keys active when one was
+    # requested show their values from its BackfillFrom on (cost_explorer/tags.py).
+    tag_backfills: tuple[tuple[dt.date, dt.date], ...] = ()
     # Day of a month from which last month's bill is final: Cost Explorer marks every day of the current
     # month, and of the previous month before this day, `Estimated` (ResultByTime.Estimated in botocore's
     # ce model; AWS "finalizes your monthly AWS bill at the start of the new month ... typically between
@@ -62,6 +65,9 @@ class WorldConfig:
     # Month-close items of the record types the base world lacks (Fee, Discount, BundledDiscount), dated
     # on a closed month's last day and posted from the 3rd of the next month, while it is still estimated.
     month_close_extras: bool = False
+    # Budgets of every other filter kind besides the account budgets: organisation, service, tag, several
+    # accounts, cost category, FilterExpression, CostTypes (world/scoped_budgets.py).
+    scoped_budgets: bool = False
 
 
 def day_number(d: dt.date) -> int:
