@@ -7,7 +7,7 @@ import polars as pl
 
 from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _lagged, _rolling_median_before
 from finops_pipeline.lib.anomalies.params import MAD_TO_SIGMA, OUTPUT_SCHEMA, DetectorParams
-from finops_pipeline.lib.anomalies.recurrence import describe
+from finops_pipeline.lib.anomalies.recurrence import calendar, describe
 
 
 def _severity(impact: pl.Expr, p: DetectorParams) -> pl.Expr:
@@ -214,6 +214,8 @@ def flag_days(
         down = down_cov & (m.z <= -p.join_z) & (m.actual >= 0) & p.detect_decreases & ~m.new_series
     if p.restated_days > 0:
         down[:, max(0, n_t - p.restated_days) :] = False
+    if not p.holiday_decreases and n_t:
+        down = _without_holiday_dips(down, m.dates)
     # A series that stops for good (zero from some day to the end) is decommissioned, not anomalous.
     if n_t:
         alive = np.arange(n_t)[None, :] < _stopped_from(m.actual)[:, None]
@@ -221,6 +223,21 @@ def flag_days(
         down &= alive
     score = np.where(up, score_up, np.where(down, score_down, 0.0))
     return up, down, score
+
+
+def _without_holiday_dips(down: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """``down`` without its runs of days that lie wholly on weekday holidays.
+
+    Office-calendar usage (dev and test fleets, business-hours workloads) dips on public holidays by
+    however much the organisation shuts down, and one such day a year says nothing about its size.
+    A run that also covers another day (an outage starting on a holiday) is kept whole."""
+    other = ~calendar(dates).holiday
+    n_s, n_t = down.shape
+    flat = np.pad(down, ((0, 0), (1, 0))).ravel()  # a False column between rows ends every run
+    run = np.cumsum(np.diff(flat.astype(np.int8), prepend=0) == 1).reshape(n_s, n_t + 1)[:, 1:]
+    on_other = np.zeros(run.max() + 1, dtype=bool)
+    on_other[run[down & other[None, :]]] = True
+    return down & on_other[run]
 
 
 def _stopped_from(actual: np.ndarray) -> np.ndarray:

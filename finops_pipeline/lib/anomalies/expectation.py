@@ -119,12 +119,12 @@ def _regular_expectation(
     same_weekday = np.stack([_lagged(regular, 7 * k) for k in range(1, 5)], axis=-1)
     weekday_level = _nanmedian_last(same_weekday, 2)
     del same_weekday
-    # Too few of those weeks left (the second pass leaves an event's days out): reach back four more
+    # Too few of those weeks left (the second pass leaves an event's days out): reach back eight more
     # weeks, so the days after an event are still scored instead of silently skipped.
     gap = np.isnan(weekday_level) & ~np.isnan(x) & (idx[None, :] - first[:, None] >= 28)
     if gap.any():
         rows = np.flatnonzero(gap.any(axis=1))
-        older = np.stack([_lagged(regular[rows], 7 * k) for k in range(1, 9)], axis=-1)
+        older = np.stack([_lagged(regular[rows], 7 * k) for k in range(1, 13)], axis=-1)
         fallback = _nanmedian_last(older, 2)
         weekday_level[rows] = np.where(gap[rows], fallback, weekday_level[rows])
         del older, fallback
@@ -141,6 +141,14 @@ def _regular_expectation(
         before = _lagged(half, 14)
         with np.errstate(invalid="ignore"):
             clear &= np.abs(half - before) >= p.trend_min_change * np.abs(before)
+            # A level that wanders (traffic, fleet sizes) moves one fortnight and comes back the
+            # next: a trend must have moved the same way over ``trend_periods`` fortnights in a row
+            # (as many as the series has: a new account ramping up is followed from its 4th week).
+            for k in range(1, p.trend_periods):
+                older, newer = _lagged(half, 14 * (k + 1)), _lagged(half, 14 * k)
+                same_way = np.sign(newer - older) == np.sign(half - before)
+                far = np.abs(newer - older) >= p.trend_min_change * np.abs(older)
+                clear &= (same_way & far) | np.isnan(older)
         if reading is regular:
             slope = (half - before) / 14.0
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,6 +158,8 @@ def _regular_expectation(
     # a series crossing zero falls back to a straight line.
     with np.errstate(invalid="ignore"):
         compounded = weekday_level * ratio ** (17.5 / 14.0)
+    if not p.trend_linear_fallback:  # a median of zero (a shutdown fortnight) says nothing of a rate
+        clear &= ~np.isnan(ratio)
     expected = np.where(
         clear, np.where(np.isnan(ratio), weekday_level + 17.5 * slope, compounded), weekday_level
     )

@@ -44,11 +44,14 @@ class DetectorParams:
     absolute_scale_floor: float = 0.05  # scale >= this many USD
     calendar_scale_floor: float = 0.15  # scale widened by this share of a calendar day's extra charge
     trend_min_change: float = 0.1  # two-week medians must differ this much before a trend is followed
+    trend_periods: int = 3  # ... in the same direction over this many fortnights in a row
+    trend_linear_fallback: bool = True  # a series crossing zero follows a straight-line trend
     windows: tuple[int, ...] = (3, 7, 14)  # multi-day windows whose summed residual is scored too
     # A window's spread >= the robust scale of the series' own k-day sums (measured: fewer false
     # positives but fewer finds; not better on the tuning seeds, so off by default).
     calibrate_windows: bool = False
     detect_decreases: bool = True
+    holiday_decreases: bool = False  # False: a weekday holiday's decrease is never flagged
     # Recurrence (recurrence.py): a day standing out by pattern_z is explained by a calendar pattern
     # whose earlier occurrences each stood out as much, within pattern_spread of their median.
     learn_recurrence: bool = True
