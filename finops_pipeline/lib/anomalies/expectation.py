@@ -258,6 +258,18 @@ def _robust_scale(
     left out), floored by a share of the expected cost and an absolute floor."""
     abs_regular = np.where(skip, np.nan, np.abs(residual))
     scale = MAD_TO_SIGMA * _rolling_median_before(abs_regular, p.scale_window_days, 7, stride=7)
+    if p.relative_scale != "off":
+        # Usage-priced costs follow traffic: their noise is a share of the level, so a series with
+        # cheap weekends has a smaller spread on Saturday than on Monday. The median |residual| as a
+        # share of the expected cost, times today's expected cost, says so.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(expected > 0, abs_regular / np.abs(expected), np.nan)
+        rel_scale = MAD_TO_SIGMA * _rolling_median_before(rel, p.scale_window_days, 7, stride=7)
+        rel_scale = rel_scale * np.abs(expected)
+        if p.relative_scale == "max":
+            scale = np.fmax(scale, rel_scale)
+        else:
+            scale = np.where(np.isnan(rel_scale), scale, rel_scale)
     return np.fmax(np.fmax(scale, p.relative_scale_floor * np.abs(expected)), p.absolute_scale_floor)
 
 

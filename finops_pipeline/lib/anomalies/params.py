@@ -40,6 +40,9 @@ class DetectorParams:
     onboarding_days: int = 2  # a series appearing this close to a new group's first spend is onboarding
     max_gap_days: int = 1  # quiet days bridged inside one event
     restated_days: int = 3  # trailing days whose decreases are not flagged (Cost Explorer restates them)
+    # Multiplicative noise: the scale is at least the median |residual| as a share of the expected
+    # cost times today's ("max"; "on": that alone; "off"). "max" chosen on family A's seeds 11-15.
+    relative_scale: str = "max"
     relative_scale_floor: float = 0.03  # scale >= this share of the expected cost
     absolute_scale_floor: float = 0.05  # scale >= this many USD
     calendar_scale_floor: float = 0.15  # scale widened by this share of a calendar day's extra charge
