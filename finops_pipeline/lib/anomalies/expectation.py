@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from finops_pipeline.lib.anomalies.matrix import (
 )
 from finops_pipeline.lib.anomalies.params import MAD_TO_SIGMA, DetectorParams
 from finops_pipeline.lib.anomalies.recurrence import (
+    BIWEEKLY,
     HOLIDAY,
     MONTH_END,
     MONTH_START,
@@ -89,6 +91,12 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
             closer = ~np.isnan(level) & (np.abs(x - level) < np.abs(x - expected)) & ~new_series
         expected = np.where(closer, level, expected)
         pattern[closer] = HOLIDAY
+        if p.biweekly_levels:
+            level = _alternating_level(x, scale, p.pattern_z)
+            with np.errstate(invalid="ignore"):
+                closer = ~np.isnan(level) & (np.abs(x - level) < np.abs(x - expected)) & ~new_series
+            expected = np.where(closer, level, expected)
+            pattern[closer] = BIWEEKLY
     # The extra charge of a recurring day varies (month length, usage): widen by a share of it.
     scale = scale + p.calendar_scale_floor * np.abs(np.nan_to_num(extra))
     # The series' own tail, in the second pass only (the first pass must flag every day of a shift).
@@ -99,7 +107,7 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         with np.errstate(invalid="ignore"):
             stands_out = np.abs(x - expected) >= p.pattern_z * scale
         skip_tail = calendar_days[None, :] | new_series | _in_long_runs(stands_out, bridge=False)
-        scale = np.fmax(scale, _tail_scale(x - expected, skip_tail, p))
+        scale = np.fmax(scale, _tail_scale(x - expected, expected, skip_tail, p))
     # A new series' own residuals are its whole spend: its days are scored on the absolute floor.
     scale = np.where(new_series, p.absolute_scale_floor, scale)
     expected = _not_below_zero(x, expected)
@@ -173,6 +181,22 @@ def _regular_expectation(
     with np.errstate(invalid="ignore"):
         closer = np.abs(x - per_month) < np.abs(x - expected)
     return np.where(closer, per_month, expected), trend
+
+
+def _alternating_level(x: np.ndarray, scale: np.ndarray, min_z: float) -> np.ndarray:
+    """(S × T) the median of the same weekday 2, 4 and 6 weeks before, where those three days all
+    lie on one side of the same weekday 1, 3 and 5 weeks before, at least ``min_z`` scales apart
+    (a job every other week); NaN elsewhere. The weekday median of four weeks sits halfway between
+    the on and off weeks of such a series and reads both as anomalies, and whenever one of its
+    weeks is left out (a month-end day, an event) it tips to one side; the residuals' pattern
+    (recurrence.py) does not see that tip, the levels do."""
+    same = np.stack([_lagged(x, 14 * k) for k in (1, 2, 3)], axis=-1)
+    other = np.stack([_lagged(x, 7 + 14 * k) for k in (0, 1, 2)], axis=-1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gap = np.fmax(same.min(axis=-1) - other.max(axis=-1), other.min(axis=-1) - same.max(axis=-1))
+        apart = gap >= min_z * scale
+        return np.where(apart, np.median(same, axis=-1), np.nan)
 
 
 def _early_charges(x: np.ndarray, first: np.ndarray, young: np.ndarray, p: DetectorParams) -> np.ndarray:
@@ -273,14 +297,33 @@ def _robust_scale(
     return np.fmax(np.fmax(scale, p.relative_scale_floor * np.abs(expected)), p.absolute_scale_floor)
 
 
-def _tail_scale(residual: np.ndarray, skip: np.ndarray, p: DetectorParams) -> np.ndarray:
+def _tail_scale(
+    residual: np.ndarray, expected: np.ndarray, skip: np.ndarray, p: DetectorParams
+) -> np.ndarray:
     """The series' own tail: a high quantile of its |residuals| over ``tail_window_days``, over
     ``tail_z``. About one sigma for Gaussian noise; larger for heavy-tailed or bursty series, whose
     bursts of a size seen before are their normal behaviour, not anomalies."""
     if p.tail_z <= 0:
         return np.zeros_like(residual)
-    abs_res = np.where(skip, np.nan, np.abs(residual))
-    q = _rolling_median_before(abs_res, p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+    relative = "relative" in p.tail_mode
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.where(expected > 0, residual / np.abs(expected), np.nan) if relative else residual
+    size = np.where(skip, np.nan, size)
+    if "sided" in p.tail_mode:
+        # Bursts go up, outages down: each direction is scored against its own tail.
+        with np.errstate(invalid="ignore"):
+            up = np.where(size > 0, size, np.nan)
+            down = np.where(size < 0, -size, np.nan)
+        q_up = _rolling_median_before(up, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
+        q_down = _rolling_median_before(down, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
+        if "up" in p.tail_mode:  # increases against the whole tail, decreases against their own
+            q_up = _rolling_median_before(np.abs(size), p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+        with np.errstate(invalid="ignore"):
+            q = np.where(residual >= 0, q_up, q_down)
+    else:
+        q = _rolling_median_before(np.abs(size), p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+    if relative:
+        q = q * np.abs(expected)
     return np.nan_to_num(q) / p.tail_z
 
 

@@ -54,18 +54,23 @@ class DetectorParams:
     # positives but fewer finds; not better on the tuning seeds, so off by default).
     calibrate_windows: bool = False
     detect_decreases: bool = True
-    holiday_decreases: bool = False  # False: a weekday holiday's decrease is never flagged
+    holiday_decreases: bool = False  # False: a decrease lying wholly on weekday holidays is no event
     # Recurrence (recurrence.py): a day standing out by pattern_z is explained by a calendar pattern
     # whose earlier occurrences each stood out as much, within pattern_spread of their median.
     learn_recurrence: bool = True
     pattern_z: float = 3.0
     pattern_spread: float = 0.7  # was 0.5; these three chosen on family A's tuning seeds 11-15
+    biweekly_levels: bool = True  # expect the level of the same phase of a job every other week
     # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
-    # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 2.0 chosen on
-    # family A's tuning seeds 11-15 with tail_quantile 0.99, about the largest; were 2.5 and 0.975).
+    # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 1.75 chosen on
+    # realistic family A's tuning seeds 11-15 with tail_quantile 0.99; were 2.0, 2.5 and 0.975).
+    # tail_mode "sided_up" (chosen there too): increases are scored against the whole tail, decreases
+    # against the tail of the series' own decreases (bursts go up, not down); "abs": the whole tail
+    # for both; "sided": each direction its own; "relative...": as a share of the expected cost.
     tail_quantile: float = 0.99
-    tail_z: float = 2.0
+    tail_z: float = 1.75
     tail_window_days: int = 91
+    tail_mode: str = "sided_up"
     early_charge_ratio: float = 1.0  # a first-weeks day this far from their median is a charge, not usage
     impute_holidays: bool = True  # weekday holidays enter baselines as the same weekday 2 weeks before
     medium_impact_usd: float = 10.0

@@ -82,10 +82,8 @@ TRAPS: dict[str, tuple[Callable[[], pd.DataFrame], dt.date, dt.date, float]] = {
 
 
 # Known gaps (issue #15, measured on this branch), kept as strict expected failures so a fix shows.
-TAIL = "the recurring charge's own residual widens the series' tail scale and hides a 4x spike"
 GAPS_NO_EVENT: dict[str, str] = {}
 GAPS_SPIKE = {
-    "biweekly": TAIL,
     "bursty": "the spike's event starts a day early, joined to the burst before it",
     "slow_ramp": "the spike's event runs 4 days: the ramp's lag adds to the days after it",
 }
