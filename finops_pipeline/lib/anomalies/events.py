@@ -55,6 +55,8 @@ def events_from_flags(
         | (pl.col("t") - pl.col("t").shift(1) > p.max_gap_days + 1)
     ).fill_null(True)
     flagged = flagged.with_columns(new_event.cum_sum().alias("event"))
+    if p.trim_share > 0:
+        flagged = _trimmed(flagged, m, p)
     spans = flagged.group_by("event").agg(
         pl.col("s").first(),
         pl.col("direction").first(),
@@ -126,6 +128,24 @@ def events_from_flags(
     texts = [describe(int(c), d) for c, d in zip(out["code"].to_list(), peak_days, strict=True)]
     out = out.with_columns(pl.Series("baseline", texts, pl.Utf8))
     return out.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA).sort("series_id", "start_date", "direction")
+
+
+def _trimmed(flagged: pl.DataFrame, m: ScoredMatrix, p: DetectorParams) -> pl.DataFrame:
+    """Flagged days without an event's weak ends: leading and trailing days below ``z_threshold``
+    on their own whose residual is under ``trim_share`` of the event's largest. Such days joined
+    only because a window holding the event's big day covered them: a series' lag behind a ramp or
+    yesterday's burst is not part of today's spike. A shift's or a drift's days, alike in size, stay."""
+    s, t = flagged["s"].to_numpy(), flagged["t"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        residual = np.abs(np.nan_to_num(m.actual[s, t] - m.expected[s, t]))
+    days = flagged.with_columns(
+        pl.Series("r", residual), pl.Series("own", np.abs(np.nan_to_num(m.z[s, t])) >= p.z_threshold)
+    )
+    strong = pl.col("own") | (pl.col("r") >= p.trim_share * pl.col("r").max().over("event"))
+    days = days.with_columns(strong.alias("strong"))
+    first = pl.col("t").filter(pl.col("strong")).min().over("event")
+    last = pl.col("t").filter(pl.col("strong")).max().over("event")
+    return days.filter((pl.col("t") >= first) & (pl.col("t") <= last)).drop("r", "own", "strong")
 
 
 def _window_residual(m: ScoredMatrix) -> np.ndarray:

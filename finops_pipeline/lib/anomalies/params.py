@@ -39,6 +39,7 @@ class DetectorParams:
     min_history_days: int = 14  # days a series needs before its own baseline is trusted
     onboarding_days: int = 2  # a series appearing this close to a new group's first spend is onboarding
     max_gap_days: int = 1  # quiet days bridged inside one event
+    trim_share: float = 0.2  # weak ends of an event (under this share of its peak) trimmed; on seeds 11-15
     restated_days: int = 3  # trailing days whose decreases are not flagged (Cost Explorer restates them)
     # Multiplicative noise: the scale is at least the median |residual| as a share of the expected
     # cost times today's ("max"; "on": that alone; "off"). "max" chosen on family A's seeds 11-15.
