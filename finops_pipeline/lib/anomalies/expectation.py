@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -190,13 +189,15 @@ def _alternating_level(x: np.ndarray, scale: np.ndarray, min_z: float) -> np.nda
     the on and off weeks of such a series and reads both as anomalies, and whenever one of its
     weeks is left out (a month-end day, an event) it tips to one side; the residuals' pattern
     (recurrence.py) does not see that tip, the levels do."""
-    same = np.stack([_lagged(x, 14 * k) for k in (1, 2, 3)], axis=-1)
-    other = np.stack([_lagged(x, 7 + 14 * k) for k in (0, 1, 2)], axis=-1)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        gap = np.fmax(same.min(axis=-1) - other.max(axis=-1), other.min(axis=-1) - same.max(axis=-1))
-        apart = gap >= min_z * scale
-        return np.where(apart, np.median(same, axis=-1), np.nan)
+    same = [_lagged(x, 14 * k) for k in (1, 2, 3)]
+    other = [_lagged(x, 7 + 14 * k) for k in (0, 1, 2)]
+    lo_same, hi_same = np.minimum(np.minimum(*same[:2]), same[2]), np.maximum(np.maximum(*same[:2]), same[2])
+    lo_other = np.minimum(np.minimum(*other[:2]), other[2])
+    hi_other = np.maximum(np.maximum(*other[:2]), other[2])
+    with np.errstate(invalid="ignore"):
+        gap = np.fmax(lo_same - hi_other, lo_other - hi_same)
+        median = same[0] + same[1] + same[2] - lo_same - hi_same  # of three: NaN if one is missing
+        return np.where(gap >= min_z * scale, median, np.nan)
 
 
 def _early_charges(x: np.ndarray, first: np.ndarray, young: np.ndarray, p: DetectorParams) -> np.ndarray:
@@ -314,10 +315,11 @@ def _tail_scale(
         with np.errstate(invalid="ignore"):
             up = np.where(size > 0, size, np.nan)
             down = np.where(size < 0, -size, np.nan)
-        q_up = _rolling_median_before(up, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
         q_down = _rolling_median_before(down, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
         if "up" in p.tail_mode:  # increases against the whole tail, decreases against their own
             q_up = _rolling_median_before(np.abs(size), p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+        else:
+            q_up = _rolling_median_before(up, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
         with np.errstate(invalid="ignore"):
             q = np.where(residual >= 0, q_up, q_down)
     else:
