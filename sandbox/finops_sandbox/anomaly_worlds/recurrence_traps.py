@@ -26,10 +26,11 @@ for quarterly and annual ones); events before it are not scored.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
+from finops_sandbox.anomaly_worlds.labelled import LABEL_SCHEMA, TRAP_SCHEMA, LabelledSeries
 
 TRAP_KINDS: tuple[str, ...] = (
     "monthly_charge",
@@ -49,17 +50,6 @@ TRAP_KINDS: tuple[str, ...] = (
     "year_end_shutdown",
     "plain",
 )
-LABEL_SCHEMA = {"series_id": pl.Utf8, "kind": pl.Utf8, "start_date": pl.Date, "end_date": pl.Date}
-TRAP_SCHEMA = {"series_id": pl.Utf8, "trap": pl.Utf8, "learn_until": pl.Date}
-
-
-@dataclass(frozen=True)
-class LabelledSeries:
-    """Series to score, their labelled anomalies, and the trap (if any) each series carries."""
-
-    series: pl.DataFrame  # series_id, group, date, cost
-    labels: pl.DataFrame  # LABEL_SCHEMA
-    traps: pl.DataFrame  # TRAP_SCHEMA
 
 
 def us_holidays(years: range) -> set[dt.date]:
