@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from finops_pipeline.lib.anomalies.events import (
+    drop_immaterial,
     drop_recoveries,
     events_from_flags,
     flag_days,
@@ -93,6 +94,7 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     window_z = window_scores(m, windows, p)
     up, down, _ = flag_days(m, p, window_z)
     events = events_from_flags(m, up, down, p, window_z=window_z, windows=windows)
+    events = drop_immaterial(events, m, p.min_event_share)
     return drop_recoveries(events, p.recovery_days)
 
 

@@ -268,6 +268,23 @@ def _stopped_from(actual: np.ndarray) -> np.ndarray:
     return last + 1
 
 
+def drop_immaterial(events: pl.DataFrame, m: ScoredMatrix, share: float) -> pl.DataFrame:
+    """Leave out events whose |impact| is under ``share`` of their series' typical day (the median
+    cost of the 28 days before the event). A statistically clear wobble of a few dollars on a series
+    that costs a hundred a day is not worth anyone's attention; new series are kept (their typical
+    day is zero)."""
+    if events.height == 0 or share <= 0:
+        return events
+    typical = _rolling_median_before(np.abs(m.actual), 28, 7, stride=7)
+    index = {sid: i for i, sid in enumerate(m.series_ids)}
+    s = np.array([index[sid] for sid in events["series_id"].to_list()], dtype=np.int64)
+    epoch = int(m.dates[0].astype("datetime64[D]").astype(np.int64))
+    t = events["start_date"].cast(pl.Int64).to_numpy() - epoch
+    day = np.nan_to_num(typical[s, t])
+    keep = (np.abs(events["impact"].to_numpy()) >= share * day) | (events["kind"] == "new_series").to_numpy()
+    return events.filter(pl.Series(keep))
+
+
 def drop_recoveries(events: pl.DataFrame, days: int) -> pl.DataFrame:
     """Leave out a move in the opposite direction starting within ``days`` of an event's end on the
     same series: the return to normal after a shift or a drift (scored against a baseline that had

@@ -29,6 +29,7 @@ class DetectorParams:
     """Every knob of the detector; ``detect(series, **params)`` overrides any of them."""
 
     min_impact_usd: float = 1.0  # |actual - expected| over the event, USD
+    min_event_share: float = 0.25  # ... and this share of the series' typical day (0.25: seeds 11-15)
     min_score: float = 6.0  # peak robust z-score of the event (its best window of 1, 3, 7 or 14 days)
     z_threshold: float = 3.5  # a window of 1, 3 or 7 days flags its days from this |z| on (was 3.0)
     join_z: float = 1.0  # ... each of which must move at least this much on its own
