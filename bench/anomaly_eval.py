@@ -3,13 +3,13 @@
 Family A (``sandbox``): per seed, the sandbox's default world (12 accounts, 13 months + this month,
 fixed as-of day), its ledger turned into the series the ``cost_anomalies`` asset scores (its own SQL
 on views shaped as the raw tables: account × service, plus the account × usage-type drill-down),
-plus ``finops_pipeline.lib.anomalies.recurrence_traps``: series carrying the recurring patterns real
+plus ``finops_sandbox.anomaly_worlds.recurrence_traps``: series carrying the recurring patterns real
 bills have (monthly charges and credits on any day, month-end / month-start batch, business-day-only
 usage, bi-weekly, quarterly and annual jobs, holiday dips, bursts, slow ramps, price changes), half
 of them with an anomaly on top. The detector's parameters are chosen on seeds 11-15 of this family
 (``--seeds 11,12,13,14,15``); seeds 1-5 are held out.
 
-Family B (``independent``): ``finops_pipeline.lib.anomalies.holdout_family``, written separately
+Family B (``independent``): ``finops_sandbox.anomaly_worlds.holdout_family``, written separately
 (multiplicative log-normal noise, t(3) tails, AR(1) wander, other pattern placements and anomaly
 kinds). Never used to choose a parameter: only measured.
 
@@ -42,17 +42,17 @@ import polars as pl
 
 from finops_pipeline.lib.anomalies import detect, detect_with_drilldown
 from finops_pipeline.lib.anomalies.evaluation import (
-    aws_events,
     day_over_day,
     false_events_by_trap,
     recall_by_kind,
     rolling_zscore,
     score_events,
     scored_part,
-    world_series,
 )
-from finops_pipeline.lib.anomalies.holdout_family import holdout_family
-from finops_pipeline.lib.anomalies.recurrence_traps import LabelledSeries, trap_series
+from finops_sandbox.anomaly_worlds.holdout_family import holdout_family
+from finops_sandbox.anomaly_worlds.labelled import LabelledSeries
+from finops_sandbox.anomaly_worlds.recurrence_traps import trap_series
+from finops_sandbox.anomaly_worlds.world_series import aws_events, world_series
 from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
 from finops_sandbox.world import WorldConfig, build_world
 

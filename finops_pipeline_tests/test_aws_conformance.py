@@ -38,7 +38,6 @@ NOT_OUTPUT = {
 }
 # Modules that read an answer another module fetched.
 READS_ANSWERS_OF = {
-    "lib/anomalies/evaluation.py": [("ce", "GetAnomalies")],
     "defs/anomalies/assets.py": [("ce", "GetAnomalies")],
     "lib/budget_scope.py": [("budgets", "DescribeBudgets")],
 }

@@ -22,6 +22,13 @@ growth (trend), a restated or incomplete last day (no drop is flagged in the las
 days: they are re-read and re-scored next run), a series that stops for good (decommissioning), and
 days missing from the whole frame (a data gap, not zero spend).
 
+Real bills since issue #15 (each chosen on family A's tuning seeds, bench/anomaly_eval.py): a trend
+is followed only after three fortnights moving the same way (a wandering level comes back); the
+scale is at least a share of the expected cost (multiplicative noise) and at least the series' own
+tail, its decreases' own for a decrease (bursts go up); a job every other week is expected at the
+level of its own phase; a decrease lying wholly on weekday holidays, and an event under
+``min_event_share`` of the series' typical day, are no events; an event's weak ends are trimmed.
+
 Everything is vectorised over a series × day matrix: no per-series Python loop.
 """
 
@@ -35,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from finops_pipeline.lib.anomalies.events import (
+    drop_immaterial,
     drop_recoveries,
     events_from_flags,
     flag_days,
@@ -93,6 +101,7 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     window_z = window_scores(m, windows, p)
     up, down, _ = flag_days(m, p, window_z)
     events = events_from_flags(m, up, down, p, window_z=window_z, windows=windows)
+    events = drop_immaterial(events, m, p.min_event_share)
     return drop_recoveries(events, p.recovery_days)
 
 

@@ -7,7 +7,7 @@ import polars as pl
 
 from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _lagged, _rolling_median_before
 from finops_pipeline.lib.anomalies.params import MAD_TO_SIGMA, OUTPUT_SCHEMA, DetectorParams
-from finops_pipeline.lib.anomalies.recurrence import describe
+from finops_pipeline.lib.anomalies.recurrence import calendar, describe
 
 
 def _severity(impact: pl.Expr, p: DetectorParams) -> pl.Expr:
@@ -55,6 +55,8 @@ def events_from_flags(
         | (pl.col("t") - pl.col("t").shift(1) > p.max_gap_days + 1)
     ).fill_null(True)
     flagged = flagged.with_columns(new_event.cum_sum().alias("event"))
+    if p.trim_share > 0:
+        flagged = _trimmed(flagged, m, p)
     spans = flagged.group_by("event").agg(
         pl.col("s").first(),
         pl.col("direction").first(),
@@ -126,6 +128,24 @@ def events_from_flags(
     texts = [describe(int(c), d) for c, d in zip(out["code"].to_list(), peak_days, strict=True)]
     out = out.with_columns(pl.Series("baseline", texts, pl.Utf8))
     return out.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA).sort("series_id", "start_date", "direction")
+
+
+def _trimmed(flagged: pl.DataFrame, m: ScoredMatrix, p: DetectorParams) -> pl.DataFrame:
+    """Flagged days without an event's weak ends: leading and trailing days below ``z_threshold``
+    on their own whose residual is under ``trim_share`` of the event's largest. Such days joined
+    only because a window holding the event's big day covered them: a series' lag behind a ramp or
+    yesterday's burst is not part of today's spike. A shift's or a drift's days, alike in size, stay."""
+    s, t = flagged["s"].to_numpy(), flagged["t"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        residual = np.abs(np.nan_to_num(m.actual[s, t] - m.expected[s, t]))
+    days = flagged.with_columns(
+        pl.Series("r", residual), pl.Series("own", np.abs(np.nan_to_num(m.z[s, t])) >= p.z_threshold)
+    )
+    strong = pl.col("own") | (pl.col("r") >= p.trim_share * pl.col("r").max().over("event"))
+    days = days.with_columns(strong.alias("strong"))
+    first = pl.col("t").filter(pl.col("strong")).min().over("event")
+    last = pl.col("t").filter(pl.col("strong")).max().over("event")
+    return days.filter((pl.col("t") >= first) & (pl.col("t") <= last)).drop("r", "own", "strong")
 
 
 def _window_residual(m: ScoredMatrix) -> np.ndarray:
@@ -214,6 +234,8 @@ def flag_days(
         down = down_cov & (m.z <= -p.join_z) & (m.actual >= 0) & p.detect_decreases & ~m.new_series
     if p.restated_days > 0:
         down[:, max(0, n_t - p.restated_days) :] = False
+    if not p.holiday_decreases and n_t:
+        down = _without_holiday_dips(down, m.dates)
     # A series that stops for good (zero from some day to the end) is decommissioned, not anomalous.
     if n_t:
         alive = np.arange(n_t)[None, :] < _stopped_from(m.actual)[:, None]
@@ -223,12 +245,44 @@ def flag_days(
     return up, down, score
 
 
+def _without_holiday_dips(down: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """``down`` without its runs of days that lie wholly on weekday holidays.
+
+    Office-calendar usage (dev and test fleets, business-hours workloads) dips on public holidays by
+    however much the organisation shuts down, and one such day a year says nothing about its size.
+    A run that also covers another day (an outage starting on a holiday) is kept whole."""
+    other = ~calendar(dates).holiday
+    n_s, n_t = down.shape
+    flat = np.pad(down, ((0, 0), (1, 0))).ravel()  # a False column between rows ends every run
+    run = np.cumsum(np.diff(flat.astype(np.int8), prepend=0) == 1).reshape(n_s, n_t + 1)[:, 1:]
+    on_other = np.zeros(run.max() + 1, dtype=bool)
+    on_other[run[down & other[None, :]]] = True
+    return down & on_other[run]
+
+
 def _stopped_from(actual: np.ndarray) -> np.ndarray:
     """First day from which a series is zero (or missing) through the end; n_t when it never stops."""
     n_t = actual.shape[1]
     spending = np.nan_to_num(actual) > 0
     last = np.where(spending.any(axis=1), n_t - 1 - np.argmax(spending[:, ::-1], axis=1), -1)
     return last + 1
+
+
+def drop_immaterial(events: pl.DataFrame, m: ScoredMatrix, share: float) -> pl.DataFrame:
+    """Leave out events whose |impact| is under ``share`` of their series' typical day (the median
+    cost of the 28 days before the event). A statistically clear wobble of a few dollars on a series
+    that costs a hundred a day is not worth anyone's attention; new series are kept (their typical
+    day is zero)."""
+    if events.height == 0 or share <= 0:
+        return events
+    typical = _rolling_median_before(np.abs(m.actual), 28, 7, stride=7)
+    index = {sid: i for i, sid in enumerate(m.series_ids)}
+    s = np.array([index[sid] for sid in events["series_id"].to_list()], dtype=np.int64)
+    epoch = int(m.dates[0].astype("datetime64[D]").astype(np.int64))
+    t = events["start_date"].cast(pl.Int64).to_numpy() - epoch
+    day = np.nan_to_num(typical[s, t])
+    keep = (np.abs(events["impact"].to_numpy()) >= share * day) | (events["kind"] == "new_series").to_numpy()
+    return events.filter(pl.Series(keep))
 
 
 def drop_recoveries(events: pl.DataFrame, days: int) -> pl.DataFrame:

@@ -16,6 +16,7 @@ from finops_pipeline.lib.anomalies.matrix import (
 )
 from finops_pipeline.lib.anomalies.params import MAD_TO_SIGMA, DetectorParams
 from finops_pipeline.lib.anomalies.recurrence import (
+    BIWEEKLY,
     HOLIDAY,
     MONTH_END,
     MONTH_START,
@@ -89,6 +90,12 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
             closer = ~np.isnan(level) & (np.abs(x - level) < np.abs(x - expected)) & ~new_series
         expected = np.where(closer, level, expected)
         pattern[closer] = HOLIDAY
+        if p.biweekly_levels:
+            level = _alternating_level(x, scale, p.pattern_z)
+            with np.errstate(invalid="ignore"):
+                closer = ~np.isnan(level) & (np.abs(x - level) < np.abs(x - expected)) & ~new_series
+            expected = np.where(closer, level, expected)
+            pattern[closer] = BIWEEKLY
     # The extra charge of a recurring day varies (month length, usage): widen by a share of it.
     scale = scale + p.calendar_scale_floor * np.abs(np.nan_to_num(extra))
     # The series' own tail, in the second pass only (the first pass must flag every day of a shift).
@@ -99,7 +106,7 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         with np.errstate(invalid="ignore"):
             stands_out = np.abs(x - expected) >= p.pattern_z * scale
         skip_tail = calendar_days[None, :] | new_series | _in_long_runs(stands_out, bridge=False)
-        scale = np.fmax(scale, _tail_scale(x - expected, skip_tail, p))
+        scale = np.fmax(scale, _tail_scale(x - expected, expected, skip_tail, p))
     # A new series' own residuals are its whole spend: its days are scored on the absolute floor.
     scale = np.where(new_series, p.absolute_scale_floor, scale)
     expected = _not_below_zero(x, expected)
@@ -119,12 +126,12 @@ def _regular_expectation(
     same_weekday = np.stack([_lagged(regular, 7 * k) for k in range(1, 5)], axis=-1)
     weekday_level = _nanmedian_last(same_weekday, 2)
     del same_weekday
-    # Too few of those weeks left (the second pass leaves an event's days out): reach back four more
+    # Too few of those weeks left (the second pass leaves an event's days out): reach back eight more
     # weeks, so the days after an event are still scored instead of silently skipped.
     gap = np.isnan(weekday_level) & ~np.isnan(x) & (idx[None, :] - first[:, None] >= 28)
     if gap.any():
         rows = np.flatnonzero(gap.any(axis=1))
-        older = np.stack([_lagged(regular[rows], 7 * k) for k in range(1, 9)], axis=-1)
+        older = np.stack([_lagged(regular[rows], 7 * k) for k in range(1, 13)], axis=-1)
         fallback = _nanmedian_last(older, 2)
         weekday_level[rows] = np.where(gap[rows], fallback, weekday_level[rows])
         del older, fallback
@@ -141,6 +148,14 @@ def _regular_expectation(
         before = _lagged(half, 14)
         with np.errstate(invalid="ignore"):
             clear &= np.abs(half - before) >= p.trend_min_change * np.abs(before)
+            # A level that wanders (traffic, fleet sizes) moves one fortnight and comes back the
+            # next: a trend must have moved the same way over ``trend_periods`` fortnights in a row
+            # (as many as the series has: a new account ramping up is followed from its 4th week).
+            for k in range(1, p.trend_periods):
+                older, newer = _lagged(half, 14 * (k + 1)), _lagged(half, 14 * k)
+                same_way = np.sign(newer - older) == np.sign(half - before)
+                far = np.abs(newer - older) >= p.trend_min_change * np.abs(older)
+                clear &= (same_way & far) | np.isnan(older)
         if reading is regular:
             slope = (half - before) / 14.0
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,6 +165,8 @@ def _regular_expectation(
     # a series crossing zero falls back to a straight line.
     with np.errstate(invalid="ignore"):
         compounded = weekday_level * ratio ** (17.5 / 14.0)
+    if not p.trend_linear_fallback:  # a median of zero (a shutdown fortnight) says nothing of a rate
+        clear &= ~np.isnan(ratio)
     expected = np.where(
         clear, np.where(np.isnan(ratio), weekday_level + 17.5 * slope, compounded), weekday_level
     )
@@ -163,6 +180,24 @@ def _regular_expectation(
     with np.errstate(invalid="ignore"):
         closer = np.abs(x - per_month) < np.abs(x - expected)
     return np.where(closer, per_month, expected), trend
+
+
+def _alternating_level(x: np.ndarray, scale: np.ndarray, min_z: float) -> np.ndarray:
+    """(S × T) the median of the same weekday 2, 4 and 6 weeks before, where those three days all
+    lie on one side of the same weekday 1, 3 and 5 weeks before, at least ``min_z`` scales apart
+    (a job every other week); NaN elsewhere. The weekday median of four weeks sits halfway between
+    the on and off weeks of such a series and reads both as anomalies, and whenever one of its
+    weeks is left out (a month-end day, an event) it tips to one side; the residuals' pattern
+    (recurrence.py) does not see that tip, the levels do."""
+    same = [_lagged(x, 14 * k) for k in (1, 2, 3)]
+    other = [_lagged(x, 7 + 14 * k) for k in (0, 1, 2)]
+    lo_same, hi_same = np.minimum(np.minimum(*same[:2]), same[2]), np.maximum(np.maximum(*same[:2]), same[2])
+    lo_other = np.minimum(np.minimum(*other[:2]), other[2])
+    hi_other = np.maximum(np.maximum(*other[:2]), other[2])
+    with np.errstate(invalid="ignore"):
+        gap = np.fmax(lo_same - hi_other, lo_other - hi_same)
+        median = same[0] + same[1] + same[2] - lo_same - hi_same  # of three: NaN if one is missing
+        return np.where(gap >= min_z * scale, median, np.nan)
 
 
 def _early_charges(x: np.ndarray, first: np.ndarray, young: np.ndarray, p: DetectorParams) -> np.ndarray:
@@ -248,17 +283,49 @@ def _robust_scale(
     left out), floored by a share of the expected cost and an absolute floor."""
     abs_regular = np.where(skip, np.nan, np.abs(residual))
     scale = MAD_TO_SIGMA * _rolling_median_before(abs_regular, p.scale_window_days, 7, stride=7)
+    if p.relative_scale != "off":
+        # Usage-priced costs follow traffic: their noise is a share of the level, so a series with
+        # cheap weekends has a smaller spread on Saturday than on Monday. The median |residual| as a
+        # share of the expected cost, times today's expected cost, says so.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(expected > 0, abs_regular / np.abs(expected), np.nan)
+        rel_scale = MAD_TO_SIGMA * _rolling_median_before(rel, p.scale_window_days, 7, stride=7)
+        rel_scale = rel_scale * np.abs(expected)
+        if p.relative_scale == "max":
+            scale = np.fmax(scale, rel_scale)
+        else:
+            scale = np.where(np.isnan(rel_scale), scale, rel_scale)
     return np.fmax(np.fmax(scale, p.relative_scale_floor * np.abs(expected)), p.absolute_scale_floor)
 
 
-def _tail_scale(residual: np.ndarray, skip: np.ndarray, p: DetectorParams) -> np.ndarray:
+def _tail_scale(
+    residual: np.ndarray, expected: np.ndarray, skip: np.ndarray, p: DetectorParams
+) -> np.ndarray:
     """The series' own tail: a high quantile of its |residuals| over ``tail_window_days``, over
     ``tail_z``. About one sigma for Gaussian noise; larger for heavy-tailed or bursty series, whose
     bursts of a size seen before are their normal behaviour, not anomalies."""
     if p.tail_z <= 0:
         return np.zeros_like(residual)
-    abs_res = np.where(skip, np.nan, np.abs(residual))
-    q = _rolling_median_before(abs_res, p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+    relative = "relative" in p.tail_mode
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.where(expected > 0, residual / np.abs(expected), np.nan) if relative else residual
+    size = np.where(skip, np.nan, size)
+    if "sided" in p.tail_mode:
+        # Bursts go up, outages down: each direction is scored against its own tail.
+        with np.errstate(invalid="ignore"):
+            up = np.where(size > 0, size, np.nan)
+            down = np.where(size < 0, -size, np.nan)
+        q_down = _rolling_median_before(down, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
+        if "up" in p.tail_mode:  # increases against the whole tail, decreases against their own
+            q_up = _rolling_median_before(np.abs(size), p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+        else:
+            q_up = _rolling_median_before(up, p.tail_window_days, 14, stride=7, q=p.tail_quantile)
+        with np.errstate(invalid="ignore"):
+            q = np.where(residual >= 0, q_up, q_down)
+    else:
+        q = _rolling_median_before(np.abs(size), p.tail_window_days, 28, stride=7, q=p.tail_quantile)
+    if relative:
+        q = q * np.abs(expected)
     return np.nan_to_num(q) / p.tail_z
 
 

@@ -29,6 +29,7 @@ class DetectorParams:
     """Every knob of the detector; ``detect(series, **params)`` overrides any of them."""
 
     min_impact_usd: float = 1.0  # |actual - expected| over the event, USD
+    min_event_share: float = 0.25  # ... and this share of the series' typical day (0.25: seeds 11-15)
     min_score: float = 6.0  # peak robust z-score of the event (its best window of 1, 3, 7 or 14 days)
     z_threshold: float = 3.5  # a window of 1, 3 or 7 days flags its days from this |z| on (was 3.0)
     join_z: float = 1.0  # ... each of which must move at least this much on its own
@@ -39,27 +40,39 @@ class DetectorParams:
     min_history_days: int = 14  # days a series needs before its own baseline is trusted
     onboarding_days: int = 2  # a series appearing this close to a new group's first spend is onboarding
     max_gap_days: int = 1  # quiet days bridged inside one event
+    trim_share: float = 0.2  # weak ends of an event (under this share of its peak) trimmed; on seeds 11-15
     restated_days: int = 3  # trailing days whose decreases are not flagged (Cost Explorer restates them)
+    # Multiplicative noise: the scale is at least the median |residual| as a share of the expected
+    # cost times today's ("max"; "on": that alone; "off"). "max" chosen on family A's seeds 11-15.
+    relative_scale: str = "max"
     relative_scale_floor: float = 0.03  # scale >= this share of the expected cost
     absolute_scale_floor: float = 0.05  # scale >= this many USD
     calendar_scale_floor: float = 0.15  # scale widened by this share of a calendar day's extra charge
     trend_min_change: float = 0.1  # two-week medians must differ this much before a trend is followed
+    trend_periods: int = 3  # ... in the same direction over this many fortnights in a row
+    trend_linear_fallback: bool = True  # a series crossing zero follows a straight-line trend
     windows: tuple[int, ...] = (3, 7, 14)  # multi-day windows whose summed residual is scored too
     # A window's spread >= the robust scale of the series' own k-day sums (measured: fewer false
     # positives but fewer finds; not better on the tuning seeds, so off by default).
     calibrate_windows: bool = False
     detect_decreases: bool = True
+    holiday_decreases: bool = False  # False: a decrease lying wholly on weekday holidays is no event
     # Recurrence (recurrence.py): a day standing out by pattern_z is explained by a calendar pattern
     # whose earlier occurrences each stood out as much, within pattern_spread of their median.
     learn_recurrence: bool = True
     pattern_z: float = 3.0
     pattern_spread: float = 0.7  # was 0.5; these three chosen on family A's tuning seeds 11-15
+    biweekly_levels: bool = True  # expect the level of the same phase of a job every other week
     # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
-    # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 2.0 chosen on
-    # family A's tuning seeds 11-15 with tail_quantile 0.99, about the largest; were 2.5 and 0.975).
+    # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 1.75 chosen on
+    # realistic family A's tuning seeds 11-15 with tail_quantile 0.99; were 2.0, 2.5 and 0.975).
+    # tail_mode "sided_up" (chosen there too): increases are scored against the whole tail, decreases
+    # against the tail of the series' own decreases (bursts go up, not down); "abs": the whole tail
+    # for both; "sided": each direction its own; "relative...": as a share of the expected cost.
     tail_quantile: float = 0.99
-    tail_z: float = 2.0
+    tail_z: float = 1.75
     tail_window_days: int = 91
+    tail_mode: str = "sided_up"
     early_charge_ratio: float = 1.0  # a first-weeks day this far from their median is a charge, not usage
     impute_holidays: bool = True  # weekday holidays enter baselines as the same weekday 2 weeks before
     medium_impact_usd: float = 10.0

@@ -243,3 +243,12 @@ def test_a_two_week_shift_too_small_for_a_week_is_one_event() -> None:
     assert (
         events.filter((pl.col("start_date") <= last) & (pl.col("end_date") >= first)).height == events.height
     )
+
+
+def test_an_event_small_against_the_series_typical_day_is_not_reported() -> None:
+    # +22% for one day on a very quiet $100 series: clear statistically (z ~7), but $22 is under a
+    # quarter of the series' typical day (min_event_share), so not worth an alert.
+    day = dt.date(2026, 3, 10)
+    frame = with_multiplier(series(noise=0.002), day, day, 1.22)
+    assert detect(frame).height == 0
+    assert one_event(detect(frame, min_event_share=0.0))["start_date"] == day

@@ -7,13 +7,18 @@ world's series (it never changes the world's ledger, which tests and the demo re
 that each carry one recurring *trap* — a pattern that is not an anomaly:
 
 monthly_charge, monthly_credit, month_end_batch, month_start_batch, business_days_only,
-biweekly_job, quarterly_job, annual_charge, holiday_dip, bursty, slow_ramp, price_change
+biweekly_job, quarterly_job, annual_charge, holiday_dip, bursty, slow_ramp, price_change,
+month_end_business_batch, business_day_job, year_end_shutdown (and ``plain``: no pattern)
 
 and, on half of them, one labelled anomaly riding on the pattern (``spike``, ``level_shift``,
 ``drop``, or ``pattern_break``: the recurring charge at several times its usual size).
 
-The noise is the sandbox's kind (additive Gaussian, a few percent), so this is the family the
-detector's parameters may be chosen on (seeds 11-15; seeds 1-5 held out). ``learn_until`` says
+Since the realism pass of issue #15 the series are also shaped as real bills are: weekdays differ a
+little, the noise is multiplicative and in two thirds of the series heavy-tailed and wandering
+(``_noise`` says why), and three more traps run on business days or the year-end shutdown
+(month_end_business_batch, business_day_job, year_end_shutdown; business_days_only may be off on
+holidays too) beside ``plain`` series with no pattern. This is still the family the detector's
+parameters may be chosen on (seeds 11-15; seeds 1-5 held out). ``learn_until`` says
 from which day a pattern has occurred often enough to be learnt (twice for monthly patterns, once
 for quarterly and annual ones); events before it are not scored.
 """
@@ -21,10 +26,11 @@ for quarterly and annual ones); events before it are not scored.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
+from finops_sandbox.anomaly_worlds.labelled import LABEL_SCHEMA, TRAP_SCHEMA, LabelledSeries
 
 TRAP_KINDS: tuple[str, ...] = (
     "monthly_charge",
@@ -39,18 +45,11 @@ TRAP_KINDS: tuple[str, ...] = (
     "bursty",
     "slow_ramp",
     "price_change",
+    "month_end_business_batch",
+    "business_day_job",
+    "year_end_shutdown",
+    "plain",
 )
-LABEL_SCHEMA = {"series_id": pl.Utf8, "kind": pl.Utf8, "start_date": pl.Date, "end_date": pl.Date}
-TRAP_SCHEMA = {"series_id": pl.Utf8, "trap": pl.Utf8, "learn_until": pl.Date}
-
-
-@dataclass(frozen=True)
-class LabelledSeries:
-    """Series to score, their labelled anomalies, and the trap (if any) each series carries."""
-
-    series: pl.DataFrame  # series_id, group, date, cost
-    labels: pl.DataFrame  # LABEL_SCHEMA
-    traps: pl.DataFrame  # TRAP_SCHEMA
 
 
 def us_holidays(years: range) -> set[dt.date]:
@@ -80,7 +79,47 @@ def _calendar(dates: np.ndarray) -> dict[str, np.ndarray]:
     from_end = ((months + 1).astype("datetime64[D]") - dates).astype(int) - 1
     weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
     month_index = (months - months[0]).astype(int)
-    return {"dom": dom, "from_end": from_end, "weekday": weekday, "month": month_index}
+    years = range(int(str(dates[0])[:4]), int(str(dates[-1])[:4]) + 1)
+    holiday = np.isin(dates, np.array(sorted(us_holidays(years)), dtype="datetime64[D]"))
+    business = (weekday < 5) & ~holiday
+    bday, bday_back = np.zeros(dates.size, int), np.zeros(dates.size, int)
+    for m in np.unique(month_index):
+        cols = np.flatnonzero((month_index == m) & business)
+        bday[cols], bday_back[cols] = np.arange(1, cols.size + 1), np.arange(cols.size, 0, -1)
+    return {
+        "dom": dom,
+        "from_end": from_end,
+        "weekday": weekday,
+        "month": month_index,
+        "holiday": holiday,
+        "bday": bday,
+        "bday_back": bday_back,
+    }
+
+
+def _noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A series' multiplicative day-to-day noise, one of three models real bills show.
+
+    Why not only the sandbox's small Gaussian: usage-priced costs (requests, data transfer, Lambda,
+    autoscaled compute) follow traffic, so their noise is proportional to the level (multiplicative),
+    traffic has heavy-tailed days (a campaign, a retry storm, a crawler), and the level wanders for
+    weeks as traffic and fleet sizes change (AWS's own Cost Anomaly Detection models trend and
+    seasonality per monitor for that reason). A third of the series each: additive-like Gaussian
+    (1-5%), log-normal with Student-t(4) innovations (3-10%), and the latter on an AR(1) log-level
+    wander (stationary spread 3-8%, a correlation time of 10-50 days)."""
+    model = int(rng.integers(0, 3))
+    if model == 0:
+        return 1 + rng.uniform(0.01, 0.05) * rng.standard_normal(n)
+    sigma = rng.uniform(0.03, 0.10)
+    log_noise = sigma * rng.standard_t(4, n) / np.sqrt(2.0)  # t(4) has variance 2
+    if model == 2:
+        phi = 1.0 - 1.0 / rng.uniform(10, 50)
+        steps = rng.uniform(0.03, 0.08) * np.sqrt(1 - phi**2) * rng.standard_normal(n)
+        wander = np.zeros(n)
+        for t in range(1, n):
+            wander[t] = phi * wander[t - 1] + steps[t]
+        log_noise = log_noise + wander
+    return np.exp(log_noise)
 
 
 def _trap_shape(kind: str, rng: np.random.Generator, dates: np.ndarray, level: float) -> tuple:
@@ -104,8 +143,26 @@ def _trap_shape(kind: str, rng: np.random.Generator, dates: np.ndarray, level: f
         mult = np.where(on, rng.uniform(1.6, 3.0), 1.0)
         learn = int(np.flatnonzero(on & (c["month"] == 2)).min())
     elif kind == "business_days_only":
-        mult = np.where(c["weekday"] >= 5, 0.0, 1.0)
+        # Instance Scheduler-style office hours: off at weekends, and in half the series on holidays.
+        off = (c["weekday"] >= 5) | (c["holiday"] & (rng.random() < 0.5))
+        mult = np.where(off, 0.0, 1.0)
         learn = 28
+    elif kind == "month_end_business_batch":
+        # Finance close and reporting runs on the last business days, not the last calendar days.
+        on = (c["bday_back"] >= 1) & (c["bday_back"] <= rng.integers(2, 5))
+        mult = np.where(on, rng.uniform(1.6, 3.0), 1.0)
+        learn = int(np.flatnonzero(on & (c["month"] == 1)).max()) + 1
+    elif kind == "business_day_job":
+        # A job on the n-th business day (payroll, invoicing exports), a separately billed charge.
+        on = c["bday"] == rng.integers(1, 11)
+        extra = np.where(on, level * rng.uniform(1.0, 4.0), 0.0)
+        learn = int(np.flatnonzero(on)[1]) + 1
+    elif kind == "year_end_shutdown":
+        # Dev and test environments stopped from Christmas Eve to New Year's Day and on holidays.
+        months = dates.astype("datetime64[M]").astype(int) % 12 + 1
+        year_end = ((months == 12) & (c["dom"] >= 24)) | ((months == 1) & (c["dom"] == 1))
+        on = (year_end | c["holiday"]) & (c["weekday"] < 5)
+        mult = np.where(on, rng.uniform(0.2, 0.6), 1.0)
     elif kind == "biweekly_job":
         phase = rng.integers(0, 14)
         on = (np.arange(n) % 14) == phase
@@ -186,10 +243,11 @@ def trap_series(
             sid = f"{prefix}{seed}-{kind}-{j}|svc"
             level = float(np.exp(rng.uniform(np.log(5.0), np.log(2000.0))))
             weekend = rng.choice([1.0, 1.0, 0.8, 0.6])
-            base = level * np.where(weekday >= 5, weekend, 1.0)
+            profile = np.r_[1 + rng.uniform(-0.05, 0.05, 5), weekend, weekend]  # weekdays differ a little
+            base = level * profile[weekday]
             extra, mult, on, learn = _trap_shape(kind, rng, dates, level)
             clean = base * mult + extra
-            noise = 1 + rng.uniform(0.01, 0.05) * rng.standard_normal(n_days)
+            noise = _noise(rng, n_days)
             cost = np.where(mult == 0, 0.0, base * mult * noise) + extra
             learn_until = dates[0] + max(learn, 28)
             traps.append((sid, kind, learn_until.astype(dt.date)))

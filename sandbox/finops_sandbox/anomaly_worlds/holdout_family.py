@@ -27,7 +27,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from finops_pipeline.lib.anomalies.recurrence_traps import LABEL_SCHEMA, TRAP_SCHEMA, LabelledSeries
+from finops_sandbox.anomaly_worlds.labelled import LABEL_SCHEMA, TRAP_SCHEMA, LabelledSeries
 
 PATTERNS: tuple[str, ...] = (
     "nth_business_day_fee",
