@@ -149,6 +149,23 @@ def add_parser(subparsers: Any) -> None:
         "below AWS's own page it also caps GetAnomalies, Organizations ListAccounts(ForParent) and Tagging "
         "GetResources pages, so a client without its page loop loses items",
     )
+    _add_billing_arguments(parser)
+    parser.add_argument("--background", action="store_true", help="start detached; return once it answers")
+    parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE, help=f"default {DEFAULT_PID_FILE}")
+    parser.add_argument(
+        "--wait",
+        type=_int_in(1, 3600, "--wait", "300"),
+        default=300,
+        help="seconds --background waits for the sandbox to answer (default 300)",
+    )
+    parser.add_argument("--ready-file", type=Path, default=None, help=argparse.SUPPRESS)
+    add_fault_arguments(parser)
+    add_scope_arguments(parser)
+    parser.set_defaults(handler=run, parser=parser)
+
+
+def _add_billing_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the world's bill behaves: tag activation and backfills, restatement, month close, budgets."""
     parser.add_argument(
         "--inactive-tag-keys",
         type=_tag_keys,
@@ -194,18 +211,6 @@ def add_parser(subparsers: Any) -> None:
         help="budgets of every filter kind besides the account budgets (organisation, service, tag, "
         "accounts, cost category, FilterExpression, CostTypes)",
     )
-    parser.add_argument("--background", action="store_true", help="start detached; return once it answers")
-    parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE, help=f"default {DEFAULT_PID_FILE}")
-    parser.add_argument(
-        "--wait",
-        type=_int_in(1, 3600, "--wait", "300"),
-        default=300,
-        help="seconds --background waits for the sandbox to answer (default 300)",
-    )
-    parser.add_argument("--ready-file", type=Path, default=None, help=argparse.SUPPRESS)
-    add_fault_arguments(parser)
-    add_scope_arguments(parser)
-    parser.set_defaults(handler=run, parser=parser)
 
 
 def env_file_for(pid_file: Path) -> Path:

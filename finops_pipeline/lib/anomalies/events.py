@@ -40,54 +40,10 @@ def events_from_flags(
     """
     if window_z is None:
         window_z = m.z[None, :, :]
-    rows = []
-    for direction, flags in (("increase", up), ("decrease", down)):
-        s_idx, t_idx = np.nonzero(flags)
-        if s_idx.size == 0:
-            continue
-        rows.append(pl.DataFrame({"s": s_idx, "t": t_idx, "direction": direction}))
-    if not rows:
+    spans = _flagged_spans(m, up, down, p)
+    if spans is None:
         return pl.DataFrame(schema=OUTPUT_SCHEMA)
-    flagged = pl.concat(rows).sort("direction", "s", "t")
-    new_event = (
-        (pl.col("s") != pl.col("s").shift(1))
-        | (pl.col("direction") != pl.col("direction").shift(1))
-        | (pl.col("t") - pl.col("t").shift(1) > p.max_gap_days + 1)
-    ).fill_null(True)
-    flagged = flagged.with_columns(new_event.cum_sum().alias("event"))
-    if p.trim_share > 0:
-        flagged = _trimmed(flagged, m, p)
-    spans = flagged.group_by("event").agg(
-        pl.col("s").first(),
-        pl.col("direction").first(),
-        pl.col("t").min().alias("t0"),
-        pl.col("t").max().alias("t1"),
-    )
-    # Expand each event to every day of its span (bridged gaps count in its totals).
-    lengths = (spans["t1"] - spans["t0"] + 1).to_numpy()
-    ev = np.repeat(spans["event"].to_numpy(), lengths)
-    s = np.repeat(spans["s"].to_numpy(), lengths)
-    offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    t = np.repeat(spans["t0"].to_numpy(), lengths) + offset
-    actual = np.nan_to_num(m.actual[s, t])
-    expected = np.nan_to_num(m.expected[s, t])
-    sign = np.where(np.repeat(spans["direction"].to_numpy() == "increase", lengths), 1.0, -1.0)
-    z = np.zeros(t.size)
-    for i, k in enumerate(windows):
-        inside = offset >= k - 1
-        z = np.where(inside, np.fmax(z, sign * np.nan_to_num(window_z[i][s, t])), z)
-    days = pl.DataFrame(
-        {
-            "event": ev,
-            "t": t,
-            "actual": actual,
-            "expected": expected,
-            "residual": actual - expected,
-            "absz": np.abs(z),
-            "new": m.new_series[s, t],
-            "code": m.pattern[s, t] if m.pattern is not None else np.zeros(t.size, np.int8),
-        }
-    ).sort("event", "t")
+    days = _event_days(m, spans, window_z, windows)
     threshold = p.min_score if min_score is None else min_score
     days = days.with_columns(
         pl.col("residual").cum_sum().over("event").abs().alias("cum_impact"),
@@ -105,6 +61,71 @@ def events_from_flags(
         pl.col("code").sort_by("absz", descending=True).first().alias("code"),
     )
     out = spans.join(summary, on="event").filter(pl.col("t_detected").is_not_null())
+    return _labelled(m, out, p)
+
+
+def _flagged_spans(
+    m: ScoredMatrix, up: np.ndarray, down: np.ndarray, p: DetectorParams
+) -> pl.DataFrame | None:
+    """One row per event: flagged days of one series and direction, gaps of max_gap_days bridged."""
+    rows = []
+    for direction, flags in (("increase", up), ("decrease", down)):
+        s_idx, t_idx = np.nonzero(flags)
+        if s_idx.size == 0:
+            continue
+        rows.append(pl.DataFrame({"s": s_idx, "t": t_idx, "direction": direction}))
+    if not rows:
+        return None
+    flagged = pl.concat(rows).sort("direction", "s", "t")
+    new_event = (
+        (pl.col("s") != pl.col("s").shift(1))
+        | (pl.col("direction") != pl.col("direction").shift(1))
+        | (pl.col("t") - pl.col("t").shift(1) > p.max_gap_days + 1)
+    ).fill_null(True)
+    flagged = flagged.with_columns(new_event.cum_sum().alias("event"))
+    if p.trim_share > 0:
+        flagged = _trimmed(flagged, m, p)
+    return flagged.group_by("event").agg(
+        pl.col("s").first(),
+        pl.col("direction").first(),
+        pl.col("t").min().alias("t0"),
+        pl.col("t").max().alias("t1"),
+    )
+
+
+def _event_days(
+    m: ScoredMatrix, spans: pl.DataFrame, window_z: np.ndarray, windows: tuple[int, ...]
+) -> pl.DataFrame:
+    """Every day of every event with its cost, residual and the best window score ending inside it."""
+    # Expand each event to every day of its span (bridged gaps count in its totals).
+    lengths = (spans["t1"] - spans["t0"] + 1).to_numpy()
+    ev = np.repeat(spans["event"].to_numpy(), lengths)
+    s = np.repeat(spans["s"].to_numpy(), lengths)
+    offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    t = np.repeat(spans["t0"].to_numpy(), lengths) + offset
+    actual = np.nan_to_num(m.actual[s, t])
+    expected = np.nan_to_num(m.expected[s, t])
+    sign = np.where(np.repeat(spans["direction"].to_numpy() == "increase", lengths), 1.0, -1.0)
+    z = np.zeros(t.size)
+    for i, k in enumerate(windows):
+        inside = offset >= k - 1
+        z = np.where(inside, np.fmax(z, sign * np.nan_to_num(window_z[i][s, t])), z)
+    return pl.DataFrame(
+        {
+            "event": ev,
+            "t": t,
+            "actual": actual,
+            "expected": expected,
+            "residual": actual - expected,
+            "absz": np.abs(z),
+            "new": m.new_series[s, t],
+            "code": m.pattern[s, t] if m.pattern is not None else np.zeros(t.size, np.int8),
+        }
+    ).sort("event", "t")
+
+
+def _labelled(m: ScoredMatrix, out: pl.DataFrame, p: DetectorParams) -> pl.DataFrame:
+    """Events in the output schema: dates, kind, severity and the pattern they were compared with."""
     epoch = int(m.dates[0].astype("datetime64[D]").astype(np.int64)) if len(m.dates) else 0
     ids = pl.Series("series_id", m.series_ids, dtype=pl.Utf8)
     out = out.with_columns(
