@@ -24,7 +24,15 @@ MART_DEPS = (
     "cost_anomalies",
     "budget_status",
 )
-RAW_DEPS = ("ce_cost_daily", "aws_accounts")
+# Raw tables it reads: cost and accounts always, the others where a mart is not built yet (the fallbacks).
+RAW_DEPS = (
+    "ce_cost_daily",
+    "aws_accounts",
+    "ce_anomalies",
+    "ce_cost_by_tag",
+    "ce_recommendations",
+    "tagged_resources",
+)
 
 
 class ReportConfig(dg.Config):
