@@ -259,6 +259,7 @@ class AwsResource(dg.ConfigurableResource):
     _member_creds: dict[str, Credentials] = PrivateAttr(default_factory=dict)
     _clients: dict[tuple[str, str, str], Any] = PrivateAttr(default_factory=dict)
     _caller_account: str | None = PrivateAttr(default=None)
+    _run_memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsResource:
@@ -275,6 +276,11 @@ class AwsResource(dg.ConfigurableResource):
     @property
     def counter(self) -> ApiCallCounter:
         return self._counter
+
+    def run_memo(self) -> dict[Any, Any]:
+        """Answers the steps of one run share (this resource lives for one run), such as which regions an
+        account has enabled: both scans need it, and asking AWS once is enough."""
+        return self._run_memo
 
     def _config(self) -> Config:
         return Config(

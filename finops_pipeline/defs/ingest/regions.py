@@ -6,9 +6,10 @@ every call there is refused with an authentication error (EC2 ``AuthFailure``, t
 (https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html). ``DescribeRegions``
 with ``AllRegions=True`` says, per account, which regions are ``opt-in-not-required``, ``opted-in`` or
 ``not-opted-in`` (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html).
-One call per account and scan, before the scan: a not-opted-in region of that account is recorded as
-``region_not_enabled`` (nothing to scan there, nothing kept stale) and not called. When the call itself
-fails, every region is scanned as before: the scan's own errors then say what is wrong.
+One call per account and run, before the first scan that needs it: a not-opted-in region of that
+account is recorded as ``region_not_enabled`` (nothing to scan there, nothing kept stale) and not
+called. When the call itself fails, every region is scanned as before: the scan's own errors then say
+what is wrong.
 """
 
 from collections.abc import Callable, Sequence
@@ -30,15 +31,24 @@ def not_enabled_detail(region: str) -> str:
 def opt_in_statuses(
     aws: AwsResource, accounts: Sequence[str], regions: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """account -> region -> OptInStatus, for the accounts whose DescribeRegions answered."""
+    """account -> region -> OptInStatus, for the accounts whose DescribeRegions answered.
+
+    Asked once per account and run: the tag scan and the EC2 scan of a run share the answers (a failed
+    account is asked again by the next scan).
+    """
+    known: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = aws.run_memo().setdefault("opt_in", {})
+    key = tuple(sorted(regions))
 
     def describe(target: ScanTarget) -> dict[str, Any]:
         ec2 = aws.client("ec2", account_id=target.account_id)
         answer = ec2.describe_regions(AllRegions=True, RegionNames=list(regions))
         return {r["RegionName"]: r.get("OptInStatus") for r in answer.get("Regions", [])}
 
-    outcomes = aws.fan_out([ScanTarget(a, aws.region) for a in accounts], describe)
-    return {o.target.account_id: o.result for o in outcomes if o.status == "ok" and o.result is not None}
+    missing = [a for a in accounts if (a, key) not in known]
+    for o in aws.fan_out([ScanTarget(a, aws.region) for a in missing], describe):
+        if o.status == "ok" and o.result is not None:
+            known[(o.target.account_id, key)] = o.result
+    return {a: known[(a, key)] for a in accounts if (a, key) in known}
 
 
 def scan_enabled(

@@ -43,3 +43,21 @@ def test_a_not_opted_in_region_is_not_enabled_not_an_error(
     )
     assert {row[2] for row in statuses if row[1] != "eu-south-1"} == {"ok"}
     assert after == before and stale == (0,)
+
+
+def test_both_scans_of_a_run_ask_describe_regions_once_per_account(
+    warehouse_copy: Path, pipeline_env_for: Any, sandbox: Any
+) -> None:
+    pipeline_env_for(warehouse_copy)
+    result = run_pipeline(assets=("tagged_resources", "ec2_inventory"))
+    assert result.success, step_failures(result)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as conn:
+        calls = dict(
+            conn.execute(
+                "SELECT asset_key, sum(calls) FROM meta.api_call_log WHERE run_id = ? "
+                "AND operation = 'DescribeRegions' GROUP BY 1",
+                [result.run_id],
+            ).fetchall()
+        )
+    active = sum(1 for a in sandbox.world.accounts.to_pylist() if a["status"] == "ACTIVE")
+    assert sum(calls.values()) == active  # one per account, whichever scan ran first
