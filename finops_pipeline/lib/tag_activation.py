@@ -29,23 +29,12 @@ from typing import Any
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
+from finops_pipeline import tables
 from finops_pipeline.clock import first_of_month_months_ago
 
 TAG_KEYS_PER_REQUEST = 100  # ListCostAllocationTags' TagKeys filter holds 1-100 keys
 NOT_LISTED = "NotListed"  # a required key AWS does not list: no billed resource carried it (yet)
-ACTIVATION_COLUMNS = pa.schema(
-    [
-        ("snapshot_date", pa.date32()),
-        ("tag_key", pa.string()),
-        ("tag_type", pa.string()),
-        ("status", pa.string()),
-        ("last_updated_date", pa.timestamp("us", tz="UTC")),
-        ("last_used_date", pa.timestamp("us", tz="UTC")),
-        ("active_from", pa.date32()),
-        ("is_required", pa.bool_()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+ACTIVATION_COLUMNS = tables.table("raw.ce_cost_allocation_tags").arrow_schema()
 
 
 def list_tags(ce: Any, keys: Sequence[str]) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The table registry: every warehouse table once, with its columns, key and the asset that writes it.
 
-The DDL, the ``dagster/*`` table metadata of the assets, the key-uniqueness checks and the demo summary
-are all derived from ``TABLES``; a new table or column is declared here and nowhere else.
+The DDL, the ``dagster/*`` table metadata of the assets, the key-uniqueness checks, the demo summary and
+the pyarrow schemas of the arrow tables the assets insert (``Table.arrow_schema``) are all derived from
+``TABLES``; a new table or column is declared here and nowhere else.
 """
 
 from __future__ import annotations

@@ -8,7 +8,12 @@ rows have no value), new ones from the ``CREATE TABLE``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import pyarrow as pa
+
+from finops_pipeline.tables.arrow import arrow_type
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,17 @@ class Table:
             if c.added
         )
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n{columns}\n);{migrations}"
+
+    def arrow_schema(self, *, exclude: Iterable[str] = ()) -> pa.Schema:
+        """The pyarrow schema of the table's columns, in its order, for the arrow tables an asset inserts
+        ``BY NAME``. ``exclude``: columns the SQL fills in, not the arrow table (a name it lacks: ValueError).
+        """
+        left_out = set(exclude)
+        if unknown := left_out - {c.name for c in self.columns}:
+            raise ValueError(f"{self.name} has no columns {sorted(unknown)} to exclude")
+        return pa.schema(
+            [pa.field(c.name, arrow_type(c.type)) for c in self.columns if c.name not in left_out]
+        )
 
 
 STALE_COLUMNS = (  # what a scanned table keeps for the rows of a failed account × region (issue #14)

@@ -38,42 +38,10 @@ from finops_pipeline.warehouse import WarehouseResource, record_api_calls, repla
 SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
 STATUS_TABLE_SQL = tables.table("marts.budget_status").create_sql()
 STATUS_SQL = SQL.joinpath("budget_status.sql").read_text()
-MONEY = pa.decimal128(18, 6)
 PREDICTION_INTERVAL = 80
 FORECAST_SOURCE = "ce_forecast"  # raw.scan_status source of ce_cost_forecast
-FORECAST_SCHEMA = pa.schema(
-    [
-        ("snapshot_date", pa.date32()),
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("metric", pa.string()),
-        ("mean_usd", MONEY),
-        ("lower_usd", MONEY),
-        ("upper_usd", MONEY),
-        ("prediction_interval_level", pa.int32()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-BUDGET_SCHEMA = pa.schema(
-    [
-        ("snapshot_date", pa.date32()),
-        ("owner_account_id", pa.string()),
-        ("budget_name", pa.string()),
-        ("budget_type", pa.string()),
-        ("time_unit", pa.string()),
-        ("limit_usd", MONEY),
-        ("actual_spend_usd", MONEY),
-        ("forecasted_spend_usd", MONEY),
-        ("linked_account_ids", pa.list_(pa.string())),
-        ("cost_filters", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("filter_expression", pa.string()),
-        ("cost_types", pa.string()),
-        ("scope_kind", pa.string()),
-        ("scope_description", pa.string()),
-        ("measure", pa.string()),
-    ]
-)
+FORECAST_SCHEMA = tables.table("raw.ce_forecasts").arrow_schema()
+BUDGET_SCHEMA = tables.table("raw.aws_budgets").arrow_schema()
 
 
 def _money(value: Any) -> Decimal | None:

@@ -21,21 +21,7 @@ from finops_pipeline.lib.caller_scope import PARTIAL_FIX, CallerScope, detect_ca
 from finops_pipeline.lib.remediation import error_kind
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 
-ACCOUNT_COLUMNS = pa.schema(
-    [
-        ("account_id", pa.string()),
-        ("account_name", pa.string()),
-        ("email", pa.string()),
-        ("status", pa.string()),
-        ("ou_id", pa.string()),
-        ("ou_path", pa.string()),
-        ("joined_at", pa.timestamp("us", tz="UTC")),
-        ("joined_method", pa.string()),
-        ("is_management", pa.bool_()),
-        ("tags", pa.string()),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+ACCOUNT_COLUMNS = tables.table("raw.aws_accounts").arrow_schema()
 
 
 def _ou_paths(org: Any) -> dict[str, tuple[str, str]]:

@@ -27,28 +27,8 @@ CREATE OR REPLACE TEMP TABLE merged_anomalies AS
 DELETE FROM raw.ce_anomalies WHERE anomaly_id IN (SELECT anomaly_id FROM incoming_anomalies);
 INSERT INTO raw.ce_anomalies BY NAME SELECT * FROM merged_anomalies;
 """
-MONEY = pa.decimal128(18, 6)
-ANOMALY_COLUMNS = pa.schema(
-    [
-        ("anomaly_id", pa.string()),
-        ("anomaly_start_date", pa.date32()),
-        ("anomaly_end_date", pa.date32()),
-        ("dimension_value", pa.string()),
-        ("monitor_arn", pa.string()),
-        ("feedback", pa.string()),
-        ("max_score", pa.float64()),
-        ("current_score", pa.float64()),
-        ("max_impact", MONEY),
-        ("total_impact", MONEY),
-        ("total_actual_spend", MONEY),
-        ("total_expected_spend", MONEY),
-        ("total_impact_percentage", pa.float64()),
-        ("root_causes", pa.string()),
-        ("raw", pa.string()),
-        ("first_seen_at", pa.timestamp("us", tz="UTC")),
-        ("last_seen_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+# first_seen_at is carried (this run's time); the upsert keeps an existing row's instead.
+ANOMALY_COLUMNS = tables.table("raw.ce_anomalies").arrow_schema()
 
 
 def _day(value: str | None) -> dt.date | None:

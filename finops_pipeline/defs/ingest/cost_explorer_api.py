@@ -16,6 +16,8 @@ import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from finops_pipeline.lib.remediation import BILL_EXPIRED_CODES, PAGING_RESTART_CODES
+from finops_pipeline.tables import raw
+from finops_pipeline.tables.arrow import arrow_type
 
 LOGGER = logging.getLogger("finops_pipeline.ingest")
 RESTART_CODES = PAGING_RESTART_CODES | BILL_EXPIRED_CODES
@@ -36,7 +38,7 @@ METRIC_COLUMNS = {
 # watched for usage anomalies they would be a false spike on the 1st and on every month-close day.
 USAGE_RECORD_TYPES = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
 USAGE_ONLY_FILTER = {"Dimensions": {"Key": "RECORD_TYPE", "Values": list(USAGE_RECORD_TYPES)}}
-MONEY = pa.decimal128(18, 6)
+MONEY = arrow_type(raw.MONEY)
 QUANTUM = Decimal("0.000001")
 
 

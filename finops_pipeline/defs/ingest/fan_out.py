@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import pyarrow as pa
 
+from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget
 from finops_pipeline.clock import utc_now
 from finops_pipeline.warehouse import replace_rows, scalar, transaction
@@ -27,6 +28,7 @@ LAST_OK_SQL = """
 SELECT account_id, region, coalesce(last_ok_at, CASE WHEN status = 'ok' THEN scanned_at END)
 FROM raw.scan_status WHERE source = ?
 """
+# Not a table: the failed targets of one scan, joined in SQL to mark the rows it keeps (no registry entry).
 FAILED_TARGETS_SCHEMA = pa.schema(
     [("account_id", pa.string()), ("region", pa.string()), ("reason", pa.string())]
 )
@@ -116,18 +118,7 @@ def record_scan_status(
             }
             for o, n in zip(outcomes, items, strict=True)
         ],
-        schema=pa.schema(
-            [
-                ("account_id", pa.string()),
-                ("region", pa.string()),
-                ("source", pa.string()),
-                ("status", pa.string()),
-                ("detail", pa.string()),
-                ("items", pa.int64()),
-                ("scanned_at", pa.timestamp("us", tz="UTC")),
-                ("last_ok_at", pa.timestamp("us", tz="UTC")),
-            ]
-        ),
+        schema=tables.table("raw.scan_status").arrow_schema(),
     )
     replace_rows(conn, "raw.scan_status", rows, "source = ?", (source,))
     return Counter(o.status for o in outcomes)

@@ -52,35 +52,8 @@ IDENTITY_COLUMNS = (
     "payment_option",
     "lookback_days",
 )
-MONEY = pa.decimal128(18, 6)
-RECOMMENDATION_COLUMNS = pa.schema(
-    [
-        ("snapshot_date", pa.date32()),
-        ("recommendation_id", pa.string()),
-        ("source", pa.string()),
-        ("service", pa.string()),
-        ("account_id", pa.string()),
-        ("region", pa.string()),
-        ("resource_id", pa.string()),
-        ("instance_type", pa.string()),
-        ("action", pa.string()),
-        ("term", pa.string()),
-        ("payment_option", pa.string()),
-        ("lookback_days", pa.int32()),
-        ("recommended_quantity", pa.float64()),
-        ("upfront_cost", MONEY),
-        ("hourly_commitment", MONEY),
-        ("estimated_monthly_savings", MONEY),
-        ("estimated_monthly_cost_before", MONEY),
-        ("currency", pa.string()),
-        ("details", pa.string()),
-        ("recurring_monthly_cost", MONEY),
-        ("offer", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("stale_since", pa.timestamp("us", tz="UTC")),
-        ("stale_reason", pa.string()),
-    ]
-)
+# Every column, stale marks included: kept_rows carries them, and its tables are concatenated with today's.
+RECOMMENDATION_COLUMNS = tables.table("raw.ce_recommendations").arrow_schema()
 
 
 def _money(value: Any) -> Decimal | None:

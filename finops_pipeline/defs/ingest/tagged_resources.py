@@ -20,22 +20,13 @@ from finops_pipeline.defs.ingest.fan_out import (
     scan_targets,
 )
 from finops_pipeline.defs.ingest.regions import scan_enabled
+from finops_pipeline.tables.model import STALE_COLUMNS
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "tagging"
 ARN_RESOURCE_RE = re.compile(r"([^/:]+)[/:](.+)")
-RESOURCE_COLUMNS = pa.schema(
-    [
-        ("resource_arn", pa.string()),
-        ("account_id", pa.string()),
-        ("region", pa.string()),
-        ("service", pa.string()),
-        ("resource_type", pa.string()),
-        ("resource_id", pa.string()),
-        ("tags", pa.string()),
-        ("scanned_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+# stale_since / stale_reason: set by replace_scanned_rows on the rows it keeps, not by the scan.
+RESOURCE_COLUMNS = tables.table("raw.tagged_resources").arrow_schema(exclude=[c.name for c in STALE_COLUMNS])
 
 
 def parse_arn(arn: str) -> tuple[str, str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from finops_pipeline import tables as registry
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs import layers
@@ -28,71 +29,17 @@ from finops_pipeline.defs.ingest.fan_out import (
 )
 from finops_pipeline.defs.ingest.regions import scan_enabled
 from finops_pipeline.tables import definition_metadata, row_count
+from finops_pipeline.tables.model import STALE_COLUMNS
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "ec2"
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-_COMMON = [
-    ("resource_arn", pa.string()),
-    ("account_id", pa.string()),
-    ("region", pa.string()),
-]
+KINDS = ("instances", "volumes", "snapshots", "addresses")
+TABLES = {kind: f"raw.ec2_{kind}" for kind in KINDS}
+# What a scan writes: every column but the stale marks, which replace_scanned_rows sets on kept rows.
 SCHEMAS = {
-    "instances": pa.schema(
-        [
-            *_COMMON,
-            ("instance_id", pa.string()),
-            ("instance_type", pa.string()),
-            ("state", pa.string()),
-            ("launch_time", TIMESTAMP),
-            ("tags", pa.string()),
-            ("scanned_at", TIMESTAMP),
-            ("stopped_since", TIMESTAMP),
-        ]
-    ),
-    "volumes": pa.schema(
-        [
-            *_COMMON,
-            ("volume_id", pa.string()),
-            ("volume_type", pa.string()),
-            ("size_gb", pa.float64()),
-            ("iops", pa.int64()),
-            ("state", pa.string()),
-            ("attached_instance_ids", pa.list_(pa.string())),
-            ("create_time", TIMESTAMP),
-            ("tags", pa.string()),
-            ("scanned_at", TIMESTAMP),
-        ]
-    ),
-    "snapshots": pa.schema(
-        [
-            *_COMMON,
-            ("snapshot_id", pa.string()),
-            ("volume_id", pa.string()),
-            ("volume_size_gb", pa.float64()),
-            ("state", pa.string()),
-            ("storage_tier", pa.string()),
-            ("start_time", TIMESTAMP),
-            ("description", pa.string()),
-            ("tags", pa.string()),
-            ("scanned_at", TIMESTAMP),
-        ]
-    ),
-    "addresses": pa.schema(
-        [
-            *_COMMON,
-            ("allocation_id", pa.string()),
-            ("public_ip", pa.string()),
-            ("domain", pa.string()),
-            ("association_id", pa.string()),
-            ("instance_id", pa.string()),
-            ("network_interface_id", pa.string()),
-            ("tags", pa.string()),
-            ("scanned_at", TIMESTAMP),
-        ]
-    ),
+    kind: registry.table(name).arrow_schema(exclude=[c.name for c in STALE_COLUMNS])
+    for kind, name in TABLES.items()
 }
-TABLES = {kind: f"raw.ec2_{kind}" for kind in SCHEMAS}
 
 
 def _tags(item: dict[str, Any]) -> str:
