@@ -408,7 +408,7 @@ RAW_TABLES = (
     CE_COST_ALLOCATION_TAGS,
 )
 
-# The fan-outs whose per-target outcome raw.scan_status records (finops_pipeline/defs/ingest/fan_out.py).
+# The fan-outs whose per-target outcome raw.scan_status records (finops_pipeline/lib/fan_out.py).
 SCANS = (
     Scan("tagged_resources", "tagging", "the tag scan"),
     # each account's Organizations ListTagsForResource (a failed one leaves its tags NULL)

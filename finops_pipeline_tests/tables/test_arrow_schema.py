@@ -12,7 +12,7 @@ from finops_pipeline.tables.arrow import arrow_type
 PRODUCT = Path(tables.__file__).parents[1]
 # Where the product may build a pyarrow schema: the registry's arrow_schema, and the one frame that is no
 # table's shape (fan_out's failed targets, joined in SQL).
-SCHEMA_BUILDERS = {"tables/model.py": 1, "defs/ingest/fan_out.py": 1}
+SCHEMA_BUILDERS = {"tables/model.py": 1, "lib/fan_out.py": 1}
 # JSON travels as a string: DuckDB reads it as VARCHAR and casts it into the JSON column on insert.
 ARROW_SPELLING = {"JSON": "VARCHAR"}
 

@@ -6,9 +6,8 @@ import datetime as dt
 import dagster as dg
 
 from finops_pipeline.config_resources import CostWindowResource, ReportsResource
-from finops_pipeline.defs.automation.jobs import daily_ingest_job
-from finops_pipeline.defs.reporting.assets import finops_report_job
-from finops_pipeline.defs.reporting.sensors import anomaly_email_tick, report_email_tick
+from finops_pipeline.defs.automation.email_sensors import anomaly_email_tick, report_email_tick
+from finops_pipeline.defs.automation.jobs import daily_ingest_job, finops_report_job
 from finops_pipeline.lib.cost_window import refresh_tags
 from finops_pipeline.settings import Settings, load_settings
 

@@ -30,9 +30,10 @@ from finops_pipeline.aws_session import (
 from finops_pipeline.clock import first_of_month_months_ago, utc_now
 from finops_pipeline.config_resources import SpendAlertsResource
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.lib.budget_scope import budget_scope
+from finops_pipeline.lib.fan_out import record_scan_status
 from finops_pipeline.lib.markdown import md_table, usd
+from finops_pipeline.lib.money import money
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
 SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
@@ -42,10 +43,6 @@ PREDICTION_INTERVAL = 80
 FORECAST_SOURCE = "ce_forecast"  # raw.scan_status source of ce_cost_forecast
 FORECAST_SCHEMA = tables.table("raw.ce_forecasts").arrow_schema()
 BUDGET_SCHEMA = tables.table("raw.aws_budgets").arrow_schema()
-
-
-def _money(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.000001"))
 
 
 def forecast_window(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -60,9 +57,9 @@ def forecast_rows(answer: dict[str, Any], today: dt.date, now: dt.datetime) -> p
             "period_start": dt.date.fromisoformat(item["TimePeriod"]["Start"]),
             "period_end": dt.date.fromisoformat(item["TimePeriod"]["End"]),
             "metric": "UNBLENDED_COST",
-            "mean_usd": _money(item.get("MeanValue")),
-            "lower_usd": _money(item.get("PredictionIntervalLowerBound")),
-            "upper_usd": _money(item.get("PredictionIntervalUpperBound")),
+            "mean_usd": money(item.get("MeanValue")),
+            "lower_usd": money(item.get("PredictionIntervalLowerBound")),
+            "upper_usd": money(item.get("PredictionIntervalUpperBound")),
             "prediction_interval_level": PREDICTION_INTERVAL,
             "fetched_at": now,
         }
@@ -147,9 +144,9 @@ def budget_row(budget: dict[str, Any], owner: str, today: dt.date, now: dt.datet
         "budget_name": budget["BudgetName"],
         "budget_type": budget.get("BudgetType", "COST"),
         "time_unit": budget.get("TimeUnit", "MONTHLY"),
-        "limit_usd": _money((budget.get("BudgetLimit") or {}).get("Amount")),
-        "actual_spend_usd": _money((spend.get("ActualSpend") or {}).get("Amount")),
-        "forecasted_spend_usd": _money((spend.get("ForecastedSpend") or {}).get("Amount")),
+        "limit_usd": money((budget.get("BudgetLimit") or {}).get("Amount")),
+        "actual_spend_usd": money((spend.get("ActualSpend") or {}).get("Amount")),
+        "forecasted_spend_usd": money((spend.get("ForecastedSpend") or {}).get("Amount")),
         "linked_account_ids": list(scope.account_ids),
         "cost_filters": json.dumps(filters, sort_keys=True),
         "fetched_at": now,

@@ -16,8 +16,8 @@ from finops_pipeline import tables
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.ingest.fan_out import record_scan_status
 from finops_pipeline.lib.caller_scope import PARTIAL_FIX, CallerScope, detect_caller_scope, with_list_accounts
+from finops_pipeline.lib.fan_out import record_scan_status
 from finops_pipeline.lib.remediation import error_kind
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows
 

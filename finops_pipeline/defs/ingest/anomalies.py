@@ -18,6 +18,7 @@ from finops_pipeline.clock import utc_now
 from finops_pipeline.config_resources import CostWindowResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
+from finops_pipeline.lib.money import money
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
 
 UPSERT_ANOMALIES_SQL = """
@@ -33,10 +34,6 @@ ANOMALY_COLUMNS = tables.table("raw.ce_anomalies").arrow_schema()
 
 def _day(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value[:10]) if value else None
-
-
-def _money(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.000001"))
 
 
 def anomaly_pages(client: Any, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
@@ -60,10 +57,10 @@ def anomaly_row(item: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         "feedback": item.get("Feedback"),
         "max_score": score.get("MaxScore"),
         "current_score": score.get("CurrentScore"),
-        "max_impact": _money(impact.get("MaxImpact")),
-        "total_impact": _money(impact.get("TotalImpact")),
-        "total_actual_spend": _money(impact.get("TotalActualSpend")),
-        "total_expected_spend": _money(impact.get("TotalExpectedSpend")),
+        "max_impact": money(impact.get("MaxImpact")),
+        "total_impact": money(impact.get("TotalImpact")),
+        "total_actual_spend": money(impact.get("TotalActualSpend")),
+        "total_expected_spend": money(impact.get("TotalExpectedSpend")),
         "total_impact_percentage": impact.get("TotalImpactPercentage"),
         "root_causes": json.dumps(item.get("RootCauses", []), ensure_ascii=False),
         "raw": json.dumps(item, ensure_ascii=False, default=str),

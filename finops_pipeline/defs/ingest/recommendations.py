@@ -26,7 +26,8 @@ from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, ca
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import all_pages
-from finops_pipeline.defs.ingest.fan_out import record_scan_status
+from finops_pipeline.lib.fan_out import record_scan_status
+from finops_pipeline.lib.money import money
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, scalar
 
 LOOKBACK = "THIRTY_DAYS"
@@ -56,13 +57,9 @@ IDENTITY_COLUMNS = (
 RECOMMENDATION_COLUMNS = tables.table("raw.ce_recommendations").arrow_schema()
 
 
-def _money(value: Any) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value)).quantize(Decimal("0.000001"))
-
-
 def _monthly(hourly: Any) -> Decimal | None:
     """A USD-per-hour figure as USD per month (× 730): the unit its column says."""
-    value = _money(hourly)
+    value = money(hourly)
     return None if value is None else (value * HOURS_PER_MONTH).quantize(Decimal("0.000001"))
 
 
@@ -156,11 +153,11 @@ def reservation_rows(ce: Any) -> list[dict[str, Any]]:
                             resource_id=None,
                             instance_type=instance.get("InstanceType"),
                             recommended_quantity=_number(d.get("RecommendedNumberOfInstancesToPurchase")),
-                            upfront_cost=_money(d.get("UpfrontCost")),
+                            upfront_cost=money(d.get("UpfrontCost")),
                             hourly_commitment=None,  # an RI bills a monthly fee, not an hourly commitment
-                            recurring_monthly_cost=_money(d.get("RecurringStandardMonthlyCost")),
-                            estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
-                            estimated_monthly_cost_before=_money(d.get("EstimatedMonthlyOnDemandCost")),
+                            recurring_monthly_cost=money(d.get("RecurringStandardMonthlyCost")),
+                            estimated_monthly_savings=money(d.get("EstimatedMonthlySavingsAmount")) or 0,
+                            estimated_monthly_cost_before=money(d.get("EstimatedMonthlyOnDemandCost")),
                             currency=d.get("CurrencyCode"),
                             term=recommendation.get("TermInYears", TERM),
                             payment_option=recommendation.get("PaymentOption", PAYMENT),
@@ -200,9 +197,9 @@ def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
                     resource_id=None,
                     instance_type=None,
                     recommended_quantity=None,
-                    upfront_cost=_money(d.get("UpfrontCost")),
-                    hourly_commitment=_money(d.get("HourlyCommitmentToPurchase")),
-                    estimated_monthly_savings=_money(d.get("EstimatedMonthlySavingsAmount")) or 0,
+                    upfront_cost=money(d.get("UpfrontCost")),
+                    hourly_commitment=money(d.get("HourlyCommitmentToPurchase")),
+                    estimated_monthly_savings=money(d.get("EstimatedMonthlySavingsAmount")) or 0,
                     estimated_monthly_cost_before=_monthly(d.get("CurrentAverageHourlyOnDemandSpend")),
                     currency=d.get("CurrencyCode"),
                     term=recommendation.get("TermInYears", TERM),
@@ -248,8 +245,8 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
                     recommended_quantity=None,
                     upfront_cost=None,
                     hourly_commitment=None,
-                    estimated_monthly_savings=_money(savings) or 0,
-                    estimated_monthly_cost_before=_money(current.get("MonthlyCost")),
+                    estimated_monthly_savings=money(savings) or 0,
+                    estimated_monthly_cost_before=money(current.get("MonthlyCost")),
                     currency=current.get("CurrencyCode"),
                     lookback_days=RIGHTSIZING_LOOKBACK_DAYS,
                 )

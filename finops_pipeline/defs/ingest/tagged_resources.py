@@ -13,13 +13,13 @@ from finops_pipeline.aws_session import AwsResource, ScanTarget, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.accounts import aws_accounts
-from finops_pipeline.defs.ingest.fan_out import (
+from finops_pipeline.lib.fan_out import (
     failures_of,
     record_scan_status,
     replace_scanned_rows,
     scan_targets,
 )
-from finops_pipeline.defs.ingest.regions import scan_enabled
+from finops_pipeline.lib.regions import scan_enabled
 from finops_pipeline.tables.model import STALE_COLUMNS
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 

@@ -20,14 +20,13 @@ from finops_pipeline import tables as registry
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.ingest.accounts import aws_accounts
-from finops_pipeline.defs.ingest.fan_out import (
+from finops_pipeline.lib.fan_out import (
     failures_of,
     record_scan_status,
     replace_scanned_rows,
     scan_targets,
 )
-from finops_pipeline.defs.ingest.regions import scan_enabled
+from finops_pipeline.lib.regions import scan_enabled
 from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.tables.model import STALE_COLUMNS
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
@@ -204,7 +203,7 @@ def per_operation(outcomes: list[ScanOutcome]) -> tuple[dict[str, list[ScanOutco
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=[aws_accounts],
+    deps=["aws_accounts"],
     description="EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region; "
     "a failed account × region × operation keeps its last good rows, marked stale.",
     metadata={**definition_metadata("ec2_inventory"), "tables": ", ".join(TABLES.values())},

@@ -133,10 +133,3 @@ def finops_report(
             "datasets": dg.MetadataValue.md(_datasets_md(result["datasets"])),
         }
     )
-
-
-finops_report_job = dg.define_asset_job(
-    name="finops_report_job",
-    selection=[REPORT_ASSET],
-    description="Write the report files (CSV, JSON, Excel, Parquet, HTML); the e-mail sensor mails them.",
-)

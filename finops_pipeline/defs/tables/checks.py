@@ -11,7 +11,7 @@ import dagster as dg
 
 from finops_pipeline import tables
 from finops_pipeline.clock import utc_now
-from finops_pipeline.defs.ingest.fan_out import FAILED_SCANS_SQL, SCANS_SQL
+from finops_pipeline.lib.fan_out import FAILED_SCANS_SQL, SCANS_SQL
 from finops_pipeline.tables import Scan, Table
 from finops_pipeline.warehouse import WarehouseResource, scalar
 

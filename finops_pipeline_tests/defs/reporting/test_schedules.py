@@ -8,8 +8,8 @@ import pytest
 
 from finops_pipeline.config_resources import resources_for
 from finops_pipeline.defs.automation.definitions import build_automation
-from finops_pipeline.defs.automation.jobs import daily_ingest_job
-from finops_pipeline.defs.reporting.assets import finops_report, finops_report_job
+from finops_pipeline.defs.automation.jobs import daily_ingest_job, finops_report_job
+from finops_pipeline.defs.reporting.assets import finops_report
 from finops_pipeline.settings import SettingsError, load_settings
 from finops_pipeline_tests.automation_support import tick_schedule
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from finops_pipeline.defs.ingest.regions import NOT_ENABLED
+from finops_pipeline.lib.regions import NOT_ENABLED
 from finops_pipeline_tests.pipeline_fixtures import SANDBOX_REGIONS, run_pipeline, step_failures
 
 
