@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from finops_pipeline.lib.reporting.columns import Shown, shown
 from finops_pipeline.lib.reporting.periods import Period
 from finops_pipeline.lib.savings import total_monthly_savings
 
@@ -72,6 +73,10 @@ class Dataset:
     @property
     def rows(self) -> int:
         return self.table.num_rows
+
+    def shown(self, max_rows: int | None = None) -> Shown:
+        """What the HTML and PDF show of this dataset (:data:`columns.VIEWS`)."""
+        return shown(self.name, self.table, max_rows)
 
 
 _COST = {"unblended_usd": "currency", "amortized_usd": "currency", "net_unblended_usd": "currency"}
@@ -130,6 +135,7 @@ SPECS: tuple[DatasetSpec, ...] = (
             "snapshot_date": "date",
             "dimension": "text",
             "dimension_value": "text",
+            "account_name": "text",
             "resources_total": "integer",
             "resources_evaluated": "integer",
             "resources_compliant": "integer",
@@ -155,6 +161,7 @@ SPECS: tuple[DatasetSpec, ...] = (
         "worst_offenders",
         {
             "account_id": "text",
+            "account_name": "text",
             "region": "text",
             "service": "text",
             "resource_type": "text",
@@ -433,15 +440,22 @@ def totals(datasets: list[Dataset], period: Period, previous_total: float | None
     }
 
 
+def savings_by_kind(recommendations: Dataset) -> dict[str, float]:
+    """Monthly savings summed per recommendation kind, largest first (RI and SP are alternatives)."""
+    if "kind" not in recommendations.table.column_names:
+        return {}
+    kinds = [k or "other" for k in recommendations.table.column("kind").to_pylist()]
+    by_kind = {
+        kind: _sum(recommendations, "monthly_savings_usd", [k == kind for k in kinds]) for kind in set(kinds)
+    }
+    return dict(sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def monthly_savings(recommendations: Dataset) -> float:
     """All savings, counting RI or Savings Plans purchases once: both offers cover the same usage."""
     if "kind" not in recommendations.table.column_names:
         return _sum(recommendations, "monthly_savings_usd")
-    kinds = recommendations.table.column("kind").to_pylist()
-    by_kind = {
-        kind: _sum(recommendations, "monthly_savings_usd", [k == kind for k in kinds]) for kind in set(kinds)
-    }
-    return total_monthly_savings(by_kind)
+    return total_monthly_savings(savings_by_kind(recommendations))
 
 
 def _round(value: Any) -> float | None:

@@ -1,6 +1,7 @@
 """Headless Chromium screenshots (Debian's ``chromium``, installed by ``make browser``)."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,3 +55,37 @@ def screenshot(html: Path, png: Path, profile: Path, size: str = "1280,2000") ->
     )
     assert png.is_file(), f"no screenshot (exit {done.returncode}): {done.stderr[-2000:]}"
     return png.read_bytes()
+
+
+def page_height(html: Path, folder: Path, width: int = 1280) -> int:
+    """The laid-out height (CSS px) of ``html`` at ``width``, measured by Chromium itself.
+
+    The report forbids scripts (its CSP), so a probe page next to it frames it at that width and writes the
+    framed document's ``scrollHeight`` into its own DOM, which ``--dump-dom`` prints once the page loads.
+    File pages read each other only with ``--allow-file-access-from-files``.
+    """
+    probe = folder / "height-probe.html"
+    probe.write_text(
+        f'<!DOCTYPE html><body><iframe id="f" src="{html.as_uri()}" style="width:{width}px;height:800px;'
+        "border:0\" onload=\"document.body.setAttribute('data-height', "
+        'this.contentDocument.documentElement.scrollHeight)"></iframe></body>'
+    )
+    done = subprocess.run(
+        [
+            chromium(),
+            *FLAGS,
+            "--allow-file-access-from-files",
+            f"--user-data-dir={folder / 'height-profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=browser_env(),
+    )
+    match = re.search(r'data-height="(\d+)"', done.stdout)
+    assert match, f"no height (exit {done.returncode}): {done.stdout[-500:]} {done.stderr[-1500:]}"
+    return int(match.group(1))

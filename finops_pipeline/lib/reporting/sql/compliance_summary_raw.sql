@@ -46,6 +46,9 @@ spend AS (
 SELECT CAST(NULL AS DATE) AS snapshot_date,
        coalesce(res.dimension, spend.dimension) AS dimension,
        coalesce(res.dimension_value, spend.dimension_value) AS dimension_value,
+       CASE WHEN coalesce(res.dimension, spend.dimension) = 'account' THEN (
+           SELECT any_value(a.account_name) FROM raw.aws_accounts a
+           WHERE a.account_id = coalesce(res.dimension_value, spend.dimension_value)) END AS account_name,
        coalesce(res.resources_total, 0) AS resources_total,
        coalesce(res.resources_total, 0) AS resources_evaluated,
        coalesce(res.resources_compliant, 0) AS resources_compliant,

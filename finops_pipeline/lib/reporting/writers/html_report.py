@@ -15,11 +15,15 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-from finops_pipeline.lib.reporting.datasets import Dataset
+from finops_pipeline.lib.reporting.columns import Shown, kind_label
+from finops_pipeline.lib.reporting.datasets import Dataset, savings_by_kind
+from finops_pipeline.lib.savings import PURCHASE_KINDS, total_monthly_savings
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
-MAX_CELL_CHARS = 200
-TABLE_ROW_STEPS = (50, 25, 10, 0)  # rows per table, reduced until the file fits
+MAX_CELL_CHARS = 80  # a readable cell; the files keep the whole value
+MAX_BARS = 10  # bars per chart: the largest, the rest summed in the last
+HALF_WIDTH_COLUMNS = 5  # a table of at most this many columns sits beside another
+TABLE_ROW_STEPS = (25, 10, 5, 0)  # at most this many rows per table (VIEWS say fewer), until it fits
 
 TREND = "#2563eb"
 TREND_FILL = "#bfdbfe"
@@ -31,6 +35,7 @@ COMPLIANCE = "#f59e0b"
 COVERAGE = "#0891b2"
 ANOMALY = "#db2777"
 SAVINGS = "#65a30d"
+SAVINGS_ALTERNATIVE = "#a3c46b"  # the lighter green of offers that exclude each other
 CHART_COLORS = {
     "cost_trend": TREND_FILL,
     "top_services": SERVICES,
@@ -56,7 +61,8 @@ box-shadow:0 1px 2px rgba(0,0,0,.08);overflow:hidden}.wide{grid-column:1/3}.card
 svg text{font-size:11px;fill:#374151}table{border-collapse:collapse;width:100%;font-size:12px}
 th{background:#1f3864;color:#fff;text-align:left;padding:5px 6px;position:sticky;top:0}
 td{padding:4px 6px;border-bottom:1px solid #e5e7eb;max-width:320px;overflow-wrap:anywhere}
-td.n{text-align:right;font-variant-numeric:tabular-nums}.tables .card{margin-top:16px;overflow-x:auto}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.tables{margin-top:16px}.tables .card{overflow-x:auto}
+.alt{color:#4b5563;font-size:12px;margin:8px 0 2px}.caption{color:#6b7280}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}footer{color:#6b7280;padding:12px 28px}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
@@ -333,12 +339,28 @@ def _anomalies_card(anomalies: Dataset) -> Chart:
 
 
 def _savings_card(recs: Dataset) -> Chart:
-    """Monthly savings summed per recommendation kind, largest first: where to start acting."""
-    per_kind: dict[str, float] = {}
-    for kind, saving in zip(_col(recs, "kind"), _col(recs, "monthly_savings_usd"), strict=True):
-        per_kind[kind or "other"] = per_kind.get(kind or "other", 0.0) + float(saving or 0)
-    savings = sorted(per_kind.items(), key=lambda kv: -kv[1])
-    return _bar_card("savings", "Estimated savings per month, by kind", "Savings", savings, SAVINGS, recs)
+    """Monthly savings per kind; the RI and Savings Plans offers drawn apart, as the alternatives they are.
+
+    Both offers would cover the same usage, so they are never two bars of one additive list: they sit in
+    their own "choose one" group, in a lighter colour, and the total counts the larger once.
+    """
+    per_kind = savings_by_kind(recs)
+    others = [(kind_label(k), v) for k, v in per_kind.items() if k not in PURCHASE_KINDS]
+    if len(others) > MAX_BARS:
+        rest = others[MAX_BARS - 1 :]
+        others = [*others[: MAX_BARS - 1], (f"{len(rest)} other kinds", sum(v for _, v in rest))]
+    choices = [(kind_label(k), v) for k, v in per_kind.items() if k in PURCHASE_KINDS]
+    if not per_kind:
+        return ("savings", "Estimated savings per month", _empty(recs.note), False)
+    parts = [hbar_chart(others, SAVINGS, "Savings by kind")] if others else []
+    if choices:
+        parts.append(
+            '<p class="alt">Commitment purchase — <b>choose one</b>: both offers cover the same usage</p>'
+            + hbar_chart(choices, SAVINGS_ALTERNATIVE, "Commitment offers (alternatives)")
+        )
+    total = money(total_monthly_savings(per_kind))
+    parts.append(f'<p class="alt">Total counted once (the larger offer only): <b>{escape(total)}</b></p>')
+    return ("savings", "Estimated savings per month, by kind", "".join(parts), False)
 
 
 def _cell(value: Any, kind: str) -> tuple[str, bool]:
@@ -358,28 +380,28 @@ def _cell(value: Any, kind: str) -> tuple[str, bool]:
 
 
 def table_html(dataset: Dataset, max_rows: int) -> str:
+    """The dataset's readable view (:data:`columns.VIEWS`): labelled columns, its first rows, a caption
+    saying how many rows and columns the full files hold, and any value the view adjusted."""
+    view: Shown = dataset.shown(max_rows)
     kinds = dataset.kinds
-    head = "".join(f"<th>{escape(name)}</th>" for name in dataset.table.column_names)
+    head = "".join(f"<th>{escape(text)}</th>" for text in view.labels)
     body = []
-    for row in dataset.table.slice(0, max_rows).to_pylist():
+    for row in view.rows:
         cells = []
-        for name, value in row.items():
-            text, numeric = _cell(value, kinds.get(name, "text"))
+        for name in view.columns:
+            text, numeric = _cell(row[name], kinds.get(name, "text"))
             cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
-    shown = min(max_rows, dataset.rows)
-    caption = f"{dataset.rows:,} rows" + (
-        f", first {shown:,} shown (all rows in the CSV / Excel / JSON files)" if shown < dataset.rows else ""
-    )
-    note = f'<div class="note">{escape(dataset.note)}</div>' if dataset.note else ""
+    notes = [dataset.note, *view.notes] if dataset.note else view.notes
+    note = "".join(f'<div class="note">{escape(n)}</div>' for n in notes)
     table = (
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        if max_rows and dataset.rows
-        else ""
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>" if view.rows else ""
     )
+    wide = " wide" if len(view.columns) > HALF_WIDTH_COLUMNS else ""
     return (
-        f'<div class="card" id="{escape(dataset.name)}"><h2>{escape(dataset.title)}</h2>'
-        f"<p>{escape(dataset.spec.description)} {escape(caption)}.</p>{note}{table}</div>"
+        f'<div class="card{wide}" id="{escape(dataset.name)}"><h2>{escape(dataset.title)}</h2>'
+        f'<p>{escape(dataset.spec.description)} <span class="caption">{escape(view.caption)}.</span></p>'
+        f"{note}{table}</div>"
     )
 
 
@@ -438,7 +460,7 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
         )
         + "</header>"
         f'<main>{kpis(totals)}<section class="grid">{chart_html}</section>'
-        f'<section class="tables">{tables}</section></main>'
+        f'<section class="grid tables">{tables}</section></main>'
         "<footer>finops-pipeline · figures in USD · Cost Explorer restates recent days; re-run to refresh.</footer>"
         "</body></html>"
     )
