@@ -27,7 +27,7 @@ from finops_pipeline.lib.reporting.writers.csv_writer import write_csv
 from finops_pipeline.lib.reporting.writers.html_report import render_within_limit
 from finops_pipeline.lib.reporting.writers.json_writer import write_json
 from finops_pipeline.lib.reporting.writers.parquet_writer import write_parquet
-from finops_pipeline.lib.reporting.writers.xlsx import Cell, XlsxWriter
+from finops_pipeline.lib.reporting.writers.xlsx_report import write_xlsx
 from finops_pipeline.settings import REPORT_FORMATS, Settings, load_settings, report_formats
 
 log = logging.getLogger(__name__)
@@ -45,57 +45,6 @@ def normalise_formats(formats: str | Iterable[str] | None, default: Sequence[str
         return report_formats(text)
     except ValueError as exc:
         raise ReportError(f"formats={formats!r}: {exc}") from None
-
-
-def _summary_sheet(
-    book: XlsxWriter,
-    meta: dict[str, Any],
-    figures: dict[str, Any],
-    datasets: list[Dataset],
-    infos: dict[str, Any],
-    cap: int,
-) -> None:
-    rows: list[list[Cell | None]] = [
-        [Cell("FinOps report", "title")],
-        [Cell("Period", "label"), Cell(meta["period_description"])],
-        [Cell("Compared with", "label"), Cell(meta["comparison_description"])],
-        *([[Cell("Note", "label"), Cell(meta["period_note"])]] if meta["period_note"] else []),
-        [Cell("Generated", "label"), Cell(meta["generated_at"])],
-        [Cell("Rows per sheet (MAX_EXCEL_ROWS)", "label"), Cell(cap, "integer")],
-        [],
-        [Cell("Figure", "header"), Cell("Value", "header")],
-    ]
-    for label, key, kind in mail.SUMMARY_LINES:
-        value = figures.get(key)
-        style = {"usd": "currency", "pct": "percent", "int": "integer"}.get(kind, "default")
-        rows.append([Cell(label), Cell(value, style)])
-    rows.append([])
-    rows.append(
-        [
-            Cell(h, "header")
-            for h in ("Dataset", "Sheet", "Rows", "Rows in sheet", "Truncated", "Source", "Note")
-        ]
-    )
-    for d in datasets:
-        info = infos[d.name]
-        truncated = (
-            f"yes: {info.rows_written:,} of {info.rows_total:,} rows (MAX_EXCEL_ROWS={cap:,}); "
-            "all rows are in the CSV / Parquet files"
-            if info.truncated
-            else "no"
-        )
-        rows.append(
-            [
-                Cell(d.name),
-                Cell(d.title),
-                Cell(d.rows, "integer"),
-                Cell(info.rows_written, "integer"),
-                Cell(truncated),
-                Cell(d.source),
-                Cell(d.note or None),
-            ]
-        )
-    book.add_cells("Summary", rows, [34, 28, 12, 14, 40, 30, 60])
 
 
 def write_files(
@@ -133,14 +82,8 @@ def write_files(
                 with put(f"{stem}.json") as handle:
                     write_json(meta, figures, datasets, handle)
             elif fmt == "xlsx":
-                with put(f"{stem}.xlsx") as handle, XlsxWriter(handle, title=meta["title"]) as book:
-                    infos = {
-                        d.name: book.add_table(d.title[:31], d.table, d.kinds, max_excel_rows)
-                        for d in datasets
-                    }
-                    _summary_sheet(book, meta, figures, datasets, infos, max_excel_rows)
-                    book.set_order(["Summary"])
-                facts["excel_truncated"] = {n: i.rows_total for n, i in infos.items() if i.truncated}
+                with put(f"{stem}.xlsx") as handle:
+                    facts["excel_truncated"] = write_xlsx(handle, meta, figures, datasets, max_excel_rows)
             elif fmt == "html":
                 page, rows = render_within_limit(meta, figures, datasets)
                 with put(f"{stem}.html") as handle:

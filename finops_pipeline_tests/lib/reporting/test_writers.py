@@ -12,6 +12,7 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
+from finops_pipeline.lib.reporting.columns import label
 from finops_pipeline.lib.reporting.datasets import SPECS, totals
 from finops_pipeline.lib.reporting.report import report_meta, write_files
 from finops_pipeline.lib.reporting.safety import report_dir
@@ -114,14 +115,15 @@ def test_parquet_round_trips_with_pyarrow(written) -> None:
 def test_excel_has_summary_styled_sheets_and_neutralised_cells(written) -> None:
     files, data, _ = written
     book = openpyxl.load_workbook(_by_suffix(files, ".xlsx")[0])
-    assert book.sheetnames == ["Summary", *[d.title for d in data]]
+    assert book.sheetnames == ["Summary", "Charts", *[d.title for d in data]]
     for d in data:
         sheet = book[d.title]
         assert sheet.freeze_panes == "A2"
         last = column_letter(len(d.table.column_names) - 1)
         assert sheet.auto_filter.ref == f"A1:{last}{d.rows + 1}"
         header = [c.value for c in sheet[1]]
-        assert header == d.table.column_names
+        assert header == [label(c) for c in d.table.column_names]  # human titles; CSV keeps the names
+        header = d.table.column_names
         assert all(c.font.b and c.fill.fgColor.rgb == "FF1F3864" for c in sheet[1])
         for name in d.table.column_names:
             assert 8 <= sheet.column_dimensions[column_letter(header.index(name))].width <= 60
@@ -163,14 +165,14 @@ def test_excel_row_cap_is_reported_on_the_summary(tmp_path: Path) -> None:
     book = openpyxl.load_workbook(files[0], read_only=True)
     assert book["Cost by day"].max_row == 1_001
     rows = list(book["Summary"].iter_rows(values_only=True))
-    line = next(r for r in rows if r[0] == "cost_by_day")
-    assert line[2:5] == (
+    line = next(r for r in rows if r[0] == "Cost by day")
+    assert line[1:4] == (
         2_500,
         1_000,
         "yes: 1,000 of 2,500 rows (MAX_EXCEL_ROWS=1,000); all rows are in the CSV / Parquet files",
     )
-    other = next(r for r in rows if r[0] == "cost_by_service")
-    assert other[4] == "no"
+    other = next(r for r in rows if r[0] == "Cost by service")
+    assert other[3] == "no" and other[6] == "*-cost_by_service.csv"
 
 
 def test_xlsx_is_a_valid_package(written) -> None:
@@ -181,3 +183,35 @@ def test_xlsx_is_a_valid_package(written) -> None:
         assert z.testzip() is None
         workbook = z.read("xl/workbook.xml").decode()
         assert "_xlnm._FilterDatabase" in workbook
+
+
+def test_excel_has_native_charts_on_the_data_cells(written) -> None:
+    files, data, _ = written
+    book = openpyxl.load_workbook(_by_suffix(files, ".xlsx")[0])
+    charts = book["Charts"]._charts
+    assert [type(c).__name__ for c in charts] == ["LineChart", "BarChart"]
+    trend, services = charts
+    days = next(d for d in data if d.name == "cost_by_day").rows
+    assert [s.val.numRef.f for s in trend.series] == [f"'Cost by day'!$B$2:$B${days + 1}"]
+    assert trend.series[0].cat.numRef.f == f"'Cost by day'!$A$2:$A${days + 1}"
+    assert [s.val.numRef.f for s in services.series] == ["'Cost by service'!$B$2:$B$11"]  # top 10
+    assert services.series[0].cat.numRef.f == "'Cost by service'!$A$2:$A$11"
+    assert services.type == "bar" and services.x_axis.scaling.orientation == "maxMin"
+    # the referenced cells hold the dataset's figures: the chart draws the report's numbers
+    sheet = book["Cost by day"]
+    drawn = [sheet.cell(row=r, column=2).value for r in range(2, days + 2)]
+    cost = next(d for d in data if d.name == "cost_by_day").table.column("unblended_usd").to_pylist()
+    assert drawn == pytest.approx(cost)
+
+
+def test_excel_prints_landscape_one_page_wide_with_repeated_headers(written) -> None:
+    files, data, _ = written
+    book = openpyxl.load_workbook(_by_suffix(files, ".xlsx")[0])
+    for name in book.sheetnames:
+        sheet = book[name]
+        assert sheet.page_setup.orientation == "landscape", name
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, name
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0), name
+        assert sheet.oddFooter.right.text == "Page &P of &N", name
+    for d in data:
+        assert book[d.title].print_title_rows == "$1:$1", d.title

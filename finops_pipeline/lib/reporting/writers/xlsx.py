@@ -5,7 +5,9 @@ Why not openpyxl or XlsxWriter: both build every cell as a Python object or call
 by vectorised string expressions (polars) a chunk of rows at a time and streamed into the zip, so time
 grows with the data at C speed and memory stays at one chunk. The output is plain Office Open XML that
 Excel, LibreOffice and openpyxl read: inline strings, numbers with number formats (currency, percent,
-date, thousands), a styled and frozen header row, an autofilter and column widths.
+date, thousands), a styled and frozen header row with the columns' human titles, an autofilter, column
+widths, print setup (landscape, fit to one page wide, the header row repeated on every page, page
+numbers) and native charts of the cost trend and top services (``xlsx_charts.py``).
 
 Text goes through :func:`finops_pipeline.lib.reporting.safety.neutralise_array` first, characters XML cannot
 carry are dropped, and a cell holds at most Excel's 32,767 characters.
@@ -28,6 +30,7 @@ import pyarrow as pa
 
 from finops_pipeline.clock import utc_now
 from finops_pipeline.lib.reporting.safety import neutralise, neutralise_array
+from finops_pipeline.lib.reporting.writers.xlsx_charts import ChartBase, drawing_parts
 
 CHUNK_ROWS = 65_536
 MAX_CELL_CHARS = 32_767
@@ -106,6 +109,13 @@ PACKAGE_RELS_XML = (
 NUMERIC_KINDS = ("currency", "percent", "integer", "number")
 WIDTH = {"currency": 15, "percent": 11, "integer": 11, "number": 12, "date": 12, "datetime": 17, "bool": 9}
 MIN_WIDTH, MAX_WIDTH = 8, 60
+# Print setup of every sheet: landscape, one page wide (as many tall as needed), page x of y in the footer.
+PRINT_SETUP_XML = (
+    '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+    '<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+    "<headerFooter><oddFooter>&amp;L&amp;A&amp;RPage &amp;P of &amp;N</oddFooter></headerFooter>"
+)
+DRAWING_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/drawing"
 
 
 def column_letter(index: int) -> str:
@@ -170,17 +180,17 @@ def _neutralised(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def _widths(table: pa.Table, kinds: dict[str, str]) -> list[float]:
+def _widths(table: pa.Table, kinds: dict[str, str], titles: Sequence[str]) -> list[float]:
     sample = table.slice(0, 2000)
     widths = []
-    for name in table.column_names:
+    for name, title in zip(table.column_names, titles, strict=True):
         kind = kinds.get(name, "text")
         width = float(WIDTH.get(kind, 10))
         column = sample.column(name)
         if kind in ("text", "json") and sample.num_rows:
             lengths = pl.from_arrow(column.cast(pa.string())).str.len_chars()
             width = float(lengths.quantile(0.95) or 0) + 2
-        width = max(width, len(name) + 4)  # the autofilter button needs room
+        width = max(width, len(title) + 4)  # the autofilter button needs room
         widths.append(min(MAX_WIDTH, max(MIN_WIDTH, width)))
     return widths
 
@@ -197,6 +207,14 @@ class SheetInfo:
         return self.rows_written < self.rows_total
 
 
+@dataclass(frozen=True)
+class _Sheet:
+    name: str
+    part: str
+    filter_ref: str | None = None  # autofilter range; tables also repeat their header row when printed
+    drawing: str | None = None  # the drawing part of a chart sheet
+
+
 @dataclass
 class Cell:
     """A cell of a small hand-built sheet (the Summary)."""
@@ -210,7 +228,8 @@ class XlsxWriter:
 
     def __init__(self, handle: IO[bytes], *, compresslevel: int = 1, title: str = "") -> None:
         self._zip = zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
-        self._sheets: list[tuple[str, str, str | None]] = []  # (name, part, autofilter ref)
+        self._sheets: list[_Sheet] = []
+        self._parts: list[tuple[str, str]] = []  # (part, content type) of drawings and charts
         self._order: list[int] = []
         self._title = title
 
@@ -239,13 +258,21 @@ class XlsxWriter:
             f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>' for i, w in enumerate(widths, 1)
         )
         return (
-            f'{XML_DECL}<worksheet {NS}><dimension ref="{ref}"/>'
+            f'{XML_DECL}<worksheet {NS}><sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><dimension ref="{ref}"/>'
             f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
             f'<sheetFormatPr defaultRowHeight="15"/>{f"<cols>{cols}</cols>" if cols else ""}<sheetData>'
         )
 
-    def add_table(self, name: str, table: pa.Table, kinds: dict[str, str], max_rows: int) -> SheetInfo:
-        """One sheet: styled frozen header, typed cells, autofilter; at most ``max_rows`` data rows."""
+    def add_table(
+        self,
+        name: str,
+        table: pa.Table,
+        kinds: dict[str, str],
+        max_rows: int,
+        headers: Sequence[str] | None = None,
+    ) -> SheetInfo:
+        """One sheet: styled frozen header (``headers``, else the column names), typed cells, autofilter,
+        print setup; at most ``max_rows`` data rows."""
         total = table.num_rows
         table = table.slice(0, max_rows)
         _index, part = self._new_part(name)
@@ -253,11 +280,12 @@ class XlsxWriter:
         last = column_letter(max(ncols, 1) - 1)
         ref = f"A1:{last}{table.num_rows + 1}"
         letters = [column_letter(i) for i in range(ncols)]
+        titles = list(headers) if headers is not None else table.column_names
         with self._zip.open(part, "w", force_zip64=True) as out:
-            out.write(self._sheet_head(ref, _widths(table, kinds), frozen=True).encode())
+            out.write(self._sheet_head(ref, _widths(table, kinds, titles), frozen=True).encode())
             header = "".join(
                 f'<c r="{letter}1" t="inlineStr" s="{STYLE["header"]}"><is><t>{escape(neutralise(col))}</t></is></c>'
-                for letter, col in zip(letters, table.column_names, strict=True)
+                for letter, col in zip(letters, titles, strict=True)
             )
             out.write(f'<row r="1">{header}</row>'.encode())
             for offset in range(0, table.num_rows, CHUNK_ROWS):
@@ -281,12 +309,19 @@ class XlsxWriter:
                     .alias("xml")
                 )
                 out.write(rows.item().encode())
-            out.write(f'</sheetData><autoFilter ref="{ref}"/></worksheet>'.encode())
-        self._sheets.append((name, part, ref))
+            out.write(f'</sheetData><autoFilter ref="{ref}"/>{PRINT_SETUP_XML}</worksheet>'.encode())
+        self._sheets.append(_Sheet(name, part, filter_ref=ref))
         return SheetInfo(name, total, table.num_rows, ncols)
 
-    def add_cells(self, name: str, rows: Sequence[Sequence[Cell | None]], widths: Sequence[float]) -> None:
-        """A small free-form sheet (no filter, no frozen pane), written cell by cell."""
+    def add_cells(
+        self,
+        name: str,
+        rows: Sequence[Sequence[Cell | None]],
+        widths: Sequence[float],
+        drawing: str | None = None,
+    ) -> None:
+        """A small free-form sheet (no filter, no frozen pane), written cell by cell; ``drawing`` is the
+        part of its charts (:meth:`add_charts`)."""
         _index, part = self._new_part(name)
         ncols = max((len(r) for r in rows), default=1)
         ref = f"A1:{column_letter(ncols - 1)}{max(len(rows), 1)}"
@@ -298,15 +333,39 @@ class XlsxWriter:
                     continue
                 parts.append(_python_cell(f"{column_letter(c)}{r}", cell))
             parts.append("</row>")
-        parts.append("</sheetData></worksheet>")
+        parts.append("</sheetData>")
+        parts.append(PRINT_SETUP_XML)
+        if drawing:
+            parts.append('<drawing r:id="rId1"/>')
+        parts.append("</worksheet>")
         self._zip.writestr(part, "".join(parts))
-        self._sheets.append((name, part, None))
+        self._sheets.append(_Sheet(name, part, drawing=drawing))
+
+    def add_charts(
+        self, name: str, rows: Sequence[Sequence[Cell | None]], charts: Sequence[tuple[ChartBase, str]]
+    ) -> None:
+        """A sheet of a few cells (titles, notes) and native charts anchored at cells such as ``A3``."""
+        drawing_id = sum(1 for s in self._sheets if s.drawing) + 1
+        first_chart = sum(1 for _, kind in self._parts if kind.endswith("chart+xml")) + 1
+        built = drawing_parts(charts, drawing_id, first_chart)
+        for path, data, content_type in built.parts:
+            self._zip.writestr(path, data)
+            if content_type:
+                self._parts.append((path, content_type))
+        self.add_cells(name, rows, [110], drawing=built.drawing_path)
+        part = self._sheets[-1].part
+        folder, file = part.rsplit("/", 1)
+        self._zip.writestr(
+            f"{folder}/_rels/{file}.rels",
+            f'{XML_DECL}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{DRAWING_REL}" Target="/{built.drawing_path}"/></Relationships>',
+        )
 
     def set_order(self, names: Sequence[str]) -> None:
         """Tab order by sheet name (sheets not named keep their order after these)."""
         position = {name: i for i, name in enumerate(names)}
         self._order = sorted(
-            range(len(self._sheets)), key=lambda i: (position.get(self._sheets[i][0], len(names)), i)
+            range(len(self._sheets)), key=lambda i: (position.get(self._sheets[i].name, len(names)), i)
         )
 
     def close(self) -> None:
@@ -321,21 +380,25 @@ class XlsxWriter:
         self._zip.close()
 
     def _workbook_xml(self) -> str:
-        """The sheet list in tab order, plus one hidden ``_FilterDatabase`` name per filtered sheet.
+        """The sheet list in tab order, plus per table sheet a hidden ``_FilterDatabase`` name and the
+        ``Print_Titles`` name that repeats its header row on every printed page.
 
-        Excel needs the defined name (keyed by tab position, not sheet id) to treat the autofilter
-        as live; the relationship ids stay in write order so they match :meth:`_workbook_rels_xml`.
+        Excel needs the defined names keyed by tab position, not sheet id (a live autofilter, print
+        titles); the relationship ids stay in write order so they match :meth:`_workbook_rels_xml`.
         """
         order = self._order or list(range(len(self._sheets)))
         sheets_xml, names_xml = [], []
         for tab, i in enumerate(order):
-            name, _part, ref = self._sheets[i]
-            sheets_xml.append(f'<sheet name={quoteattr(name)} sheetId="{i + 1}" r:id="rId{i + 1}"/>')
-            if ref:
-                quoted = "'" + name.replace("'", "''") + "'"
+            sheet = self._sheets[i]
+            sheets_xml.append(f'<sheet name={quoteattr(sheet.name)} sheetId="{i + 1}" r:id="rId{i + 1}"/>')
+            if sheet.filter_ref:
+                quoted = escape("'" + sheet.name.replace("'", "''") + "'")
                 names_xml.append(
                     f'<definedName name="_xlnm._FilterDatabase" localSheetId="{tab}" hidden="1">'
-                    f"{escape(quoted)}!{_absolute_range(ref)}</definedName>"
+                    f"{quoted}!{_absolute_range(sheet.filter_ref)}</definedName>"
+                )
+                names_xml.append(
+                    f'<definedName name="_xlnm.Print_Titles" localSheetId="{tab}">{quoted}!$1:$1</definedName>'
                 )
         defined = f"<definedNames>{''.join(names_xml)}</definedNames>" if names_xml else ""
         return (
@@ -348,8 +411,8 @@ class XlsxWriter:
         rels = [
             f'<Relationship Id="rId{i + 1}" '
             'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-            f'Target="{part.removeprefix("xl/")}"/>'
-            for i, (_, part, _) in enumerate(self._sheets)
+            f'Target="{sheet.part.removeprefix("xl/")}"/>'
+            for i, sheet in enumerate(self._sheets)
         ]
         rels.append(
             f'<Relationship Id="rId{len(self._sheets) + 1}" '
@@ -362,10 +425,10 @@ class XlsxWriter:
 
     def _content_types_xml(self) -> str:
         """The fixed part types plus an override per sheet: readers refuse parts with no declared type."""
+        sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+        parts = [(sheet.part, sheet_type) for sheet in self._sheets] + self._parts
         overrides = "".join(
-            f'<Override PartName="/{part}" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            for _, part, _ in self._sheets
+            f'<Override PartName="/{part}" ContentType="{content_type}"/>' for part, content_type in parts
         )
         return (
             f'{XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
