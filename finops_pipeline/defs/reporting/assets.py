@@ -68,11 +68,11 @@ def _datasets_md(datasets: dict[str, dict]) -> str:
 @dg.asset(
     name=REPORT_ASSET,
     group_name=layers.REPORTS,
-    kinds={"duckdb", "excel", "html"},
+    kinds={"duckdb", "excel", "html", "pdf"},
     owners=["team:finops"],
     pool="duckdb",
     deps=[*RAW_DEPS, *MART_DEPS],
-    description="Cost, movers, tag compliance, anomalies and savings as CSV, JSON, Excel, Parquet, HTML.",
+    description="Cost, movers, compliance, anomalies and savings as CSV, JSON, Excel, Parquet, HTML, PDF.",
 )
 def finops_report(
     context: dg.AssetExecutionContext,
@@ -129,6 +129,8 @@ def finops_report(
             **numbers,
             "excel_truncated_datasets": len(result.get("excel_truncated", {})),
             "html_bytes": result.get("html_bytes", 0),
+            "pdf_pages": result.get("pdf_pages", 0),
+            "pdf_bytes": result.get("pdf_bytes", 0),
             "file_list": dg.MetadataValue.md(_files_md(result["files"])),
             "datasets": dg.MetadataValue.md(_datasets_md(result["datasets"])),
         }

@@ -31,13 +31,14 @@ from finops_pipeline.clock import utc_now
 MAX_RAW_BYTES = 10 * 1024 * 1024 - 64 * 1024  # under SES's 10 MB, with room for SES's own headers
 SUBJECT_MAX_CHARS = 180
 TOO_BIG = "too large for this e-mail"
-ATTACH_ORDER = (".html", ".xlsx", ".json", ".csv", ".parquet")
+ATTACH_ORDER = (".pdf", ".html", ".xlsx", ".json", ".csv", ".parquet")
 MIME_TYPES = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ".parquet": ("application", "vnd.apache.parquet"),
     ".csv": ("text", "csv"),
     ".json": ("application", "json"),
     ".html": ("text", "html"),
+    ".pdf": ("application", "pdf"),
 }
 
 

@@ -27,6 +27,7 @@ from finops_pipeline.lib.reporting.writers.csv_writer import write_csv
 from finops_pipeline.lib.reporting.writers.html_report import render_within_limit
 from finops_pipeline.lib.reporting.writers.json_writer import write_json
 from finops_pipeline.lib.reporting.writers.parquet_writer import write_parquet
+from finops_pipeline.lib.reporting.writers.pdf_report import write_pdf
 from finops_pipeline.lib.reporting.writers.xlsx_report import write_xlsx
 from finops_pipeline.settings import REPORT_FORMATS, Settings, load_settings, report_formats
 
@@ -59,7 +60,7 @@ def write_files(
 ) -> tuple[list[Path], dict[str, Any]]:
     """Every asked format into ``folder`` (inside ``root``, the project folder), atomically.
 
-    Returns the paths and per-format facts (Excel truncation, HTML size).
+    Returns the paths and per-format facts (Excel truncation, HTML size, PDF pages and size).
     """
     written: list[Path] = []
     facts: dict[str, Any] = {}
@@ -84,6 +85,9 @@ def write_files(
             elif fmt == "xlsx":
                 with put(f"{stem}.xlsx") as handle:
                     facts["excel_truncated"] = write_xlsx(handle, meta, figures, datasets, max_excel_rows)
+            elif fmt == "pdf":
+                with put(f"{stem}.pdf") as handle:
+                    facts.update(write_pdf(handle, meta, figures, datasets))
             elif fmt == "html":
                 page, rows = render_within_limit(meta, figures, datasets)
                 with put(f"{stem}.html") as handle:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import openpyxl
+import pypdf
 import pytest
 
 from finops_pipeline.clock import today_utc
@@ -35,18 +36,18 @@ def test_job_writes_the_report_from_run_config(
         SES_RECIPIENT_EMAILS=recipient,
     )
     instance = dg.DagsterInstance.ephemeral()
-    config = {"formats": ["xlsx", "html"], "preset": "previous_full_month", "as_of": "2026-11-15"}
+    config = {"formats": ["xlsx", "html", "pdf"], "preset": "previous_full_month", "as_of": "2026-11-15"}
     result = _job().execute_in_process(
         run_config={"ops": {"finops_report": {"config": config}}}, instance=instance
     )
     assert result.success
     metadata = result.asset_materializations_for_node("finops_report")[0].metadata
     files = metadata["files"].value
-    assert sorted(Path(f).suffix for f in files) == [".html", ".xlsx"]
+    assert sorted(Path(f).suffix for f in files) == [".html", ".pdf", ".xlsx"]
     assert all(Path(f).parent == project / "out" / "reports" and Path(f).is_file() for f in files)
     assert metadata["period_start"].value == "2026-10-01"
     assert metadata["period_end_exclusive"].value == "2026-11-01"
-    assert metadata["file_count"].value == 2
+    assert metadata["file_count"].value == 3
     summary = metadata["summary"].value
     assert summary["totals"]["total_unblended_usd"] == metadata["total_unblended_usd"].value
     october = {
@@ -54,6 +55,10 @@ def test_job_writes_the_report_from_run_config(
         for row in sandbox.world.truth_totals("MONTHLY", [], "UnblendedCost").to_pylist()
     }[dt.date(2026, 10, 1)]
     assert metadata["total_unblended_usd"].value == pytest.approx(float(october), abs=0.01)
+    # the executive PDF, opened by a PDF reader, states the period's total to the cent on its cover
+    pdf = pypdf.PdfReader(next(f for f in files if f.endswith(".pdf")))
+    assert len(pdf.pages) == metadata["pdf_pages"].value >= 3
+    assert f"${float(october):,.2f}" in pdf.pages[0].extract_text()
     assert metadata["excel_truncated_datasets"].value >= 1  # MAX_EXCEL_ROWS=5
     book = openpyxl.load_workbook(next(f for f in files if f.endswith(".xlsx")), read_only=True)
     assert book["Cost by day"].max_row == 6

@@ -10,18 +10,28 @@ HTML-escaped, and a Content-Security-Policy forbids any network fetch or script 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-from finops_pipeline.lib.reporting.columns import Shown, kind_label
-from finops_pipeline.lib.reporting.datasets import Dataset, savings_by_kind
-from finops_pipeline.lib.savings import PURCHASE_KINDS, total_monthly_savings
+from finops_pipeline.lib.reporting.chart_data import (
+    column,
+    display,
+    kpi_items,
+    money,
+    pct,
+    savings_split,
+    sentence,
+    short_money,
+    top_accounts,
+    top_services,
+    trend_series,
+)
+from finops_pipeline.lib.reporting.columns import Shown
+from finops_pipeline.lib.reporting.datasets import Dataset
 
 MAX_HTML_BYTES = 2 * 1024 * 1024
 MAX_CELL_CHARS = 80  # a readable cell; the files keep the whole value
-MAX_BARS = 10  # bars per chart: the largest, the rest summed in the last
 HALF_WIDTH_COLUMNS = 5  # a table of at most this many columns sits beside another
 TABLE_ROW_STEPS = (25, 10, 5, 0)  # at most this many rows per table (VIEWS say fewer), until it fits
 
@@ -66,27 +76,6 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.tables{margin-top:16px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}footer{color:#6b7280;padding:12px 28px}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
-
-
-def money(value: Any) -> str:
-    if value is None:
-        return "–"
-    number = float(value)
-    sign = "-" if number < 0 else ""
-    return f"{sign}${abs(number):,.2f}"
-
-
-def short_money(value: float) -> str:
-    number = abs(value)
-    sign = "-" if value < 0 else ""
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if number >= div:
-            return f"{sign}${number / div:,.1f}{suffix}"
-    return f"{sign}${number:,.0f}"
-
-
-def pct(value: Any) -> str:
-    return "–" if value is None else f"{float(value):,.1f}%"
 
 
 def _clip(text: Any, limit: int = 42) -> str:
@@ -216,10 +205,6 @@ def grouped_pct_chart(
     return _svg(width, height, "".join(parts), label)
 
 
-def _col(dataset: Dataset, name: str) -> list[Any]:
-    return dataset.table.column(name).to_pylist() if name in dataset.table.column_names else []
-
-
 Chart = tuple[str, str, str, bool]  # (key, title, svg or empty-note html, wide)
 
 
@@ -249,38 +234,26 @@ def charts(by: dict[str, Dataset]) -> list[Chart]:
 
 
 def _trend_card(day: Dataset, anomalies: Dataset) -> Chart:
-    """The full-width daily cost line, marked where high-severity anomalies start (the ones worth a look)."""
-    high_starts = [
-        d
-        for d, s in zip(_col(anomalies, "start_date"), _col(anomalies, "severity"), strict=True)
-        if s == "high" and d is not None
-    ]
-    trend = line_chart(
-        list(zip(_col(day, "usage_date"), [float(v or 0) for v in _col(day, "unblended_usd")], strict=True)),
-        high_starts,
-        "Daily unblended cost",
-    )
+    """The full-width daily cost line, marked where high-severity anomalies start."""
+    points, starts = trend_series(day, anomalies)
     return (
         "cost_trend",
         "Cost trend (daily unblended; ● high-severity anomaly starts)",
-        trend or _empty(day.note),
+        line_chart(points, starts, "Daily unblended cost") or _empty(day.note),
         True,
     )
 
 
 def _services_card(services: Dataset) -> Chart:
-    """The ten most expensive services (the dataset arrives sorted by cost)."""
-    top_services = list(zip(_col(services, "service"), _col(services, "unblended_usd"), strict=True))[:10]
-    return _bar_card("top_services", "Top services", "Top services", top_services, SERVICES, services)
+    """The ten most expensive services."""
+    items = top_services(services)
+    return _bar_card("top_services", "Top services", "Top services", items, SERVICES, services)
 
 
 def _accounts_card(accounts: Dataset) -> Chart:
-    """The ten most expensive accounts, by name where the organisation gives one, else by id."""
-    names = [
-        n or i for n, i in zip(_col(accounts, "account_name"), _col(accounts, "account_id"), strict=True)
-    ]
-    top_accounts = list(zip(names, _col(accounts, "unblended_usd"), strict=True))[:10]
-    return _bar_card("top_accounts", "Top accounts", "Top accounts", top_accounts, ACCOUNTS, accounts)
+    """The ten most expensive accounts, by name."""
+    items = top_accounts(accounts)
+    return _bar_card("top_accounts", "Top accounts", "Top accounts", items, ACCOUNTS, accounts)
 
 
 def _movers_card(movers: Dataset) -> Chart:
@@ -288,10 +261,10 @@ def _movers_card(movers: Dataset) -> Chart:
     mover_items = [
         (f"{n or a} · {s}", float(c))
         for a, n, s, c in zip(
-            _col(movers, "account_id"),
-            _col(movers, "account_name"),
-            _col(movers, "service"),
-            _col(movers, "change_usd"),
+            column(movers, "account_id"),
+            column(movers, "account_name"),
+            column(movers, "service"),
+            column(movers, "change_usd"),
             strict=True,
         )
     ][:10]
@@ -341,16 +314,10 @@ def _anomalies_card(anomalies: Dataset) -> Chart:
 def _savings_card(recs: Dataset) -> Chart:
     """Monthly savings per kind; the RI and Savings Plans offers drawn apart, as the alternatives they are.
 
-    Both offers would cover the same usage, so they are never two bars of one additive list: they sit in
-    their own "choose one" group, in a lighter colour, and the total counts the larger once.
+    They sit in their own "choose one" group, in a lighter colour, and the total counts the larger once.
     """
-    per_kind = savings_by_kind(recs)
-    others = [(kind_label(k), v) for k, v in per_kind.items() if k not in PURCHASE_KINDS]
-    if len(others) > MAX_BARS:
-        rest = others[MAX_BARS - 1 :]
-        others = [*others[: MAX_BARS - 1], (f"{len(rest)} other kinds", sum(v for _, v in rest))]
-    choices = [(kind_label(k), v) for k, v in per_kind.items() if k in PURCHASE_KINDS]
-    if not per_kind:
+    others, choices, total = savings_split(recs)
+    if not others and not choices:
         return ("savings", "Estimated savings per month", _empty(recs.note), False)
     parts = [hbar_chart(others, SAVINGS, "Savings by kind")] if others else []
     if choices:
@@ -358,25 +325,15 @@ def _savings_card(recs: Dataset) -> Chart:
             '<p class="alt">Commitment purchase — <b>choose one</b>: both offers cover the same usage</p>'
             + hbar_chart(choices, SAVINGS_ALTERNATIVE, "Commitment offers (alternatives)")
         )
-    total = money(total_monthly_savings(per_kind))
-    parts.append(f'<p class="alt">Total counted once (the larger offer only): <b>{escape(total)}</b></p>')
+    parts.append(
+        f'<p class="alt">Total counted once (the larger offer only): <b>{escape(money(total))}</b></p>'
+    )
     return ("savings", "Estimated savings per month, by kind", "".join(parts), False)
 
 
 def _cell(value: Any, kind: str) -> tuple[str, bool]:
-    if value is None:
-        return "", False
-    if kind == "currency":
-        return money(value), True
-    if kind == "percent":
-        return pct(value), True
-    if kind == "integer" and isinstance(value, int | float):
-        return f"{value:,.0f}", True
-    if kind == "number" and isinstance(value, int | float):
-        return ("" if not math.isfinite(value) else f"{value:,.2f}"), True
-    if isinstance(value, dt.date):
-        return value.isoformat(), False
-    return escape(_clip(value, MAX_CELL_CHARS), quote=True), False
+    text, numeric = display(value, kind)
+    return (text if numeric else escape(_clip(text, MAX_CELL_CHARS), quote=True)), numeric
 
 
 def table_html(dataset: Dataset, max_rows: int) -> str:
@@ -405,26 +362,12 @@ def table_html(dataset: Dataset, max_rows: int) -> str:
     )
 
 
-def _sentence(text: str) -> str:
-    """``text`` as a sentence: its first letter capitalised (month names keep theirs), a full stop."""
-    return f"{text[:1].upper()}{text[1:]}." if text else ""
-
-
 def kpis(totals: dict[str, Any]) -> str:
-    change = totals.get("change_vs_previous_pct")
-    items = [
-        ("Total unblended cost", money(totals.get("total_unblended_usd"))),
-        ("vs comparison period", "–" if change is None else f"{change:+,.1f}%"),
-        ("High-severity anomalies", f"{totals.get('anomalies_high_severity', 0):,}"),
-        ("Savings per month", money(totals.get("monthly_savings_usd"))),
-        ("Resources compliant", pct(totals.get("compliance_pct"))),
-        ("Spend with required tags", pct(totals.get("spend_coverage_pct"))),
-    ]
     return (
         '<section class="kpis">'
         + "".join(
             f'<div class="kpi"><div class="v">{escape(v)}</div><div class="l">{escape(k)}</div></div>'
-            for k, v in items
+            for k, v in kpi_items(totals)
         )
         + "</section>"
     )
@@ -446,7 +389,7 @@ def render(report: dict[str, Any], totals: dict[str, Any], datasets: list[Datase
         f"<header><h1>{escape(title)}</h1><p>{escape(report['period_description'])} · generated "
         f"{escape(report['generated_at'])} · {escape(str(totals.get('accounts', 0)))} accounts · "
         f"{escape(str(totals.get('estimated_days', 0)))} day(s) still estimated by AWS</p>"
-        f"<p>{escape(_sentence(str(totals.get('comparison', ''))))}</p>"
+        f"<p>{escape(sentence(str(totals.get('comparison', ''))))}</p>"
         + (f'<p class="note">{escape(report["period_note"])}.</p>' if report.get("period_note") else "")
         + (
             f'<p class="note caveat">{escape(totals["coverage_caveat"])}.</p>'
