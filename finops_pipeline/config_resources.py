@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from finops_pipeline.aws_session import AwsResource
-from finops_pipeline.lib.reporting.options import ReportOptions, SesOptions
+from finops_pipeline.lib.reporting.options import AlertOptions, ReportOptions, SesOptions
 from finops_pipeline.lib.tag_rules import TagRules
 from finops_pipeline.settings import DEFAULT_REQUIRED_TAG_KEYS, REPORT_FORMATS, Settings
 from finops_pipeline.warehouse import WarehouseResource
@@ -115,6 +115,27 @@ class SesResource(dg.ConfigurableResource):
         )
 
 
+class AlertsResource(dg.ConfigurableResource):
+    """Alerts to Slack (SLACK_WEBHOOK_URL) and a generic JSON webhook (ALERT_WEBHOOK_*); off when unset.
+
+    The URLs and the secret are credentials: only :class:`AlertOptions` carries them to the sender, and
+    its repr names the channels, never the URLs.
+    """
+
+    slack_webhook_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    max_send_attempts: int = 5
+
+    def options(self) -> AlertOptions:
+        return AlertOptions(
+            slack_webhook_url=self.slack_webhook_url,
+            webhook_url=self.webhook_url,
+            webhook_secret=self.webhook_secret,
+            max_send_attempts=self.max_send_attempts,
+        )
+
+
 class HealthResource(dg.ConfigurableResource):
     """Optional probes of ``aws_access_health`` (SUPPORT_PROBE_ENABLED)."""
 
@@ -155,6 +176,12 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "reports": ReportsResource(**report_fields(settings)),
         "ses": SesResource(**ses_fields(settings)),
+        "alerts": AlertsResource(
+            slack_webhook_url=settings.slack_webhook_url,
+            webhook_url=settings.alert_webhook_url,
+            webhook_secret=settings.alert_webhook_secret,
+            max_send_attempts=settings.alert_max_send_attempts,
+        ),
         "health_probes": HealthResource(support_probe_enabled=settings.support_probe_enabled),
     }
 

@@ -387,6 +387,28 @@ class Settings(BaseSettings):
     ses_max_send_attempts: int = EnvVar.get(
         "SES_MAX_SEND_ATTEMPTS", 3, fields.int_in(1, 20), "use a whole number of attempts from 1 to 20"
     )
+    # --- alerts to chat and incident tools (issue #17): credentials, never quoted in errors or logs ---
+    slack_webhook_url: str | None = EnvVar.get(
+        "SLACK_WEBHOOK_URL",
+        None,
+        fields.webhook_url,
+        "give the Slack app's incoming webhook URL, https://hooks.slack.com/services/...",
+    )
+    alert_webhook_url: str | None = EnvVar.get(
+        "ALERT_WEBHOOK_URL",
+        None,
+        fields.webhook_url,
+        "give the https URL that receives the alerts' JSON (a Teams workflow, PagerDuty-style receiver...)",
+    )
+    alert_webhook_secret: str | None = EnvVar.get(
+        "ALERT_WEBHOOK_SECRET",
+        None,
+        fields.webhook_secret,
+        "give at least 16 characters shared with the receiver (it checks X-Finops-Signature), or leave unset",
+    )
+    alert_max_send_attempts: int = EnvVar.get(
+        "ALERT_MAX_SEND_ATTEMPTS", 5, fields.int_in(1, 20), "use a whole number of attempts from 1 to 20"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -469,6 +491,7 @@ class Settings(BaseSettings):
         problems = [
             *tag_rules.cross_check(self.required_tag_keys, self.tag_allowed_values),
             *_ses_check(self),
+            *_alert_check(self),
         ]
         load = _LOADING.get()
         if load is not None:
@@ -496,6 +519,16 @@ def _ses_check(settings: Settings) -> list[str]:
         f"SES_ENABLED=true needs {' and '.join(missing)}. Fix: set "
         f"{' and '.join(missing)} (a sender verified in SES and the recipients), or set SES_ENABLED=false"
     ]
+
+
+def _alert_check(settings: Settings) -> list[str]:
+    """A signing secret with nowhere to send: said, since the user meant a webhook to be configured."""
+    if settings.alert_webhook_secret and not settings.alert_webhook_url:
+        return [
+            "ALERT_WEBHOOK_SECRET is set but ALERT_WEBHOOK_URL is not. Fix: set ALERT_WEBHOOK_URL to the "
+            "receiver's https URL, or unset ALERT_WEBHOOK_SECRET"
+        ]
+    return []
 
 
 def load_dotenv_file(path: Path = DOTENV_FILE) -> dict[str, str]:

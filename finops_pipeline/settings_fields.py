@@ -101,9 +101,18 @@ def shown(value: str) -> str:
     return f"{value[: SHOWN_MAX_CHARS // 2]!r}... ({len(value):,} characters)"
 
 
+# Settings whose value is a credential (a webhook URL carries its token): errors never quote them.
+SECRET_SETTINGS = frozenset({"SLACK_WEBHOOK_URL", "ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET"})
+
+
+def quoted(name: str, value: str) -> str:
+    """The value as the error for ``name`` shows it: :func:`shown`, or only its length for a secret."""
+    return f"<secret, {len(value)} characters>" if name in SECRET_SETTINGS else shown(value)
+
+
 def invalid(name: str, value: str, reason: str, fix: str) -> str:
     """One line of the settings error: the variable, its value, what is wrong and what to write instead."""
-    return f"{name}={shown(value)} is invalid: {reason}. Fix: {fix}"
+    return f"{name}={quoted(name, value)} is invalid: {reason}. Fix: {fix}"
 
 
 def int_in(lo: int, hi: int) -> Callable[[str], int]:
@@ -302,3 +311,31 @@ def email_list(value: str) -> tuple[str, ...]:
     if len(addresses) > SES_MAX_RECIPIENTS:
         raise ValueError(f"{len(addresses)} recipients; SES takes at most {SES_MAX_RECIPIENTS} per message")
     return addresses
+
+
+# --- alerts (issue #17) ---------------------------------------------------------------------------
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def webhook_url(value: str) -> str:
+    """An https URL (http only to this machine: a local receiver or test); never quoted in errors."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise ValueError("not a URL") from None
+    if any(ch in value for ch in "\r\n\0 ") or not parts.hostname:
+        raise ValueError("not a URL with a host")
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return value
+    raise ValueError(f"scheme {parts.scheme or 'none'}: use https (http only to 127.0.0.1 or localhost)")
+
+
+def webhook_secret(value: str) -> str:
+    """The shared secret that signs webhook bodies (HMAC-SHA256): long enough to resist guessing."""
+    if len(value) < 16 or any(ch in value for ch in "\r\n\0"):
+        raise ValueError("shorter than 16 characters or has a line break")
+    return value

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from finops_pipeline import settings as settings_module
-from finops_pipeline.settings import SettingsError, load_settings, shown
+from finops_pipeline.settings import SettingsError, load_settings
+from finops_pipeline.settings_fields import quoted
 
 TODAY = dt.date(2026, 11, 27)
 BAD_VALUES: dict[str, list[str]] = {
@@ -64,7 +65,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "ANOMALY_HIGH_IMPACT_USD": ["-5", "x"],
     "COST_DAILY_WARNING": ["-1", "x"],
     "COST_MONTHLY_WARNING": ["-1", "nan"],
-    "REPORT_DEFAULT_FORMATS": ["pdf", ","],
+    "REPORT_DEFAULT_FORMATS": ["docx", ","],
     "REPORT_OUTPUT_DIR": ["../outside", "/etc", "reports/../../x", ".git/hooks", "~nosuchuser/r"],
     "MAX_EXCEL_ROWS": ["0", "-1", "x"],
     "REPORT_SCHEDULE_ENABLED": ["perhaps"],
@@ -75,6 +76,15 @@ BAD_VALUES: dict[str, list[str]] = {
     "SES_SENDER_EMAIL": ["not-an-email", "a@", "@example.com"],
     "SES_RECIPIENT_EMAILS": ["a@example.com,broken", "x"],
     "SES_MAX_SEND_ATTEMPTS": ["0", "21", "x"],
+    "SLACK_WEBHOOK_URL": [
+        "http://hooks.slack.com/services/T/B/x",
+        "hooks.slack.com/x",
+        "https://:8080/x",
+        "ftp://h/x",
+    ],
+    "ALERT_WEBHOOK_URL": ["http://example.com/hook", "https://h:99999/x", "not a url"],
+    "ALERT_WEBHOOK_SECRET": ["tiny-secret", "sixteen-chars-ok\nbut-broken"],
+    "ALERT_MAX_SEND_ATTEMPTS": ["0", "21", "x"],
     "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": ["-1", "3601", "soon"],
     "FINOPS_READ_COPY": ["copy", "2"],
     "SUPPORT_PROBE_ENABLED": ["enable"],
@@ -104,7 +114,9 @@ def test_bad_value_names_the_variable_value_and_fix(
         load_settings({name: value}, today=TODAY)
     message = str(caught.value)
     line = next(line for line in message.splitlines() if f"{name}=" in line)
-    assert f"{name}={shown(value)} is invalid: " in line
+    assert f"{name}={quoted(name, value)} is invalid: " in line
+    if name.endswith(("_URL", "_SECRET")):  # credentials: only their length is ever shown
+        assert value not in message and "<secret, " in line
     assert " Fix: " in line and len(line.split(" Fix: ", 1)[1]) > 10
     assert sorted(tmp_path.iterdir()) == []  # nothing written
 
@@ -153,3 +165,10 @@ def test_definitions_refuse_to_load_and_write_nothing(
     assert isinstance(error, SettingsError)
     assert "FINOPS_MAX_CONCURRENCY='-3' is invalid: must be between 1 and 64. Fix:" in str(error)
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_webhook_secret_without_its_webhook_is_named() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ALERT_WEBHOOK_SECRET": "0123456789abcdef"}, today=TODAY)
+    message = str(caught.value)
+    assert "ALERT_WEBHOOK_URL" in message and "Fix:" in message and "0123456789abcdef" not in message

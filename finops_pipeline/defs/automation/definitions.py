@@ -6,6 +6,7 @@ import datetime as dt
 import dagster as dg
 
 from finops_pipeline.config_resources import CostWindowResource, ReportsResource
+from finops_pipeline.defs.automation.alert_sensors import alert_tick
 from finops_pipeline.defs.automation.email_sensors import anomaly_email_tick, report_email_tick
 from finops_pipeline.defs.automation.jobs import daily_ingest_job, finops_report_job
 from finops_pipeline.lib.cost_window import refresh_tags
@@ -44,7 +45,7 @@ def _sensor_running(enabled: bool) -> dg.DefaultSensorStatus:
 
 
 def build_automation(settings: Settings) -> dg.Definitions:
-    """The two schedules and the two SES sensors with this load's crons and default statuses."""
+    """The two schedules, the two SES sensors and the alert sensor with this load's crons and statuses."""
     daily = dg.schedule(
         name="daily_ingest_schedule",
         job=daily_ingest_job,
@@ -73,7 +74,14 @@ def build_automation(settings: Settings) -> dg.Definitions:
         default_status=_sensor_running(settings.ses_enabled),
         description="E-mails each new high-severity cost anomaly once through SES (SES_ENABLED).",
     )(anomaly_email_tick)
-    return dg.Definitions(schedules=[daily, report], sensors=[report_mail, anomaly_mail])
+    alerts = dg.sensor(
+        name="finops_alert_sensor",
+        minimum_interval_seconds=60,
+        default_status=_sensor_running(bool(settings.slack_webhook_url or settings.alert_webhook_url)),
+        description="Posts new high-severity anomalies, budget breaches and reports once to Slack "
+        "(SLACK_WEBHOOK_URL) and a JSON webhook (ALERT_WEBHOOK_URL), retrying failed posts.",
+    )(alert_tick)
+    return dg.Definitions(schedules=[daily, report], sensors=[report_mail, anomaly_mail, alerts])
 
 
 @dg.definitions

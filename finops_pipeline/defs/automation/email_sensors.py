@@ -43,24 +43,30 @@ def _json_value(metadata: dict[str, Any], key: str) -> Any:
     return getattr(value, "data", getattr(value, "value", value))
 
 
-def new_materializations(
-    context: dg.SensorEvaluationContext, key: dg.AssetKey, outbox: Outbox
+def materializations_after(
+    instance: dg.DagsterInstance, key: dg.AssetKey, after: int | None
 ) -> list[tuple[int, dict[str, Any]]]:
-    """(storage id, metadata) of materializations after the cursor, oldest first; newest only when new."""
-    instance = context.instance
-    if outbox.after is None:
+    """(storage id, metadata) of ``key``'s materializations after storage id ``after``, oldest first;
+    only the newest when ``after`` is None (a sensor's first tick does not replay the history)."""
+    if after is None:
         records = instance.fetch_materializations(key, limit=1, ascending=False).records
     else:
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, after_storage_id=outbox.after),
-            limit=FETCH_LIMIT,
-            ascending=True,
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=FETCH_LIMIT, ascending=True
         ).records
-    out = []
-    for record in records:
-        materialization = record.asset_materialization
-        out.append((record.storage_id, dict(materialization.metadata) if materialization else {}))
-        outbox.after = max(outbox.after or 0, record.storage_id)
+    return [
+        (r.storage_id, dict(r.asset_materialization.metadata) if r.asset_materialization else {})
+        for r in records
+    ]
+
+
+def new_materializations(
+    context: dg.SensorEvaluationContext, key: dg.AssetKey, outbox: Outbox
+) -> list[tuple[int, dict[str, Any]]]:
+    """:func:`materializations_after` the outbox's cursor, which moves past them."""
+    out = materializations_after(context.instance, key, outbox.after)
+    for storage_id, _ in out:
+        outbox.after = max(outbox.after or 0, storage_id)
     return out
 
 

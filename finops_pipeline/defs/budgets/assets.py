@@ -34,6 +34,7 @@ from finops_pipeline.lib.budget_scope import budget_scope
 from finops_pipeline.lib.fan_out import record_scan_status
 from finops_pipeline.lib.markdown import md_table, usd
 from finops_pipeline.lib.money import money
+from finops_pipeline.lib.reporting.alerts import budget_breaches
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
 
 SQL = resources.files("finops_pipeline.defs.budgets").joinpath("sql")
@@ -300,5 +301,7 @@ def budget_status(
             "forecast_over_budget": sum(r["status"] == "forecast_over_budget" for r in rows),
             "budgets_tracked": sum(r["limit_usd"] is not None for r in rows),
             "status": dg.MetadataValue.md(_preview(ordered)),
+            # What the alert sensor sends (it may not read DuckDB): each breach of this month and next.
+            "budget_breaches": dg.MetadataValue.json(budget_breaches(rows)),
         }
     )

@@ -203,7 +203,8 @@ def report_subject(summary: dict[str, Any]) -> str:
     )
 
 
-def _fmt(value: Any, kind: str) -> str:
+def format_value(value: Any, kind: str) -> str:
+    """A summary figure as every message shows it (USD to the cent, percent to a tenth)."""
     if value is None:
         return "–"
     if kind == "usd":
@@ -234,7 +235,7 @@ def report_bodies(summary: dict[str, Any], files: Sequence[str]) -> tuple[str, s
     """Text and HTML bodies from the report's summary (the materialization's metadata)."""
     totals = summary.get("totals", {})
     period = f"{_span(summary)} ({totals.get('days')} days)"
-    lines = [(label, _fmt(totals.get(key), kind)) for label, key, kind in SUMMARY_LINES]
+    lines = [(label, format_value(totals.get(key), kind)) for label, key, kind in SUMMARY_LINES]
     top = summary.get("top_services") or []
     caveat = totals.get("coverage_caveat")  # degraded scans: said first, never left out
     text = [f"FinOps report for {period}", "", *([f"Caveat: {caveat}.", ""] if caveat else [])]
@@ -294,7 +295,8 @@ ANOMALY_FIELDS = (
 )
 
 
-def anomaly_bodies(anomaly: dict[str, Any]) -> tuple[str, str]:
+def anomaly_rows(anomaly: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of an anomaly's known fields: the e-mail's table and the chat alerts' lines."""
     values = dict(anomaly)
     if anomaly.get("top_driver_value"):
         values["top_driver"] = f"{anomaly.get('top_driver_dimension')}={anomaly.get('top_driver_value')}"
@@ -308,6 +310,11 @@ def anomaly_bodies(anomaly: dict[str, Any]) -> tuple[str, str]:
         elif key.endswith("_pct"):
             value = f"{float(value):,.1f}%"
         rows.append((label, str(value)))
+    return rows
+
+
+def anomaly_bodies(anomaly: dict[str, Any]) -> tuple[str, str]:
+    rows = anomaly_rows(anomaly)
     text = "A new high-severity cost anomaly was detected.\n\n" + "\n".join(f"{k:<12} {v}" for k, v in rows)
     html = (
         '<html><body style="font-family:Arial,sans-serif">'

@@ -47,3 +47,24 @@ class SesOptions:
             recipient_emails=settings.ses_recipient_emails,
             max_send_attempts=settings.ses_max_send_attempts,
         )
+
+
+@dataclass(frozen=True)
+class AlertOptions:
+    """Where alerts go besides e-mail: a Slack incoming webhook and a generic JSON webhook (signed)."""
+
+    slack_webhook_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    max_send_attempts: int = 5
+    timeout_s: float = 10.0
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The configured channels, in sending order."""
+        return tuple(
+            name for name, url in (("slack", self.slack_webhook_url), ("webhook", self.webhook_url)) if url
+        )
+
+    def __repr__(self) -> str:  # the URLs carry credentials: never in a log line or a traceback
+        return f"AlertOptions(channels={self.channels}, max_send_attempts={self.max_send_attempts})"

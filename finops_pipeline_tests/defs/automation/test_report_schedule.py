@@ -94,7 +94,7 @@ def test_schedule_targets_the_report_job() -> None:
         ),
         ({"REPORT_OUTPUT_DIR": "../escape"}, "REPORT_OUTPUT_DIR='../escape' is invalid"),
         ({"MAX_EXCEL_ROWS": "2000000"}, "MAX_EXCEL_ROWS"),
-        ({"REPORT_DEFAULT_FORMATS": "csv,pdf"}, "unknown format pdf"),
+        ({"REPORT_DEFAULT_FORMATS": "csv,docx"}, "unknown format docx"),
     ],
 )
 def test_bad_settings_fail_at_load_with_variable_value_and_fix(env: dict, message: str) -> None:
