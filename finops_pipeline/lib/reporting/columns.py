@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 TAG_PREFIX = "tag:"
 
@@ -188,22 +189,33 @@ VIEWS: dict[str, View] = {
 }
 
 
-def floor_expected(rows: list[dict[str, Any]]) -> int:
-    """Expected costs below zero shown as $0.00 (and the impact as actual − $0.00), in place; how many.
+FLOOR_NOTE = (
+    "{n} expected cost(s) below $0.00 shown as $0.00 and their impact as the actual cost: a usage cost "
+    "cannot be expected negative (the anomaly detector's baseline dipped below zero; CSV, JSON and "
+    "Parquet keep its values until the detector floors them)"
+)
+
+
+def floor_expected(table: pa.Table) -> tuple[pa.Table, int]:
+    """Expected costs below zero as $0.00 (and the impact as actual − $0.00); how many were floored.
 
     A usage cost (actual ≥ 0) cannot be expected below zero: the anomaly detector's baseline can dip
     under it on a falling series (one RDS storage anomaly read ``expected −$0.91``, impact 1,249.7%).
-    Until the detector floors it, the readable views do, and say so; the files keep its values.
+    Until the detector floors it, the readable formats (HTML, PDF, Excel) do, and say so.
     """
-    floored = 0
-    for row in rows:
-        actual, expected = row.get("actual_usd"), row.get("expected_usd")
-        if actual is not None and expected is not None and actual >= 0 > expected:
-            row["expected_usd"] = 0.0
-            if "impact_usd" in row:
-                row["impact_usd"] = actual
-            floored += 1
-    return floored
+    if not {"actual_usd", "expected_usd"} <= set(table.column_names):
+        return table, 0
+    actual, expected = table.column("actual_usd"), table.column("expected_usd")
+    below = pc.fill_null(pc.and_(pc.greater_equal(actual, 0), pc.less(expected, 0)), False)
+    floored = pc.sum(below).as_py() or 0
+    if not floored:
+        return table, 0
+    index = table.column_names.index("expected_usd")
+    table = table.set_column(index, "expected_usd", pc.if_else(below, 0.0, expected))
+    if "impact_usd" in table.column_names:
+        index = table.column_names.index("impact_usd")
+        table = table.set_column(index, "impact_usd", pc.if_else(below, actual, table.column("impact_usd")))
+    return table, floored
 
 
 @dataclass(frozen=True)
@@ -233,12 +245,9 @@ def shown(name: str, table: pa.Table, max_rows: int | None = None) -> Shown:
     view = VIEWS.get(name, View(tuple(table.column_names), 10))
     columns = [c for c in view.columns if c in table.column_names]
     limit = view.rows if max_rows is None else min(view.rows, max_rows)
-    rows = table.select(columns).slice(0, limit).to_pylist()
-    notes = []
-    if name == "anomalies" and (floored := floor_expected(rows)):
-        notes.append(
-            f"{floored} expected cost(s) below $0.00 shown as $0.00 and their impact as the actual cost: "
-            "a usage cost cannot be expected negative (the detector's baseline dipped below zero; the "
-            "files keep its values until the detector floors them)"
-        )
+    head, floored = (
+        floor_expected(table.slice(0, limit)) if name == "anomalies" else (table.slice(0, limit), 0)
+    )
+    rows = head.select(columns).to_pylist()
+    notes = [FLOOR_NOTE.format(n=floored)] if floored else []
     return Shown(columns, [label(c) for c in columns], rows, table.num_rows, table.num_columns, notes)

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pyarrow.parquet as pq
+import pypdf
 import pytest
 
 from finops_pipeline.clock import today_utc
@@ -132,7 +133,10 @@ def test_report_from_the_marts_reconciles_and_neutralises_hostile_tags(
     assert sources["recommendations"] == "marts.recommendations"
     files = result["files"]
     assert all(Path(f).parent == project / "reports" for f in files)
-    assert len(files) == 9 * 2 + 3
+    assert len(files) == 9 * 2 + 4  # CSV and Parquet per dataset; JSON, Excel, HTML, PDF
+    # The executive PDF, read by a PDF reader, states the period's ground-truth total on its cover.
+    cover = pypdf.PdfReader(next(f for f in files if f.endswith(".pdf"))).pages[0].extract_text()
+    assert f"${float(truth):,.2f}" in cover
     # The hostile tag values reach the files, and none un-neutralised.
     cells = list(_all_cells(files))
     assert not [(where, v) for where, v in cells if risky(v)]
@@ -173,7 +177,7 @@ def test_report_on_raw_tables_says_which_marts_are_missing(
     payload = json.loads(Path(next(f for f in result["files"] if f.endswith(".json"))).read_text())
     assert payload["datasets"]["budget_status"]["rows"] == []
     book = openpyxl.load_workbook(next(f for f in result["files"] if f.endswith(".xlsx")), read_only=True)
-    summary_notes = [r[6] for r in book["Summary"].iter_rows(values_only=True) if r and len(r) > 6 and r[6]]
+    summary_notes = [r[5] for r in book["Summary"].iter_rows(values_only=True) if r and len(r) > 5 and r[5]]
     assert any("marts.cost_anomalies" in n for n in summary_notes)
 
 
@@ -182,7 +186,7 @@ def test_report_on_raw_tables_says_which_marts_are_missing(
     [
         ({"preset": "yesterday"}, ReportError, "unknown"),
         ({"preset": "month_to_date", "start": "2026-01-01"}, ReportError, "contradict"),
-        ({"formats": "csv,pdf"}, ReportError, "unknown format pdf"),
+        ({"formats": "csv,docx"}, ReportError, "unknown format docx"),
         ({"output_dir": "../outside"}, OutputPathError, "not allowed"),
         ({"output_dir": "/tmp"}, OutputPathError, "outside the project"),
     ],

@@ -215,3 +215,32 @@ def test_excel_prints_landscape_one_page_wide_with_repeated_headers(written) -> 
         assert sheet.oddFooter.right.text == "Page &P of &N", name
     for d in data:
         assert book[d.title].print_title_rows == "$1:$1", d.title
+
+
+def test_excel_shows_a_negative_expected_usage_cost_as_zero_and_says_so(tmp_path: Path) -> None:
+    from finops_pipeline_tests.lib.reporting.test_html_chromium import _with
+
+    data = _with(
+        datasets(),
+        "anomalies",
+        {"service": ["Amazon RDS", "Credits"], "actual_usd": [10.48, -5.0],
+         "expected_usd": [-0.91, -4.0], "impact_usd": [11.39, -1.0]},
+    )  # fmt: skip
+    files, _ = write_files(
+        report_dir("r", tmp_path), "t", ("xlsx", "csv"), META, totals(data, PERIOD), data, 100, tmp_path
+    )
+    sheet = openpyxl.load_workbook(_by_suffix(files, ".xlsx")[0])["Cost anomalies"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert [(r["Actual"], r["Expected"], r["Impact"]) for r in rows] == [
+        (10.48, 0.0, 10.48),
+        (-5.0, -4.0, -1.0),
+    ]
+    summary = [
+        r
+        for r in openpyxl.load_workbook(_by_suffix(files, ".xlsx")[0])["Summary"].iter_rows(values_only=True)
+    ]
+    note = next(r[5] for r in summary if r[0] == "Cost anomalies")
+    assert note.startswith("1 expected cost(s) below $0.00 shown as $0.00")
+    with next(f for f in files if f.name.endswith("-anomalies.csv")).open(encoding="utf-8-sig") as handle:
+        assert "-0.91" in handle.read()  # the data files keep the detector's value

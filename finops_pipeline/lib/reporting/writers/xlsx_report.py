@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 from finops_pipeline.lib.reporting import mail
-from finops_pipeline.lib.reporting.columns import label
+from finops_pipeline.lib.reporting.columns import FLOOR_NOTE, floor_expected, label
 from finops_pipeline.lib.reporting.datasets import Dataset
 from finops_pipeline.lib.reporting.writers.xlsx import Cell, SheetInfo, XlsxWriter, column_letter
 from finops_pipeline.lib.reporting.writers.xlsx_charts import SheetRange, cost_trend_chart, top_services_chart
@@ -26,15 +26,15 @@ def write_xlsx(
     handle: IO[bytes], meta: dict[str, Any], figures: dict[str, Any], datasets: list[Dataset], cap: int
 ) -> dict[str, int]:
     """Write the workbook; returns the datasets whose sheet was cut at ``cap`` rows (name -> all rows)."""
+    floored = {}
     with XlsxWriter(handle, title=meta["title"]) as book:
-        infos = {
-            d.name: book.add_table(
-                sheet_name(d), d.table, d.kinds, cap, headers=[label(c) for c in d.table.column_names]
-            )
-            for d in datasets
-        }
+        infos = {}
+        for d in datasets:
+            table, floored[d.name] = floor_expected(d.table) if d.name == "anomalies" else (d.table, 0)
+            headers = [label(c) for c in d.table.column_names]
+            infos[d.name] = book.add_table(sheet_name(d), table, d.kinds, cap, headers=headers)
         _charts_sheet(book, {d.name: d for d in datasets}, infos)
-        _summary_sheet(book, meta, figures, datasets, infos, cap)
+        _summary_sheet(book, meta, figures, datasets, infos, cap, floored)
         book.set_order([SUMMARY, CHARTS])
     return {name: info.rows_total for name, info in infos.items() if info.truncated}
 
@@ -70,6 +70,7 @@ def _summary_sheet(
     datasets: list[Dataset],
     infos: dict[str, SheetInfo],
     cap: int,
+    floored: dict[str, int],
 ) -> None:
     """The figures a reader wants first, the caveats, then what each sheet holds and where all rows are."""
     caveats = [figures.get("coverage_caveat"), figures.get("spend_coverage_caveat"), meta["period_note"]]
@@ -101,8 +102,12 @@ def _summary_sheet(
                 Cell(info.rows_written, "integer"),
                 Cell(truncated),
                 Cell(d.source),
-                Cell(d.note or None),
+                Cell(" ".join(n for n in (d.note, _floor_note(floored[d.name])) if n) or None),
                 Cell(f"*-{d.name}.csv"),
             ]
         )
     book.add_cells(SUMMARY, rows, [34, 44, 14, 40, 30, 60, 30])
+
+
+def _floor_note(floored: int) -> str:
+    return FLOOR_NOTE.format(n=floored) + "." if floored else ""
