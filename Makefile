@@ -31,7 +31,7 @@ $(UV):
 
 # The workspace with its dev group: the product, the sandbox package (sandbox/, with moto), pytest, ruff.
 install: $(UV)
-	$(UV) sync --frozen --quiet --compile-bytecode
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 # The product alone (no dev group: no sandbox, no moto) in a temporary venv: imports and dg check defs.
 check-product-install: install
@@ -40,12 +40,16 @@ check-product-install: install
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# The sandbox's export lines go to its env file only (stdout dropped); DAGSTER_LOG_LEVEL=DEBUG shows
+# Dagster's whole event stream (one line per partition per asset) instead of one line per step.
+DAGSTER_LOG_LEVEL ?= INFO
 demo: install dagster-home
 	@$(FINOPS) sandbox stop >/dev/null 2>&1 || true
 	@$(FINOPS) recover-runs
-	$(FINOPS) sandbox --background
+	@$(FINOPS) sandbox --background >/dev/null
 	@set -a; source $(SANDBOX_ENV); set +a; \
-	  FINOPS_SCAN_REGIONS=$${FINOPS_SCAN_REGIONS:-$(DEMO_REGIONS)} $(PY) -m finops_pipeline.demo; status=$$?; \
+	  FINOPS_SCAN_REGIONS=$${FINOPS_SCAN_REGIONS:-$(DEMO_REGIONS)} \
+	  $(PY) -m finops_pipeline.demo --dagster-log-level $(DAGSTER_LOG_LEVEL); status=$$?; \
 	  $(FINOPS) sandbox stop; exit $$status
 
 # Under faketime (it sets FAKETIME) the suite runs serially: with libfaketime preloaded, a pytest-xdist
