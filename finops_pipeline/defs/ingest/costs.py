@@ -125,6 +125,7 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
                 round(sum(_total(s.rows) for s in segments) / len(tag_keys), 2)
             ),
             "table_rows": counted["dagster/row_count"],
+            "target": aws.run_target(),
             # Estimated days the request budget left unread this run (their stored figures stand).
             "estimated_days_not_reread": skipped,
             **call_metadata(calls),
