@@ -4,7 +4,9 @@
   from the 1st of last month (capped at last month's length), so a 10-day month-to-date is never
   compared with a whole month.
 - Last month against the month before: totals, and per day (months differ in length).
-- Top services, accounts and movers: the last 30 complete days against the 30 before.
+- Top services and accounts of last month, and movers (account × service) from the month before to
+  last month: whole calendar months, because monthly charges (tax, support, RI and Savings Plans fees)
+  post on a month's 1st, and a rolling 30-day window that holds one 1st but not the other is a false mover.
 - Untagged spend (``marts.tag_compliance_summary``), open high-severity anomalies
   (``marts.cost_anomalies``) and savings available (``marts.recommendations``) from their marts; cost
   comes from ``raw.ce_cost_daily`` and names from ``raw.aws_accounts``, for which no mart exists.
@@ -19,7 +21,6 @@ from typing import Any
 from finops_pipeline.clock import first_of_month_months_ago
 from finops_pipeline.lib.savings import total_monthly_savings
 
-WINDOW_DAYS = 30
 TOP = 5
 
 COST_SQL = (
@@ -113,7 +114,6 @@ class Overview:
     today: dt.date
     month_to_date: Comparison
     last_month: Comparison
-    last_30_days: Comparison
     top_services: list[tuple[Any, ...]] = field(default_factory=list)
     top_accounts: list[tuple[Any, ...]] = field(default_factory=list)
     movers: list[tuple[Any, ...]] = field(default_factory=list)
@@ -146,19 +146,14 @@ def month_to_date_periods(today: dt.date) -> tuple[dt.date, dt.date, dt.date, dt
 def build_overview(conn: Any, today: dt.date) -> Overview:
     """Every figure of the overview as of ``today`` (its UTC day, from ``clock.py``)."""
     month, last_month, month_before = (first_of_month_months_ago(today, n) for n in (0, 1, 2))
-    window_start = today - dt.timedelta(days=WINDOW_DAYS)
-    previous_start = window_start - dt.timedelta(days=WINDOW_DAYS)
     overview = Overview(
         today=today,
         month_to_date=compare(conn, "month to date", *month_to_date_periods(today)),
         last_month=compare(conn, "last month", last_month, month, month_before, last_month),
-        last_30_days=compare(
-            conn, f"last {WINDOW_DAYS} days", window_start, today, previous_start, window_start
-        ),
     )
-    overview.top_services = conn.execute(TOP_SERVICES_SQL, [window_start, today, TOP]).fetchall()
-    overview.top_accounts = conn.execute(TOP_ACCOUNTS_SQL, [window_start, today, TOP]).fetchall()
-    movers = {"start": window_start, "end": today, "prev_start": previous_start, "limit": TOP}
+    overview.top_services = conn.execute(TOP_SERVICES_SQL, [last_month, month, TOP]).fetchall()
+    overview.top_accounts = conn.execute(TOP_ACCOUNTS_SQL, [last_month, month, TOP]).fetchall()
+    movers = {"start": last_month, "end": month, "prev_start": month_before, "limit": TOP}
     overview.movers = conn.execute(MOVERS_SQL, movers).fetchall()
     untagged = conn.execute(UNTAGGED_SQL).fetchone()
     if untagged is not None:

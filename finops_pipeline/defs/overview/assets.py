@@ -60,10 +60,10 @@ def overview_metadata(o: Overview) -> dict[str, Any]:
         "as_of": o.today.isoformat(),
         **comparison_metadata("month_to_date", o.month_to_date),
         **comparison_metadata("last_month", o.last_month),
-        **comparison_metadata("last_30_days", o.last_30_days),
         "open_high_anomalies": len(o.open_high_anomalies),
         "open_high_anomaly_impact_usd": _usd(sum(row[4] for row in o.open_high_anomalies)),
         "savings_available_monthly_usd": _usd(o.savings_monthly_usd),
+        "top_period": f"{o.last_month.start} .. {o.last_month.end} (excl.) vs the month before",
         "top_services": _table([("service", "string"), ("cost_usd", "float")], o.top_services),
         "top_accounts": _table([*money[:2], ("cost_usd", "float")], o.top_accounts),
         "top_movers": _table(
