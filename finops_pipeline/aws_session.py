@@ -336,9 +336,7 @@ class AwsResource(dg.ConfigurableResource):
                 instance.report_engine_event(
                     f"Run target: {target}",
                     run,
-                    EngineEventData(
-                        metadata={"target": target, "endpoint": endpoint, "account_id": account}
-                    ),
+                    EngineEventData(metadata={"target": target, "endpoint": endpoint, "account_id": account}),
                 )
             self._target = target
             return target
