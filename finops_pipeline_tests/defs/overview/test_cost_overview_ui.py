@@ -45,7 +45,7 @@ def expected(database: Path, today: dt.date) -> dict[str, Any]:
     last_month = (month - dt.timedelta(days=1)).replace(day=1)
     before = (last_month - dt.timedelta(days=1)).replace(day=1)
     days = (today - month).days
-    with duckdb.connect(str(database), read_only=True) as conn:
+    with duckdb.connect(str(database), read_only=True) as conn:  # every figure read inside the block
 
         def cost(start: dt.date, end: dt.date) -> float:
             return round(float(conn.execute(COST, [start, end]).fetchone()[0]), 2)
@@ -63,16 +63,16 @@ def expected(database: Path, today: dt.date) -> dict[str, Any]:
             "DESC LIMIT 1",
             [last_month, month],
         ).fetchone()
-    return {
-        "month_to_date_days": days,
-        "month_to_date_usd": cost(month, today),
-        "month_to_date_previous_usd": cost(last_month, last_month + dt.timedelta(days=days)),
-        "last_month_usd": cost(last_month, month),
-        "last_month_previous_usd": cost(before, last_month),
-        "untagged_spend_usd": round(float(untagged), 2),
-        "savings_available_monthly_usd": round(total_monthly_savings(dict(kinds)), 2),
-        "top_account": top_account,
-    }
+        return {
+            "month_to_date_days": days,
+            "month_to_date_usd": cost(month, today),
+            "month_to_date_previous_usd": cost(last_month, last_month + dt.timedelta(days=days)),
+            "last_month_usd": cost(last_month, month),
+            "last_month_previous_usd": cost(before, last_month),
+            "untagged_spend_usd": round(float(untagged), 2),
+            "savings_available_monthly_usd": round(total_monthly_savings(dict(kinds)), 2),
+            "top_account": top_account,
+        }
 
 
 def free_port() -> int:
