@@ -18,6 +18,7 @@ IAM_PREFIX = {
     "tagging": "tag",
     "sesv2": "ses",
     "email": "ses",
+    "monitoring": "cloudwatch",  # CloudWatch signs as "monitoring"; IAM says cloudwatch:
 }
 # (IAM prefix, operation) -> IAM action, where the operation name is not the action name.
 IAM_ACTION_OVERRIDES = {
@@ -26,6 +27,8 @@ IAM_ACTION_OVERRIDES = {
     ("budgets", "DescribeBudgetPerformanceHistory"): "budgets:ViewBudget",
     ("budgets", "DescribeNotificationsForBudget"): "budgets:ViewBudget",
     ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html: ListBuckets
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
 }
 # Calls AWS answers for every authenticated principal, whatever its policies say.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})

@@ -1,11 +1,12 @@
 """The ``marts`` layer (SQL over the raw tables) and ``meta`` (what the pipeline itself did)."""
 
+from finops_pipeline.tables.inventory import FOUND_BY
 from finops_pipeline.tables.model import Column, Table
 from finops_pipeline.tables.raw import ACCOUNT_ID, MONEY, REGION, RESOURCE_ARN, SERVICE, SNAPSHOT_DATE, TAGS
 
 TAG_COMPLIANCE_RESOURCES = Table(
     "marts.tag_compliance_resources",
-    "One row per resource seen by the Tagging API or EC2 describe calls, on the latest snapshot_date.",
+    "One row per resource seen by the Tagging API or a service's own list call, on the latest snapshot_date.",
     (
         SNAPSHOT_DATE,
         RESOURCE_ARN,
@@ -14,7 +15,7 @@ TAG_COMPLIANCE_RESOURCES = Table(
         SERVICE,
         Column("resource_type", "VARCHAR", not_null=True),
         Column("resource_id", "VARCHAR"),
-        Column("found_by", "VARCHAR", "tagging_api | ec2_describe | both", not_null=True),
+        Column("found_by", "VARCHAR", " | ".join(FOUND_BY), not_null=True),
         TAGS,
         Column("missing_keys", "VARCHAR[]", not_null=True),
         Column("invalid_values", 'STRUCT("key" VARCHAR, "value" VARCHAR, reason VARCHAR)[]', not_null=True),

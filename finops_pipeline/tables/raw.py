@@ -1,5 +1,6 @@
 """The ``raw`` layer: what the AWS APIs answered, one table per source and grain."""
 
+from finops_pipeline.tables.inventory import INVENTORY_SCANS, INVENTORY_TABLES
 from finops_pipeline.tables.model import STALE_COLUMNS, Column, Scan, Table
 
 MONEY = "DECIMAL(18, 6)"
@@ -406,6 +407,7 @@ RAW_TABLES = (
     CE_FORECASTS,
     AWS_BUDGETS,
     CE_COST_ALLOCATION_TAGS,
+    *INVENTORY_TABLES,
 )
 
 # The fan-outs whose per-target outcome raw.scan_status records (finops_pipeline/lib/fan_out.py).
@@ -414,4 +416,5 @@ SCANS = (
     # each account's Organizations ListTagsForResource (a failed one leaves its tags NULL)
     Scan("aws_accounts", "organizations:account_tags", "ListTagsForResource (account tags)"),
     Scan("ec2_inventory", "ec2", "the EC2 describe calls"),
+    *INVENTORY_SCANS,
 )
