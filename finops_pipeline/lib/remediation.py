@@ -33,7 +33,11 @@ IAM_ACTION_OVERRIDES = {
 # Calls AWS answers for every authenticated principal, whatever its policies say.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
 # moto's IAM enforcement spells two actions its own way (GUIDE §5): AWS name -> moto name.
-MOTO_SPELLING = {"tag:GetResources": "tagging:GetResources", "budgets:ViewBudget": "budgets:DescribeBudgets"}
+MOTO_SPELLING = {
+    "tag:GetResources": "tagging:GetResources",
+    "budgets:ViewBudget": "budgets:DescribeBudgets",
+    "cloudwatch:GetMetricData": "monitoring:GetMetricData",  # moto checks the signing name, "monitoring"
+}
 
 ACCESS_DENIED_CODES = frozenset(
     {

@@ -80,6 +80,37 @@ INVENTORY_TABLES = (
         ),
     ),
 )
+RESOURCE_ACTIVITY = Table(
+    "raw.cloudwatch_daily_activity",
+    "CloudWatch daily values (GetMetricData, 1-day periods) of the metric each idle rule reads "
+    "(lib/idle_rules.py), per judged resource: load balancers, NAT gateways, RDS instances.",
+    (
+        _ARN,
+        _ACCOUNT,
+        _REGION,
+        Column(
+            "subject",
+            "VARCHAR",
+            "the rule's subject: application | network | nat_gateway | rds",
+            not_null=True,
+        ),
+        Column("namespace", "VARCHAR", not_null=True),
+        Column("metric_name", "VARCHAR", not_null=True),
+        Column("statistic", "VARCHAR", not_null=True),
+        Column("dimension_value", "VARCHAR", not_null=True),
+        Column("window_start", "DATE", "first UTC day asked", not_null=True),
+        Column("window_end", "DATE", "end of the window, exclusive (today)", not_null=True),
+        Column(
+            "daily", "STRUCT(day DATE, value DOUBLE)[]", "the days CloudWatch gave a datapoint", not_null=True
+        ),
+        _SCANNED_AT,
+        *STALE_COLUMNS,
+    ),
+    ("resource_arn", "metric_name"),
+    asset="resource_activity",
+    blocking=True,
+)
+INVENTORY_TABLES = (*INVENTORY_TABLES, RESOURCE_ACTIVITY)
 INVENTORY_SCANS = (
     Scan("rds_inventory", "rds", "DescribeDBInstances"),
     Scan("lambda_inventory", "lambda", "ListFunctions"),
@@ -87,6 +118,7 @@ INVENTORY_SCANS = (
     Scan("dynamodb_inventory", "dynamodb", "ListTables"),
     Scan("elbv2_inventory", "elbv2", "DescribeLoadBalancers"),
 )
+ACTIVITY_SCAN = Scan("resource_activity", "cloudwatch", "GetMetricData")
 # The raw.scan_status sources whose rows the compliance marts read: the tag scan and every list call.
 RESOURCE_SCAN_SOURCES = ("tagging", "ec2", *(scan.source for scan in INVENTORY_SCANS))
 # marts.tag_compliance_resources.found_by: which source alone saw a resource, or both.

@@ -103,7 +103,8 @@ RECOMMENDATIONS = Table(
             "kind",
             "VARCHAR",
             "reserved_instances | savings_plans | rightsizing | unattached_ebs_volume | "
-            "unassociated_elastic_ip | stopped_instance | old_snapshot",
+            "unassociated_elastic_ip | stopped_instance | old_snapshot | old_ami | idle_load_balancer | "
+            "idle_nat_gateway | idle_rds_instance",
             not_null=True,
         ),
         Column(
@@ -116,7 +117,12 @@ RECOMMENDATIONS = Table(
         Column("detail", "VARCHAR"),
         Column("estimated_monthly_savings_usd", MONEY),
         Column("estimation_method", "VARCHAR", not_null=True),
-        Column("source", "VARCHAR", "cost_explorer | ec2_inventory", not_null=True),
+        Column(
+            "source",
+            "VARCHAR",
+            "cost_explorer | ec2_inventory | resource_activity (the CloudWatch idle rules)",
+            not_null=True,
+        ),
         Column("first_seen_date", "DATE", not_null=True),
         Column(
             "stale_since", "TIMESTAMPTZ", "inventory kept from the last good scan (else NULL)", added=True

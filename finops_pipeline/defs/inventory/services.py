@@ -181,7 +181,7 @@ def scan_service(
             "accounts_scanned": len({t.account_id for t in targets}),
             "regions_scanned": len(aws.scan_regions),
             "scans_ok": statuses["ok"],
-            "scans_failed": len(outcomes) - statuses["ok"] - statuses.get("region_not_enabled", 0),
+            "scans_failed": len(outcomes) - statuses["ok"],
             **call_metadata(calls),
         }
     )

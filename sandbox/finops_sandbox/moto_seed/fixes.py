@@ -25,7 +25,9 @@ def install_moto_fixes() -> None:
     """Fix, for as long as a sandbox runs, the moto behaviours that would make it lie about AWS.
 
     - Tagging API ``GetResources``: moto lists every S3 bucket of the account in every region and leaves
-      elastic IPs out; AWS lists a bucket only in its own region and includes ``ec2:elastic-ip``.
+      elastic IPs out; AWS lists a bucket only in its own region and includes ``ec2:elastic-ip``. moto
+      also lists never-tagged load balancers (``include_untagged``); AWS lists only resources that have
+      or had tags (https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html).
     - ``GET /moto-api/data.json`` (where sent SES mail is read) fails with a 500 as soon as an RDS instance
       exists (a write-only property raises NotImplementedError) or a Lambda function does and Docker is
       absent; the fixed dump skips any attribute that cannot be read, and the backends themselves.
@@ -82,6 +84,8 @@ def install_moto_fixes() -> None:
             resource_type_filters=resource_type_filters,
             resource_arn_list=resource_arn_list,
         ):
+            if not resource.tags:
+                continue  # never tagged: invisible to GetResources (moto lists ELB v2 ones all the same)
             if (
                 resource.resource_type != "s3:bucket"
                 or _bucket_region(self, resource.arn) == self.region_name

@@ -23,6 +23,13 @@ WITH listed AS (
         'ec2_describe'
     FROM raw.ec2_addresses
     UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:natgateway', nat_gateway_id, tags, stale_since,
+        'ec2_describe'
+    FROM raw.ec2_nat_gateways
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:image', image_id, tags, stale_since, 'ec2_describe'
+    FROM raw.ec2_images
+    UNION ALL
     SELECT resource_arn, account_id, region, 'rds', 'rds:db', resource_id, tags, stale_since, 'rds_describe'
     FROM raw.rds_db_instances
     UNION ALL
