@@ -77,6 +77,10 @@ def _forget(p: _Place, row: dict[str, Any]) -> None:
 def add_idle_resources(p: _Place) -> list[dict[str, Any]]:
     """The workload-region's load balancers, NAT gateways (``p.nat_gateways``) and AMIs, after the rest."""
     first = len(p.rows)
+    if p.acct.idx == 0:  # the management account: one load balancer (its billing portal), nothing else
+        kind = "elasticloadbalancing:loadbalancer"
+        p.add(kind, _load_balancer(p, p.index(kind)))
+        return p.rows[first:]
     lbs = p.rng.choice((0, 1, 1, 2) if p.wl.tier != "sandbox" else (0, 0, 1))
     for _ in range(lbs):
         kind = "elasticloadbalancing:loadbalancer"

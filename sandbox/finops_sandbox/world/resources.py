@@ -531,7 +531,7 @@ def build_resources(
                 rows = _offer_twins(twin_place)
                 if emit:
                     resources.extend(rows)
-            if emit and acct.idx != 0:
+            if emit:
                 resources.extend(_idle_places(window.seed, places))
     return resources
 
