@@ -26,7 +26,13 @@ NOT_SERVED = {("support", "DescribeTrustedAdvisorChecks")}
 # Called in member accounts through the scan role (the management account holds few resources).
 MEMBER_SCOPED = {"ec2", "resourcegroupstaggingapi", "rds", "lambda", "s3", "dynamodb", "elbv2", "cloudwatch"}
 # boto3 method names several services share whose call in the pipeline is the other service's.
-NOT_CALLED = {("ce", "ListTagsForResource"), ("budgets", "ListTagsForResource")}
+NOT_CALLED = {
+    ("ce", "ListTagsForResource"),
+    ("budgets", "ListTagsForResource"),
+    ("rds", "ListTagsForResource"),
+    ("cloudwatch", "ListTagsForResource"),
+    ("lambda", "ListTags"),
+}
 
 
 def params_member(sandbox: Any) -> str:

@@ -164,6 +164,9 @@ class _Seeder:
         """An own AMI (DescribeImages Owners=self); moto adds its 15 GiB root snapshot, as AWS would."""
         backend = self._ec2_backend(row)
         image = backend.register_image(name=row["name"], description=f"{row['name']} build")
+        # EBS-backed, as its root snapshot says: moto's "standard" is no RootDeviceType AWS sends (ebs |
+        # instance-store, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html).
+        image.root_device_type = "ebs"
         if row["created_at"] is not None:
             image.creation_date = naive_utc(row["created_at"])
         if tags:
