@@ -286,6 +286,7 @@ REMOVALS = [
     ("member", "rds:DescribeDBInstances", ["rds_inventory"]),
     ("member", "s3:ListAllMyBuckets", ["s3_inventory"]),
     ("member", "cloudwatch:GetMetricData", ["resource_activity"]),
+    ("member", "lambda:ListFunctions", ["lambda_inventory"]),
 ]
 
 
