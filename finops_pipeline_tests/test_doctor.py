@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from finops_pipeline.doctor_probes import SERVICE_PROBES
-
 from finops_pipeline.cli import main as finops_main
 from finops_pipeline.doctor import diagnose_credentials
+from finops_pipeline.doctor_probes import SERVICE_PROBES
 from finops_pipeline_tests.conftest import finops_cli, set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import SANDBOX_REGIONS
 from finops_sandbox.faults import Faults
