@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from finops_pipeline.clock import utc_now
 from finops_pipeline.lib.remediation import REFUSAL_FIXES, denied_action, error_kind
 
 SES_SIMULATOR = "success@simulator.amazonses.com"
@@ -142,6 +143,33 @@ EC2_PROBES: list[tuple[str, Callable[[Any], Any]]] = [
     ("ec2:DescribeVolumes", lambda ec2: ec2.describe_volumes(MaxResults=5)),
     ("ec2:DescribeSnapshots", lambda ec2: ec2.describe_snapshots(OwnerIds=["self"], MaxResults=5)),
     ("ec2:DescribeAddresses", lambda ec2: ec2.describe_addresses()),
+    ("ec2:DescribeNatGateways", lambda ec2: ec2.describe_nat_gateways(MaxResults=5)),
+    ("ec2:DescribeImages", lambda ec2: ec2.describe_images(Owners=["self"], MaxResults=5)),
+]
+
+
+def _metric_probe(cloudwatch: Any) -> Any:
+    """One query over the last hour: enough to be authorised, nothing to read."""
+    end = utc_now().replace(minute=0, second=0, microsecond=0)
+    metric = {"Namespace": "AWS/NATGateway", "MetricName": "BytesOutToDestination"}
+    query = {"Id": "probe", "MetricStat": {"Metric": metric, "Period": 3600, "Stat": "Sum"}}
+    return cloudwatch.get_metric_data(
+        MetricDataQueries=[query], StartTime=end - dt.timedelta(hours=1), EndTime=end
+    )
+
+
+# The other list calls of the complete inventory and the idle rules' metrics: (action, boto3 service, call).
+SERVICE_PROBES: list[tuple[str, str, Callable[[Any], Any]]] = [
+    ("rds:DescribeDBInstances", "rds", lambda rds: rds.describe_db_instances(MaxRecords=20)),
+    ("lambda:ListFunctions", "lambda", lambda client: client.list_functions(MaxItems=1)),
+    ("s3:ListAllMyBuckets", "s3", lambda s3: s3.list_buckets(MaxBuckets=1)),
+    ("dynamodb:ListTables", "dynamodb", lambda client: client.list_tables(Limit=1)),
+    (
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elbv2",
+        lambda client: client.describe_load_balancers(PageSize=1),
+    ),
+    ("cloudwatch:GetMetricData", "cloudwatch", _metric_probe),
 ]
 ORGANIZATIONS_PROBES: list[tuple[str, bool]] = [
     ("organizations:DescribeOrganization", True),
@@ -157,7 +185,7 @@ def probe_actions(settings: Any) -> set[str]:
     """Every action the doctor probes for these settings (tests compare it with ``iam/``)."""
     actions = {a for a, _, _ in ce_probes(dt.date(2026, 1, 2))} | {"tag:GetResources", "budgets:ViewBudget"}
     actions |= {TAG_ACTIVATION_ACTION, BACKFILL_HISTORY_ACTION}
-    actions |= {a for a, _ in EC2_PROBES}
+    actions |= {a for a, _ in EC2_PROBES} | {a for a, _, _ in SERVICE_PROBES}
     if not settings.single_account_mode:
         actions |= {a for a, _ in ORGANIZATIONS_PROBES} | {"sts:AssumeRole"}
     if getattr(settings, "ses_enabled", False):
@@ -239,6 +267,9 @@ def member_checks(aws: Any, account_id: str, region: str) -> list[Check]:
     ec2 = aws.client("ec2", region=region, account_id=account_id)
     for action, call in EC2_PROBES:
         probe(checks, "member_role", action, False, lambda c=call: c(ec2), account_id, region)
+    for action, service, call in SERVICE_PROBES:
+        client = aws.client(service, region=region, account_id=account_id)
+        probe(checks, "member_role", action, False, lambda c=call, k=client: c(k), account_id, region)
     return checks
 
 
@@ -258,6 +289,9 @@ def caller_checks(aws: Any, settings: Any, checks: list[Check], caller: str) -> 
     ec2 = aws.client("ec2", region=settings.aws_region)
     for action, call in EC2_PROBES:
         probe(checks, "ec2", action, False, lambda c=call: c(ec2), caller, settings.aws_region)
+    for action, service, call in SERVICE_PROBES:
+        client = aws.client(service, region=settings.aws_region)
+        probe(checks, "inventory", action, False, lambda c=call, k=client: c(k), caller, settings.aws_region)
     budgets = aws.client("budgets")
     probe(
         checks,

@@ -24,9 +24,15 @@ from finops_sandbox.shape_check import check_output
 # Not served by the sandbox, with why: the doctor's optional probe (support plans only; Trusted Advisor).
 NOT_SERVED = {("support", "DescribeTrustedAdvisorChecks")}
 # Called in member accounts through the scan role (the management account holds few resources).
-MEMBER_SCOPED = {"ec2", "resourcegroupstaggingapi"}
+MEMBER_SCOPED = {"ec2", "resourcegroupstaggingapi", "rds", "lambda", "s3", "dynamodb", "elbv2", "cloudwatch"}
 # boto3 method names several services share whose call in the pipeline is the other service's.
-NOT_CALLED = {("ce", "ListTagsForResource"), ("budgets", "ListTagsForResource")}
+NOT_CALLED = {
+    ("ce", "ListTagsForResource"),
+    ("budgets", "ListTagsForResource"),
+    ("rds", "ListTagsForResource"),
+    ("cloudwatch", "ListTagsForResource"),
+    ("lambda", "ListTags"),
+}
 
 
 def params_member(sandbox: Any) -> str:
@@ -117,6 +123,27 @@ def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
         ("ec2", "DescribeVolumes"): {},
         ("ec2", "DescribeSnapshots"): {"OwnerIds": ["self"]},
         ("ec2", "DescribeAddresses"): {},
+        ("ec2", "DescribeNatGateways"): {"MaxResults": 1000},
+        ("ec2", "DescribeImages"): {"Owners": ["self"], "MaxResults": 1000},
+        ("rds", "DescribeDBInstances"): {"MaxRecords": 100},
+        ("lambda", "ListFunctions"): {"MaxItems": 50},
+        ("s3", "ListBuckets"): {"BucketRegion": _busiest_region(sandbox, member)},
+        ("dynamodb", "ListTables"): {"Limit": 100},
+        ("elbv2", "DescribeLoadBalancers"): {"PageSize": 400},
+        ("cloudwatch", "GetMetricData"): {
+            "MetricDataQueries": [
+                {
+                    "Id": "q0",
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/RDS", "MetricName": "DatabaseConnections"},
+                        "Period": 86400,
+                        "Stat": "Maximum",
+                    },
+                }
+            ],
+            "StartTime": dt.datetime.combine(end - dt.timedelta(days=7), dt.time(0), dt.UTC),
+            "EndTime": dt.datetime.combine(end, dt.time(0), dt.UTC),
+        },
         ("ses", "SendRawEmail"): {"RawMessage": {"Data": mail.as_bytes()}},
     }
 

@@ -21,9 +21,16 @@ import pytest
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 from finops_sandbox.faults import Faults
 
+LIST_SOURCES = ("rds", "lambda", "s3", "dynamodb", "elbv2", "cloudwatch")
 SELECTION = (
     "tagged_resources",
     "ec2_inventory",
+    "rds_inventory",
+    "lambda_inventory",
+    "s3_inventory",
+    "dynamodb_inventory",
+    "elbv2_inventory",
+    "resource_activity",
     "tag_compliance_resources",
     "tag_compliance_summary",
     "recommendations",
@@ -36,7 +43,7 @@ FROM marts.tag_compliance_summary WHERE dimension = 'overall'
 """
 WASTE_SQL = """
 SELECT count(*), sum(estimated_monthly_savings_usd), count(*) FILTER (WHERE stale_since IS NOT NULL)
-FROM marts.recommendations WHERE source = 'ec2_inventory'
+FROM marts.recommendations WHERE source <> 'cost_explorer'
 """
 
 
@@ -100,6 +107,15 @@ def test_denied_accounts_and_a_region_not_enabled_keep_totals_and_say_so(
         0,
     )
     assert (after["regions_complete"], after["regions_stale"], after["regions_missing"]) == (0, 3, 0)
+    with duckdb.connect(str(good_run), read_only=True) as conn:
+        labelled = conn.execute(
+            "SELECT source, account_id, count(*) FROM raw.scan_status "
+            "WHERE list_contains(?, source) AND status = 'access_denied' GROUP BY ALL",
+            [list(LIST_SOURCES)],
+        ).fetchall()
+    # every list call and the CloudWatch read of a denied account: labelled access_denied in both regions
+    # still enabled (eu-west-1, not enabled, has its own status)
+    assert sorted(labelled) == sorted((s, a, 2) for s in LIST_SOURCES for a in denied)
     assert waste_after[0] == waste_before[0]  # no waste recommendation vanished
     assert waste_after[1] >= waste_before[1]  # savings are not smaller
     assert waste_after[2] > 0

@@ -11,6 +11,7 @@ import pytest
 
 from finops_pipeline.cli import main as finops_main
 from finops_pipeline.doctor import diagnose_credentials
+from finops_pipeline.doctor_probes import SERVICE_PROBES
 from finops_pipeline_tests.conftest import finops_cli, set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import SANDBOX_REGIONS
 from finops_sandbox.faults import Faults
@@ -63,10 +64,12 @@ def test_all_granted(sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch,
         "organizations",
         "tagging",
         "ec2",
+        "inventory",  # the other services' list calls and CloudWatch GetMetricData
         "budgets",
         "member_role",
     }
     assert all(area["status"] == "ok" for area in report["permissions"].values())
+    assert set(report["permissions"]["inventory"]["actions"]) == {a for a, _, _ in SERVICE_PROBES}
     assert set(report["permissions"]["cost_explorer"]["actions"]) == CE_ACTIONS
     member = report["permissions"]["member_role"]
     assert member["accounts_probed"] == member["accounts_ok"] == len(_member_accounts(sandbox))

@@ -283,6 +283,10 @@ REMOVALS = [
     ("central", "sts:AssumeRole", ["tagged_resources"]),
     ("member", "tag:GetResources", ["tagged_resources"]),
     ("member", "ec2:DescribeVolumes", ["ec2_inventory"]),
+    ("member", "rds:DescribeDBInstances", ["rds_inventory"]),
+    ("member", "s3:ListAllMyBuckets", ["s3_inventory"]),
+    ("member", "cloudwatch:GetMetricData", ["resource_activity"]),
+    ("member", "lambda:ListFunctions", ["lambda_inventory"]),
 ]
 
 

@@ -18,6 +18,7 @@ IAM_PREFIX = {
     "tagging": "tag",
     "sesv2": "ses",
     "email": "ses",
+    "monitoring": "cloudwatch",  # CloudWatch signs as "monitoring"; IAM says cloudwatch:
 }
 # (IAM prefix, operation) -> IAM action, where the operation name is not the action name.
 IAM_ACTION_OVERRIDES = {
@@ -26,11 +27,17 @@ IAM_ACTION_OVERRIDES = {
     ("budgets", "DescribeBudgetPerformanceHistory"): "budgets:ViewBudget",
     ("budgets", "DescribeNotificationsForBudget"): "budgets:ViewBudget",
     ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html: ListBuckets
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
 }
 # Calls AWS answers for every authenticated principal, whatever its policies say.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
 # moto's IAM enforcement spells two actions its own way (GUIDE §5): AWS name -> moto name.
-MOTO_SPELLING = {"tag:GetResources": "tagging:GetResources", "budgets:ViewBudget": "budgets:DescribeBudgets"}
+MOTO_SPELLING = {
+    "tag:GetResources": "tagging:GetResources",
+    "budgets:ViewBudget": "budgets:DescribeBudgets",
+    "cloudwatch:GetMetricData": "monitoring:GetMetricData",  # moto checks the signing name, "monitoring"
+}
 
 ACCESS_DENIED_CODES = frozenset(
     {

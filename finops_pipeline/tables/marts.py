@@ -1,11 +1,12 @@
 """The ``marts`` layer (SQL over the raw tables) and ``meta`` (what the pipeline itself did)."""
 
+from finops_pipeline.tables.inventory import FOUND_BY
 from finops_pipeline.tables.model import Column, Table
 from finops_pipeline.tables.raw import ACCOUNT_ID, MONEY, REGION, RESOURCE_ARN, SERVICE, SNAPSHOT_DATE, TAGS
 
 TAG_COMPLIANCE_RESOURCES = Table(
     "marts.tag_compliance_resources",
-    "One row per resource seen by the Tagging API or EC2 describe calls, on the latest snapshot_date.",
+    "One row per resource seen by the Tagging API or a service's own list call, on the latest snapshot_date.",
     (
         SNAPSHOT_DATE,
         RESOURCE_ARN,
@@ -14,7 +15,7 @@ TAG_COMPLIANCE_RESOURCES = Table(
         SERVICE,
         Column("resource_type", "VARCHAR", not_null=True),
         Column("resource_id", "VARCHAR"),
-        Column("found_by", "VARCHAR", "tagging_api | ec2_describe | both", not_null=True),
+        Column("found_by", "VARCHAR", " | ".join(FOUND_BY), not_null=True),
         TAGS,
         Column("missing_keys", "VARCHAR[]", not_null=True),
         Column("invalid_values", 'STRUCT("key" VARCHAR, "value" VARCHAR, reason VARCHAR)[]', not_null=True),
@@ -102,7 +103,8 @@ RECOMMENDATIONS = Table(
             "kind",
             "VARCHAR",
             "reserved_instances | savings_plans | rightsizing | unattached_ebs_volume | "
-            "unassociated_elastic_ip | stopped_instance | old_snapshot",
+            "unassociated_elastic_ip | stopped_instance | old_snapshot | old_ami | idle_load_balancer | "
+            "idle_nat_gateway | idle_rds_instance",
             not_null=True,
         ),
         Column(
@@ -115,7 +117,12 @@ RECOMMENDATIONS = Table(
         Column("detail", "VARCHAR"),
         Column("estimated_monthly_savings_usd", MONEY),
         Column("estimation_method", "VARCHAR", not_null=True),
-        Column("source", "VARCHAR", "cost_explorer | ec2_inventory", not_null=True),
+        Column(
+            "source",
+            "VARCHAR",
+            "cost_explorer | ec2_inventory | resource_activity (the CloudWatch idle rules)",
+            not_null=True,
+        ),
         Column("first_seen_date", "DATE", not_null=True),
         Column(
             "stale_since", "TIMESTAMPTZ", "inventory kept from the last good scan (else NULL)", added=True

@@ -1,5 +1,6 @@
 """The ``raw`` layer: what the AWS APIs answered, one table per source and grain."""
 
+from finops_pipeline.tables.inventory import ACTIVITY_SCAN, INVENTORY_SCANS, INVENTORY_TABLES
 from finops_pipeline.tables.model import STALE_COLUMNS, Column, Scan, Table
 
 MONEY = "DECIMAL(18, 6)"
@@ -320,6 +321,30 @@ EC2_TABLES = (
             Column("network_interface_id", "VARCHAR"),
         ),
     ),
+    ec2_table(
+        "nat_gateways",
+        "NAT gateways of every account × scan region (deleted ones left out).",
+        (
+            Column("nat_gateway_id", "VARCHAR", not_null=True),
+            Column("state", "VARCHAR", "pending | available | failed"),
+            Column("connectivity_type", "VARCHAR", "public | private"),
+            Column("vpc_id", "VARCHAR"),
+            Column("subnet_id", "VARCHAR"),
+            Column("create_time", "TIMESTAMPTZ"),
+        ),
+    ),
+    ec2_table(
+        "images",
+        "AMIs owned by the account (DescribeImages Owners=['self']) with the EBS snapshots backing them.",
+        (
+            Column("image_id", "VARCHAR", not_null=True),
+            Column("name", "VARCHAR"),
+            Column("state", "VARCHAR"),
+            Column("creation_date", "TIMESTAMPTZ"),
+            Column("snapshot_ids", "VARCHAR[]", "the snapshots of its EBS block device mappings"),
+            Column("snapshot_size_gb", "DOUBLE", "sum of their VolumeSize"),
+        ),
+    ),
 )
 CE_FORECASTS = Table(
     "raw.ce_forecasts",
@@ -406,6 +431,7 @@ RAW_TABLES = (
     CE_FORECASTS,
     AWS_BUDGETS,
     CE_COST_ALLOCATION_TAGS,
+    *INVENTORY_TABLES,
 )
 
 # The fan-outs whose per-target outcome raw.scan_status records (finops_pipeline/lib/fan_out.py).
@@ -414,4 +440,6 @@ SCANS = (
     # each account's Organizations ListTagsForResource (a failed one leaves its tags NULL)
     Scan("aws_accounts", "organizations:account_tags", "ListTagsForResource (account tags)"),
     Scan("ec2_inventory", "ec2", "the EC2 describe calls"),
+    *INVENTORY_SCANS,
+    ACTIVITY_SCAN,
 )

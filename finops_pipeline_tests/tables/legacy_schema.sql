@@ -487,3 +487,141 @@ CREATE TABLE IF NOT EXISTS marts.cost_anomalies (
     first_seen_at           TIMESTAMPTZ NOT NULL,
     computed_at             TIMESTAMPTZ NOT NULL
 );
+
+-- The complete inventory and the idle rules' CloudWatch activity (issue #16).
+
+CREATE TABLE IF NOT EXISTS raw.ec2_nat_gateways (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    nat_gateway_id VARCHAR NOT NULL,
+    state VARCHAR,
+    connectivity_type VARCHAR,
+    vpc_id VARCHAR,
+    subnet_id VARCHAR,
+    create_time TIMESTAMPTZ,
+    tags JSON NOT NULL,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.ec2_nat_gateways ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ec2_nat_gateways ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.ec2_images (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    image_id VARCHAR NOT NULL,
+    name VARCHAR,
+    state VARCHAR,
+    creation_date TIMESTAMPTZ,
+    snapshot_ids VARCHAR[],
+    snapshot_size_gb DOUBLE,
+    tags JSON NOT NULL,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.ec2_images ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.ec2_images ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.rds_db_instances (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    resource_id VARCHAR NOT NULL,
+    db_instance_class VARCHAR,
+    engine VARCHAR,
+    status VARCHAR,
+    multi_az BOOLEAN,
+    allocated_storage_gb DOUBLE,
+    storage_type VARCHAR,
+    create_time TIMESTAMPTZ,
+    tags JSON,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.rds_db_instances ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.rds_db_instances ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.lambda_functions (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    resource_id VARCHAR NOT NULL,
+    runtime VARCHAR,
+    memory_mb BIGINT,
+    last_modified VARCHAR,
+    tags JSON,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.lambda_functions ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.lambda_functions ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.s3_buckets (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    resource_id VARCHAR NOT NULL,
+    creation_date TIMESTAMPTZ,
+    tags JSON,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.s3_buckets ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.s3_buckets ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.dynamodb_tables (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    resource_id VARCHAR NOT NULL,
+    tags JSON,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.dynamodb_tables ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.dynamodb_tables ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.elbv2_load_balancers (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    resource_id VARCHAR NOT NULL,
+    name VARCHAR,
+    type VARCHAR,
+    scheme VARCHAR,
+    state VARCHAR,
+    created_time TIMESTAMPTZ,
+    tags JSON,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.elbv2_load_balancers ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.elbv2_load_balancers ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+CREATE TABLE IF NOT EXISTS raw.cloudwatch_daily_activity (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    subject VARCHAR NOT NULL,
+    namespace VARCHAR NOT NULL,
+    metric_name VARCHAR NOT NULL,
+    statistic VARCHAR NOT NULL,
+    dimension_value VARCHAR NOT NULL,
+    window_start DATE NOT NULL,
+    window_end DATE NOT NULL,
+    daily STRUCT(day DATE, value DOUBLE)[] NOT NULL,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.cloudwatch_daily_activity ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.cloudwatch_daily_activity ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;

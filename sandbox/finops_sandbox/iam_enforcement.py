@@ -5,8 +5,9 @@ moto enforces IAM once ``POST /moto-api/reset-auth`` (body: the number of reques
 
 - Cost Explorer is served by this project's emulator, which moto never sees: its calls are checked against
   the caller's IAM policies with moto's own evaluator (``ce:<Operation>``), as AWS does.
-- moto answers AccessDenied of JSON-protocol services (Organizations, Tagging, Budgets, Support) in XML, which
-  botocore cannot parse into an error code; those answers are rewritten to the JSON AWS sends.
+- moto answers AccessDenied of JSON-protocol services (Organizations, Tagging, Budgets, Support, and Lambda's
+  REST-JSON) in XML, which botocore cannot parse into an error code; those answers are rewritten to the
+  JSON AWS sends.
 
 Only the sandbox imports this module. moto's state (and so enforcement) is process-global.
 """
@@ -79,7 +80,8 @@ def enforce(
     environ: dict[str, Any], start_response: Callable[..., Any], app: Callable[..., Iterable[bytes]]
 ) -> Iterable[bytes]:
     """Serve one request while enforcement is on: CE authorised here, moto's XML denials made JSON."""
-    is_json = bool(environ.get("HTTP_X_AMZ_TARGET"))
+    rest_json = call_info(environ).service == "lambda"  # REST-JSON: JSON errors without X-Amz-Target
+    is_json = bool(environ.get("HTTP_X_AMZ_TARGET")) or rest_json
     if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX):
         refusal = authorize_cost_explorer(environ)
         if refusal is not None:
@@ -108,7 +110,10 @@ def enforce(
         code = _xml_field(body, _XML_CODE_START, _XML_CODE_END)
         message = _xml_field(body, _XML_MESSAGE_START, _XML_MESSAGE_END)
         code = "AccessDeniedException" if code == "AccessDenied" else code
-        status, headers, body = error_response(call_info(environ), environ, 400, code, message)
+        # Lambda answers AccessDeniedException with 403, the JSON-protocol services with 400.
+        status, headers, body = error_response(
+            call_info(environ), environ, 403 if rest_json else 400, code, message
+        )
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body]
     start_response(status, captured["headers"])

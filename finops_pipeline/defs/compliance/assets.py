@@ -14,6 +14,7 @@ from finops_pipeline.defs.compliance.marts import (
     write_tag_compliance_summary,
 )
 from finops_pipeline.lib.markdown import md_table
+from finops_pipeline.tables.inventory import FOUND_BY, INVENTORY_SCANS
 from finops_pipeline.warehouse import WarehouseResource
 
 WORST_RESOURCES_SQL = """
@@ -68,7 +69,7 @@ RESOURCE_HEADERS = [
     kinds={"duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=["tagged_resources", "ec2_inventory"],
+    deps=["tagged_resources", "ec2_inventory", *(scan.asset for scan in INVENTORY_SCANS)],
     description="One row per resource: missing keys, invalid values, case variants, compliance status.",
     metadata=tables.definition_metadata("tag_compliance_resources"),
 )
@@ -106,10 +107,7 @@ def tag_compliance_resources(
                 for name in ("compliant", "non_compliant", "exempt", "unknown")
             },
             **pct("compliance_pct", 100.0 * status.get("compliant", 0) / evaluated if evaluated else None),
-            **{
-                f"found_by_{name}": int(found.get(name, 0))
-                for name in ("tagging_api", "ec2_describe", "both")
-            },
+            **{f"found_by_{name}": int(found.get(name, 0)) for name in FOUND_BY},
             "resources_per_type": dg.MetadataValue.md(
                 md_table(["resource type", "resources", "compliant"], per_type)
             ),
@@ -243,7 +241,7 @@ def spend_coverage_meets_threshold(
 @dg.asset_check(
     asset="tag_compliance_summary",
     name="every_account_evaluated",
-    description="Every account's tag and EC2 scans answered; others are unknown, not compliant.",
+    description="Every account's tag scan and list calls answered; others are unknown, not compliant.",
 )
 def every_account_evaluated(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:

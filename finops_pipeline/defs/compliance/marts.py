@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 
 from finops_pipeline.lib.tag_rules import TagRules
+from finops_pipeline.tables.inventory import RESOURCE_SCAN_SOURCES
 from finops_pipeline.warehouse import transaction
 
 SPEND_WINDOW_DAYS = 30
@@ -60,6 +61,7 @@ def write_tag_compliance_resources(
         "pointers": [json_pointer(key) for key in rules.required_keys],
         "allowed": [_listed(rules.allowed_for(key)) for key in rules.required_keys],
         "allowed_lower": [_listed(rules.allowed_for(key), lower=True) for key in rules.required_keys],
+        "scan_sources": list(RESOURCE_SCAN_SOURCES),
     }
     with transaction(conn):
         conn.execute("DELETE FROM marts.tag_compliance_resources")
@@ -75,7 +77,11 @@ def write_tag_compliance_summary(
 ) -> int:
     """Replace the summary rows of ``snapshot_date`` (earlier days stay: the trend)."""
     register_rules(conn, rules)
-    params = {"snapshot_date": snapshot_date, "window_days": window_days}
+    params = {
+        "snapshot_date": snapshot_date,
+        "window_days": window_days,
+        "scan_sources": list(RESOURCE_SCAN_SOURCES),
+    }
     with transaction(conn):
         conn.execute("DELETE FROM marts.tag_compliance_summary WHERE snapshot_date = ?", [snapshot_date])
         conn.execute(f"INSERT INTO marts.tag_compliance_summary BY NAME {SUMMARY_SQL}", params)

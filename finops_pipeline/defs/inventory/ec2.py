@@ -1,4 +1,5 @@
-"""``ec2_inventory``: EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region.
+"""``ec2_inventory``: EC2 instances, volumes, own snapshots and AMIs, elastic IPs and NAT gateways of every
+account × scan region.
 
 The Tagging API only lists resources that have (or had) tags; these describe calls see every EC2 resource,
 tagged or not, and give the states the waste recommendations need (unattached, unassociated, stopped).
@@ -32,7 +33,7 @@ from finops_pipeline.tables.model import STALE_COLUMNS
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
 SOURCE = "ec2"
-KINDS = ("instances", "volumes", "snapshots", "addresses")
+KINDS = ("instances", "volumes", "snapshots", "addresses", "nat_gateways", "images")
 TABLES = {kind: f"raw.ec2_{kind}" for kind in KINDS}
 # What a scan writes: every column but the stale marks, which replace_scanned_rows sets on kept rows.
 SCHEMAS = {
@@ -153,18 +154,68 @@ def _addresses(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
     ]
 
 
+def _nat_gateways(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
+    """DescribeNatGateways, 1000 a page (its maximum); deleted gateways stay listed about an hour
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNatGateways.html): not kept."""
+    return [
+        {
+            "resource_arn": _arn(target, "natgateway", n["NatGatewayId"]),
+            "nat_gateway_id": n["NatGatewayId"],
+            "state": n.get("State"),
+            "connectivity_type": n.get("ConnectivityType"),
+            "vpc_id": n.get("VpcId"),
+            "subnet_id": n.get("SubnetId"),
+            "create_time": _utc(n.get("CreateTime")),
+            "tags": _tags(n),
+        }
+        for n in _paginate(ec2, "describe_nat_gateways", "NatGateways", PaginationConfig={"PageSize": 1000})
+        if n.get("State") not in ("deleting", "deleted")
+    ]
+
+
+def _images(ec2: Any, target: ScanTarget) -> list[dict[str, Any]]:
+    """DescribeImages of the account's own AMIs (Owners=['self']), with the EBS snapshots that back them
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html)."""
+    return [
+        {
+            "resource_arn": _arn(target, "image", i["ImageId"]),
+            "image_id": i["ImageId"],
+            "name": i.get("Name"),
+            "state": i.get("State"),
+            "creation_date": _iso(i.get("CreationDate")),
+            "snapshot_ids": [m["Ebs"]["SnapshotId"] for m in _ebs(i) if m["Ebs"].get("SnapshotId")],
+            "snapshot_size_gb": float(sum(m["Ebs"].get("VolumeSize") or 0 for m in _ebs(i))),
+            "tags": _tags(i),
+        }
+        for i in _paginate(
+            ec2, "describe_images", "Images", Owners=["self"], PaginationConfig={"PageSize": 1000}
+        )
+    ]
+
+
+def _ebs(image: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in image.get("BlockDeviceMappings") or [] if m.get("Ebs")]
+
+
+def _iso(value: str | None) -> dt.datetime | None:
+    """DescribeImages gives CreationDate as an ISO 8601 string ("2024-05-01T09:00:00.000Z")."""
+    return None if not value else dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
 # table kind -> (the operation AWS names in errors and IAM, the reader of its rows)
 OPERATIONS: dict[str, tuple[str, Callable[[Any, ScanTarget], list[dict[str, Any]]]]] = {
     "instances": ("DescribeInstances", _instances),
     "volumes": ("DescribeVolumes", _volumes),
     "snapshots": ("DescribeSnapshots", _snapshots),
     "addresses": ("DescribeAddresses", _addresses),
+    "nat_gateways": ("DescribeNatGateways", _nat_gateways),
+    "images": ("DescribeImages", _images),
 }
 STATUS_ORDER = ("access_denied", "error", "throttled")  # the status row takes the first one present
 
 
 def scan_account_region(aws: AwsResource, target: ScanTarget) -> dict[str, ScanOutcome]:
-    """The four describe calls (paginated) in one account × region, each with its own outcome.
+    """The describe calls (paginated) in one account × region, each with its own outcome.
 
     Building the client assumes the member role: a denial there raises and fails the whole target.
     """
@@ -204,7 +255,8 @@ def per_operation(outcomes: list[ScanOutcome]) -> tuple[dict[str, list[ScanOutco
     owners=["team:finops"],
     pool="duckdb",
     deps=["aws_accounts"],
-    description="EC2 instances, volumes, own snapshots and elastic IPs of every account × scan region; "
+    description="EC2 instances, volumes, own snapshots and AMIs, elastic IPs and NAT gateways of every "
+    "account × scan region; "
     "a failed account × region × operation keeps its last good rows, marked stale.",
     metadata={**definition_metadata("ec2_inventory"), "tables": ", ".join(TABLES.values())},
 )

@@ -27,10 +27,11 @@ LIMIT 10
     kinds={"duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=["ce_recommendations", "ec2_inventory"],
+    deps=["ce_recommendations", "ec2_inventory", "rds_inventory", "elbv2_inventory", "resource_activity"],
     description=(
-        "Every way to save: RI / Savings Plans / rightsizing from Cost Explorer and EC2 waste "
-        "(unattached volumes, idle IPs, stopped instances, old snapshots), in monthly USD."
+        "Every way to save: RI / Savings Plans / rightsizing from Cost Explorer and waste (unattached "
+        "volumes, idle IPs, stopped instances, old snapshots and AMIs, idle load balancers, NAT gateways and "
+        "databases), in monthly USD."
     ),
     metadata=tables.definition_metadata("recommendations"),
 )

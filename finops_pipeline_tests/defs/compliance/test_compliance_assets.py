@@ -16,6 +16,12 @@ from finops_sandbox.faults import Faults
 SELECTION = (
     "tagged_resources",
     "ec2_inventory",
+    "rds_inventory",
+    "lambda_inventory",
+    "s3_inventory",
+    "dynamodb_inventory",
+    "elbv2_inventory",
+    "resource_activity",
     "tag_compliance_resources",
     "tag_compliance_summary",
     "recommendations",
@@ -72,24 +78,27 @@ def test_denied_account_is_unknown_and_checks_warn(
             [denied, denied],
         ).fetchall()[0]
     assert scans == [
+        ("cloudwatch", "access_denied", 3),
+        ("dynamodb", "access_denied", 3),
         ("ec2", "access_denied", 3),
+        ("elbv2", "access_denied", 3),
+        ("lambda", "access_denied", 3),
         ("organizations:account_tags", "ok", 1),  # its tags are read from the management account
+        ("rds", "access_denied", 3),
+        ("s3", "access_denied", 3),
         ("tagging", "access_denied", 3),
     ]
-    every = [
-        r
-        for r in sandbox.world.resources.to_pylist()
-        if r["resource_type"].startswith("ec2:") or not r["never_tagged"]
-    ]
+    every = sandbox.world.resources.to_pylist()  # every service's list call sees never-tagged ones too
+    failed_scans = 3 * 7  # the tag scan and six list sources (EC2, RDS, Lambda, S3, DynamoDB, ELB v2)
     visible = [r for r in every if r["account_id"] != denied]
     kept = len(every) - len(visible)  # the denied account's resources, from the good run before
     assert kept > 0
     assert in_mart == [("unknown", kept, kept)]
     total, evaluated, pct, failed, status, spend, unknown, targets_stale = account_row[0]
-    assert (total, evaluated, pct, failed, status) == (kept, 0, None, 6, "unknown")
+    assert (total, evaluated, pct, failed, status) == (kept, 0, None, failed_scans, "unknown")
     assert (unknown, targets_stale) == (kept, 3)
     assert spend > 0  # Cost Explorer still sees the account's spend
-    assert overall[4:6] == (6, "partial")
+    assert overall[4:6] == (failed_scans, "partial")
     assert overall[6:] == (len(every), kept, 1, sum(a["status"] == "ACTIVE" for a in accounts) - 1)
 
     compliant = sum(1 for r in visible if not r["missing_keys"] and not r["invalid_values"])

@@ -43,13 +43,35 @@ def rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# The list call that alone sees a never-tagged resource of each world type (found_by).
+LISTED_BY = {
+    "ec2": "ec2_describe",
+    "rds": "rds_describe",
+    "lambda": "lambda_list",
+    "s3": "s3_list",
+    "dynamodb": "dynamodb_list",
+    "elasticloadbalancing": "elbv2_describe",
+}
+
+
+LIST_TABLES = (
+    "raw.ec2_instances",
+    "raw.ec2_volumes",
+    "raw.ec2_snapshots",
+    "raw.ec2_addresses",
+    "raw.ec2_nat_gateways",
+    "raw.ec2_images",
+    "raw.rds_db_instances",
+    "raw.lambda_functions",
+    "raw.s3_buckets",
+    "raw.dynamodb_tables",
+    "raw.elbv2_load_balancers",
+)
+
+
 def truth_resources(sandbox: Any) -> dict[str, dict[str, Any]]:
-    """What a scan can see: every EC2 resource, and other resources that carry at least one tag."""
-    visible = {}
-    for r in sandbox.world.resources.to_pylist():
-        if r["resource_type"] in EC2_TYPES or not r["never_tagged"]:
-            visible[r["arn"]] = r
-    return visible
+    """What a scan can see: every resource of the world, tagged or never tagged (each service's list call)."""
+    return {r["arn"]: r for r in sandbox.world.resources.to_pylist()}
 
 
 def test_every_visible_resource_is_evaluated_once_like_the_truth(
@@ -57,6 +79,15 @@ def test_every_visible_resource_is_evaluated_once_like_the_truth(
 ) -> None:
     truth = truth_resources(sandbox)
     mart = {r["resource_arn"]: r for r in rows(marts, "SELECT * FROM marts.tag_compliance_resources")}
+    by_service: dict[str, set[str]] = defaultdict(set)
+    for arn_, t in truth.items():
+        by_service[t["service"]].add(arn_)
+    seen: dict[str, set[str]] = defaultdict(set)
+    for arn_, m in mart.items():
+        seen[m["service"]].add(arn_)
+    assert set(by_service) == set(LISTED_BY)
+    for service, arns in by_service.items():
+        assert seen[service] == arns, service
     assert set(mart) == set(truth)
     assert len(mart) > 300
     for arn_, t in truth.items():
@@ -67,11 +98,13 @@ def test_every_visible_resource_is_evaluated_once_like_the_truth(
         assert sorted(m["case_variant_keys"]) == sorted(t["case_variant_keys"]), arn_
         exact_invalid = [v for v in t["invalid_values"] if v.split("=", 1)[0] == "Environment"]
         assert [f"{v['key']}={v['value']}" for v in m["invalid_values"]] == exact_invalid, arn_
-    never_tagged_ec2 = [a for a, t in truth.items() if t["never_tagged"]]
-    assert never_tagged_ec2 and all(mart[a]["found_by"] == "ec2_describe" for a in never_tagged_ec2)
-    assert {mart[a]["found_by"] for a, t in truth.items() if t["resource_type"] not in EC2_TYPES} == {
-        "tagging_api"
+    never_tagged = {a: t for a, t in truth.items() if t["never_tagged"]}
+    assert {t["service"] for t in never_tagged.values()} == set(LISTED_BY)  # every service has some
+    assert {a: mart[a]["found_by"] for a in never_tagged} == {
+        a: LISTED_BY[t["service"]] for a, t in never_tagged.items()
     }
+    # Everything tagged is seen twice: by the Tagging API and by its service's own list call.
+    assert {mart[a]["found_by"] for a in truth if a not in never_tagged} == {"both"}
     assert any(t["hostile"] for t in truth.values())
     assert Counter(m["compliance_status"] for m in mart.values())["unknown"] == 0
 
@@ -85,17 +118,20 @@ def test_per_account_counts_equal_truth_and_raw_tables(
         truth[t["account_id"]]["compliant"] += int(not t["missing_keys"] and not t["invalid_values"])
     # Independent computation from the raw tables, in plain Python.
     raw: dict[str, dict[str, str]] = {}
-    for table in (
-        "raw.tagged_resources",
-        "raw.ec2_instances",
-        "raw.ec2_volumes",
-        "raw.ec2_snapshots",
-        "raw.ec2_addresses",
-    ):
+    tagging = {
+        arn_: (account, json.loads(tags))
+        for arn_, account, tags in marts.execute(
+            "SELECT resource_arn, account_id, tags FROM raw.tagged_resources"
+        ).fetchall()
+    }
+    for table in LIST_TABLES:  # a list call's own tags win; one without tags (NULL) leaves the Tagging API's
         for arn_, account, tags in marts.execute(
             f"SELECT resource_arn, account_id, tags FROM {table}"
         ).fetchall():
-            raw[arn_] = {"account": account, **{f"tag:{k}": v for k, v in json.loads(tags).items()}}
+            found = json.loads(tags) if tags is not None else tagging.get(arn_, (account, {}))[1]
+            raw[arn_] = {"account": account, **{f"tag:{k}": v for k, v in found.items()}}
+    for arn_, (account, tags) in tagging.items():
+        raw.setdefault(arn_, {"account": account, **{f"tag:{k}": v for k, v in tags.items()}})
     from_raw: dict[str, Counter[str]] = defaultdict(Counter)
     for r in raw.values():
         ok = (

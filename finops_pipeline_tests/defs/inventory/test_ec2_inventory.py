@@ -13,6 +13,8 @@ TABLES = {
     "ec2:volume": "raw.ec2_volumes",
     "ec2:snapshot": "raw.ec2_snapshots",
     "ec2:elastic-ip": "raw.ec2_addresses",
+    "ec2:natgateway": "raw.ec2_nat_gateways",
+    "ec2:image": "raw.ec2_images",
 }
 
 

@@ -25,7 +25,9 @@ def install_moto_fixes() -> None:
     """Fix, for as long as a sandbox runs, the moto behaviours that would make it lie about AWS.
 
     - Tagging API ``GetResources``: moto lists every S3 bucket of the account in every region and leaves
-      elastic IPs out; AWS lists a bucket only in its own region and includes ``ec2:elastic-ip``.
+      elastic IPs out; AWS lists a bucket only in its own region and includes ``ec2:elastic-ip``. moto
+      also lists never-tagged load balancers (``include_untagged``); AWS lists only resources that have
+      or had tags (https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html).
     - ``GET /moto-api/data.json`` (where sent SES mail is read) fails with a 500 as soon as an RDS instance
       exists (a write-only property raises NotImplementedError) or a Lambda function does and Docker is
       absent; the fixed dump skips any attribute that cannot be read, and the backends themselves.
@@ -46,6 +48,11 @@ def install_moto_fixes() -> None:
       ``NextToken``), so a reader without a page loop misses budgets here too.
     - EC2 ``DescribeRegions``: moto lists China and GovCloud to a commercial account and gets opt-in
       regions wrong; ``finops_sandbox.regions`` answers as AWS does.
+
+    - IAM enforcement's signature check of a bodiless GET (Lambda ``ListFunctions``, a REST-JSON call):
+      moto signs the query-string dict (headers, when there is no query) as the payload and answers
+      ``SignatureDoesNotMatch`` to every such call; SigV4 signs an empty payload there
+      (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html).
 
     Idempotent; undone by ``remove_moto_fixes``.
     """
@@ -82,6 +89,8 @@ def install_moto_fixes() -> None:
             resource_type_filters=resource_type_filters,
             resource_arn_list=resource_arn_list,
         ):
+            if not resource.tags:
+                continue  # never tagged: invisible to GetResources (moto lists ELB v2 ones all the same)
             if (
                 resource.resource_type != "s3:bucket"
                 or _bucket_region(self, resource.arn) == self.region_name
@@ -96,6 +105,10 @@ def install_moto_fixes() -> None:
     iam_models.get_account_id_from = _account_of_key
     ResourceGroupsTaggingAPIResponse.get_resources = _get_resources  # type: ignore[method-assign,assignment]
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+    from moto.iam.access_control import IAMRequestBase
+
+    _originals["aws_request"] = IAMRequestBase._create_aws_request
+    IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
     _originals["describe_regions"] = AvailabilityZonesAndRegions.describe_regions
     AvailabilityZonesAndRegions.describe_regions = describe_regions_response  # type: ignore[method-assign]
 
@@ -124,8 +137,20 @@ def remove_moto_fixes() -> None:
         responses.method_names_from_class = _originals.pop("method_names")
     if "describe_budgets" in _originals:
         BudgetsResponse.describe_budgets = _originals.pop("describe_budgets")  # type: ignore[method-assign]
+    if "aws_request" in _originals:
+        from moto.iam.access_control import IAMRequestBase
+
+        IAMRequestBase._create_aws_request = _originals.pop("aws_request")  # type: ignore[method-assign]
     if "describe_regions" in _originals:
         AvailabilityZonesAndRegions.describe_regions = _originals.pop("describe_regions")  # type: ignore[method-assign]
+
+
+def _create_aws_request(self: Any) -> Any:
+    """The request moto re-signs to check a signature, with the empty payload a bodiless GET signed."""
+    request = _originals["aws_request"](self)
+    if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+        request.data = b""
+    return request
 
 
 def _account_of_key(access_key: str) -> str:

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 _TYPE_ORDER = {
     "ec2:instance": 0,  # instances first: volumes attach to them, elastic IPs associate with them
     "ec2:volume": 1,
-    "ec2:snapshot": 2,  # after volumes: a snapshot may name its source volume
-    "ec2:elastic-ip": 3,
+    "ec2:image": 2,  # before snapshots: an AMI's root snapshot row names its image
+    "ec2:snapshot": 3,  # after volumes: a snapshot may name its source volume
+    "ec2:elastic-ip": 4,
 }
 _VOLUME_TYPES = {"gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"}
 
@@ -65,8 +66,12 @@ class _Seeder:
         self.ec2, self.s3, self.rds = ec2_backends, s3_backends, rds_backends
         self.lambda_, self.dynamodb = lambda_backends, dynamodb_backends
         self.zip = _lambda_zip()
+        from moto.elbv2.models import elbv2_backends
+
+        self.elbv2 = elbv2_backends
         self.ids: dict[str, tuple[str, str]] = {}
         self.instances: dict[str, Any] = {}
+        self.images: dict[str, Any] = {}
 
     def create(self, row: dict[str, Any]) -> None:
         kind = row["resource_type"]
@@ -138,7 +143,11 @@ class _Seeder:
     def _ec2_snapshot(self, row: dict[str, Any], tags: dict[str, str]) -> tuple[str, str]:
         backend = self._ec2_backend(row)
         source = self.ids.get(row["attached_to"] or "")
-        if source is not None:
+        image = self.images.get(row["attached_to"] or "")
+        if image is not None:
+            # The root snapshot RegisterImage made ("Auto-created snapshot for AMI ..."), as in AWS.
+            snapshot = image.ebs_snapshot
+        elif source is not None:
             snapshot = backend.create_snapshot(source[0], description=row["name"])
         else:
             # An orphan snapshot, the usual FinOps find: its source volume was deleted after the snapshot.
@@ -150,6 +159,50 @@ class _Seeder:
         if tags:
             backend.create_tags([snapshot.id], tags)
         return snapshot.id, self._ec2_arn(row, "snapshot", snapshot.id)
+
+    def _ec2_image(self, row: dict[str, Any], tags: dict[str, str]) -> tuple[str, str]:
+        """An own AMI (DescribeImages Owners=self); moto adds its 15 GiB root snapshot, as AWS would."""
+        backend = self._ec2_backend(row)
+        image = backend.register_image(name=row["name"], description=f"{row['name']} build")
+        # EBS-backed, as its root snapshot says: moto's "standard" is no RootDeviceType AWS sends (ebs |
+        # instance-store, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html).
+        image.root_device_type = "ebs"
+        if row["created_at"] is not None:
+            image.creation_date = naive_utc(row["created_at"])
+        if tags:
+            backend.create_tags([image.id], tags)
+        self.images[row["resource_key"]] = image
+        return image.id, self._ec2_arn(row, "image", image.id)
+
+    def _ec2_natgateway(self, row: dict[str, Any], tags: dict[str, str]) -> tuple[str, str]:
+        """A private NAT gateway in the default subnet (no elastic IP: DescribeAddresses is unchanged)."""
+        backend = self._ec2_backend(row)
+        subnet = sorted(backend.get_default_subnets().values(), key=lambda s: s.availability_zone)[0]
+        gateway = backend.create_nat_gateway(subnet.id, None, tags=tags, connectivity_type="private")
+        if row["created_at"] is not None:
+            gateway._created_at = naive_utc(row["created_at"])
+        return gateway.id, self._ec2_arn(row, "natgateway", gateway.id)
+
+    def _elasticloadbalancing_loadbalancer(
+        self, row: dict[str, Any], tags: dict[str, str]
+    ) -> tuple[str, str]:
+        """An application or network load balancer over the region's first two default subnets, active."""
+        from moto.core.utils import iso_8601_datetime_with_milliseconds
+
+        subnets = sorted(
+            self._ec2_backend(row).get_default_subnets().values(), key=lambda s: s.availability_zone
+        )
+        balancer = self.elbv2[row["account_id"]][row["region"]].create_load_balancer(
+            name=row["name"],
+            security_groups=[],
+            subnet_ids=[s.id for s in subnets[:2]],
+            loadbalancer_type=row["instance_type"],
+            tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+        balancer.state = "active"
+        if row["created_at"] is not None:
+            balancer.created_time = iso_8601_datetime_with_milliseconds(naive_utc(row["created_at"]))
+        return balancer.name, balancer.arn
 
     def _ec2_elastic_ip(self, row: dict[str, Any], tags: dict[str, str]) -> tuple[str, str]:
         backend = self._ec2_backend(row)

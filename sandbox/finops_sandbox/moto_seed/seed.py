@@ -32,6 +32,7 @@ from finops_sandbox.moto_seed.common import (
     naive_utc,
     parse_tags,
 )
+from finops_sandbox.moto_seed.metrics import seed_metrics
 from finops_sandbox.moto_seed.resources import seed_resources
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ _READ_ONLY_POLICY = {
                 "lambda:GetFunction",
                 "dynamodb:List*",
                 "dynamodb:Describe*",
+                "elasticloadbalancing:Describe*",
+                "cloudwatch:GetMetricData",
+                "monitoring:GetMetricData",
                 "budgets:ViewBudget",
                 "budgets:DescribeBudgets",
                 "sts:GetCallerIdentity",
@@ -74,8 +78,10 @@ def import_moto() -> None:
     """
     import moto.awslambda.models
     import moto.budgets.models
+    import moto.cloudwatch.models
     import moto.dynamodb.models
     import moto.ec2.models
+    import moto.elbv2.models
     import moto.iam.models
     import moto.moto_api._internal.models
     import moto.organizations.models
@@ -107,10 +113,11 @@ def seed_moto(world: World) -> World:
     accounts = world.accounts.to_pylist()
     _seed_organization(world, accounts)
     _seed_iam(world, accounts)
-    mapping = seed_resources(world)
+    seeded = world.with_resource_ids(seed_resources(world))
+    seed_metrics(seeded)
     _seed_ses(world)
     _seed_budgets(world)
-    return world.with_resource_ids(mapping)
+    return seeded
 
 
 # --------------------------------------------------------------------------------------------- organization

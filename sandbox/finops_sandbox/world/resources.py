@@ -127,6 +127,7 @@ class _Place:
     counters: dict[str, int]  # per account and region: resource keys and names count across workloads
     series: SeriesBuilder
     rows: list[dict[str, Any]] = field(default_factory=list)
+    nat_gateways: int = 0  # the NAT gateways whose hours the workload-region's NatGateway-Hours spend bills
 
     @property
     def base(self) -> str:
@@ -454,6 +455,8 @@ def _workload_region(p: _Place) -> list[dict[str, Any]]:
     for spend in MANAGEMENT_SPEND if management else MEMBER_SPEND:
         if spend.tiers is None or p.wl.tier in spend.tiers:
             qty = spend.qty(p)
+            if spend.code == "NatGateway-Hours":
+                p.nat_gateways = round(qty / 24)
             price = cat.regional(spend.price_key, p.region)
             p.bill(
                 Line(spend.svc, spend.code, price, qty, spend.pattern, growth=spend.growth, sigma=spend.sigma)
@@ -474,6 +477,21 @@ def _offer_twins(p: _Place) -> list[dict[str, Any]]:
         p.add(twin.resource_type, Draft(twin.name, twin.columns))
         p.bill(Line(twin.svc, twin.code, twin.price, 24.0, FLAT, op=twin.op))
     return p.rows[first:]
+
+
+def _idle_places(seed: int, places: list[_Place]) -> list[dict[str, Any]]:
+    """Each workload-region's idle-prone resources, after every other resource of its account and region,
+    from a generator of their own (``world/idle.py``); and which of its databases idle."""
+    from finops_sandbox.world.idle import add_idle_resources, mark_idle_databases
+
+    rows: list[dict[str, Any]] = []
+    for p in places:
+        mark_idle_databases(seed, p.rows)
+        rng = entity_rng(seed, "idle-resources", p.wl.workload_id, p.region)
+        idle = _Place(seed, p.acct, p.wl, p.region, rng, p.target, p.as_of_dt, p.counters, p.series)
+        idle.nat_gateways = p.nat_gateways
+        rows.extend(add_idle_resources(idle))
+    return rows
 
 
 def build_resources(
@@ -498,11 +516,13 @@ def build_resources(
             counters: dict[str, int] = {}
             scale = 0.3 if acct.idx == 0 else 1.0
             twin_place = None
+            places = []
             for wl in present:
                 rng = entity_rng(window.seed, "resources", wl.workload_id, region)
                 target = per_region * scale * rng.uniform(0.6, 1.4) / len(present)
                 place = _Place(window.seed, acct, wl, region, rng, target, as_of_dt, counters, series)
                 rows = _workload_region(place)
+                places.append(place)
                 if emit:
                     resources.extend(rows)
                 if wl.gidx == twin and region == wl.regions[0]:
@@ -511,6 +531,8 @@ def build_resources(
                 rows = _offer_twins(twin_place)
                 if emit:
                     resources.extend(rows)
+            if emit:
+                resources.extend(_idle_places(window.seed, places))
     return resources
 
 
@@ -546,5 +568,7 @@ RESOURCE_SCHEMA = pa.schema(
         ("hostile", pa.bool_()),
         ("resource_id", pa.string()),
         ("arn", pa.string()),
+        ("idle", pa.bool_()),  # the CloudWatch activity the sandbox seeds is idle (world/idle.py)
+        ("daily_activity", pa.float64()),  # that activity per day: requests, bytes out, peak connections
     ]
 )

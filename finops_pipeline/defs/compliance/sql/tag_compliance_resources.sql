@@ -1,43 +1,86 @@
--- marts.tag_compliance_resources: one row per resource seen by the Tagging API or EC2 describe calls.
+-- marts.tag_compliance_resources: one row per resource seen by the Tagging API or a service's own list call.
 -- Inputs: temp table exempt_types(pattern); parameters $snapshot_date (DATE), $case_insensitive (BOOLEAN),
 -- $keys (the required keys), $pointers (the same as JSON pointers), $allowed and $allowed_lower (per key,
--- its allowed values or NULL, as given and lower-cased without surrounding whitespace).
+-- its allowed values or NULL, as given and lower-cased without surrounding whitespace), $scan_sources (the
+-- raw.scan_status sources of the resource scans: tagging and every list call).
 -- A resource is unknown when no source saw it on the last scan (all its raw rows are stale, kept from the
 -- last good scan of a failed account × region × operation): counted, never judged, never dropped.
-WITH ec2 AS (
-    SELECT resource_arn, account_id, region, 'ec2:instance' AS resource_type, instance_id AS resource_id, tags,
-        stale_since
+-- found_by: tagging_api (only the Tagging API saw it), the list call that alone saw it (ec2_describe,
+-- rds_describe, lambda_list, s3_list, dynamodb_list, elbv2_describe: never tagged, or the Tagging API lags),
+-- or both.
+WITH listed AS (
+    SELECT resource_arn, account_id, region, 'ec2' AS service, 'ec2:instance' AS resource_type,
+        instance_id AS resource_id, tags, stale_since, 'ec2_describe' AS lister
     FROM raw.ec2_instances
     UNION ALL
-    SELECT resource_arn, account_id, region, 'ec2:volume', volume_id, tags, stale_since FROM raw.ec2_volumes
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:volume', volume_id, tags, stale_since, 'ec2_describe'
+    FROM raw.ec2_volumes
     UNION ALL
-    SELECT resource_arn, account_id, region, 'ec2:snapshot', snapshot_id, tags, stale_since
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:snapshot', snapshot_id, tags, stale_since, 'ec2_describe'
     FROM raw.ec2_snapshots
     UNION ALL
-    SELECT resource_arn, account_id, region, 'ec2:elastic-ip', allocation_id, tags, stale_since
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:elastic-ip', allocation_id, tags, stale_since,
+        'ec2_describe'
     FROM raw.ec2_addresses
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:natgateway', nat_gateway_id, tags, stale_since,
+        'ec2_describe'
+    FROM raw.ec2_nat_gateways
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'ec2', 'ec2:image', image_id, tags, stale_since, 'ec2_describe'
+    FROM raw.ec2_images
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'rds', 'rds:db', resource_id, tags, stale_since, 'rds_describe'
+    FROM raw.rds_db_instances
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'lambda', 'lambda:function', resource_id, tags, stale_since,
+        'lambda_list'
+    FROM raw.lambda_functions
+    UNION ALL
+    SELECT resource_arn, account_id, region, 's3', 's3:bucket', resource_id, tags, stale_since, 's3_list'
+    FROM raw.s3_buckets
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'dynamodb', 'dynamodb:table', resource_id, tags, stale_since,
+        'dynamodb_list'
+    FROM raw.dynamodb_tables
+    UNION ALL
+    SELECT resource_arn, account_id, region, 'elasticloadbalancing', 'elasticloadbalancing:loadbalancer',
+        resource_id, tags, stale_since, 'elbv2_describe'
+    FROM raw.elbv2_load_balancers
+),
+-- Where the tag scan failed: a listed resource whose list call gives no tags (tags NULL) and that the
+-- Tagging API did not list there has unknown tags, not none.
+tagging_failed AS (
+    SELECT account_id, region, scanned_at AS failed_at FROM raw.scan_status
+    WHERE source = 'tagging' AND status NOT IN ('ok', 'region_not_enabled')
 ),
 universe AS (
     SELECT
         coalesce(e.resource_arn, t.resource_arn) AS resource_arn,
         coalesce(e.account_id, t.account_id) AS account_id,
         coalesce(e.region, t.region) AS region,
-        coalesce(t.service, 'ec2') AS service,
+        coalesce(e.service, t.service) AS service,
         coalesce(e.resource_type, t.resource_type) AS resource_type,
         coalesce(e.resource_id, t.resource_id) AS resource_id,
         CASE WHEN e.resource_arn IS NULL THEN 'tagging_api'
-             WHEN t.resource_arn IS NULL THEN 'ec2_describe'
+             WHEN t.resource_arn IS NULL THEN e.lister
              ELSE 'both' END AS found_by,
-        -- EC2 describe answers are read directly from the service; the Tagging API lags behind it.
-        -- A fresh answer beats a stale one.
-        CASE WHEN e.resource_arn IS NOT NULL AND t.resource_arn IS NOT NULL
+        -- A list call that gives tags (EC2, RDS) is read directly from the service; the Tagging API lags
+        -- behind it. A fresh answer beats a stale one. A list call without tags takes the Tagging API's, and
+        -- a resource the Tagging API does not list has none (it lists every resource that has tags).
+        CASE WHEN e.resource_arn IS NOT NULL AND e.tags IS NULL THEN coalesce(t.tags, '{}')
+             WHEN e.resource_arn IS NOT NULL AND t.resource_arn IS NOT NULL
                   AND e.stale_since IS NOT NULL AND t.stale_since IS NULL THEN t.tags
              ELSE coalesce(e.tags, t.tags) END AS tags,
-        CASE WHEN (e.resource_arn IS NULL OR e.stale_since IS NOT NULL)
+        CASE WHEN e.resource_arn IS NOT NULL AND e.tags IS NULL
+             THEN CASE WHEN t.resource_arn IS NOT NULL THEN t.stale_since
+                       ELSE coalesce(e.stale_since, f.failed_at) END
+             WHEN (e.resource_arn IS NULL OR e.stale_since IS NOT NULL)
                   AND (t.resource_arn IS NULL OR t.stale_since IS NOT NULL)
              THEN coalesce(least(e.stale_since, t.stale_since), e.stale_since, t.stale_since) END AS stale_since
-    FROM ec2 e
+    FROM listed e
     FULL OUTER JOIN raw.tagged_resources t ON t.resource_arn = e.resource_arn
+    LEFT JOIN tagging_failed f ON f.account_id = e.account_id AND f.region = e.region
 ),
 -- Each resource's tags are parsed twice in all: the required keys' values in one go (JSON pointers, so any
 -- character in a key is safe) and the list of keys (to find case variants). Then every rule is applied to
@@ -99,7 +142,7 @@ per_resource AS (
 failures AS (
     SELECT account_id, region, string_agg(source || ': ' || status, '; ' ORDER BY source) AS scan_failures
     FROM raw.scan_status
-    WHERE source IN ('tagging', 'ec2') AND status <> 'ok'
+    WHERE list_contains($scan_sources, source) AND status <> 'ok'
     GROUP BY ALL
 ),
 assembled AS (

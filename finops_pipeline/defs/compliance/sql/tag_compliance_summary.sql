@@ -1,6 +1,7 @@
 -- marts.tag_compliance_summary: one row set per snapshot date; dimensions overall, account, service,
 -- resource_type and tag_key. Inputs: marts.tag_compliance_resources rows of $snapshot_date, temp table
--- rule_keys(tag_key, ...), raw.ce_cost_by_tag, raw.ce_cost_allocation_tags and raw.scan_status; parameters $snapshot_date, $window_days.
+-- rule_keys(tag_key, ...), raw.ce_cost_by_tag, raw.ce_cost_allocation_tags and raw.scan_status; parameters $snapshot_date, $window_days,
+-- $scan_sources (the raw.scan_status sources of the resource scans).
 -- Spend window: the $window_days complete days ending with the newest day of raw.ce_cost_by_tag before
 -- the snapshot date (end exclusive).
 WITH res AS (
@@ -45,7 +46,7 @@ failures AS (
         coalesce(account_id, 'all') AS dimension_value,
         count(*) AS scans_failed
     FROM raw.scan_status
-    WHERE source IN ('tagging', 'ec2') AND status <> 'ok'
+    WHERE list_contains($scan_sources, source) AND status <> 'ok'
     GROUP BY GROUPING SETS ((), (account_id))
 ),
 -- Coverage: each account × region is complete (every scan ok), missing (a failed scan that never answered
@@ -56,7 +57,7 @@ target_state AS (
              WHEN bool_or(status <> 'ok' AND last_ok_at IS NULL) THEN 'missing'
              ELSE 'stale' END AS state
     FROM raw.scan_status
-    WHERE source IN ('tagging', 'ec2')
+    WHERE list_contains($scan_sources, source)
     GROUP BY ALL
 ),
 coverage AS (

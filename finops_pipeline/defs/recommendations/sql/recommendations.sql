@@ -1,6 +1,7 @@
 -- marts.recommendations: every way to save, with estimated monthly USD savings and how they were estimated.
 -- Inputs: raw.ce_recommendations (latest snapshot), raw.ec2_* inventory, temp tables price_ebs(volume_type,
--- region, usd_gb_month), price_snapshot(region, usd_gb_month), price_ipv4(region, usd_hour); parameters
+-- region, usd_gb_month), price_snapshot(region, usd_gb_month), price_ipv4(region, usd_hour), idle_waste (the
+-- rows of idle_waste.sql); parameters
 -- $snapshot_date, $max_snapshot_age_days, $hours_per_month, $price_ref ("list prices of <date>, <file>").
 -- Every recommendation_id appears once in the result, whatever its inputs hold: the latest snapshot is
 -- de-duplicated (the raw key check blocks a run that would need it), and the previous copy is read one row per
@@ -135,16 +136,40 @@ old_snapshots AS (
     FROM raw.ec2_snapshots s
     LEFT JOIN price_snapshot p ON p.region = s.region
     WHERE s.start_time < $snapshot_date::DATE - $max_snapshot_age_days::INTEGER
+      -- A snapshot backing a registered AMI cannot be deleted (InvalidSnapshot.InUse) until the AMI is
+      -- deregistered: it is counted once, under its AMI (old_images).
+      AND NOT EXISTS (SELECT 1 FROM raw.ec2_images i
+                      WHERE i.account_id = s.account_id AND i.region = s.region
+                        AND list_contains(i.snapshot_ids, s.snapshot_id))
+),
+-- Own AMIs older than the snapshot age limit: registering an AMI costs nothing, its backing snapshots do.
+old_images AS (
+    SELECT i.account_id, i.region, i.image_id AS resource_id, i.resource_arn,
+        'old_ami' AS kind, 'deregister_image_and_delete_snapshots' AS action,
+        format('AMI {} from {}, {} days old, backed by {} snapshot(s) of {} GB', coalesce(i.name, i.image_id),
+               i.creation_date::DATE, $snapshot_date::DATE - i.creation_date::DATE, len(i.snapshot_ids),
+               i.snapshot_size_gb) AS detail,
+        CAST(i.snapshot_size_gb * p.usd_gb_month AS DECIMAL(18, 6)) AS estimated_monthly_savings_usd,
+        CASE WHEN p.usd_gb_month IS NULL THEN format('no snapshot price for {} in the list-price file', i.region)
+             ELSE format('{} GB of backing snapshots (full volume size: an upper bound, snapshots are '
+                         'incremental) × ${}/GB-month ({})', i.snapshot_size_gb, p.usd_gb_month, $price_ref)
+        END AS estimation_method,
+        i.stale_since
+    FROM raw.ec2_images i
+    LEFT JOIN price_snapshot p ON p.region = i.region
+    WHERE i.creation_date < $snapshot_date::DATE - $max_snapshot_age_days::INTEGER
 ),
 waste AS (
     SELECT * FROM unattached
     UNION ALL BY NAME SELECT * FROM idle_ips
     UNION ALL BY NAME SELECT * FROM stopped
     UNION ALL BY NAME SELECT * FROM old_snapshots
+    UNION ALL BY NAME SELECT * FROM old_images
+    UNION ALL BY NAME SELECT * FROM idle_waste  -- load balancers, NAT gateways, databases (idle_waste.sql)
 ),
 from_inventory AS (
-    SELECT substr(sha256(kind || '|' || resource_arn), 1, 20) AS recommendation_id, *,
-        'ec2_inventory' AS source, NULL::DATE AS first_seen
+    SELECT substr(sha256(kind || '|' || resource_arn), 1, 20) AS recommendation_id, * EXCLUDE (source),
+        coalesce(source, 'ec2_inventory') AS source, NULL::DATE AS first_seen
     FROM waste
 ),
 everything AS (

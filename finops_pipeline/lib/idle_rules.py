@@ -1,0 +1,102 @@
+"""The idle-waste rules: which CloudWatch metric says a resource idles, over how many days, below what.
+
+Why one table: the metrics ingest (``defs/inventory/activity.py``) asks CloudWatch for exactly these
+metrics, and the waste mart (``defs/recommendations/sql/idle_waste.sql``) judges them with the same
+windows and thresholds, so a rule is written once. Each follows a published AWS convention:
+
+- load balancers: Trusted Advisor's "Idle Load Balancers" check (check id hjLMh88uM8) flags a load
+  balancer with less than 100 requests per day for the last 7 days
+  (https://docs.aws.amazon.com/awssupport/latest/user/cost-optimization-checks.html); Trusted Advisor
+  applies it to Classic Load Balancers only, this rule applies it to ELB v2. Application load balancers
+  count ``RequestCount``, network ones ``NewFlowCount`` (new flows); ELB publishes either only
+  while traffic flows, so a day without a datapoint counts as zero requests
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+- RDS: Trusted Advisor's "Amazon RDS Idle DB Instances" flags an instance with no connection over the
+  last 7 days (same page): ``DatabaseConnections`` Maximum below 1 on every day, a datapoint every day.
+- NAT gateways: no byte sent to a destination (``BytesOutToDestination`` Sum) on every one of the last
+  14 days. No AWS check publishes a threshold for this one: zero bytes is the only level that is
+  unarguably idle, and two weeks (not one) leaves room for a weekly batch job. NAT gateways publish
+  every minute, zeros included (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway-cloudwatch.html).
+
+A resource created inside the window is not judged (too young to be idle), nor one without the metric's
+answer (its CloudWatch scan failed: unknown, not idle).
+"""
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class IdleRule:
+    """Idle when every day of the last ``days`` complete UTC days has ``stat`` of ``metric`` < ``below``."""
+
+    kind: str  # marts.recommendations kind
+    subject: str  # which resources: application | network (load balancer type), nat_gateway, rds
+    namespace: str
+    metric: str
+    stat: str
+    dimension: str
+    days: int
+    below: float
+    missing_is_zero: bool  # a day without a datapoint counts as 0 (the service publishes only activity)
+    convention: str  # the published rule it follows, printed in the estimation method
+
+
+IDLE_RULES = (
+    IdleRule(
+        "idle_load_balancer",
+        "application",
+        "AWS/ApplicationELB",
+        "RequestCount",
+        "Sum",
+        "LoadBalancer",
+        7,
+        100,
+        True,
+        "Trusted Advisor Idle Load Balancers: < 100 requests/day for 7 days",
+    ),
+    IdleRule(
+        "idle_load_balancer",
+        "network",
+        "AWS/NetworkELB",
+        "NewFlowCount",
+        "Sum",
+        "LoadBalancer",
+        7,
+        100,
+        True,
+        "Trusted Advisor Idle Load Balancers: < 100 new flows/day for 7 days",
+    ),
+    IdleRule(
+        "idle_nat_gateway",
+        "nat_gateway",
+        "AWS/NATGateway",
+        "BytesOutToDestination",
+        "Sum",
+        "NatGatewayId",
+        14,
+        1,
+        False,
+        "no byte out to a destination for 14 days",
+    ),
+    IdleRule(
+        "idle_rds_instance",
+        "rds",
+        "AWS/RDS",
+        "DatabaseConnections",
+        "Maximum",
+        "DBInstanceIdentifier",
+        7,
+        1,
+        False,
+        "Trusted Advisor RDS Idle DB Instances: no connection for 7 days",
+    ),
+)
+LOOKBACK_DAYS = max(rule.days for rule in IDLE_RULES)  # what the metrics ingest reads
+
+
+def rules_table() -> pa.Table:
+    """The rules as an arrow table, registered as the temp table ``idle_rules`` the waste SQL joins."""
+    names = ("kind", "subject", "metric", "days", "below", "missing_is_zero", "convention")
+    return pa.table({name: [getattr(rule, name) for rule in IDLE_RULES] for name in names})
