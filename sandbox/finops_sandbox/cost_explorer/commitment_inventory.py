@@ -77,7 +77,8 @@ SELECT f.account_id, f.region, f.usage_type, coalesce(f.operation, '') AS operat
 FROM ledger f
 LEFT JOIN (
     SELECT DISTINCT account_id, region, coalesce(operation, '') AS operation,
-           regexp_extract(usage_type, ':(.*)$', 1) AS db_class, contains(usage_type, 'Multi-AZUsage:') AS multi_az
+           regexp_extract(usage_type, ':(.*)$', 1) AS db_class,
+           contains(usage_type, 'Multi-AZUsage:') AS multi_az
     FROM ledger WHERE record_type = 'DiscountedUsage'
 ) d ON d.account_id = f.account_id AND d.region = f.region AND d.operation = coalesce(f.operation, '')
    AND d.db_class = regexp_extract(f.usage_type, ':(.*)$', 1)

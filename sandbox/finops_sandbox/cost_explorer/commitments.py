@@ -126,7 +126,8 @@ SELECT l.usage_date, l.account_id, c.commitment_id, '{SP_TYPE_VALUE}' AS sp_type
        coalesce(sum(l.amortized_cost) FILTER (WHERE l.record_type = 'SavingsPlanCoveredUsage'), 0) AS used,
        coalesce(sum(l.amortized_cost) FILTER (WHERE l.record_type = 'SavingsPlanRecurringFee'), 0) AS unused,
        coalesce(sum(l.unblended_cost) FILTER (WHERE l.record_type = 'SavingsPlanCoveredUsage'), 0) AS od
-FROM (SELECT usage_date, CAST(account_id AS VARCHAR) AS account_id, CAST(record_type AS VARCHAR) AS record_type,
+FROM (SELECT usage_date, CAST(account_id AS VARCHAR) AS account_id,
+             CAST(record_type AS VARCHAR) AS record_type,
              amortized_cost, unblended_cost FROM ledger
       WHERE record_type IN ('SavingsPlanCoveredUsage', 'SavingsPlanRecurringFee')) l
 JOIN cm_inventory c ON c.kind = 'savings_plan' AND c.account_id = l.account_id
