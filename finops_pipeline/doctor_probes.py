@@ -132,6 +132,42 @@ def ce_probes(today: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
             False,
             lambda ce: ce.get_rightsizing_recommendation(Service="AmazonEC2", PageSize=1),
         ),
+        *commitment_probes(yesterday, today),
+    ]
+
+
+def commitment_probes(start: dt.date, end: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
+    """The commitments ingest's five reads (issue #16), one day each: not critical, the rest still runs."""
+    period = {"Start": start.isoformat(), "End": end.isoformat()}
+    by_subscription = [{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}]
+    return [
+        (
+            "ce:GetSavingsPlansUtilizationDetails",
+            False,
+            lambda ce: ce.get_savings_plans_utilization_details(TimePeriod=period, MaxResults=1),
+        ),
+        (
+            "ce:GetSavingsPlansUtilization",
+            False,
+            lambda ce: ce.get_savings_plans_utilization(TimePeriod=period, Granularity="DAILY"),
+        ),
+        (
+            "ce:GetSavingsPlansCoverage",
+            False,
+            lambda ce: ce.get_savings_plans_coverage(TimePeriod=period, Granularity="DAILY", MaxResults=1),
+        ),
+        (
+            "ce:GetReservationUtilization",
+            False,
+            lambda ce: ce.get_reservation_utilization(
+                TimePeriod=period, GroupBy=by_subscription, MaxResults=1
+            ),
+        ),
+        (
+            "ce:GetReservationCoverage",
+            False,
+            lambda ce: ce.get_reservation_coverage(TimePeriod=period, Granularity="DAILY", MaxResults=1),
+        ),
     ]
 
 

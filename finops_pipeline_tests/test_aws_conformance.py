@@ -35,6 +35,22 @@ NOT_OUTPUT = {
     "defs/ingest/cost_explorer_api.py": {"UnblendedCost"},  # a key of the Metrics map (MetricName)
     "lib/reporting/mail.py": {"From", "To", "Subject", "Date"},  # MIME headers of the mail it builds
     "doctor_probes.py": {"From", "To", "Subject"},  # the probe mail's MIME headers
+    # keys of Cost Explorer's Attributes map (a commitment's account, terms and size)
+    "lib/commitments.py": {
+        "AccountId",
+        "Region",
+        "InstanceFamily",
+        "HourlyCommitment",
+        "StartDate",
+        "EndDate",
+        "SavingsPlansType",
+        "accountId",
+        "region",
+        "instanceType",
+        "numberOfInstances",
+        "startDateTime",
+        "endDateTime",
+    },
 }
 # Modules that read an answer another module fetched.
 READS_ANSWERS_OF = {
