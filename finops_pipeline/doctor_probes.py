@@ -175,9 +175,25 @@ def commitment_probes(start: dt.date, end: dt.date) -> list[tuple[str, bool, Cal
 EC2_PROBES: list[tuple[str, Callable[[Any], Any]]] = [
     ("ec2:DescribeInstances", lambda ec2: ec2.describe_instances(MaxResults=5)),
     ("ec2:DescribeRegions", lambda ec2: ec2.describe_regions(AllRegions=True)),
+    ("ec2:DescribeReservedInstances", lambda ec2: ec2.describe_reserved_instances()),
     ("ec2:DescribeVolumes", lambda ec2: ec2.describe_volumes(MaxResults=5)),
     ("ec2:DescribeSnapshots", lambda ec2: ec2.describe_snapshots(OwnerIds=["self"], MaxResults=5)),
     ("ec2:DescribeAddresses", lambda ec2: ec2.describe_addresses()),
+]
+# The commitment inventory's other reads (issue #16): (action, service, region or None for the scan region).
+COMMITMENT_PROBES: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
+    (
+        "rds:DescribeReservedDBInstances",
+        "rds",
+        None,
+        lambda rds: rds.describe_reserved_db_instances(MaxRecords=20),
+    ),
+    (
+        "savingsplans:DescribeSavingsPlans",
+        "savingsplans",
+        "us-east-1",
+        lambda sp: sp.describe_savings_plans(maxResults=1),
+    ),
 ]
 ORGANIZATIONS_PROBES: list[tuple[str, bool]] = [
     ("organizations:DescribeOrganization", True),
@@ -193,7 +209,7 @@ def probe_actions(settings: Any) -> set[str]:
     """Every action the doctor probes for these settings (tests compare it with ``iam/``)."""
     actions = {a for a, _, _ in ce_probes(dt.date(2026, 1, 2))} | {"tag:GetResources", "budgets:ViewBudget"}
     actions |= {TAG_ACTIVATION_ACTION, BACKFILL_HISTORY_ACTION}
-    actions |= {a for a, _ in EC2_PROBES}
+    actions |= {a for a, _ in EC2_PROBES} | {a for a, *_ in COMMITMENT_PROBES}
     if not settings.single_account_mode:
         actions |= {a for a, _ in ORGANIZATIONS_PROBES} | {"sts:AssumeRole"}
     if getattr(settings, "ses_enabled", False):
@@ -275,6 +291,11 @@ def member_checks(aws: Any, account_id: str, region: str) -> list[Check]:
     ec2 = aws.client("ec2", region=region, account_id=account_id)
     for action, call in EC2_PROBES:
         probe(checks, "member_role", action, False, lambda c=call: c(ec2), account_id, region)
+    for action, service, where, call in COMMITMENT_PROBES:
+        client = aws.client(service, region=where or region, account_id=account_id)
+        probe(
+            checks, "member_role", action, False, lambda c=call, k=client: c(k), account_id, where or region
+        )
     return checks
 
 
@@ -294,6 +315,17 @@ def caller_checks(aws: Any, settings: Any, checks: list[Check], caller: str) -> 
     ec2 = aws.client("ec2", region=settings.aws_region)
     for action, call in EC2_PROBES:
         probe(checks, "ec2", action, False, lambda c=call: c(ec2), caller, settings.aws_region)
+    for action, service, where, call in COMMITMENT_PROBES:
+        client = aws.client(service, region=where or settings.aws_region)
+        probe(
+            checks,
+            "commitments",
+            action,
+            False,
+            lambda c=call, k=client: c(k),
+            caller,
+            where or settings.aws_region,
+        )
     budgets = aws.client("budgets")
     probe(
         checks,

@@ -4,9 +4,10 @@ Why per account with a filter: AWS documents that ``GetSavingsPlansUtilization``
 ``GetReservationUtilization`` "groups only by SUBSCRIPTION_ID" and that ``GetSavingsPlansCoverage`` /
 ``GetReservationCoverage`` refuse a Granularity with a GroupBy (API reference of each operation). A daily
 series per account is therefore one DAILY request filtered by LINKED_ACCOUNT, and the accounts come from
-one request that lists the commitments of the window (``GetSavingsPlansUtilizationDetails`` and
-``GetReservationUtilization`` grouped by subscription). Requests per run: 2 + 1 per RI service for the
-lists, 1 per commitment-owning account and type for utilization, 1 + RI services per account for coverage.
+the requests that list the window's commitments (``owners``). The commitments' terms come from the
+inventories (``defs/commitments/inventory.py``), not from these answers. Requests per run: 1 + 1 per RI
+service for the lists, 1 per commitment-owning account and type for utilization, 1 + RI services per
+account for coverage.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ SP_PREFIX = "Savings Plans: "
 RI_PREFIX = "Reserved Instances: "
 # Services whose reservations the RI calls read (GetReservationCoverage defaults to EC2 without a filter).
 RI_SERVICES = ("Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service")
-_SP_TYPES = {"ComputeSavingsPlans": "Compute", "EC2InstanceSavingsPlans": "EC2 Instance"}
+# Savings Plans types as CE's SAVINGS_PLANS_TYPE values and as API_SavingsPlan.savingsPlanType spells them.
+_SP_TYPES = {
+    "ComputeSavingsPlans": "Compute",
+    "EC2InstanceSavingsPlans": "EC2 Instance",
+    "EC2Instance": "EC2 Instance",
+    "SageMakerSavingsPlans": "SageMaker",
+}
 
 
 def _amount(value: Any) -> Decimal:
@@ -49,82 +56,41 @@ def _service(service: str) -> dict[str, Any]:
     return {"Dimensions": {"Key": "SERVICE", "Values": [service]}}
 
 
-def sp_type(attributes: dict[str, Any]) -> str:
-    raw = attributes.get("SavingsPlansType") or "Compute"
+def sp_type(name: str | None) -> str:
+    """'Savings Plans: Compute' from CE's ``ComputeSavingsPlans`` or the Savings Plans API's ``Compute``."""
+    raw = name or "Compute"
     return SP_PREFIX + _SP_TYPES.get(raw, raw)
 
 
-def savings_plans(ce: Any, start: dt.date, end: dt.date, snapshot: dt.date) -> list[dict[str, Any]]:
-    """The plans with figures in [start, end) (every page of the details), as ``raw.commitments`` rows."""
-    rows, token = [], None
+def owners(ce: Any, start: dt.date, end: dt.date) -> dict[str, set[str]]:
+    """account -> the commitment types it owns with figures in [start, end): whose utilization to read.
+
+    Every page of ``GetSavingsPlansUtilizationDetails`` (one detail per plan) and of
+    ``GetReservationUtilization`` grouped by subscription, per RI service.
+    """
+    found: dict[str, set[str]] = {}
+    token = None
     while True:
         answer = ce.get_savings_plans_utilization_details(
             TimePeriod=_period(start, end), **({"NextToken": token} if token else {})
         )
         for detail in answer.get("SavingsPlansUtilizationDetails", []):
             attrs = detail.get("Attributes", {})
-            rows.append(
-                {
-                    "commitment_id": detail["SavingsPlanArn"],
-                    "commitment_type": sp_type(attrs),
-                    "account_id": attrs["AccountId"],
-                    "region": "" if attrs.get("Region") in (None, "Any") else attrs["Region"],
-                    "instance_type": None
-                    if attrs.get("InstanceFamily") in (None, "Any")
-                    else attrs["InstanceFamily"],
-                    "instance_count": None,
-                    "hourly_commitment": _amount(attrs.get("HourlyCommitment")),
-                    "start_date": _day(attrs["StartDate"]),
-                    "end_date": _day(attrs["EndDate"]),
-                    "snapshot_date": snapshot,
-                }
-            )
+            found.setdefault(attrs["AccountId"], set()).add(sp_type(attrs.get("SavingsPlansType")))
         token = answer.get("NextToken")
         if not token:
-            return rows
-
-
-def reservations(
-    ce: Any, start: dt.date, end: dt.date, snapshot: dt.date, service: str
-) -> list[dict[str, Any]]:
-    """The reservations of ``service`` with hours in [start, end), from the subscription groups.
-
-    The hourly value is the answer's own: the window's amortized fee over its purchased hours, times the
-    instances (the group carries no rate).
-    """
-    rows, token = [], None
-    while True:
-        answer = ce.get_reservation_utilization(
+            break
+    for service in RI_SERVICES:
+        for answer in _pages(
+            ce.get_reservation_utilization,
             TimePeriod=_period(start, end),
             GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
             Filter=_service(service),
-            **({"NextPageToken": token} if token else {}),
-        )
-        for period in answer.get("UtilizationsByTime", []):
-            for group in period.get("Groups", []):
-                attrs, figures = group.get("Attributes", {}), group.get("Utilization", {})
-                hours = _amount(figures.get("PurchasedHours"))
-                count = int(attrs.get("numberOfInstances") or 1)
-                fee = _amount(figures.get("TotalAmortizedFee"))
-                rows.append(
-                    {
-                        "commitment_id": group["Value"],
-                        "commitment_type": RI_PREFIX + service,
-                        "account_id": attrs["accountId"],
-                        "region": attrs.get("region"),
-                        "instance_type": attrs.get("instanceType"),
-                        "instance_count": count,
-                        "hourly_commitment": (fee / hours * count).quantize(Decimal("0.000001"))
-                        if hours
-                        else Decimal(0),
-                        "start_date": _day(attrs["startDateTime"]),
-                        "end_date": _day(attrs["endDateTime"]),
-                        "snapshot_date": snapshot,
-                    }
-                )
-        token = answer.get("NextPageToken")
-        if not token:
-            return rows
+        ):
+            for period in answer.get("UtilizationsByTime", []):
+                for group in period.get("Groups", []):
+                    found.setdefault(group["Attributes"]["accountId"], set()).add(RI_PREFIX + service)
+    return found
 
 
 def sp_utilization(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: str) -> list[dict[str, Any]]:

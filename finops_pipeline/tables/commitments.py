@@ -4,8 +4,15 @@ Kept in their own module of the registry so the raw and marts lists only gain on
 Money is USD as Cost Explorer answers it; hours are instance hours; dates are UTC days.
 """
 
-from finops_pipeline.tables.model import Column, Table
-from finops_pipeline.tables.raw import ACCOUNT_ID, DAILY_FRESHNESS, MONEY, SNAPSHOT_DATE, USAGE_DATE
+from finops_pipeline.tables.model import STALE_COLUMNS, Column, Table
+from finops_pipeline.tables.raw import (
+    ACCOUNT_ID,
+    DAILY_FRESHNESS,
+    MONEY,
+    RESOURCE_ARN,
+    SCANNED_AT,
+    USAGE_DATE,
+)
 
 COMMITMENT_TYPE = Column(
     "commitment_type",
@@ -55,24 +62,42 @@ COMMITMENT_COVERAGE = Table(
     asset="commitment_usage",
     blocking=True,  # freshness: the asset's one check is on raw.commitment_utilization
 )
-COMMITMENTS = Table(
-    "raw.commitments",
-    "The Savings Plans and reservations Cost Explorer reported on in the window read (utilization details "
-    "and subscriptions), with their terms: the expiry KPIs' source.",
+COMMITMENT_INVENTORY = Table(
+    "raw.commitment_inventory",
+    "Every Savings Plan (savingsplans:DescribeSavingsPlans, per account) and reservation "
+    "(ec2:DescribeReservedInstances, rds:DescribeReservedDBInstances, per account × scan region), active "
+    "or retired, with its term: the expiry KPIs' source.",
     (
-        Column("commitment_id", "VARCHAR", "Savings Plan ARN or RI subscription (lease) id", not_null=True),
-        COMMITMENT_TYPE,
+        RESOURCE_ARN,
         ACCOUNT_ID,
-        Column("region", "VARCHAR", "'' for Savings Plans (any region)"),
-        Column("instance_type", "VARCHAR"),
+        Column("region", "VARCHAR", "the RI's region; 'global' for Savings Plans", not_null=True),
+        COMMITMENT_TYPE,
+        Column(
+            "commitment_id",
+            "VARCHAR",
+            "savingsPlanId, ReservedInstancesId or ReservedDBInstanceId",
+            not_null=True,
+        ),
+        Column("instance_type", "VARCHAR", "RIs: instance or DB class; Savings Plans: EC2 family if any"),
         Column("instance_count", "BIGINT"),
-        Column("hourly_commitment", MONEY, "USD per hour the commitment costs, used or not", not_null=True),
+        Column(
+            "hourly_commitment",
+            MONEY,
+            "USD per hour it costs, used or not (RIs: recurring × count)",
+            not_null=True,
+        ),
+        Column("upfront_usd", MONEY, "fixed price paid upfront", not_null=True),
         Column("start_date", "DATE", not_null=True),
-        Column("end_date", "DATE", "the term's end (exclusive)", not_null=True),
-        SNAPSHOT_DATE,
+        Column(
+            "end_date", "DATE", "the term's end (exclusive): RDS gives StartTime + Duration", not_null=True
+        ),
+        Column("state", "VARCHAR", "active | retired | ... as the service says", not_null=True),
+        SCANNED_AT,
+        *STALE_COLUMNS,
     ),
-    ("commitment_id",),
-    asset="commitment_usage",
+    ("resource_arn",),
+    asset="commitment_inventory",
+    blocking=True,  # marts.commitment_kpis sums its hourly values
 )
 COMMITMENT_KPIS = Table(
     "marts.commitment_kpis",
@@ -117,5 +142,5 @@ COMMITMENT_KPIS = Table(
     ("usage_date", "commitment_type", "scope"),
     asset="commitment_kpis",
 )
-RAW_COMMITMENT_TABLES = (COMMITMENT_UTILIZATION, COMMITMENT_COVERAGE, COMMITMENTS)
+RAW_COMMITMENT_TABLES = (COMMITMENT_UTILIZATION, COMMITMENT_COVERAGE, COMMITMENT_INVENTORY)
 MART_COMMITMENT_TABLES = (COMMITMENT_KPIS,)

@@ -414,4 +414,5 @@ SCANS = (
     # each account's Organizations ListTagsForResource (a failed one leaves its tags NULL)
     Scan("aws_accounts", "organizations:account_tags", "ListTagsForResource (account tags)"),
     Scan("ec2_inventory", "ec2", "the EC2 describe calls"),
+    Scan("commitment_inventory", "commitments", "the Savings Plans and reservation inventories"),
 )

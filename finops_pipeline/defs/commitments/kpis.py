@@ -31,8 +31,8 @@ WHERE scope = 'organization' AND usage_date = (SELECT max(usage_date) FROM marts
 ORDER BY commitment_type
 """
 EXPIRING_SQL = """
-SELECT commitment_id, commitment_type, account_id, end_date, hourly_commitment FROM raw.commitments
-WHERE end_date > ? AND end_date <= ? ORDER BY end_date, commitment_id
+SELECT commitment_id, commitment_type, account_id, end_date, hourly_commitment FROM raw.commitment_inventory
+WHERE state = 'active' AND end_date > ? AND end_date <= ? ORDER BY end_date, commitment_id
 """
 CHECKS = (
     dg.AssetCheckSpec(
@@ -121,7 +121,7 @@ def kpi_metadata(latest: list[tuple[Any, ...]]) -> dict[str, float]:
     kinds={"duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=["commitment_usage"],
+    deps=["commitment_usage", "commitment_inventory"],
     check_specs=CHECKS,
     description="Savings Plans and RI utilization, coverage, savings and expiries per day, type and scope.",
     metadata=tables.definition_metadata("commitment_kpis"),

@@ -25,14 +25,14 @@ from finops_pipeline.lib import commitments as cm
 from finops_pipeline.lib.fan_out import record_scan_status
 from finops_pipeline.settings import load_settings
 from finops_pipeline.tables import definition_metadata, row_count
-from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_rows, transaction
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
 
 SOURCE = "ce_commitments"
-UTILIZATION, COVERAGE, INVENTORY = "raw.commitment_utilization", "raw.commitment_coverage", "raw.commitments"
+UTILIZATION, COVERAGE = "raw.commitment_utilization", "raw.commitment_coverage"
 # Every account, closed ones too: Cost Explorer keeps a suspended account's history, and its usage before
 # the closure counts in the coverage of those days.
 ACCOUNTS_SQL = "SELECT account_id FROM raw.aws_accounts ORDER BY account_id"
-SCHEMAS = {name: registry.table(name).arrow_schema() for name in (UTILIZATION, COVERAGE, INVENTORY)}
+SCHEMAS = {name: registry.table(name).arrow_schema() for name in (UTILIZATION, COVERAGE)}
 
 
 def _account_rows(
@@ -95,7 +95,7 @@ def _accounts(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[str]:
     "with their terms, from Cost Explorer; a failed account keeps its days and is labelled.",
     metadata={
         **definition_metadata("commitment_usage"),
-        "tables": ", ".join((UTILIZATION, COVERAGE, INVENTORY)),
+        "tables": f"{UTILIZATION}, {COVERAGE}",
     },
 )
 def commitment_usage(
@@ -108,12 +108,7 @@ def commitment_usage(
         return dg.MaterializeResult(metadata={"window_days": 0, "note": "today's figures come tomorrow"})
     with aws.tracked() as calls:
         ce = aws.client("ce")
-        listed = cm.savings_plans(ce, start, end, today)
-        for service in cm.RI_SERVICES:
-            listed += cm.reservations(ce, start, end, today, service)
-        kinds: dict[str, set[str]] = {}
-        for row in listed:
-            kinds.setdefault(row["account_id"], set()).add(row["commitment_type"])
+        kinds = cm.owners(ce, start, end)
         with warehouse.connect() as conn:
             accounts = sorted(set(_accounts(conn, aws)) | set(kinds))
         outcomes = [
@@ -133,13 +128,12 @@ def commitment_usage(
     with warehouse.connect() as conn:
         for name, table in rows.items():
             _write(conn, name, table, start, end, ok)
-        replace_rows(conn, INVENTORY, pa.Table.from_pylist(listed, schema=SCHEMAS[INVENTORY]))
         items = [sum(len(part) for part in (o.result or {}).values()) for o in outcomes]
         statuses = record_scan_status(conn, SOURCE, outcomes, items)
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
         counted = row_count(conn, "commitment_usage")
     return dg.MaterializeResult(
-        metadata=_metadata(start, end, rows, listed, outcomes, statuses, counted, calls)
+        metadata=_metadata(start, end, rows, kinds, outcomes, statuses, counted, calls)
     )
 
 
@@ -147,7 +141,7 @@ def _metadata(
     start: dt.date,
     end: dt.date,
     rows: dict[str, pa.Table],
-    listed: list[dict[str, Any]],
+    kinds: dict[str, set[str]],
     outcomes: list[ScanOutcome],
     statuses: Any,
     counted: dict[str, int],
@@ -159,7 +153,7 @@ def _metadata(
         "window_start": start.isoformat(),
         "window_end_exclusive": end.isoformat(),
         "dagster/partition_row_count": used.num_rows + rows[COVERAGE].num_rows,
-        "commitments": len(listed),
+        "commitment_owners": len(kinds),
         "commitment_usd": float(round(sum(r.as_py() for r in used["total_commitment"]) or 0, 2)),
         "accounts_read": len(outcomes),
         "accounts_failed": len(outcomes) - statuses["ok"],

@@ -17,6 +17,8 @@ import pytest
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF, set_aws_env
 from finops_pipeline_tests.pipeline_fixtures import materialized_copy, pipeline_env, run_pipeline
 from finops_sandbox import catalog as cat
+from finops_sandbox.cost_explorer.commitment_inventory import commitments_table
+from finops_sandbox.faults import Faults
 
 CENT = Decimal("0.01")
 SP_TYPE = "Savings Plans: Compute"
@@ -155,7 +157,12 @@ def test_cost_explorer_utilization_agrees_with_the_mart(
 
 def test_expiry_check_fires_for_a_term_ending_within_30_days(kpi_warehouse: Path) -> None:
     with duckdb.connect(str(kpi_warehouse), read_only=True) as conn:
-        ends = sorted(r[0] for r in conn.execute("SELECT end_date FROM raw.commitments").fetchall())
+        ends = sorted(
+            r[0]
+            for r in conn.execute(
+                "SELECT end_date FROM raw.commitment_inventory WHERE state = 'active'"
+            ).fetchall()
+        )
         latest = conn.execute(
             "SELECT expiring_30d, expiring_30d_hourly_usd FROM marts.commitment_kpis "
             "WHERE scope = 'organization' AND commitment_type = ? AND usage_date = ?",
@@ -185,3 +192,72 @@ def test_checks_warn_with_the_pinned_clock(ingested_warehouse: Path, sandbox: An
     assert not expiry.passed and expiry.metadata["expiring"].value == 2
     assert not checks["coverage_at_target"].passed  # coverage of the demo world is far below 70%
     assert checks["utilization_at_target"].passed
+
+
+def _inventory_truth(sandbox: Any) -> set[tuple[str, str, dt.date, Decimal]]:
+    world = sandbox.world
+    table = commitments_table(world.ledger, world.config.seed, world.data_end, world.history_start)
+    return {
+        (r["account_id"], r["state"], r["end_date"], r["hourly_commitment"] * r["instance_count"])
+        for r in table.to_pylist()
+    }
+
+
+def test_inventory_holds_every_commitment_of_the_world(kpi_warehouse: Path, sandbox: Any) -> None:
+    with duckdb.connect(str(kpi_warehouse), read_only=True) as conn:
+        seen = set(
+            conn.execute(
+                "SELECT account_id, state, end_date, hourly_commitment FROM raw.commitment_inventory"
+            ).fetchall()
+        )
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM raw.scan_status WHERE source = 'commitments' GROUP BY 1"
+            ).fetchall()
+        )
+    assert seen == _inventory_truth(sandbox)
+    assert set(statuses) == {"ok"}
+
+
+def test_a_denied_account_is_labelled_and_keeps_its_commitments(
+    kpi_warehouse: Path, sandbox: Any, sandbox_factory: Any, tmp_path: Path
+) -> None:
+    owner = next(iter(sorted({a for a, *_ in _inventory_truth(sandbox)})))
+    faulted = sandbox_factory(
+        faults=Faults(
+            deny_accounts=frozenset({owner}),
+            deny_operations=frozenset({"DescribeSavingsPlans", "DescribeReservedDBInstances"}),
+        )
+    )
+    database = tmp_path / "finops.duckdb"
+    database.write_bytes(kpi_warehouse.read_bytes())
+    with duckdb.connect(str(database), read_only=True) as conn:
+        before = conn.execute(
+            "SELECT usage_date, commitment_type, scope, expiring_30d, expiring_90d_hourly_usd "
+            "FROM marts.commitment_kpis ORDER BY ALL"
+        ).fetchall()
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        set_aws_env(monkeypatch, pipeline_env(faulted.env(), database), tmp_path)
+        result = run_pipeline(assets=["commitment_inventory", "commitment_kpis"])
+    finally:
+        monkeypatch.undo()
+    assert result.success
+    with duckdb.connect(str(database), read_only=True) as conn:
+        denied = conn.execute(
+            "SELECT region, status FROM raw.scan_status WHERE source = 'commitments' AND account_id = ? "
+            "AND status <> 'ok' ORDER BY region",
+            [owner],
+        ).fetchall()
+        kept = conn.execute(
+            "SELECT count(*), count(stale_since) FROM raw.commitment_inventory WHERE account_id = ?", [owner]
+        ).fetchone()
+        after = conn.execute(
+            "SELECT usage_date, commitment_type, scope, expiring_30d, expiring_90d_hourly_usd "
+            "FROM marts.commitment_kpis ORDER BY ALL"
+        ).fetchall()
+    assert denied and {status for _, status in denied} == {"access_denied"}
+    assert "global" in {region for region, _ in denied}
+    owned = sum(1 for a, *_ in _inventory_truth(sandbox) if a == owner)
+    assert kept == (owned, owned)  # every commitment of the denied account is still there, marked stale
+    assert after == before  # the expiry KPIs do not shrink

@@ -35,7 +35,7 @@ expiries AS (
            coalesce(sum(k.hourly_commitment) FILTER (WHERE k.end_date <= s.usage_date + 60), 0) AS h60,
            coalesce(sum(k.hourly_commitment) FILTER (WHERE k.end_date <= s.usage_date + 90), 0) AS h90
     FROM scoped s
-    JOIN raw.commitments k ON k.commitment_type = s.commitment_type
+    JOIN raw.commitment_inventory k ON k.commitment_type = s.commitment_type
         AND (s.scope = 'organization' OR k.account_id = s.scope)
         AND k.start_date <= s.usage_date AND k.end_date > s.usage_date
     GROUP BY ALL
