@@ -26,7 +26,18 @@ from botocore.model import Shape
 from finops_sandbox.shape_check import output_shape
 
 PACKAGE = Path(__file__).resolve().parents[1] / "finops_pipeline"
-SERVICES = ("ce", "organizations", "budgets", "resourcegroupstaggingapi", "ec2", "sts", "ses", "support")
+SERVICES = (
+    "ce",
+    "organizations",
+    "budgets",
+    "resourcegroupstaggingapi",
+    "ec2",
+    "sts",
+    "ses",
+    "support",
+    "rds",
+    "savingsplans",
+)
 AWS_KEY = re.compile(r"^[A-Z][a-z][A-Za-z0-9]*$")  # AWS member names: CamelCase, not ENV_VARS
 # botocore's error envelope (ClientError.response) and response metadata: not an operation's output shape.
 ENVELOPE = {"Error", "Code", "Message", "ResponseMetadata"}

@@ -24,9 +24,14 @@ from finops_sandbox.shape_check import check_output
 # Not served by the sandbox, with why: the doctor's optional probe (support plans only; Trusted Advisor).
 NOT_SERVED = {("support", "DescribeTrustedAdvisorChecks")}
 # Called in member accounts through the scan role (the management account holds few resources).
-MEMBER_SCOPED = {"ec2", "resourcegroupstaggingapi"}
+MEMBER_SCOPED = {"ec2", "resourcegroupstaggingapi", "rds", "savingsplans"}
 # boto3 method names several services share whose call in the pipeline is the other service's.
-NOT_CALLED = {("ce", "ListTagsForResource"), ("budgets", "ListTagsForResource")}
+NOT_CALLED = {
+    ("ce", "ListTagsForResource"),
+    ("budgets", "ListTagsForResource"),
+    ("rds", "ListTagsForResource"),
+    ("savingsplans", "ListTagsForResource"),
+}
 
 
 def params_member(sandbox: Any) -> str:
@@ -130,6 +135,9 @@ def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
         ("ec2", "DescribeVolumes"): {},
         ("ec2", "DescribeSnapshots"): {"OwnerIds": ["self"]},
         ("ec2", "DescribeAddresses"): {},
+        ("ec2", "DescribeReservedInstances"): {},
+        ("rds", "DescribeReservedDBInstances"): {"MaxRecords": 100},
+        ("savingsplans", "DescribeSavingsPlans"): {"maxResults": 1000},
         ("ses", "SendRawEmail"): {"RawMessage": {"Data": mail.as_bytes()}},
     }
 
