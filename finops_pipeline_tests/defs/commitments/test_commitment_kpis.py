@@ -261,3 +261,47 @@ def test_a_denied_account_is_labelled_and_keeps_its_commitments(
     owned = sum(1 for a, *_ in _inventory_truth(sandbox) if a == owner)
     assert kept == (owned, owned)  # every commitment of the denied account is still there, marked stale
     assert after == before  # the expiry KPIs do not shrink
+
+
+def test_report_carries_the_commitments_and_their_expiries(
+    kpi_warehouse: Path, project: Path, pipeline_env_for: Any
+) -> None:
+    import csv
+
+    import openpyxl
+
+    from finops_pipeline.lib.reporting import generate_report
+
+    pipeline_env_for(kpi_warehouse)
+    result = generate_report(["csv", "xlsx", "html"], preset="previous_full_month")
+    start, end = dt.date.fromisoformat(result["period"]["start"]), SANDBOX_AS_OF.replace(day=1)
+    with duckdb.connect(str(kpi_warehouse), read_only=True) as conn:
+        mart = conn.execute(
+            "SELECT commitment_type, sum(unused_usd), sum(net_savings_usd), count(*) "
+            "FROM marts.commitment_kpis WHERE scope = 'organization' AND usage_date >= ? "
+            "AND usage_date < ? GROUP BY 1 ORDER BY 1",
+            [start, end],
+        ).fetchall()
+    files = [Path(f) for f in result["files"]]
+    (kpi_csv,) = [f for f in files if f.name.endswith("-commitments.csv")]
+    with kpi_csv.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    got: dict[str, list[float]] = {}
+    for r in rows:
+        sums = got.setdefault(r["commitment_type"], [0.0, 0.0, 0])
+        sums[0] += float(r["unused_usd"])
+        sums[1] += float(r["net_savings_usd"])
+        sums[2] += 1
+    assert sorted(got) == [t for t, *_ in mart]
+    for kind, unused, net, days in mart:
+        assert got[kind][0] == pytest.approx(float(unused), abs=0.01)
+        assert got[kind][1] == pytest.approx(float(net), abs=0.01)
+        assert got[kind][2] == days
+    (expiries_csv,) = [f for f in files if f.name.endswith("-commitment_expiries.csv")]
+    with expiries_csv.open(newline="", encoding="utf-8-sig") as handle:
+        ending = sorted(dt.date.fromisoformat(r["end_date"]) for r in csv.DictReader(handle))
+    assert ending and all(end <= e < end + dt.timedelta(days=90) for e in ending)
+    book = openpyxl.load_workbook(next(f for f in files if f.suffix == ".xlsx"))
+    assert {"Commitments", "Commitment expiries"} <= set(book.sheetnames)
+    html = next(f for f in files if f.suffix == ".html").read_text(encoding="utf-8")
+    assert "Savings Plans coverage (daily %)" in html and 'aria-label="Savings Plans coverage"' in html
