@@ -27,7 +27,7 @@ LIMIT 10
     kinds={"duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=["ce_recommendations", "ec2_inventory"],
+    deps=["ce_recommendations", "ec2_inventory", "commitment_usage"],
     description=(
         "Every way to save: RI / Savings Plans / rightsizing from Cost Explorer and EC2 waste "
         "(unattached volumes, idle IPs, stopped instances, old snapshots), in monthly USD."

@@ -305,3 +305,28 @@ def test_report_carries_the_commitments_and_their_expiries(
     assert {"Commitments", "Commitment expiries"} <= set(book.sheetnames)
     html = next(f for f in files if f.suffix == ".html").read_text(encoding="utf-8")
     assert "Savings Plans coverage (daily %)" in html and 'aria-label="Savings Plans coverage"' in html
+
+
+def test_purchase_recommendations_show_the_coverage_they_would_reach(
+    kpi_warehouse: Path, sandbox: Any, tmp_path: Path
+) -> None:
+    database = materialized_copy(kpi_warehouse, sandbox, tmp_path, ("recommendations",))
+    with duckdb.connect(str(database), read_only=True) as conn:
+        recs = conn.execute(
+            "SELECT r.kind, r.account_id, r.coverage_now_pct, r.coverage_after_pct, c.lookback_days, "
+            "c.details->>'EstimatedOnDemandCost' FROM marts.recommendations r "
+            "JOIN raw.ce_recommendations c USING (recommendation_id) "
+            "WHERE r.kind IN ('savings_plans', 'reserved_instances')"
+        ).fetchall()
+        sp = [r for r in recs if r[0] == "savings_plans"]
+        assert sp
+        _, _, now, after, lookback, added = sp[0]
+        covered, on_demand = conn.execute(  # PAYER-scoped purchases: the organisation's coverage
+            "SELECT sum(covered_cost), sum(on_demand_cost) FROM raw.commitment_coverage "
+            "WHERE commitment_type = ? AND usage_date >= ? AND usage_date < ?",
+            [SP_TYPE, SANDBOX_AS_OF - dt.timedelta(days=lookback), SANDBOX_AS_OF],
+        ).fetchone()
+    assert now == pytest.approx(float(100 * covered / (covered + on_demand)), abs=1e-3)
+    expected = min(float(covered) + float(added), float(covered + on_demand))
+    assert after == pytest.approx(100 * expected / float(covered + on_demand), abs=1e-3)
+    assert all(r[2] is not None and r[3] is not None and r[3] >= r[2] for r in recs)
