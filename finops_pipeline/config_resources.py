@@ -46,6 +46,15 @@ class SavingsPolicyResource(dg.ConfigurableResource):
     snapshot_max_age_days: int = 90
 
 
+class CommitmentPolicyResource(dg.ConfigurableResource):
+    """What the commitment checks hold Savings Plans and RIs to (COMMITMENT_UTILIZATION_TARGET,
+    COMMITMENT_COVERAGE_TARGET), and how close an expiry must be to warn."""
+
+    utilization_target_pct: float = 95.0
+    coverage_target_pct: float = 70.0
+    expiry_warning_days: int = 30
+
+
 class AnomalyPolicyResource(dg.ConfigurableResource):
     """Which detected changes become events and which are high severity (ANOMALY_*)."""
 
@@ -159,6 +168,10 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             threshold_pct=settings.tag_compliance_threshold,
         ),
         "savings_policy": SavingsPolicyResource(snapshot_max_age_days=settings.snapshot_max_age_days),
+        "commitment_policy": CommitmentPolicyResource(
+            utilization_target_pct=settings.commitment_utilization_target,
+            coverage_target_pct=settings.commitment_coverage_target,
+        ),
         "anomaly_policy": AnomalyPolicyResource(
             min_impact_usd=settings.anomaly_min_impact_usd,
             min_score=settings.anomaly_min_score,

@@ -133,6 +133,42 @@ def ce_probes(today: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
             False,
             lambda ce: ce.get_rightsizing_recommendation(Service="AmazonEC2", PageSize=1),
         ),
+        *commitment_probes(yesterday, today),
+    ]
+
+
+def commitment_probes(start: dt.date, end: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
+    """The commitments ingest's five reads (issue #16), one day each: not critical, the rest still runs."""
+    period = {"Start": start.isoformat(), "End": end.isoformat()}
+    by_subscription = [{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}]
+    return [
+        (
+            "ce:GetSavingsPlansUtilizationDetails",
+            False,
+            lambda ce: ce.get_savings_plans_utilization_details(TimePeriod=period, MaxResults=1),
+        ),
+        (
+            "ce:GetSavingsPlansUtilization",
+            False,
+            lambda ce: ce.get_savings_plans_utilization(TimePeriod=period, Granularity="DAILY"),
+        ),
+        (
+            "ce:GetSavingsPlansCoverage",
+            False,
+            lambda ce: ce.get_savings_plans_coverage(TimePeriod=period, Granularity="DAILY", MaxResults=1),
+        ),
+        (
+            "ce:GetReservationUtilization",
+            False,
+            lambda ce: ce.get_reservation_utilization(
+                TimePeriod=period, GroupBy=by_subscription, MaxResults=1
+            ),
+        ),
+        (
+            "ce:GetReservationCoverage",
+            False,
+            lambda ce: ce.get_reservation_coverage(TimePeriod=period, Granularity="DAILY", MaxResults=1),
+        ),
     ]
 
 
@@ -140,6 +176,7 @@ def ce_probes(today: dt.date) -> list[tuple[str, bool, Callable[[Any], Any]]]:
 EC2_PROBES: list[tuple[str, Callable[[Any], Any]]] = [
     ("ec2:DescribeInstances", lambda ec2: ec2.describe_instances(MaxResults=5)),
     ("ec2:DescribeRegions", lambda ec2: ec2.describe_regions(AllRegions=True)),
+    ("ec2:DescribeReservedInstances", lambda ec2: ec2.describe_reserved_instances()),
     ("ec2:DescribeVolumes", lambda ec2: ec2.describe_volumes(MaxResults=5)),
     ("ec2:DescribeSnapshots", lambda ec2: ec2.describe_snapshots(OwnerIds=["self"], MaxResults=5)),
     ("ec2:DescribeAddresses", lambda ec2: ec2.describe_addresses()),
@@ -171,6 +208,21 @@ SERVICE_PROBES: list[tuple[str, str, Callable[[Any], Any]]] = [
     ),
     ("cloudwatch:GetMetricData", "cloudwatch", _metric_probe),
 ]
+# The commitment inventory's other reads (issue #16): (action, service, region or None for the scan region).
+COMMITMENT_PROBES: list[tuple[str, str, str | None, Callable[[Any], Any]]] = [
+    (
+        "rds:DescribeReservedDBInstances",
+        "rds",
+        None,
+        lambda rds: rds.describe_reserved_db_instances(MaxRecords=20),
+    ),
+    (
+        "savingsplans:DescribeSavingsPlans",
+        "savingsplans",
+        "us-east-1",
+        lambda sp: sp.describe_savings_plans(maxResults=1),
+    ),
+]
 ORGANIZATIONS_PROBES: list[tuple[str, bool]] = [
     ("organizations:DescribeOrganization", True),
     ("organizations:ListAccounts", True),
@@ -186,6 +238,7 @@ def probe_actions(settings: Any) -> set[str]:
     actions = {a for a, _, _ in ce_probes(dt.date(2026, 1, 2))} | {"tag:GetResources", "budgets:ViewBudget"}
     actions |= {TAG_ACTIVATION_ACTION, BACKFILL_HISTORY_ACTION}
     actions |= {a for a, _ in EC2_PROBES} | {a for a, _, _ in SERVICE_PROBES}
+    actions |= {a for a, *_ in COMMITMENT_PROBES}
     if not settings.single_account_mode:
         actions |= {a for a, _ in ORGANIZATIONS_PROBES} | {"sts:AssumeRole"}
     if getattr(settings, "ses_enabled", False):
@@ -270,6 +323,11 @@ def member_checks(aws: Any, account_id: str, region: str) -> list[Check]:
     for action, service, call in SERVICE_PROBES:
         client = aws.client(service, region=region, account_id=account_id)
         probe(checks, "member_role", action, False, lambda c=call, k=client: c(k), account_id, region)
+    for action, service, where, call in COMMITMENT_PROBES:
+        client = aws.client(service, region=where or region, account_id=account_id)
+        probe(
+            checks, "member_role", action, False, lambda c=call, k=client: c(k), account_id, where or region
+        )
     return checks
 
 
@@ -292,6 +350,17 @@ def caller_checks(aws: Any, settings: Any, checks: list[Check], caller: str) -> 
     for action, service, call in SERVICE_PROBES:
         client = aws.client(service, region=settings.aws_region)
         probe(checks, "inventory", action, False, lambda c=call, k=client: c(k), caller, settings.aws_region)
+    for action, service, where, call in COMMITMENT_PROBES:
+        client = aws.client(service, region=where or settings.aws_region)
+        probe(
+            checks,
+            "commitments",
+            action,
+            False,
+            lambda c=call, k=client: c(k),
+            caller,
+            where or settings.aws_region,
+        )
     budgets = aws.client("budgets")
     probe(
         checks,

@@ -309,6 +309,19 @@ class Settings(BaseSettings):
     snapshot_max_age_days: int = EnvVar.get(
         "SNAPSHOT_MAX_AGE_DAYS", 90, fields.int_in(1, 3650), "use a whole number of days from 1 to 3650"
     )
+    # --- commitments: Savings Plans and RI utilization and coverage (issue #16) ---
+    commitment_utilization_target: float = EnvVar.get(
+        "COMMITMENT_UTILIZATION_TARGET",
+        95.0,
+        fields.float_in(0.0, 100.0),
+        "use a percentage from 0 to 100, e.g. 95: below it, unused commitment is waste",
+    )
+    commitment_coverage_target: float = EnvVar.get(
+        "COMMITMENT_COVERAGE_TARGET",
+        70.0,
+        fields.float_in(0.0, 100.0),
+        "use a percentage from 0 to 100, e.g. 70: eligible usage below it runs on demand",
+    )
     # --- spend alerts: anomalies, budgets and forecast (issue #5) ---
     anomaly_min_impact_usd: float = EnvVar.get(
         "ANOMALY_MIN_IMPACT_USD", 1.0, fields.usd, "give a dollar amount of 0 or more, e.g. 25"

@@ -41,6 +41,7 @@ SERVICES = (
     "dynamodb",
     "elbv2",
     "cloudwatch",
+    "savingsplans",
 )
 AWS_KEY = re.compile(r"^[A-Z][a-z][A-Za-z0-9]*$")  # AWS member names: CamelCase, not ENV_VARS
 # botocore's error envelope (ClientError.response) and response metadata: not an operation's output shape.
@@ -50,6 +51,22 @@ NOT_OUTPUT = {
     "defs/ingest/cost_explorer_api.py": {"UnblendedCost"},  # a key of the Metrics map (MetricName)
     "lib/reporting/mail.py": {"From", "To", "Subject", "Date"},  # MIME headers of the mail it builds
     "doctor_probes.py": {"From", "To", "Subject"},  # the probe mail's MIME headers
+    # keys of Cost Explorer's Attributes map (a commitment's account, terms and size)
+    "lib/commitments.py": {
+        "AccountId",
+        "Region",
+        "InstanceFamily",
+        "HourlyCommitment",
+        "StartDate",
+        "EndDate",
+        "SavingsPlansType",
+        "accountId",
+        "region",
+        "instanceType",
+        "numberOfInstances",
+        "startDateTime",
+        "endDateTime",
+    },
 }
 # Modules that read an answer another module fetched.
 READS_ANSWERS_OF = {

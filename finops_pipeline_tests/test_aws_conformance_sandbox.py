@@ -24,7 +24,17 @@ from finops_sandbox.shape_check import check_output
 # Not served by the sandbox, with why: the doctor's optional probe (support plans only; Trusted Advisor).
 NOT_SERVED = {("support", "DescribeTrustedAdvisorChecks")}
 # Called in member accounts through the scan role (the management account holds few resources).
-MEMBER_SCOPED = {"ec2", "resourcegroupstaggingapi", "rds", "lambda", "s3", "dynamodb", "elbv2", "cloudwatch"}
+MEMBER_SCOPED = {
+    "ec2",
+    "resourcegroupstaggingapi",
+    "rds",
+    "lambda",
+    "s3",
+    "dynamodb",
+    "elbv2",
+    "cloudwatch",
+    "savingsplans",
+}
 # boto3 method names several services share whose call in the pipeline is the other service's.
 NOT_CALLED = {
     ("ce", "ListTagsForResource"),
@@ -32,6 +42,7 @@ NOT_CALLED = {
     ("rds", "ListTagsForResource"),
     ("cloudwatch", "ListTagsForResource"),
     ("lambda", "ListTags"),
+    ("savingsplans", "ListTagsForResource"),
 }
 
 
@@ -108,6 +119,19 @@ def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
             "Service": "AmazonEC2",
             "Configuration": {"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True},
         },
+        ("ce", "GetSavingsPlansUtilizationDetails"): {"TimePeriod": period},
+        ("ce", "GetSavingsPlansUtilization"): {"TimePeriod": period, "Granularity": "DAILY"},
+        ("ce", "GetSavingsPlansCoverage"): {"TimePeriod": period, "Granularity": "DAILY"},
+        ("ce", "GetReservationUtilization"): {
+            "TimePeriod": period,
+            "GroupBy": [{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
+            "Filter": {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Relational Database Service"]}},
+        },
+        ("ce", "GetReservationCoverage"): {
+            "TimePeriod": period,
+            "Granularity": "DAILY",
+            "Filter": {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Relational Database Service"]}},
+        },
         ("ce", "ListCostAllocationTags"): {"MaxResults": 100},
         ("ce", "ListCostAllocationTagBackfillHistory"): {"MaxResults": 1000},
         ("organizations", "DescribeOrganization"): {},
@@ -144,6 +168,9 @@ def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
             "StartTime": dt.datetime.combine(end - dt.timedelta(days=7), dt.time(0), dt.UTC),
             "EndTime": dt.datetime.combine(end, dt.time(0), dt.UTC),
         },
+        ("ec2", "DescribeReservedInstances"): {},
+        ("rds", "DescribeReservedDBInstances"): {"MaxRecords": 100},
+        ("savingsplans", "DescribeSavingsPlans"): {"maxResults": 1000},
         ("ses", "SendRawEmail"): {"RawMessage": {"Data": mail.as_bytes()}},
     }
 

@@ -25,6 +25,11 @@ CE_ACTIONS = {
     "ce:GetRightsizingRecommendation",
     "ce:ListCostAllocationTags",
     "ce:ListCostAllocationTagBackfillHistory",
+    "ce:GetSavingsPlansUtilization",
+    "ce:GetSavingsPlansUtilizationDetails",
+    "ce:GetSavingsPlansCoverage",
+    "ce:GetReservationUtilization",
+    "ce:GetReservationCoverage",
 }
 
 
@@ -74,7 +79,7 @@ def test_all_granted(sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch,
     member = report["permissions"]["member_role"]
     assert member["accounts_probed"] == member["accounts_ok"] == len(_member_accounts(sandbox))
     assert report["remediation"] == []
-    assert report["ce_requests"] == len(CE_ACTIONS) and report["ce_cost_usd"] == 0.08
+    assert report["ce_requests"] == len(CE_ACTIONS) and report["ce_cost_usd"] == 0.13
     assert report["tag_activation"]["inactive_required_keys"] == []
     assert set(report["tag_activation"]["active_from"]) == {"Environment", "Owner", "Project", "CostCenter"}
 

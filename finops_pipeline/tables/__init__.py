@@ -12,11 +12,18 @@ from typing import Any
 
 import dagster as dg
 
+from finops_pipeline.tables.commitments import MART_COMMITMENT_TABLES, RAW_COMMITMENT_TABLES
 from finops_pipeline.tables.marts import MART_TABLES, META_TABLES, VIEWS_SQL
 from finops_pipeline.tables.model import Column, Scan, Table
 from finops_pipeline.tables.raw import RAW_TABLES, SCANS
 
-TABLES: tuple[Table, ...] = (*RAW_TABLES, *MART_TABLES, *META_TABLES)
+TABLES: tuple[Table, ...] = (
+    *RAW_TABLES,
+    *RAW_COMMITMENT_TABLES,
+    *MART_TABLES,
+    *MART_COMMITMENT_TABLES,
+    *META_TABLES,
+)
 BY_NAME = {t.name: t for t in TABLES}
 LAYERS = tuple(dict.fromkeys(t.layer for t in TABLES))
 

@@ -127,6 +127,13 @@ RECOMMENDATIONS = Table(
         Column(
             "stale_since", "TIMESTAMPTZ", "inventory kept from the last good scan (else NULL)", added=True
         ),
+        Column(
+            "coverage_now_pct",
+            "DOUBLE",
+            "RI / Savings Plans purchases: coverage over the lookback (hours for RIs, dollars for SPs)",
+            added=True,
+        ),
+        Column("coverage_after_pct", "DOUBLE", "the coverage the purchase would reach", added=True),
     ),
     ("snapshot_date", "recommendation_id"),
     asset="recommendations",

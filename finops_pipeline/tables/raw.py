@@ -442,4 +442,5 @@ SCANS = (
     Scan("ec2_inventory", "ec2", "the EC2 describe calls"),
     *INVENTORY_SCANS,
     ACTIVITY_SCAN,
+    Scan("commitment_inventory", "commitments", "the Savings Plans and reservation inventories"),
 )

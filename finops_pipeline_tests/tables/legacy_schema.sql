@@ -625,3 +625,68 @@ CREATE TABLE IF NOT EXISTS raw.cloudwatch_daily_activity (
 );
 ALTER TABLE raw.cloudwatch_daily_activity ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
 ALTER TABLE raw.cloudwatch_daily_activity ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+
+-- Commitments (issue #16): Savings Plans and RI utilization, coverage, inventory and KPIs.
+CREATE TABLE IF NOT EXISTS raw.commitment_utilization (
+    usage_date DATE NOT NULL,
+    account_id VARCHAR NOT NULL,
+    commitment_type VARCHAR NOT NULL,
+    total_commitment DECIMAL(18, 6) NOT NULL,
+    used_commitment DECIMAL(18, 6) NOT NULL,
+    unused_commitment DECIMAL(18, 6) NOT NULL,
+    on_demand_equivalent DECIMAL(18, 6) NOT NULL,
+    net_savings DECIMAL(18, 6) NOT NULL,
+    purchased_hours DOUBLE,
+    used_hours DOUBLE
+);
+CREATE TABLE IF NOT EXISTS raw.commitment_coverage (
+    usage_date DATE NOT NULL,
+    account_id VARCHAR NOT NULL,
+    commitment_type VARCHAR NOT NULL,
+    covered_cost DECIMAL(18, 6) NOT NULL,
+    on_demand_cost DECIMAL(18, 6) NOT NULL,
+    covered_hours DOUBLE,
+    on_demand_hours DOUBLE
+);
+CREATE TABLE IF NOT EXISTS raw.commitment_inventory (
+    resource_arn VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    region VARCHAR NOT NULL,
+    commitment_type VARCHAR NOT NULL,
+    commitment_id VARCHAR NOT NULL,
+    instance_type VARCHAR,
+    instance_count BIGINT,
+    hourly_commitment DECIMAL(18, 6) NOT NULL,
+    upfront_usd DECIMAL(18, 6) NOT NULL,
+    start_date DATE NOT NULL,
+    end_date DATE NOT NULL,
+    state VARCHAR NOT NULL,
+    scanned_at TIMESTAMPTZ NOT NULL,
+    stale_since TIMESTAMPTZ,
+    stale_reason VARCHAR
+);
+ALTER TABLE raw.commitment_inventory ADD COLUMN IF NOT EXISTS stale_since TIMESTAMPTZ;
+ALTER TABLE raw.commitment_inventory ADD COLUMN IF NOT EXISTS stale_reason VARCHAR;
+CREATE TABLE IF NOT EXISTS marts.commitment_kpis (
+    usage_date DATE NOT NULL,
+    commitment_type VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    commitment_usd DECIMAL(18, 6) NOT NULL,
+    used_usd DECIMAL(18, 6) NOT NULL,
+    unused_usd DECIMAL(18, 6) NOT NULL,
+    utilization_pct DOUBLE,
+    unused_pct DOUBLE,
+    on_demand_equivalent_usd DECIMAL(18, 6) NOT NULL,
+    net_savings_usd DECIMAL(18, 6) NOT NULL,
+    eligible_on_demand_usd DECIMAL(18, 6) NOT NULL,
+    coverage_pct DOUBLE,
+    effective_savings_rate_pct DOUBLE,
+    expiring_30d BIGINT NOT NULL,
+    expiring_60d BIGINT NOT NULL,
+    expiring_90d BIGINT NOT NULL,
+    expiring_30d_hourly_usd DECIMAL(18, 6) NOT NULL,
+    expiring_60d_hourly_usd DECIMAL(18, 6) NOT NULL,
+    expiring_90d_hourly_usd DECIMAL(18, 6) NOT NULL
+);
+ALTER TABLE marts.recommendations ADD COLUMN IF NOT EXISTS coverage_now_pct DOUBLE;
+ALTER TABLE marts.recommendations ADD COLUMN IF NOT EXISTS coverage_after_pct DOUBLE;

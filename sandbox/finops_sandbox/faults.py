@@ -287,6 +287,8 @@ def call_info(environ: dict[str, Any]) -> CallInfo:
         parsed = parse_qs(read_body(environ).decode("utf-8", "replace"))
         form = {key: values[0] for key, values in parsed.items()}
     operation = target.split(".", 1)[-1] if target else form.get("Action")
+    if operation is None and service == "savingsplans":  # REST-JSON: the operation is the path
+        operation = environ.get("PATH_INFO", "").strip("/") or None
     return CallInfo(service, region, access_key, operation, form)
 
 

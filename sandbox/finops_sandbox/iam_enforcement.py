@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from finops_sandbox.commitment_api import serves
 from finops_sandbox.faults import call_info, error_response, read_body
 
 CE_TARGET_PREFIX = "AWSInsightsIndexService."
@@ -41,8 +42,9 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def authorize_cost_explorer(environ: dict[str, Any]) -> tuple[str, str] | None:
-    """(error code, message) when the caller's policies do not allow this ``ce:`` call, else None."""
+def authorize_sandbox_served(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """(error code, message) when the caller's policies do not allow this call, else None: for what the
+    sandbox answers itself (Cost Explorer, ``commitment_api``), moto never sees the request."""
     from moto.iam.access_control import IAMRequest
     from moto.iam.models import get_account_id_from
 
@@ -66,7 +68,10 @@ def authorize_cost_explorer(environ: dict[str, Any]) -> tuple[str, str] | None:
         code = getattr(exc, "error_type", None)
         if code is None:
             raise
-        code = "AccessDeniedException" if code == "AccessDenied" else code
+        if code == "AccessDenied":  # each service's own denial code
+            code = {"ec2": "UnauthorizedOperation", "rds": "AccessDenied"}.get(
+                info.service or "", "AccessDeniedException"
+            )
         return code, getattr(exc, "message", str(exc))
     return None
 
@@ -82,10 +87,11 @@ def enforce(
     """Serve one request while enforcement is on: CE authorised here, moto's XML denials made JSON."""
     rest_json = call_info(environ).service == "lambda"  # REST-JSON: JSON errors without X-Amz-Target
     is_json = bool(environ.get("HTTP_X_AMZ_TARGET")) or rest_json
-    if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX):
-        refusal = authorize_cost_explorer(environ)
+    # Cost Explorer and the inventories the sandbox serves itself (commitment_api) are authorised here.
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX) or serves(call_info(environ)):
+        refusal = authorize_sandbox_served(environ)
         if refusal is not None:
-            status = 403 if refusal[0] != "AccessDeniedException" else 400
+            status = 400 if refusal[0] == "AccessDeniedException" else 403
             line, headers, body = error_response(call_info(environ), environ, status, *refusal)
             start_response(line, [*headers, ("Content-Length", str(len(body)))])
             return [body]

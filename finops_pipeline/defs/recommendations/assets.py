@@ -27,7 +27,14 @@ LIMIT 10
     kinds={"duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=["ce_recommendations", "ec2_inventory", "rds_inventory", "elbv2_inventory", "resource_activity"],
+    deps=[
+        "ce_recommendations",
+        "ec2_inventory",
+        "rds_inventory",
+        "elbv2_inventory",
+        "resource_activity",
+        "commitment_usage",
+    ],
     description=(
         "Every way to save: RI / Savings Plans / rightsizing from Cost Explorer and waste (unattached "
         "volumes, idle IPs, stopped instances, old snapshots and AMIs, idle load balancers, NAT gateways and "

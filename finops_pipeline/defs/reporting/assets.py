@@ -23,6 +23,7 @@ MART_DEPS = (
     "recommendations",
     "cost_anomalies",
     "budget_status",
+    "commitment_kpis",
 )
 # Raw tables it reads: cost and accounts always, the others where a mart is not built yet (the fallbacks).
 RAW_DEPS = (
@@ -32,6 +33,7 @@ RAW_DEPS = (
     "ce_cost_by_tag",
     "ce_recommendations",
     "tagged_resources",
+    "commitment_inventory",
 )
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from finops_pipeline.clock import today_utc
 from finops_pipeline.lib.reporting import OutputPathError, ReportError, generate_report
+from finops_pipeline.lib.reporting.datasets import SPECS
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.conftest import set_aws_env
 from finops_pipeline_tests.lib.reporting.ses import sent_message
@@ -24,6 +25,8 @@ from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline
 from finops_sandbox.world import HOSTILE_TAG_VALUES
 
 MART_ASSETS = (
+    "commitment_inventory",
+    "commitment_kpis",
     "tag_compliance_resources",
     "tag_compliance_summary",
     "recommendations",
@@ -133,7 +136,7 @@ def test_report_from_the_marts_reconciles_and_neutralises_hostile_tags(
     assert sources["recommendations"] == "marts.recommendations"
     files = result["files"]
     assert all(Path(f).parent == project / "reports" for f in files)
-    assert len(files) == 9 * 2 + 4  # CSV and Parquet per dataset; JSON, Excel, HTML, PDF
+    assert len(files) == len(SPECS) * 2 + 4  # CSV and Parquet per dataset; JSON, Excel, HTML, PDF
     # The executive PDF, read by a PDF reader, states the period's ground-truth total on its cover.
     cover = pypdf.PdfReader(next(f for f in files if f.endswith(".pdf"))).pages[0].extract_text()
     assert f"${float(truth):,.2f}" in cover
@@ -243,7 +246,7 @@ def test_failed_send_is_reported_and_keeps_the_files(
     result = generate_report(["csv"], last_n_days=7, email=True)
     assert result["email"]["sent"] is False
     assert "MessageRejected" in result["email"]["reason"]
-    assert len(result["files"]) == 9 and all(Path(f).is_file() for f in result["files"])
+    assert len(result["files"]) == len(SPECS) and all(Path(f).is_file() for f in result["files"])
 
 
 def test_email_not_requested_or_disabled(ingested_warehouse: Path, project: Path, pipeline_env_for) -> None:

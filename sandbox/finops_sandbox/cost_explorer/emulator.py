@@ -17,6 +17,7 @@ import duckdb
 
 from finops_sandbox.caller_scope import COST_VIEW_KEY
 from finops_sandbox.cost_explorer.anomalies import AnomalyDetection
+from finops_sandbox.cost_explorer.commitments import Commitments
 from finops_sandbox.cost_explorer.common import DEFAULT_PAGE_SIZE, CEError
 from finops_sandbox.cost_explorer.dimensions import derived_columns_sql, dimension_table
 from finops_sandbox.cost_explorer.forecast import get_cost_forecast
@@ -68,6 +69,7 @@ class CostExplorerEmulator:
         self.costs = CostQueries(self)
         self.anomalies = AnomalyDetection(self)
         self.recommendations = recs = Recommendations(self)
+        self.commitments = cm = Commitments(self)
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "GetCostAndUsage": self.costs.get_cost_and_usage,
             "GetDimensionValues": self.costs.get_dimension_values,
@@ -81,6 +83,11 @@ class CostExplorerEmulator:
             "GetReservationPurchaseRecommendation": recs.get_reservation_purchase_recommendation,
             "GetSavingsPlansPurchaseRecommendation": recs.get_savings_plans_purchase_recommendation,
             "GetRightsizingRecommendation": recs.get_rightsizing_recommendation,
+            "GetSavingsPlansUtilization": cm.get_savings_plans_utilization,
+            "GetSavingsPlansUtilizationDetails": cm.get_savings_plans_utilization_details,
+            "GetSavingsPlansCoverage": cm.get_savings_plans_coverage,
+            "GetReservationUtilization": cm.get_reservation_utilization,
+            "GetReservationCoverage": cm.get_reservation_coverage,
         }
 
     # ---------------------------------------------------------------- data

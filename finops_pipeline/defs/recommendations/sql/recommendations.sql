@@ -37,7 +37,17 @@ from_ce AS (
                replace(c.source, '_', ' '), c.lookback_days) AS estimation_method,
         'cost_explorer' AS source,
         f.first_seen,
-        c.stale_since
+        c.stale_since,
+        -- What the purchase would add to coverage over its lookback: the on-demand cost the plan would cover
+        -- (EstimatedOnDemandCost), or the reserved hours the instances would give (capped below at usage).
+        CASE c.source
+            WHEN 'savings_plans' THEN try_cast(c.details->>'EstimatedOnDemandCost' AS DOUBLE)
+            WHEN 'reserved_instances' THEN 24.0 * c.lookback_days
+                * try_cast(c.details->>'RecommendedNumberOfInstancesToPurchase' AS DOUBLE)
+        END AS coverage_added,
+        c.lookback_days,
+        CASE c.source WHEN 'savings_plans' THEN 'Savings Plans: Compute'
+                      WHEN 'reserved_instances' THEN 'Reserved Instances: ' || c.service END AS commitment_type
     FROM ce_latest c
     JOIN ce_first_seen f USING (recommendation_id)
 ),
@@ -181,6 +191,18 @@ everything AS (
 ),
 previous AS (
     SELECT recommendation_id, min(first_seen_date) AS first_seen_date FROM marts.recommendations GROUP BY 1
+),
+-- Coverage over each purchase's lookback (raw.commitment_coverage, issue #16), organisation-wide: the
+-- ingest asks for PAYER-scoped purchases, which cover every account's usage. Dollars for Savings Plans,
+-- hours for RIs.
+coverage AS (
+    SELECT e.recommendation_id,
+        sum(coalesce(cv.covered_hours, cv.covered_cost)) AS covered,
+        sum(coalesce(cv.on_demand_hours, cv.on_demand_cost)) AS on_demand
+    FROM everything e
+    JOIN raw.commitment_coverage cv ON cv.commitment_type = e.commitment_type
+        AND cv.usage_date >= $snapshot_date::DATE - e.lookback_days AND cv.usage_date < $snapshot_date::DATE
+    GROUP BY 1
 )
 SELECT
     $snapshot_date::DATE AS snapshot_date,
@@ -191,6 +213,13 @@ SELECT
                      ELSE '' END AS detail,
     e.estimated_monthly_savings_usd, e.estimation_method, e.source, e.stale_since,
     -- A recommendation seen yesterday keeps its first day; one that vanished and came back starts again.
-    coalesce(least(prev.first_seen_date, e.first_seen), $snapshot_date::DATE) AS first_seen_date
+    coalesce(least(prev.first_seen_date, e.first_seen), $snapshot_date::DATE) AS first_seen_date,
+    CASE WHEN cv.covered + cv.on_demand > 0 THEN round(100 * cv.covered / (cv.covered + cv.on_demand), 4)
+    END AS coverage_now_pct,
+    CASE WHEN cv.covered + cv.on_demand > 0 AND e.coverage_added IS NOT NULL
+        THEN round(100 * least(cv.covered + e.coverage_added, cv.covered + cv.on_demand)
+                   / (cv.covered + cv.on_demand), 4)
+    END AS coverage_after_pct
 FROM everything e
 LEFT JOIN previous prev USING (recommendation_id)
+LEFT JOIN coverage cv USING (recommendation_id)

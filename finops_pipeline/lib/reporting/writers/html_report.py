@@ -99,7 +99,11 @@ def _empty(note: str) -> str:
 
 
 def line_chart(
-    points: Sequence[tuple[dt.date, float]], markers: Sequence[dt.date], label: str, width: int = 1100
+    points: Sequence[tuple[dt.date, float]],
+    markers: Sequence[dt.date],
+    label: str,
+    width: int = 1100,
+    axis: Callable[[float], str] = short_money,
 ) -> str:
     height, left, right, top, bottom = 260, 70, 16, 12, 34
     if not points:
@@ -122,7 +126,7 @@ def line_chart(
         v = low + span * k / 4
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e7eb"/>'
-            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{escape(short_money(v))}</text>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{escape(axis(v))}</text>'
         )
     line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, (_, v) in enumerate(points))
     base = y(max(low, 0.0))
@@ -175,7 +179,10 @@ def hbar_chart(
 
 
 def grouped_pct_chart(
-    items: Sequence[tuple[str, float | None, float | None]], label: str, width: int = 540
+    items: Sequence[tuple[str, float | None, float | None]],
+    label: str,
+    width: int = 540,
+    legend: tuple[str, str] = ("resources compliant", "spend with the tag"),
 ) -> str:
     if not items:
         return ""
@@ -198,9 +205,9 @@ def grouped_pct_chart(
     ly = height - 8
     parts.append(
         f'<rect x="{left}" y="{ly - 9}" width="10" height="10" fill="{COMPLIANCE}"/>'
-        f'<text x="{left + 14}" y="{ly}">resources compliant</text>'
+        f'<text x="{left + 14}" y="{ly}">{escape(legend[0])}</text>'
         f'<rect x="{left + 150}" y="{ly - 9}" width="10" height="10" fill="{COVERAGE}"/>'
-        f'<text x="{left + 164}" y="{ly}">spend with the tag</text>'
+        f'<text x="{left + 164}" y="{ly}">{escape(legend[1])}</text>'
     )
     return _svg(width, height, "".join(parts), label)
 
@@ -230,6 +237,7 @@ def charts(by: dict[str, Dataset]) -> list[Chart]:
         _compliance_card(by["compliance_summary"]),
         _anomalies_card(by["anomalies"]),
         _savings_card(by["recommendations"]),
+        *_commitment_cards(by["commitments"], by["commitment_expiries"]),
     ]
 
 
@@ -329,6 +337,42 @@ def _savings_card(recs: Dataset) -> Chart:
         f'<p class="alt">Total counted once (the larger offer only): <b>{escape(money(total))}</b></p>'
     )
     return ("savings", "Estimated savings per month, by kind", "".join(parts), False)
+
+
+def _commitment_cards(kpis: Dataset, expiries: Dataset) -> list[Chart]:
+    """Savings Plans coverage by day (the trend to watch before buying), each type's latest utilization
+    beside its coverage, and the hourly commitment ending in the 90 days after the period."""
+    rows = kpis.table.to_pylist()
+    sp = [
+        (r["usage_date"], float(r["coverage_pct"] or 0))
+        for r in rows
+        if r["commitment_type"].startswith("Savings")
+    ]
+    trend = line_chart(sp, [], "Savings Plans coverage", axis=lambda v: f"{v:.0f}%")
+    latest: dict[str, tuple[str, float | None, float | None]] = {}
+    for r in rows:  # rows arrive by day: the last one of each type wins
+        latest[r["commitment_type"]] = (r["commitment_type"], r["utilization_pct"], r["coverage_pct"])
+    ending: dict[str, float] = {}
+    for r in expiries.table.to_pylist():
+        key = f"{r['end_date']} {r['account_name'] or r['account_id']} · {r['commitment_type']}"
+        ending[key] = ending.get(key, 0.0) + float(r["hourly_commitment_usd"] or 0)
+    return [
+        ("commitment_trend", "Savings Plans coverage (daily %)", trend or _empty(kpis.note), True),
+        (
+            "commitments",
+            "Utilization and coverage (last day, %)",
+            grouped_pct_chart(
+                list(latest.values()),
+                "Commitment utilization and coverage",
+                legend=("utilization", "coverage"),
+            )
+            or _empty(kpis.note),
+            False,
+        ),
+        _bar_card(
+            "expiries", "Ending within 90 days ($/hour)", "Expiries", list(ending.items()), SAVINGS, expiries
+        ),
+    ]
 
 
 def _cell(value: Any, kind: str) -> tuple[str, bool]:

@@ -1,0 +1,161 @@
+"""``commitment_usage``: daily Savings Plans and RI utilization and coverage per account, and the commitments.
+
+Read from the management account's Cost Explorer (it sees every member's commitments) for the partition
+window, clipped to today: AWS refuses an End in the future for these operations. Each account's calls
+are one target of ``raw.scan_status`` (source ``ce_commitments``, region ``global``): a refused or failing
+account keeps its stored days and is labelled there, it never sinks the run nor shrinks the tables. The
+commitment lists themselves (one request per kind) fail the asset when refused: without them nothing
+is known. See ``lib/commitments.py`` for which request gives what and why.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+
+from finops_pipeline import tables as registry
+from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
+from finops_pipeline.clock import today_utc
+from finops_pipeline.defs import layers
+from finops_pipeline.defs.ingest.partitions import daily_partitions
+from finops_pipeline.lib import commitments as cm
+from finops_pipeline.lib.fan_out import record_scan_status
+from finops_pipeline.settings import load_settings
+from finops_pipeline.tables import definition_metadata, row_count
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
+
+SOURCE = "ce_commitments"
+UTILIZATION, COVERAGE = "raw.commitment_utilization", "raw.commitment_coverage"
+# Every account, closed ones too: Cost Explorer keeps a suspended account's history, and its usage before
+# the closure counts in the coverage of those days.
+ACCOUNTS_SQL = "SELECT account_id FROM raw.aws_accounts ORDER BY account_id"
+SCHEMAS = {name: registry.table(name).arrow_schema() for name in (UTILIZATION, COVERAGE)}
+
+
+def _account_rows(
+    ce: Any, start: dt.date, end: dt.date, account_id: str, kinds: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Utilization of the account's own commitment types and coverage of every type (eligible usage)."""
+    utilization: list[dict[str, Any]] = []
+    for kind in kinds:
+        if kind.startswith(cm.SP_PREFIX):
+            utilization += cm.sp_utilization(ce, start, end, account_id, kind)
+        else:
+            utilization += cm.ri_utilization(ce, start, end, account_id, kind.removeprefix(cm.RI_PREFIX))
+    sp_kinds = sorted({k for k in kinds if k.startswith(cm.SP_PREFIX)}) or [cm.SP_PREFIX + "Compute"]
+    coverage = cm.sp_coverage(ce, start, end, account_id, sp_kinds[0])
+    for service in cm.RI_SERVICES:
+        coverage += cm.ri_coverage(ce, start, end, account_id, service)
+    return {UTILIZATION: utilization, COVERAGE: coverage}
+
+
+def _write(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pa.Table,
+    start: dt.date,
+    end: dt.date,
+    ok_accounts: Sequence[str],
+) -> None:
+    """Replace the window of the accounts that answered; a failed account's stored days stay."""
+    conn.register("ok_accounts", pa.table({"account_id": pa.array(list(ok_accounts), pa.string())}))
+    conn.register("incoming_rows", rows)
+    try:
+        with transaction(conn):
+            conn.execute(
+                f"DELETE FROM {table} WHERE usage_date >= ? AND usage_date < ? "
+                "AND account_id IN (SELECT account_id FROM ok_accounts)",
+                [start, end],
+            )
+            if rows.num_rows:
+                conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
+    finally:
+        conn.unregister("incoming_rows")
+        conn.unregister("ok_accounts")
+
+
+def _accounts(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[str]:
+    if aws.single_account_mode:
+        return [aws.caller_account_id()]
+    return [row[0] for row in conn.execute(ACCOUNTS_SQL).fetchall()]
+
+
+@dg.asset(
+    group_name=layers.RAW_SAVINGS,
+    kinds={"aws", "duckdb"},
+    owners=["team:finops"],
+    pool="duckdb",
+    deps=["aws_accounts"],
+    partitions_def=daily_partitions(load_settings()),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Daily Savings Plans and RI utilization and coverage per account, and the commitments "
+    "with their terms, from Cost Explorer; a failed account keeps its days and is labelled.",
+    metadata={
+        **definition_metadata("commitment_usage"),
+        "tables": f"{UTILIZATION}, {COVERAGE}",
+    },
+)
+def commitment_usage(
+    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    window = context.partition_time_window
+    today = today_utc()
+    start, end = window.start.date(), min(window.end.date(), today)
+    if start >= end:
+        return dg.MaterializeResult(metadata={"window_days": 0, "note": "today's figures come tomorrow"})
+    with aws.tracked() as calls:
+        ce = aws.client("ce")
+        kinds = cm.owners(ce, start, end)
+        with warehouse.connect() as conn:
+            accounts = sorted(set(_accounts(conn, aws)) | set(kinds))
+        outcomes = [
+            attempt(
+                ScanTarget(account, "global"),
+                lambda a=account: _account_rows(ce, start, end, a, sorted(kinds.get(a, ()))),
+            )
+            for account in accounts
+        ]
+    ok = [o.target.account_id for o in outcomes if o.status == "ok"]
+    rows = {
+        name: pa.Table.from_pylist(
+            [r for o in outcomes if o.status == "ok" for r in o.result[name]], schema=SCHEMAS[name]
+        )
+        for name in (UTILIZATION, COVERAGE)
+    }
+    with warehouse.connect() as conn:
+        for name, table in rows.items():
+            _write(conn, name, table, start, end, ok)
+        items = [sum(len(part) for part in (o.result or {}).values()) for o in outcomes]
+        statuses = record_scan_status(conn, SOURCE, outcomes, items)
+        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        counted = row_count(conn, "commitment_usage")
+    return dg.MaterializeResult(
+        metadata=_metadata(start, end, rows, kinds, outcomes, statuses, counted, calls)
+    )
+
+
+def _metadata(
+    start: dt.date,
+    end: dt.date,
+    rows: dict[str, pa.Table],
+    kinds: dict[str, set[str]],
+    outcomes: list[ScanOutcome],
+    statuses: Any,
+    counted: dict[str, int],
+    calls: Any,
+) -> dict[str, Any]:
+    used = rows[UTILIZATION]
+    return {
+        **counted,
+        "window_start": start.isoformat(),
+        "window_end_exclusive": end.isoformat(),
+        "dagster/partition_row_count": used.num_rows + rows[COVERAGE].num_rows,
+        "commitment_owners": len(kinds),
+        "commitment_usd": float(round(sum(r.as_py() for r in used["total_commitment"]) or 0, 2)),
+        "accounts_read": len(outcomes),
+        "accounts_failed": len(outcomes) - statuses["ok"],
+        **call_metadata(calls),
+    }
