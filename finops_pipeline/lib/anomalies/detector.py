@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from finops_pipeline.lib.anomalies.events import (
+    drop_familiar,
     drop_immaterial,
     drop_recoveries,
     events_from_flags,
@@ -102,7 +103,8 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     up, down, _ = flag_days(m, p, window_z)
     events = events_from_flags(m, up, down, p, window_z=window_z, windows=windows)
     events = drop_immaterial(events, m, p.min_event_share)
-    return drop_recoveries(events, p.recovery_days)
+    events = drop_recoveries(events, p.recovery_days)
+    return drop_familiar(events, m, p)
 
 
 def as_date(value: Any) -> dt.date:

@@ -46,6 +46,7 @@ class Calendar:
     bday: np.ndarray  # business-day number in the month (1-based), 0 on weekends and holidays
     bday_end: np.ndarray  # the same counted from the month's end
     holiday: np.ndarray  # bool: a weekday holiday
+    holiday_elsewhere: np.ndarray  # bool: a weekday holiday of England and Wales or Germany only
 
 
 def _easter(year: int) -> dt.date:
@@ -81,6 +82,25 @@ def holidays(years: range) -> set[dt.date]:
     return out
 
 
+def holidays_elsewhere(years: range) -> set[dt.date]:
+    """Weekday public holidays of organisations outside the US that ``holidays`` lacks: England and
+    Wales bank holidays (gov.uk/bank-holidays: the first and last Monday of May, the last Monday of
+    August, the Monday substitute of a weekend New Year; Christmas week is already there) and Germany's
+    nationwide ones (Ascension, Whit Monday, German Unity Day on 3 October). An organisation keeps
+    its own country's calendar, so its office-hours usage dips on these days too."""
+    out: set[dt.date] = set()
+    for y in years:
+        easter = _easter(y)
+        may1 = dt.date(y, 5, 1)
+        out |= {may1 + dt.timedelta((0 - may1.weekday()) % 7), dt.date(y, 10, 3)}
+        out |= {dt.date(y, m, 31) - dt.timedelta(dt.date(y, m, 31).weekday()) for m in (5, 8)}
+        out |= {easter + dt.timedelta(39), easter + dt.timedelta(50)}
+        new_year = dt.date(y, 1, 1)
+        if new_year.weekday() >= 5:  # its Monday substitute
+            out.add(new_year + dt.timedelta(7 - new_year.weekday()))
+    return out - holidays(years)
+
+
 def calendar(dates: np.ndarray) -> Calendar:
     months = dates.astype("datetime64[M]")
     dom = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
@@ -89,13 +109,14 @@ def calendar(dates: np.ndarray) -> Calendar:
     month = (months - months[0]).astype(np.int64) if dates.size else np.zeros(0, np.int64)
     years = range(int(str(dates[0])[:4]), int(str(dates[-1])[:4]) + 1) if dates.size else range(0)
     hol = np.isin(dates, np.array(sorted(holidays(years)), dtype="datetime64[D]")) & (weekday < 5)
+    elsewhere = np.isin(dates, np.array(sorted(holidays_elsewhere(years)), dtype="datetime64[D]"))
     business = (weekday < 5) & ~hol
     bday, bday_end = np.zeros(dates.size, np.int64), np.zeros(dates.size, np.int64)
     for m in np.unique(month):
         cols = np.flatnonzero((month == m) & business)
         bday[cols] = np.arange(1, cols.size + 1)
         bday_end[cols] = np.arange(cols.size, 0, -1)
-    return Calendar(dom, from_end, weekday, month, bday, bday_end, hol)
+    return Calendar(dom, from_end, weekday, month, bday, bday_end, hol, elsewhere & (weekday < 5))
 
 
 def _by_month_key(cal: Calendar, key: np.ndarray, lags: tuple[int, ...], lowest: int = 1) -> np.ndarray:
