@@ -64,6 +64,8 @@ class DetectorParams:
     learn_recurrence: bool = True
     pattern_z: float = 3.0
     pattern_spread: float = 0.7  # was 0.5; these three chosen on family A's tuning seeds 11-15
+    pattern_misses: int = 1  # earlier occurrences that may break a pattern (an anomaly, a skipped run)
+    national_business_days: bool = True  # business-day patterns under US, UK and German holidays too
     biweekly_levels: bool = True  # expect the level of the same phase of a job every other week
     # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
     # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 1.75 chosen on
