@@ -312,7 +312,9 @@ def drop_immaterial(events: pl.DataFrame, m: ScoredMatrix, share: float) -> pl.D
     return events.filter(pl.Series(keep))
 
 
-def drop_familiar(events: pl.DataFrame, m: ScoredMatrix, p: DetectorParams) -> pl.DataFrame:
+def drop_familiar(
+    events: pl.DataFrame, m: ScoredMatrix, p: DetectorParams, known: np.ndarray | None = None
+) -> pl.DataFrame:
     """Leave out events their series has already shown ``familiar_count`` times in the
     ``familiar_window_days`` before: runs of days whose residual in the event's direction reached
     ``familiar_share`` of the event's peak day.
@@ -320,11 +322,14 @@ def drop_familiar(events: pl.DataFrame, m: ScoredMatrix, p: DetectorParams) -> p
     A series that bursts to twice its cost a few times a month (load tests, campaigns, backfills)
     or closes every month with a lift of varying length will do it again; that is how it behaves,
     whatever the calendar. A move larger than any of those is still an event, and so is the first
-    and the second of its size. New series are kept (they have no past)."""
+    and the second of its size. New series are kept (they have no past). ``known`` (S × T bool):
+    days of calendar patterns (``recurrence.pattern_days``), which are no bursts: a monthly charge
+    says nothing of a spike on another day."""
     if events.height == 0 or p.familiar_count <= 0:
         return events
     with np.errstate(invalid="ignore"):
         residual = np.nan_to_num(m.actual - m.expected)
+    history = residual if known is None else np.where(known, 0.0, residual)
     index = {sid: i for i, sid in enumerate(m.series_ids)}
     epoch = int(m.dates[0].astype("datetime64[D]").astype(np.int64))
     keep = []
@@ -338,7 +343,12 @@ def drop_familiar(events: pl.DataFrame, m: ScoredMatrix, p: DetectorParams) -> p
         s, t0, t1 = index[sid], start - epoch, end - epoch
         sign = 1.0 if direction == "increase" else -1.0
         peak = float((sign * residual[s, t0 : t1 + 1]).max())
-        past = sign * residual[s, max(0, t0 - p.familiar_window_days) : t0] >= p.familiar_share * peak
+        # An event on a pattern's days is compared with everything; one on other days not with them.
+        near = (
+            known is None or known[s, max(0, t0 - p.familiar_near_days) : t1 + 1 + p.familiar_near_days].any()
+        )
+        own = residual if near else history
+        past = sign * own[s, max(0, t0 - p.familiar_window_days) : t0] >= p.familiar_share * peak
         runs = int(np.count_nonzero(np.diff(past.astype(np.int8), prepend=0) == 1))
         keep.append(kind == "new_series" or runs < p.familiar_count)
     return events.filter(pl.Series(keep, dtype=pl.Boolean))

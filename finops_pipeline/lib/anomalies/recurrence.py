@@ -235,6 +235,20 @@ def explain(
     return s_idx[keep], t_idx[keep], best_off[keep], best_code[keep]
 
 
+def pattern_days(pattern: np.ndarray, cal: Calendar, national: bool = True) -> np.ndarray:
+    """(S × T bool) days a calendar pattern explained and the earlier occurrences each relied on.
+
+    The first occurrences of a pattern stood out before it could be learnt; once it is, they are
+    known to be that pattern, not bursts (``events.drop_familiar`` leaves them out)."""
+    out = np.isin(pattern, (*RECURRING_MONTHLY, BIWEEKLY))
+    for code, prior, _ in prior_days(cal, national):
+        s_idx, t_idx = np.nonzero(pattern == code)
+        cols = prior[t_idx]
+        ok = cols >= 0
+        out[np.repeat(s_idx, cols.shape[1])[ok.ravel()], cols[ok]] = True
+    return out
+
+
 def holiday_level(regular: np.ndarray, cal: Calendar) -> np.ndarray:
     """(S × T) median of the weekend days of the 4 weeks before each weekday holiday; NaN elsewhere."""
     out = np.full(regular.shape, np.nan)
