@@ -53,7 +53,8 @@ def prepare(database: Path, accounts: int) -> None:
     world = build_world(WorldConfig(accounts=accounts, as_of=AS_OF))
     now = dt.datetime.combine(AS_OF, dt.time(6), dt.UTC)
     answers = aws_anomaly_answers(CostExplorerEmulator(world), AS_OF - dt.timedelta(days=90), AS_OF)
-    con = duckdb.connect(str(database))
+    # DuckDB may take 80% of the machine's memory by default; the cores and the memory are shared.
+    con = duckdb.connect(str(database), config={"memory_limit": "3GB", "threads": 1})
     try:
         con.execute(tables.schema_sql())
         con.register("ledger", world.ledger)
