@@ -349,7 +349,11 @@ def drop_familiar(
         )
         own = residual if near else history
         past = sign * own[s, max(0, t0 - p.familiar_window_days) : t0] >= p.familiar_share * peak
-        runs = int(np.count_nonzero(np.diff(past.astype(np.int8), prepend=0) == 1))
+        edges = np.diff(np.concatenate([[0], past.astype(np.int8), [0]]))
+        lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+        # A shift of many days is not made familiar by one-day blips (the organisation's one level shift
+        # in the asset test): only runs of familiar_length_share of its length count.
+        runs = int(np.count_nonzero(lengths >= p.familiar_length_share * (t1 - t0 + 1)))
         keep.append(kind == "new_series" or runs < p.familiar_count)
     return events.filter(pl.Series(keep, dtype=pl.Boolean))
 

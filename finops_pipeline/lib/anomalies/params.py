@@ -86,6 +86,7 @@ class DetectorParams:
     familiar_count: int = 2
     familiar_share: float = 0.7
     familiar_window_days: int = 273
+    familiar_length_share: float = 0.3  # ... and runs at least this share of its length (a shift)
     familiar_near_days: int = 1  # ... only when it lies within this many days of those patterns
     chunk_series: int = 5_000  # more series than this are scored in parts (memory, not results)
     medium_impact_usd: float = 10.0
