@@ -5,9 +5,10 @@ fixed as-of day), its ledger turned into the series the ``cost_anomalies`` asset
 on views shaped as the raw tables: account × service, plus the account × usage-type drill-down),
 plus ``finops_sandbox.anomaly_worlds.recurrence_traps``: series carrying the recurring patterns real
 bills have (monthly charges and credits on any day, month-end / month-start batch, business-day-only
-usage, bi-weekly, quarterly and annual jobs, holiday dips, bursts, slow ramps, price changes), half
-of them with an anomaly on top. The detector's parameters are chosen on seeds 11-15 of this family
-(``--seeds 11,12,13,14,15``); seeds 1-5 are held out.
+usage, bi-weekly, quarterly and annual jobs, holiday dips, bursts, slow ramps, price changes, English and
+German holiday calendars, a month-end close of varying length, clustered bursts, usage-priced monthly
+charges), half of them with an anomaly on top. The detector's parameters are chosen on seeds 11-15
+of this family (``--seeds 11,12,13,14,15``); seeds 1-5 are held out.
 
 Family B (``independent``): ``finops_sandbox.anomaly_worlds.holdout_family``, written separately
 (multiplicative log-normal noise, t(3) tails, AR(1) wander, other pattern placements and anomaly

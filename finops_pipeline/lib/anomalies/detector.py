@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from finops_pipeline.lib.anomalies.events import (
+    drop_familiar,
     drop_immaterial,
     drop_recoveries,
     events_from_flags,
@@ -49,9 +50,9 @@ from finops_pipeline.lib.anomalies.events import (
     window_scores,
 )
 from finops_pipeline.lib.anomalies.expectation import _score, score_matrix
-from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _prepare
+from finops_pipeline.lib.anomalies.matrix import DayAxis, ScoredMatrix, _prepare, _Prepared, _to_polars
 from finops_pipeline.lib.anomalies.params import OUTPUT_SCHEMA, DetectorParams
-from finops_pipeline.lib.anomalies.recurrence import RECURRING_MONTHLY
+from finops_pipeline.lib.anomalies.recurrence import RECURRING_MONTHLY, calendar, pattern_days
 
 __all__ = [
     "OUTPUT_SCHEMA",
@@ -80,12 +81,33 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     ``expected``, ``impact`` (USD, actual - expected over the event), ``score`` (peak robust z),
     ``severity`` (low / medium / high by |impact|), plus ``direction``, ``kind`` (spike, level_shift,
     new_series, drop), ``days`` and ``detected_date`` (the first day the event met every threshold).
+
+    More than ``chunk_series`` series are scored in parts of whole groups on the frame's own days:
+    the same events, at a fraction of the memory (1,000 accounts' usage types are ~40,000 series).
     """
     unknown = set(params) - {f.name for f in dataclasses.fields(DetectorParams)}
     if unknown:
         raise TypeError(f"unknown detector parameters: {sorted(unknown)}")
     p = DetectorParams(**params)
-    prep = _prepare(series, p)
+    frame = _to_polars(series)
+    if frame.height == 0 or frame["series_id"].n_unique() <= p.chunk_series:
+        return _detect(_prepare(frame, p), p)
+    axis = DayAxis.of(frame)
+    parts = [_detect(_prepare(part, p, axis), p) for part in _parts(frame, p.chunk_series)]
+    return pl.concat(parts).sort("series_id", "start_date", "direction")
+
+
+def _parts(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    """``frame`` split into parts of about ``size`` series, each group (account) whole in one part."""
+    group = pl.col("group") if "group" in frame.columns else pl.col("series_id")
+    counts = frame.group_by(group.alias("g")).agg(pl.col("series_id").n_unique().alias("n")).sort("g")
+    counts = counts.with_columns((pl.col("n").cum_sum() // size).alias("part"))
+    tagged = frame.with_columns(group.alias("g")).join(counts.select("g", "part"), on="g")
+    return [p.drop("g", "part") for p in tagged.partition_by("part", maintain_order=False)]
+
+
+def _detect(prep: _Prepared, p: DetectorParams) -> pl.DataFrame:
+    """The events of one prepared matrix (see ``detect``)."""
     if prep.x.size == 0:
         return pl.DataFrame(schema=OUTPUT_SCHEMA)
     # Two passes: the days the first pass flags are left out of the second pass's baselines, so the
@@ -102,7 +124,9 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     up, down, _ = flag_days(m, p, window_z)
     events = events_from_flags(m, up, down, p, window_z=window_z, windows=windows)
     events = drop_immaterial(events, m, p.min_event_share)
-    return drop_recoveries(events, p.recovery_days)
+    events = drop_recoveries(events, p.recovery_days)
+    known = pattern_days(m.pattern, calendar(m.dates), p.national_business_days)
+    return drop_familiar(events, m, p, known)
 
 
 def as_date(value: Any) -> dt.date:

@@ -256,7 +256,8 @@ def flag_days(
     if p.restated_days > 0:
         down[:, max(0, n_t - p.restated_days) :] = False
     if not p.holiday_decreases and n_t:
-        down = _without_holiday_dips(down, m.dates)
+        strong = m.z <= -p.z_threshold if p.holiday_strong_days else None
+        down = _without_holiday_dips(down, m.dates, p.holidays_elsewhere, strong)
     # A series that stops for good (zero from some day to the end) is decommissioned, not anomalous.
     if n_t:
         alive = np.arange(n_t)[None, :] < _stopped_from(m.actual)[:, None]
@@ -266,18 +267,23 @@ def flag_days(
     return up, down, score
 
 
-def _without_holiday_dips(down: np.ndarray, dates: np.ndarray) -> np.ndarray:
+def _without_holiday_dips(
+    down: np.ndarray, dates: np.ndarray, elsewhere: bool, strong: np.ndarray | None = None
+) -> np.ndarray:
     """``down`` without its runs of days that lie wholly on weekday holidays.
 
     Office-calendar usage (dev and test fleets, business-hours workloads) dips on public holidays by
     however much the organisation shuts down, and one such day a year says nothing about its size.
     A run that also covers another day (an outage starting on a holiday) is kept whole."""
-    other = ~calendar(dates).holiday
+    cal = calendar(dates)
+    other = ~(cal.holiday | (cal.holiday_elsewhere & elsewhere))
     n_s, n_t = down.shape
     flat = np.pad(down, ((0, 0), (1, 0))).ravel()  # a False column between rows ends every run
     run = np.cumsum(np.diff(flat.astype(np.int8), prepend=0) == 1).reshape(n_s, n_t + 1)[:, 1:]
     on_other = np.zeros(run.max() + 1, dtype=bool)
-    on_other[run[down & other[None, :]]] = True
+    with np.errstate(invalid="ignore"):
+        outside = down & other[None, :] & (True if strong is None else strong)
+    on_other[run[outside]] = True
     return down & on_other[run]
 
 
@@ -304,6 +310,52 @@ def drop_immaterial(events: pl.DataFrame, m: ScoredMatrix, share: float) -> pl.D
     day = np.nan_to_num(typical[s, t])
     keep = (np.abs(events["impact"].to_numpy()) >= share * day) | (events["kind"] == "new_series").to_numpy()
     return events.filter(pl.Series(keep))
+
+
+def drop_familiar(
+    events: pl.DataFrame, m: ScoredMatrix, p: DetectorParams, known: np.ndarray | None = None
+) -> pl.DataFrame:
+    """Leave out events their series has already shown ``familiar_count`` times in the
+    ``familiar_window_days`` before: runs of days whose residual in the event's direction reached
+    ``familiar_share`` of the event's peak day.
+
+    A series that bursts to twice its cost a few times a month (load tests, campaigns, backfills)
+    or closes every month with a lift of varying length will do it again; that is how it behaves,
+    whatever the calendar. A move larger than any of those is still an event, and so is the first
+    and the second of its size. New series are kept (they have no past). ``known`` (S × T bool):
+    days of calendar patterns (``recurrence.pattern_days``), which are no bursts: a monthly charge
+    says nothing of a spike on another day."""
+    if events.height == 0 or p.familiar_count <= 0:
+        return events
+    with np.errstate(invalid="ignore"):
+        residual = np.nan_to_num(m.actual - m.expected)
+    history = residual if known is None else np.where(known, 0.0, residual)
+    index = {sid: i for i, sid in enumerate(m.series_ids)}
+    epoch = int(m.dates[0].astype("datetime64[D]").astype(np.int64))
+    keep = []
+    for sid, start, end, direction, kind in events.select(
+        "series_id",
+        pl.col("start_date").cast(pl.Int64),
+        pl.col("end_date").cast(pl.Int64),
+        "direction",
+        "kind",
+    ).iter_rows():
+        s, t0, t1 = index[sid], start - epoch, end - epoch
+        sign = 1.0 if direction == "increase" else -1.0
+        peak = float((sign * residual[s, t0 : t1 + 1]).max())
+        # An event on a pattern's days is compared with everything; one on other days not with them.
+        near = (
+            known is None or known[s, max(0, t0 - p.familiar_near_days) : t1 + 1 + p.familiar_near_days].any()
+        )
+        own = residual if near else history
+        past = sign * own[s, max(0, t0 - p.familiar_window_days) : t0] >= p.familiar_share * peak
+        edges = np.diff(np.concatenate([[0], past.astype(np.int8), [0]]))
+        lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+        # A shift of many days is not made familiar by one-day blips (the organisation's one level shift
+        # in the asset test): only runs of familiar_length_share of its length count.
+        runs = int(np.count_nonzero(lengths >= p.familiar_length_share * (t1 - t0 + 1)))
+        keep.append(kind == "new_series" or runs < p.familiar_count)
+    return events.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
 def drop_recoveries(events: pl.DataFrame, days: int) -> pl.DataFrame:

@@ -80,7 +80,14 @@ def _score(prep: _Prepared, p: DetectorParams, exclude: np.ndarray | None) -> Sc
         memory = np.where(np.isnan(early), residual, early)
         memory_scale = np.where(np.isnan(early), scale, 0.0)
         s, t, off, code = explain(
-            memory, memory_scale, cal, candidate, min_z=p.pattern_z, spread=p.pattern_spread
+            memory,
+            memory_scale,
+            cal,
+            candidate,
+            min_z=p.pattern_z,
+            spread=p.pattern_spread,
+            national=p.national_business_days,
+            misses=p.pattern_misses,
         )
         expected[s, t] += off
         extra[s, t] = off

@@ -106,7 +106,24 @@ class _Prepared:
     onboarding: np.ndarray
 
 
-def _prepare(series: Any, p: DetectorParams) -> _Prepared:
+@dataclass(frozen=True)
+class DayAxis:
+    """The days of a whole frame: every calendar day from its first to its last, and which of them
+    any series reported (a day none did is a data gap). Parts of a frame scored apart share it."""
+
+    dates: np.ndarray  # datetime64[D]
+    present: np.ndarray  # bool
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> DayAxis:
+        day = frame["date"].to_numpy().astype("datetime64[D]")
+        dates = np.arange(day.min(), day.max() + np.timedelta64(1, "D"))
+        present = np.zeros(len(dates), dtype=bool)
+        present[np.unique((day - dates[0]).astype(np.int64))] = True
+        return cls(dates, present)
+
+
+def _prepare(series: Any, p: DetectorParams, axis: DayAxis | None = None) -> _Prepared:
     frame = _to_polars(series)
     if frame.height == 0:
         empty = np.zeros((0, 0))
@@ -120,15 +137,12 @@ def _prepare(series: Any, p: DetectorParams) -> _Prepared:
         )
     ids = frame["series_id"].unique(maintain_order=False).sort()
     sid = frame["series_id"].cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64)
-    day = frame["date"].to_numpy().astype("datetime64[D]")
-    first_day, last_day = day.min(), day.max()
-    dates = np.arange(first_day, last_day + np.timedelta64(1, "D"))
-    ti = (day - first_day).astype(np.int64)
+    axis = axis or DayAxis.of(frame)
+    dates, present = axis.dates, axis.present  # a day no series reported is a data gap, not zero spend
+    ti = (frame["date"].to_numpy().astype("datetime64[D]") - dates[0]).astype(np.int64)
     n_s, n_t = len(ids), len(dates)
     x = np.zeros((n_s, n_t))
     np.add.at(x, (sid, ti), frame["cost"].to_numpy())
-    present = np.zeros(n_t, dtype=bool)
-    present[np.unique(ti)] = True  # a day no series reported is a data gap, not zero spend
 
     # A series exists from its first non-zero day on.
     nonzero = x != 0

@@ -57,11 +57,15 @@ class DetectorParams:
     calibrate_windows: bool = False
     detect_decreases: bool = True
     holiday_decreases: bool = False  # False: a decrease lying wholly on weekday holidays is no event
+    holidays_elsewhere: bool = True  # ... on English, Welsh and German holidays too (seeds 11-15)
+    holiday_strong_days: bool = True  # ... unless a day off holidays stands out alone (|z| >= z_threshold)
     # Recurrence (recurrence.py): a day standing out by pattern_z is explained by a calendar pattern
     # whose earlier occurrences each stood out as much, within pattern_spread of their median.
     learn_recurrence: bool = True
     pattern_z: float = 3.0
     pattern_spread: float = 0.7  # was 0.5; these three chosen on family A's tuning seeds 11-15
+    pattern_misses: int = 1  # earlier occurrences that may break a pattern (an anomaly, a skipped run)
+    national_business_days: bool = True  # business-day patterns under US, UK and German holidays too
     biweekly_levels: bool = True  # expect the level of the same phase of a job every other week
     # Heavy tails and bursts: the scale is at least the tail_quantile of the series' own |residuals|
     # over tail_window_days (about its 3rd largest), divided by tail_z (0 turns it off; 1.75 chosen on
@@ -75,5 +79,15 @@ class DetectorParams:
     tail_mode: str = "sided_up"
     early_charge_ratio: float = 1.0  # a first-weeks day this far from their median is a charge, not usage
     impute_holidays: bool = True  # weekday holidays enter baselines as the same weekday 2 weeks before
+    # An event its series has shown familiar_count times in familiar_window_days (runs reaching
+    # familiar_share of its peak day) is its normal behaviour (events.drop_familiar). Chosen on
+    # family A's tuning seeds 11-15: twice in 273 days at 0.7 (F1 0.847; 91 days 0.748, 182 0.831,
+    # 365 0.846; 3 times 0.826).
+    familiar_count: int = 2
+    familiar_share: float = 0.7
+    familiar_window_days: int = 273
+    familiar_length_share: float = 0.3  # ... and runs at least this share of its length (a shift)
+    familiar_near_days: int = 1  # ... only when it lies within this many days of those patterns
+    chunk_series: int = 5_000  # more series than this are scored in parts (memory, not results)
     medium_impact_usd: float = 10.0
     high_impact_usd: float = 100.0

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 WEEKDAY, TREND, MONTH_START, MONTH_END, DOM, EOM, BDAY, BDAY_END = range(8)
-BIWEEKLY, QUARTERLY, ANNUAL, HOLIDAY, NEW_SERIES = range(8, 13)
+BIWEEKLY, QUARTERLY, ANNUAL, HOLIDAY, NEW_SERIES, BDAY_ABROAD, BDAY_END_ABROAD = range(8, 15)
 MONTHLY_LAGS = (1, 2, 3)
-RECURRING_MONTHLY = (DOM, EOM, BDAY, BDAY_END, QUARTERLY, ANNUAL)
+RECURRING_MONTHLY = (DOM, EOM, BDAY, BDAY_END, QUARTERLY, ANNUAL, BDAY_ABROAD, BDAY_END_ABROAD)
+COUNTRIES = ("us", "uk", "de")  # national calendars whose business days a pattern may follow
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Calendar:
     bday: np.ndarray  # business-day number in the month (1-based), 0 on weekends and holidays
     bday_end: np.ndarray  # the same counted from the month's end
     holiday: np.ndarray  # bool: a weekday holiday
+    holiday_elsewhere: np.ndarray  # bool: a weekday holiday of England and Wales or Germany only
+    # (bday, bday_end) under each of COUNTRIES' own public holidays alone
+    national_bdays: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 def _easter(year: int) -> dt.date:
@@ -81,6 +85,56 @@ def holidays(years: range) -> set[dt.date]:
     return out
 
 
+def national_holidays(country: str, years: range) -> set[dt.date]:
+    """One country's public holidays: ``us`` federal (opm.gov), ``uk`` England and Wales bank holidays
+    (gov.uk/bank-holidays, with the Monday substitutes of a weekend Christmas, Boxing Day or New
+    Year's Day), ``de`` Germany's nationwide ones. An organisation keeps its own country's calendar:
+    its office-hours usage dips on these days and its n-th business day of a month moves with them."""
+    out: set[dt.date] = set()
+    for y in years:
+
+        def nth(month: int, weekday: int, n: int, y: int = y) -> dt.date:
+            first = dt.date(y, month, 1)
+            return first + dt.timedelta((weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+        def last_monday(month: int, y: int = y) -> dt.date:
+            end = (dt.date(y, month, 28) + dt.timedelta(4)).replace(day=1) - dt.timedelta(1)
+            return end - dt.timedelta(end.weekday())
+
+        easter = _easter(y)
+        if country == "us":
+            out |= {dt.date(y, 1, 1), nth(1, 0, 3), nth(2, 0, 3), last_monday(5), dt.date(y, 6, 19)}
+            out |= {dt.date(y, 7, 4), nth(9, 0, 1), nth(10, 0, 2), dt.date(y, 11, 11), nth(11, 3, 4)}
+            out.add(dt.date(y, 12, 25))
+        elif country == "de":
+            out |= {dt.date(y, m, d) for m, d in ((1, 1), (5, 1), (10, 3), (12, 25), (12, 26))}
+            out |= {easter + dt.timedelta(d) for d in (-2, 1, 39, 50)}
+        else:
+            out |= {easter - dt.timedelta(2), easter + dt.timedelta(1), nth(5, 0, 1)}
+            out |= {last_monday(5), last_monday(8)}
+            for day in (dt.date(y, 1, 1), dt.date(y, 12, 25), dt.date(y, 12, 26)):
+                while day.weekday() >= 5 or day in out:  # the substitute: the next free weekday
+                    day += dt.timedelta(1)
+                out.add(day)
+    return out
+
+
+def holidays_elsewhere(years: range) -> set[dt.date]:
+    """Public holidays of England and Wales or Germany that ``holidays`` lacks (the first Monday of
+    May, the last of August, Ascension, Whit Monday, 3 October, a New Year substitute)."""
+    return (national_holidays("uk", years) | national_holidays("de", years)) - holidays(years)
+
+
+def _business_day_numbers(month: np.ndarray, business: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(number from the month's start, from its end) of each business day; 0 on other days."""
+    bday, bday_end = np.zeros(month.size, np.int64), np.zeros(month.size, np.int64)
+    for m in np.unique(month):
+        cols = np.flatnonzero((month == m) & business)
+        bday[cols] = np.arange(1, cols.size + 1)
+        bday_end[cols] = np.arange(cols.size, 0, -1)
+    return bday, bday_end
+
+
 def calendar(dates: np.ndarray) -> Calendar:
     months = dates.astype("datetime64[M]")
     dom = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
@@ -89,13 +143,16 @@ def calendar(dates: np.ndarray) -> Calendar:
     month = (months - months[0]).astype(np.int64) if dates.size else np.zeros(0, np.int64)
     years = range(int(str(dates[0])[:4]), int(str(dates[-1])[:4]) + 1) if dates.size else range(0)
     hol = np.isin(dates, np.array(sorted(holidays(years)), dtype="datetime64[D]")) & (weekday < 5)
-    business = (weekday < 5) & ~hol
-    bday, bday_end = np.zeros(dates.size, np.int64), np.zeros(dates.size, np.int64)
-    for m in np.unique(month):
-        cols = np.flatnonzero((month == m) & business)
-        bday[cols] = np.arange(1, cols.size + 1)
-        bday_end[cols] = np.arange(cols.size, 0, -1)
-    return Calendar(dom, from_end, weekday, month, bday, bday_end, hol)
+    elsewhere = np.isin(dates, np.array(sorted(holidays_elsewhere(years)), dtype="datetime64[D]"))
+    bday, bday_end = _business_day_numbers(month, (weekday < 5) & ~hol)
+    national = tuple(
+        _business_day_numbers(
+            month,
+            (weekday < 5) & ~np.isin(dates, np.array(sorted(national_holidays(c, years)), "datetime64[D]")),
+        )
+        for c in COUNTRIES
+    )
+    return Calendar(dom, from_end, weekday, month, bday, bday_end, hol, elsewhere & (weekday < 5), national)
 
 
 def _by_month_key(cal: Calendar, key: np.ndarray, lags: tuple[int, ...], lowest: int = 1) -> np.ndarray:
@@ -113,20 +170,25 @@ def _by_month_key(cal: Calendar, key: np.ndarray, lags: tuple[int, ...], lowest:
     return out
 
 
-def prior_days(cal: Calendar) -> dict[int, tuple[np.ndarray, int]]:
-    """Per pattern code: (T × k earlier occurrences, -1 for none; how many must be consistent)."""
+def prior_days(cal: Calendar, national: bool = True) -> list[tuple[int, np.ndarray, int]]:
+    """Per pattern: (code, T × k earlier occurrences, -1 for none; how many must be consistent).
+    Business-day patterns are read under this module's calendar and under each national one."""
     n = cal.dom.size
     t = np.arange(n)
     biweekly = np.stack([t - 14, t - 28, t - 42], axis=1)
-    return {
-        DOM: (_by_month_key(cal, cal.dom, MONTHLY_LAGS), 2),
-        EOM: (_by_month_key(cal, cal.from_end, MONTHLY_LAGS, lowest=0), 2),
-        BDAY: (_by_month_key(cal, cal.bday, MONTHLY_LAGS), 2),
-        BDAY_END: (_by_month_key(cal, cal.bday_end, MONTHLY_LAGS), 2),
-        BIWEEKLY: (np.where(biweekly >= 0, biweekly, -1), 2),
-        QUARTERLY: (_by_month_key(cal, cal.dom, (3, 6, 9)), 1),
-        ANNUAL: (_by_month_key(cal, cal.dom, (12,)), 1),
-    }
+    out = [
+        (DOM, _by_month_key(cal, cal.dom, MONTHLY_LAGS), 2),
+        (EOM, _by_month_key(cal, cal.from_end, MONTHLY_LAGS, lowest=0), 2),
+        (BDAY, _by_month_key(cal, cal.bday, MONTHLY_LAGS), 2),
+        (BDAY_END, _by_month_key(cal, cal.bday_end, MONTHLY_LAGS), 2),
+        (BIWEEKLY, np.where(biweekly >= 0, biweekly, -1), 2),
+        (QUARTERLY, _by_month_key(cal, cal.dom, (3, 6, 9)), 1),
+        (ANNUAL, _by_month_key(cal, cal.dom, (12,)), 1),
+    ]
+    for bday, bday_end in cal.national_bdays if national else ():
+        out.append((BDAY_ABROAD, _by_month_key(cal, bday, MONTHLY_LAGS), 2))
+        out.append((BDAY_END_ABROAD, _by_month_key(cal, bday_end, MONTHLY_LAGS), 2))
+    return out
 
 
 def explain(
@@ -137,6 +199,8 @@ def explain(
     *,
     min_z: float,
     spread: float,
+    national: bool = True,
+    misses: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Patterns that explain the ``candidate`` days' residuals (S × T bool: days worth explaining).
 
@@ -151,7 +215,7 @@ def explain(
     best_err = np.abs(today)
     best_off = np.zeros(s_idx.size)
     best_code = np.full(s_idx.size, -1, dtype=np.int64)
-    for code, (prior, need) in prior_days(cal).items():
+    for code, prior, need in prior_days(cal, national):
         cols = prior[t_idx]  # N × k
         vals = np.where(cols >= 0, residual[s_idx[:, None], np.maximum(cols, 0)], np.nan)
         sc = np.where(cols >= 0, scale[s_idx[:, None], np.maximum(cols, 0)], np.nan)
@@ -160,7 +224,8 @@ def explain(
             strong = (np.abs(vals) >= min_z * sc) & (np.sign(vals) == np.sign(med)[:, None])
             close = np.abs(vals - med[:, None]) <= spread * np.abs(med)[:, None]
             valid = ~np.isnan(vals)
-            ok = ((strong & close) | ~valid).all(axis=1) & (valid.sum(axis=1) >= need)
+            consistent = (strong & close).sum(axis=1)
+            ok = (consistent >= need) & (valid.sum(axis=1) - consistent <= misses)
             err = np.abs(today - med)
         better = ok & (err < best_err)
         best_err = np.where(better, err, best_err)
@@ -168,6 +233,20 @@ def explain(
         best_code = np.where(better, code, best_code)
     keep = best_code >= 0
     return s_idx[keep], t_idx[keep], best_off[keep], best_code[keep]
+
+
+def pattern_days(pattern: np.ndarray, cal: Calendar, national: bool = True) -> np.ndarray:
+    """(S × T bool) days a calendar pattern explained and the earlier occurrences each relied on.
+
+    The first occurrences of a pattern stood out before it could be learnt; once it is, they are
+    known to be that pattern, not bursts (``events.drop_familiar`` leaves them out)."""
+    out = np.isin(pattern, (*RECURRING_MONTHLY, BIWEEKLY))
+    for code, prior, _ in prior_days(cal, national):
+        s_idx, t_idx = np.nonzero(pattern == code)
+        cols = prior[t_idx]
+        ok = cols >= 0
+        out[np.repeat(s_idx, cols.shape[1])[ok.ravel()], cols[ok]] = True
+    return out
 
 
 def holiday_level(regular: np.ndarray, cal: Calendar) -> np.ndarray:
@@ -200,5 +279,7 @@ def describe(code: int, day: dt.date) -> str:
         ANNUAL: "same date last year",
         HOLIDAY: "holiday: weekend days of the last 4 weeks",
         NEW_SERIES: "zero: a new series in an existing group",
+        BDAY_ABROAD: "same business day of the month under one country's holidays, last 3 months",
+        BDAY_END_ABROAD: "same business day before month end under one country's holidays, last 3 months",
     }
     return texts.get(code, "same weekday, last 4 weeks")

@@ -252,3 +252,20 @@ def test_an_event_small_against_the_series_typical_day_is_not_reported() -> None
     frame = with_multiplier(series(noise=0.002), day, day, 1.22)
     assert detect(frame).height == 0
     assert one_event(detect(frame, min_event_share=0.0))["start_date"] == day
+
+
+def test_scoring_in_parts_gives_the_same_events() -> None:
+    """Many series are scored in parts of whole groups on the frame's own days: the events are those
+    of one pass over everything (a new service born late in its account, a spike, a drop, and a day
+    no series reported, which is a data gap in every part)."""
+    spiky = series(series_id="a|ec2", group="a", seed=2)
+    spiky.loc[100, "cost"] *= 5
+    late = series(base=40.0, series_id="a|rds", group="a", start=120, seed=3)
+    dropping = series(series_id="b|s3", group="b", seed=4)
+    dropping.loc[150:152, "cost"] *= 0.1
+    quiet = series(series_id="c|ec2", group="c", seed=5, start=30)
+    frame = pd.concat([spiky, late, dropping, quiet])
+    frame = frame[frame["date"] != dt.date(2026, 2, 2)]
+    whole = detect(frame)
+    assert whole.height >= 3 and set(whole["kind"]) >= {"spike", "new_series", "drop"}
+    assert detect(frame, chunk_series=1).equals(whole)

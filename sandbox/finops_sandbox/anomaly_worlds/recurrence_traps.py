@@ -49,7 +49,14 @@ TRAP_KINDS: tuple[str, ...] = (
     "business_day_job",
     "year_end_shutdown",
     "plain",
+    # Appended (so the series above stay as they were for a seed): see _regional_shape.
+    "regional_business_days",
+    "regional_business_day_job",
+    "month_end_batch_varying",
+    "clustered_bursts",
+    "monthly_charge_varying",
 )
+REGIONAL_KINDS = TRAP_KINDS[-5:]
 
 
 def us_holidays(years: range) -> set[dt.date]:
@@ -66,6 +73,44 @@ def us_holidays(years: range) -> set[dt.date]:
         out |= {dt.date(y, 1, 1), nth(1, 0, 3), nth(2, 0, 3), last_may, dt.date(y, 6, 19), dt.date(y, 7, 4)}
         out |= {nth(9, 0, 1), thanksgiving, thanksgiving + dt.timedelta(1)}
         out |= {dt.date(y, 12, 24), dt.date(y, 12, 25), dt.date(y, 12, 31)}
+    return out
+
+
+def _easter_sunday(year: int) -> dt.date:
+    """Gregorian Easter (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    ll = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * ll) // 451
+    month, day = divmod(h + ll - 7 * m + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+def regional_holidays(country: str, years: range) -> set[dt.date]:
+    """Public holidays of an organisation outside the US: England and Wales bank holidays (with the
+    Monday substitutes of a weekend Christmas, Boxing Day or New Year's Day, gov.uk/bank-holidays) or
+    Germany's nationwide ones. Organisations follow their own country's calendar, so a detector's
+    single holiday list is wrong for some of them."""
+    out: set[dt.date] = set()
+    for y in years:
+        easter = _easter_sunday(y)
+        good_friday, easter_monday = easter - dt.timedelta(2), easter + dt.timedelta(1)
+        if country == "de":
+            fixed = {dt.date(y, m, d) for m, d in ((1, 1), (5, 1), (10, 3), (12, 25), (12, 26))}
+            out |= fixed | {good_friday, easter_monday, easter + dt.timedelta(39), easter + dt.timedelta(50)}
+            continue
+        may1 = dt.date(y, 5, 1)
+        early_may = may1 + dt.timedelta((0 - may1.weekday()) % 7)
+        spring = dt.date(y, 5, 31) - dt.timedelta(dt.date(y, 5, 31).weekday())
+        summer = dt.date(y, 8, 31) - dt.timedelta(dt.date(y, 8, 31).weekday())
+        out |= {good_friday, easter_monday, early_may, spring, summer}
+        for day in (dt.date(y, 1, 1), dt.date(y, 12, 25), dt.date(y, 12, 26)):
+            while day.weekday() >= 5 or day in out:  # substitute day: the next free weekday
+                day += dt.timedelta(1)
+            out.add(day)
     return out
 
 
@@ -124,6 +169,8 @@ def _noise(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _trap_shape(kind: str, rng: np.random.Generator, dates: np.ndarray, level: float) -> tuple:
     """(additive extra, multiplier, pattern-day mask, days needed before the pattern is learnt)."""
+    if kind in REGIONAL_KINDS:
+        return _regional_shape(kind, rng, dates, level)
     c = _calendar(dates)
     n = dates.size
     extra, mult = np.zeros(n), np.ones(n)
@@ -198,6 +245,56 @@ def _trap_shape(kind: str, rng: np.random.Generator, dates: np.ndarray, level: f
         step = rng.choice(firsts)
         change = rng.uniform(0.04, 0.08) * rng.choice([-1.0, 1.0])
         mult = np.where(np.arange(n) >= step, 1.0 + change, 1.0)
+    return extra, mult, on, learn
+
+
+def _regional_shape(kind: str, rng: np.random.Generator, dates: np.ndarray, level: float) -> tuple:
+    """The traps of ``_trap_shape`` that real bills vary more than the others do:
+
+    - ``regional_business_days`` / ``regional_business_day_job``: office-hours usage, or a job on the
+      n-th business day (payroll, invoicing), of an organisation in England or Germany: its own
+      public holidays shift its business days, not the US ones;
+    - ``month_end_batch_varying``: a month-end close that runs until its data is processed: 1-5 last
+      days, its length and its lift drawn anew every month;
+    - ``clustered_bursts``: load tests, campaigns and backfills lasting 2-4 days, a few a month;
+    - ``monthly_charge_varying``: a charge on a fixed day (2-28) whose size follows the month's
+      metered usage (Marketplace metering, per-month licences): ±30% month to month.
+    """
+    n = dates.size
+    c = _calendar(dates)
+    extra, mult, on, learn = np.zeros(n), np.ones(n), np.zeros(n, dtype=bool), 0
+    if kind.startswith("regional_business_day"):
+        years = range(int(str(dates[0])[:4]), int(str(dates[-1])[:4]) + 1)
+        own = np.array(sorted(regional_holidays(str(rng.choice(["uk", "de"])), years)), dtype="datetime64[D]")
+        business = (c["weekday"] < 5) & ~np.isin(dates, own)
+        if kind == "regional_business_days":
+            mult, learn = np.where(business, 1.0, 0.0), 28
+        else:
+            number = np.zeros(n, dtype=int)
+            for m in np.unique(c["month"]):
+                cols = np.flatnonzero((c["month"] == m) & business)
+                number[cols] = np.arange(1, cols.size + 1)
+            on = number == rng.integers(1, 11)
+            extra = np.where(on, level * rng.uniform(1.0, 4.0), 0.0)
+            learn = int(np.flatnonzero(on)[1]) + 1
+    elif kind == "month_end_batch_varying":
+        width = rng.integers(1, 6, size=int(c["month"].max()) + 1)[c["month"]]
+        lift = rng.uniform(1.6, 3.0) * rng.uniform(0.8, 1.2, size=width.size)[c["month"]]
+        on = c["from_end"] < width
+        mult = np.where(on, lift, 1.0)
+        learn = int(np.flatnonzero(on & (c["month"] == 2)).max()) + 1
+    elif kind == "clustered_bursts":
+        starts = np.flatnonzero(rng.random(n) < rng.uniform(0.03, 0.08))
+        for s0 in starts:
+            span = slice(s0, s0 + int(rng.integers(2, 5)))
+            on[span] = True
+            mult[span] = rng.uniform(1.5, 3.0)
+        learn = 91
+    else:  # monthly_charge_varying
+        on = c["dom"] == rng.integers(2, 29)
+        size = level * rng.uniform(1.0, 5.0) * rng.uniform(0.7, 1.3, size=int(c["month"].max()) + 1)
+        extra = np.where(on, size[c["month"]], 0.0)
+        learn = int(np.flatnonzero(on)[1]) + 1
     return extra, mult, on, learn
 
 

@@ -72,8 +72,8 @@ def world_series(world: Any) -> WorldSeries:
     return WorldSeries(series, drilldown, labels)
 
 
-def aws_events(emulator: Any, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """AWS Cost Anomaly Detection's answers (service monitor; its root cause names the account)."""
+def aws_anomaly_answers(emulator: Any, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    """Every page of the emulator's GetAnomalies answer over ``[start, end)``, as AWS returns them."""
     rows, token = [], None
     while True:
         body: dict[str, Any] = {"DateInterval": {"StartDate": start.isoformat(), "EndDate": end.isoformat()}}
@@ -85,7 +85,12 @@ def aws_events(emulator: Any, start: dt.date, end: dt.date) -> pl.DataFrame:
         rows += answer.get("Anomalies", [])
         token = answer.get("NextPageToken")
         if not token:
-            break
+            return rows
+
+
+def aws_events(emulator: Any, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """AWS Cost Anomaly Detection's answers (service monitor; its root cause names the account)."""
+    rows = aws_anomaly_answers(emulator, start, end)
     last = end - dt.timedelta(days=1)
     out = []
     seen = set()
