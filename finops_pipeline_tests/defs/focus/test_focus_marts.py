@@ -6,6 +6,7 @@ The sample tags with lower-case keys (``application``, ``environment``, ``busine
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from decimal import Decimal
@@ -91,3 +92,20 @@ def test_showback_splits_the_whole_bill(marts: Path) -> None:
     }
     assert {a for a, *_ in got} == {"tagged", "untagged", "shared"}
     assert round(sum(s for *_, s in got), 6) == 100.0
+
+
+def test_the_report_reads_both_marts(marts: Path) -> None:
+    from finops_pipeline.lib.reporting.datasets import SPEC_BY_NAME, load_dataset
+    from finops_pipeline.lib.reporting.periods import Period
+
+    september = Period(dt.date(2024, 9, 1), dt.date(2024, 10, 1), "previous_full_month")
+    with duckdb.connect(str(marts), read_only=True) as conn:
+        showback = load_dataset(conn, SPEC_BY_NAME["focus_showback"], september, tuple(KEYS))
+        coverage = load_dataset(conn, SPEC_BY_NAME["focus_spend_coverage"], september, tuple(KEYS))
+        total = conn.execute(
+            "SELECT sum(EffectiveCost) FROM raw.focus_cost WHERE ProviderName = 'AWS'"
+        ).fetchone()
+    assert showback.source == "marts.focus_showback" and coverage.source == "marts.focus_spend_coverage"
+    shown = sum(Decimal(str(v)) for v in showback.table.column("effective_cost_usd").to_pylist())
+    assert shown.quantize(CENT) == Decimal(total[0]).quantize(CENT)
+    assert set(coverage.table.column("dimension").to_pylist()) == {"service", "resource_type", "resource"}
