@@ -31,8 +31,11 @@ from finops_pipeline_tests.conftest import (
 )
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
+from finops_sandbox.data_exports import EXPORT_NAME, DataExport
+from finops_sandbox.world import build_world
 
 TODAY = SANDBOX_AS_OF  # the suite's pinned today
+FOCUS_BUCKET = "finops-data-exports"  # the bucket iam/focus-export-policy.json names
 START = first_of_month_months_ago(TODAY, 1)  # last month: the reconciliation check calls Cost Explorer too
 SENDER = "finops@example.com"  # verified by the sandbox's seed
 ALL_FEATURES = {
@@ -42,13 +45,33 @@ ALL_FEATURES = {
     "SES_RECIPIENT_EMAILS": "finops-team@example.com",
     "SUPPORT_PROBE_ENABLED": "true",
     "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": "30",
+    "FOCUS_EXPORT_URI": f"s3://{FOCUS_BUCKET}/focus/{EXPORT_NAME}",  # the sandbox's Data Export (#18)
 }
 HEALTH = "aws_access_health"
-CENTRAL_POLICIES = ("central-role-policy.json", "ses-send-policy.json", "support-probe-policy.json")
+CENTRAL_POLICIES = (
+    "central-role-policy.json",
+    "ses-send-policy.json",
+    "support-probe-policy.json",
+    "focus-export-policy.json",
+)
 
 
 def _features(tmp: Path) -> dict[str, str]:
     return dict(ALL_FEATURES)
+
+
+def publish_focus_export(env: dict[str, str], world: Any) -> None:
+    """The sandbox's FOCUS Data Export at the FOCUS_EXPORT_URI the features name."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    DataExport(s3, FOCUS_BUCKET).publish(world)
 
 
 def run_everything() -> list[dg.ExecuteInProcessResult]:
@@ -89,6 +112,7 @@ def recorded(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.chdir(directory)
     monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(directory))  # reports/ stays in it
+    publish_focus_export(sandbox.env(), sandbox.world)
     try:
         set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database, **_features(directory)), directory)
         with record_actions(monkeypatch, sandbox.world.management_account_id) as pipeline:
@@ -118,7 +142,7 @@ def test_policies_grant_exactly_the_actions_the_pipeline_calls(recorded: dict[st
     print("pipeline, central principal:", sorted(pipeline.actions["central"]))
     print("pipeline, member role:", sorted(pipeline.actions["member"]))
     print("health probe, central principal:", sorted(health.actions["central"]))
-    central = _actions("central-role-policy.json", "ses-send-policy.json")
+    central = _actions("central-role-policy.json", "ses-send-policy.json", "focus-export-policy.json")
     member = _actions("member-role-policy.json")
     assert pipeline.actions["central"] - central == set(), "called but not granted (central)"
     assert central - pipeline.actions["central"] == set(), "granted but never called (central)"
@@ -210,6 +234,7 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnforcedSandb
             for a in org.list_accounts()["Accounts"]
             if a["Status"] == "ACTIVE" and a["Id"] != management
         ]
+        publish_focus_export(env, build_world(sandbox_config(accounts=4)))
         sandbox = EnforcedSandbox(handle, members)
         sandbox.setup(_central_documents(), _member_document())
         yield sandbox

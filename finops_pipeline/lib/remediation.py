@@ -26,6 +26,8 @@ IAM_ACTION_OVERRIDES = {
     ("budgets", "DescribeBudgetPerformanceHistory"): "budgets:ViewBudget",
     ("budgets", "DescribeNotificationsForBudget"): "budgets:ViewBudget",
     ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
+    # ListObjectsV2 is authorised as s3:ListBucket (S3 API reference, ListObjectsV2 "Permissions")
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
 }
 # Calls AWS answers for every authenticated principal, whatever its policies say.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
