@@ -29,13 +29,13 @@ from finops_pipeline_tests.conftest import (
     set_aws_env,
     start_background_sandbox,
 )
+from finops_pipeline_tests.focus_support import FOCUS_BUCKET, publish_focus_export
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
-from finops_sandbox.data_exports import EXPORT_NAME, DataExport
+from finops_sandbox.data_exports import EXPORT_NAME
 from finops_sandbox.world import build_world
 
 TODAY = SANDBOX_AS_OF  # the suite's pinned today
-FOCUS_BUCKET = "finops-data-exports"  # the bucket iam/focus-export-policy.json names
 START = first_of_month_months_ago(TODAY, 1)  # last month: the reconciliation check calls Cost Explorer too
 SENDER = "finops@example.com"  # verified by the sandbox's seed
 ALL_FEATURES = {
@@ -58,20 +58,6 @@ CENTRAL_POLICIES = (
 
 def _features(tmp: Path) -> dict[str, str]:
     return dict(ALL_FEATURES)
-
-
-def publish_focus_export(env: dict[str, str], world: Any) -> None:
-    """The sandbox's FOCUS Data Export at the FOCUS_EXPORT_URI the features name."""
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-    DataExport(s3, FOCUS_BUCKET).publish(world)
 
 
 def run_everything() -> list[dg.ExecuteInProcessResult]:

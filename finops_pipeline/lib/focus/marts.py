@@ -33,19 +33,25 @@ judged AS (
         AS tagged
     FROM rows
 ),
+base AS (  -- the resource grain first: each row's tag map is judged once, the three dimensions share it
+    SELECT billing_period, ServiceName, ResourceType, ResourceId, tagged, sum(EffectiveCost) AS cost
+    FROM judged GROUP BY ALL
+),
 dims AS (
-    SELECT billing_period, 'service' AS dimension, ServiceName AS dimension_value, * FROM judged
+    SELECT billing_period, 'service' AS dimension, ServiceName AS dimension_value, ResourceId, tagged, cost
+    FROM base
     UNION ALL
-    SELECT billing_period, 'resource_type', coalesce(ResourceType, '(no type)'), * FROM judged
+    SELECT billing_period, 'resource_type', coalesce(ResourceType, '(no type)'), ResourceId, tagged, cost
+    FROM base
     UNION ALL
-    SELECT billing_period, 'resource', coalesce(ResourceId, '(no resource)'), * FROM judged
+    SELECT billing_period, 'resource', coalesce(ResourceId, '(no resource)'), ResourceId, tagged, cost
+    FROM base
 )
 SELECT billing_period, dimension, dimension_value, count(DISTINCT ResourceId) AS resources,
-    sum(EffectiveCost) AS effective_cost,
-    coalesce(sum(EffectiveCost) FILTER (WHERE tagged), 0) AS tagged_cost,
-    coalesce(sum(EffectiveCost) FILTER (WHERE NOT tagged), 0) AS untagged_cost,
-    CASE WHEN sum(EffectiveCost) <> 0
-         THEN 100.0 * coalesce(sum(EffectiveCost) FILTER (WHERE tagged), 0) / sum(EffectiveCost) END
+    sum(cost) AS effective_cost,
+    coalesce(sum(cost) FILTER (WHERE tagged), 0) AS tagged_cost,
+    coalesce(sum(cost) FILTER (WHERE NOT tagged), 0) AS untagged_cost,
+    CASE WHEN sum(cost) <> 0 THEN 100.0 * coalesce(sum(cost) FILTER (WHERE tagged), 0) / sum(cost) END
         AS coverage_pct
 FROM dims GROUP BY billing_period, dimension, dimension_value
 """
