@@ -145,6 +145,14 @@ class AlertsResource(dg.ConfigurableResource):
         )
 
 
+class FocusExportResource(dg.ConfigurableResource):
+    """Where the AWS Data Export (FOCUS 1.0) is read from (FOCUS_EXPORT_URI; None: not configured) and the
+    tag key showback splits cost by (SHOWBACK_TAG_KEY)."""
+
+    uri: str | None = None
+    showback_tag_key: str = "CostCenter"
+
+
 class HealthResource(dg.ConfigurableResource):
     """Optional probes of ``aws_access_health`` (SUPPORT_PROBE_ENABLED)."""
 
@@ -196,6 +204,9 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             max_send_attempts=settings.alert_max_send_attempts,
         ),
         "health_probes": HealthResource(support_probe_enabled=settings.support_probe_enabled),
+        "focus_export": FocusExportResource(
+            uri=settings.focus_export_uri, showback_tag_key=settings.showback_tag_key
+        ),
     }
 
 

@@ -21,6 +21,7 @@ SES_SIMULATOR = "success@simulator.amazonses.com"
 TAG_ACTIVATION_ACTION = "ce:ListCostAllocationTags"
 BACKFILL_HISTORY_ACTION = "ce:ListCostAllocationTagBackfillHistory"  # backfills move tag trust back
 RI_SERVICE = "Amazon Elastic Compute Cloud - Compute"
+FOCUS_EXPORT_ACTIONS = ("s3:ListBucket", "s3:GetObject")  # the FOCUS import's (lib/focus/source.py)
 
 
 @dataclass
@@ -245,6 +246,8 @@ def probe_actions(settings: Any) -> set[str]:
         actions.add("ses:SendRawEmail")
     if getattr(settings, "support_probe_enabled", False):
         actions.add("support:DescribeTrustedAdvisorChecks")
+    if str(getattr(settings, "focus_export_uri", None) or "").startswith("s3://"):
+        actions |= set(FOCUS_EXPORT_ACTIONS)
     return actions
 
 
@@ -385,6 +388,9 @@ def caller_checks(aws: Any, settings: Any, checks: list[Check], caller: str) -> 
             caller,
             ses_region,
         )
+    uri = str(getattr(settings, "focus_export_uri", None) or "")
+    if uri.startswith("s3://"):
+        focus_export_checks(aws, uri, checks, caller)
     if getattr(settings, "support_probe_enabled", False):
         support = aws.client("support", region="us-east-1")
         probe(
@@ -395,3 +401,30 @@ def caller_checks(aws: Any, settings: Any, checks: list[Check], caller: str) -> 
             lambda: support.describe_trusted_advisor_checks(language="en"),
             caller,
         )
+
+
+def focus_export_checks(aws: Any, uri: str, checks: list[Check], caller: str) -> None:
+    """The FOCUS import's two actions on its export: list one key under the prefix, read its first byte."""
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    s3 = aws.client("s3")
+    listed = probe(
+        checks,
+        "focus_export",
+        "s3:ListBucket",
+        False,
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "", MaxKeys=1),
+        caller,
+    )
+    key = next((o["Key"] for o in (listed or {}).get("Contents", [])), None)
+    if key is None:
+        why = f"no object under {uri} to read" if listed is not None else "not probed: the listing failed"
+        checks.append(Check("focus_export", "s3:GetObject", False, "error", why, caller))
+        return
+    probe(
+        checks,
+        "focus_export",
+        "s3:GetObject",
+        False,
+        lambda: s3.get_object(Bucket=bucket, Key=key, Range="bytes=0-0"),
+        caller,
+    )

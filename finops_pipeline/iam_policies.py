@@ -23,7 +23,7 @@ class PolicyFile:
     """One permission policy: which principal carries it and when it is needed."""
 
     file: str
-    principal: str  # central | member | ses | support
+    principal: str  # central | member | ses | support | focus
     attach_to: str
     needed: str
 
@@ -53,6 +53,13 @@ PERMISSION_POLICIES = (
         "support",
         "the same principal as the central policy",
         "when `SUPPORT_PROBE_ENABLED=true` (`finops doctor` checks the Support API)",
+    ),
+    PolicyFile(
+        "focus-export-policy.json",
+        "focus",
+        "the same principal as the central policy (replace the bucket `finops-data-exports` and the prefix "
+        "`focus/` by the Data Export's)",
+        "when `FOCUS_EXPORT_URI` is an `s3://` URI (the FOCUS import lists and reads the export)",
     ),
 )
 TRUST_POLICIES = (

@@ -422,6 +422,21 @@ class Settings(BaseSettings):
     alert_max_send_attempts: int = EnvVar.get(
         "ALERT_MAX_SEND_ATTEMPTS", 5, fields.int_in(1, 20), "use a whole number of attempts from 1 to 20"
     )
+    # --- FOCUS: AWS Data Exports import and showback (issue #18) ---
+    focus_export_uri: str | None = EnvVar.get(
+        "FOCUS_EXPORT_URI",
+        None,
+        settings_rules.export_uri,
+        "give the S3 folder of the Data Export (s3://<bucket>/<prefix>/<export-name>, the one holding "
+        "data/ and metadata/) or an existing local folder of its .parquet / .csv / .csv.gz files, or "
+        "unset it to skip the FOCUS import",
+    )
+    showback_tag_key: str = EnvVar.get(
+        "SHOWBACK_TAG_KEY",
+        "CostCenter",
+        settings_rules.tag_key,
+        "give one tag key of letters, digits, spaces and _.:/=+-@ (not aws:...), e.g. CostCenter",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -33,7 +33,15 @@ LOG_FORMATS = ("text", "json")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 # reports and delivery (issue #6)
-REPORT_FORMATS = ("csv", "json", "xlsx", "parquet", "html", "pdf")
+REPORT_FORMATS = (
+    "csv",
+    "json",
+    "xlsx",
+    "parquet",
+    "html",
+    "pdf",
+    "focus",
+)  # focus: FOCUS 1.0 daily cost (#18)
 REPORT_FORMAT_ALIASES = {"excel": "xlsx", "xls": "xlsx", "htm": "html", "pq": "parquet"}
 EXCEL_MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
 SES_MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message

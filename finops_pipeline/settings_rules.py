@@ -146,6 +146,14 @@ def tag_key_problem(key: str) -> str | None:
     return None
 
 
+def tag_key(value: str) -> str:
+    """One tag key AWS would accept (the showback key)."""
+    problem = tag_key_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def tag_keys(value: str) -> tuple[str, ...]:
     keys = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
     if not keys:
@@ -238,3 +246,26 @@ def strict_yaml(text: str, what: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ValueError(f"{what} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+# General purpose bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a
+# letter or digit (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+FOCUS_EXPORT_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+
+
+def export_uri(value: str) -> str:
+    """Where an AWS Data Export (FOCUS 1.0) lies: ``s3://bucket/prefix/export-name`` (the folder holding
+    ``data/`` and ``metadata/``), or a local folder of its files. Returned without a trailing slash."""
+    if value.startswith("s3://"):
+        bucket, _, prefix = value[len("s3://") :].partition("/")
+        if not BUCKET_RE.match(bucket) or ".." in bucket:
+            raise ValueError(f"{bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, . and -)")
+        prefix = prefix.strip("/")
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    if "://" in value:
+        raise ValueError("only s3:// URIs and local folders are read (httpfs, gs:// and az:// are not)")
+    folder = expand_user(value)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not an existing folder")
+    return str(folder.resolve())

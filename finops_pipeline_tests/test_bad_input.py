@@ -89,6 +89,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "FINOPS_READ_COPY": ["copy", "2"],
     "SUPPORT_PROBE_ENABLED": ["enable"],
     "FINOPS_PROJECT_ROOT": ["relative/project", "/no/such/folder", "/"],
+    "FOCUS_EXPORT_URI": ["s3://Bad_Bucket/x", "s3://ab", "gs://bucket/x", "/no/such/export", "~nosuchuser/e"],
+    "SHOWBACK_TAG_KEY": ["aws:createdBy", "k" * 129, "Cost#Center"],
 }
 CASES = [(name, value) for name, values in BAD_VALUES.items() for value in values]
 IDS = [f"{n}={v[:20]}#{i}" for i, (n, v) in enumerate(CASES)]

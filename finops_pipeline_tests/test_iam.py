@@ -29,8 +29,11 @@ from finops_pipeline_tests.conftest import (
     set_aws_env,
     start_background_sandbox,
 )
+from finops_pipeline_tests.focus_support import FOCUS_BUCKET, publish_focus_export
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
+from finops_sandbox.data_exports import EXPORT_NAME
+from finops_sandbox.world import build_world
 
 TODAY = SANDBOX_AS_OF  # the suite's pinned today
 START = first_of_month_months_ago(TODAY, 1)  # last month: the reconciliation check calls Cost Explorer too
@@ -42,9 +45,15 @@ ALL_FEATURES = {
     "SES_RECIPIENT_EMAILS": "finops-team@example.com",
     "SUPPORT_PROBE_ENABLED": "true",
     "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": "30",
+    "FOCUS_EXPORT_URI": f"s3://{FOCUS_BUCKET}/focus/{EXPORT_NAME}",  # the sandbox's Data Export (#18)
 }
 HEALTH = "aws_access_health"
-CENTRAL_POLICIES = ("central-role-policy.json", "ses-send-policy.json", "support-probe-policy.json")
+CENTRAL_POLICIES = (
+    "central-role-policy.json",
+    "ses-send-policy.json",
+    "support-probe-policy.json",
+    "focus-export-policy.json",
+)
 
 
 def _features(tmp: Path) -> dict[str, str]:
@@ -89,6 +98,7 @@ def recorded(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.chdir(directory)
     monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(directory))  # reports/ stays in it
+    publish_focus_export(sandbox.env(), sandbox.world)
     try:
         set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database, **_features(directory)), directory)
         with record_actions(monkeypatch, sandbox.world.management_account_id) as pipeline:
@@ -118,7 +128,7 @@ def test_policies_grant_exactly_the_actions_the_pipeline_calls(recorded: dict[st
     print("pipeline, central principal:", sorted(pipeline.actions["central"]))
     print("pipeline, member role:", sorted(pipeline.actions["member"]))
     print("health probe, central principal:", sorted(health.actions["central"]))
-    central = _actions("central-role-policy.json", "ses-send-policy.json")
+    central = _actions("central-role-policy.json", "ses-send-policy.json", "focus-export-policy.json")
     member = _actions("member-role-policy.json")
     assert pipeline.actions["central"] - central == set(), "called but not granted (central)"
     assert central - pipeline.actions["central"] == set(), "granted but never called (central)"
@@ -210,6 +220,7 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnforcedSandb
             for a in org.list_accounts()["Accounts"]
             if a["Status"] == "ACTIVE" and a["Id"] != management
         ]
+        publish_focus_export(env, build_world(sandbox_config(accounts=4)))
         sandbox = EnforcedSandbox(handle, members)
         sandbox.setup(_central_documents(), _member_document())
         yield sandbox

@@ -29,6 +29,8 @@ IAM_ACTION_OVERRIDES = {
     ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
     # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html: ListBuckets
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    # ListObjectsV2 is authorised as s3:ListBucket (S3 API reference, ListObjectsV2 "Permissions")
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
 }
 # Calls AWS answers for every authenticated principal, whatever its policies say.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})

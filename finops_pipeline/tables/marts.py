@@ -265,12 +265,52 @@ WAREHOUSE_TARGET = Table(
     ),
     ("target",),
 )
+FOCUS_MONEY = "DECIMAL(38, 12)"  # sums of raw.focus_cost's DECIMAL(28, 12)
+FOCUS_SPEND_COVERAGE = Table(
+    "marts.focus_spend_coverage",
+    "Spend-weighted tag coverage from the FOCUS export (AWS rows), per billing period and service, resource "
+    "type or resource: the cost whose Tags carry every required key with an allowed value.",
+    (
+        Column("billing_period", "VARCHAR", "YYYY-MM", not_null=True),
+        Column("dimension", "VARCHAR", "service | resource_type | resource", not_null=True),
+        Column(
+            "dimension_value", "VARCHAR", "'(no resource)' / '(no type)': rows without one", not_null=True
+        ),
+        Column("resources", "BIGINT", "distinct ResourceId", not_null=True),
+        Column("effective_cost", FOCUS_MONEY, not_null=True),
+        Column("tagged_cost", FOCUS_MONEY, "of rows meeting the tag policy", not_null=True),
+        Column("untagged_cost", FOCUS_MONEY, not_null=True),
+        Column("coverage_pct", "DOUBLE", "tagged / effective × 100 (NULL: no cost)"),
+    ),
+    ("billing_period", "dimension", "dimension_value"),
+    asset="focus_spend_coverage",
+)
+FOCUS_SHOWBACK = Table(
+    "marts.focus_showback",
+    "Cost per value of the showback tag key (SHOWBACK_TAG_KEY) from the FOCUS export (AWS rows), per billing "
+    "period; untagged resource cost and shared cost (rows of no resource: tax, support, fees, credits) are "
+    "rows of their own, so the values add up to the bill.",
+    (
+        Column("billing_period", "VARCHAR", "YYYY-MM", not_null=True),
+        Column("tag_key", "VARCHAR", not_null=True),
+        Column("allocation", "VARCHAR", "tagged | untagged | shared", not_null=True),
+        Column("tag_value", "VARCHAR", "'' for the untagged and shared rows", not_null=True),
+        Column("effective_cost", FOCUS_MONEY, not_null=True),
+        Column("billed_cost", FOCUS_MONEY, not_null=True),
+        Column("resources", "BIGINT", not_null=True),
+        Column("share_pct", "DOUBLE", "of the period's effective cost"),
+    ),
+    ("billing_period", "tag_key", "allocation", "tag_value"),
+    asset="focus_showback",
+)
 MART_TABLES = (
     TAG_COMPLIANCE_RESOURCES,
     TAG_COMPLIANCE_SUMMARY,
     RECOMMENDATIONS,
     BUDGET_STATUS,
     COST_ANOMALIES,
+    FOCUS_SPEND_COVERAGE,
+    FOCUS_SHOWBACK,
 )
 META_TABLES = (API_CALL_LOG, WAREHOUSE_TARGET)
 # The contract's grain (run_id, service, operation); the log keeps which asset made the calls.

@@ -419,6 +419,87 @@ CE_COST_ALLOCATION_TAGS = Table(
     asset="ce_cost_allocation_tags",
     blocking=True,  # marts.tag_compliance_summary joins the snapshot on tag_key
 )
+# FOCUS 1.0 columns keep the specification's names, so FOCUS users' queries run as written; the
+# project's own columns are snake_case. Amounts keep 12 decimals: exports price requests at 1e-10 USD,
+# and rounding each row to the micro-dollar moved a total of the FinOps Foundation sample across a cent
+# (0.005 + 0.000000003 is 0.01, not 0.00).
+FOCUS_MONEY = "DECIMAL(28, 12)"
+FOCUS_COST = Table(
+    "raw.focus_cost",
+    "AWS Data Exports (FOCUS 1.0) rows as exported, every provider kept (the marts read ProviderName "
+    "'AWS' only); a file's rows are replaced when the export rewrites it.",
+    (
+        Column("billing_period", "VARCHAR", "YYYY-MM of BillingPeriodStart", not_null=True),
+        Column("source_file", "VARCHAR", "the file the row came from (raw.focus_files)", not_null=True),
+        Column("row_id", "VARCHAR", "the file's Id column, else <row number in the file>", not_null=True),
+        Column("ProviderName", "VARCHAR", not_null=True),
+        Column("BillingAccountId", "VARCHAR"),
+        Column("SubAccountId", "VARCHAR", "AWS: the linked account", not_null=True),
+        Column("SubAccountName", "VARCHAR"),
+        Column("BillingPeriodStart", "TIMESTAMP", "UTC", not_null=True),
+        Column("BillingPeriodEnd", "TIMESTAMP", "UTC, exclusive"),
+        Column("ChargePeriodStart", "TIMESTAMP", "UTC", not_null=True),
+        Column("ChargePeriodEnd", "TIMESTAMP", "UTC, exclusive", not_null=True),
+        Column("ChargeCategory", "VARCHAR", "Usage | Purchase | Tax | Credit | Adjustment", not_null=True),
+        Column("ChargeClass", "VARCHAR", "Correction for a fix of an earlier period, else NULL"),
+        Column("ChargeFrequency", "VARCHAR", "One-Time | Recurring | Usage-Based"),
+        Column("ChargeDescription", "VARCHAR"),
+        Column(
+            "BilledCost", FOCUS_MONEY, "what the invoice charges (Cost Explorer unblended)", not_null=True
+        ),
+        Column(
+            "EffectiveCost", FOCUS_MONEY, "commitments amortised (Cost Explorer amortized)", not_null=True
+        ),
+        Column("ListCost", FOCUS_MONEY),
+        Column("ContractedCost", FOCUS_MONEY),
+        Column("BillingCurrency", "VARCHAR", not_null=True),
+        Column("ServiceName", "VARCHAR", "AWS: Cost Explorer's SERVICE name", not_null=True),
+        Column("ServiceCategory", "VARCHAR"),
+        Column("RegionId", "VARCHAR"),
+        Column("AvailabilityZone", "VARCHAR"),
+        Column("ResourceId", "VARCHAR", "the resource grain Cost Explorer lacks (NULL: not a resource)"),
+        Column("ResourceName", "VARCHAR"),
+        Column("ResourceType", "VARCHAR"),
+        Column("Tags", "JSON", "JSON object of the row's tags (NULL: none)"),
+        Column("PricingCategory", "VARCHAR"),
+        Column("CommitmentDiscountId", "VARCHAR"),
+        Column("CommitmentDiscountType", "VARCHAR"),
+        Column("ConsumedQuantity", "DOUBLE"),
+        Column("ConsumedUnit", "VARCHAR"),
+        Column("SkuId", "VARCHAR"),
+        Column("x_ServiceCode", "VARCHAR", "AWS extension column"),
+        Column("x_UsageType", "VARCHAR", "AWS extension column"),
+        Column("x_Operation", "VARCHAR", "AWS extension column"),
+        Column("ingested_at", "TIMESTAMPTZ", not_null=True),
+    ),
+    ("billing_period", "source_file", "row_id"),
+    asset="focus_cost",
+    blocking=True,  # the FOCUS marts and the reconcile check sum it
+    freshness="max(ChargePeriodEnd)::DATE",
+)
+FOCUS_FILES = Table(
+    "raw.focus_files",
+    "Every data file of the FOCUS export the last run saw, its fingerprint, and how it was read: the "
+    "manifest of what changed, and the labelled status of a file refused (its earlier rows are kept).",
+    (
+        Column("source_file", "VARCHAR", not_null=True),
+        Column("billing_period", "VARCHAR", "YYYY-MM (from BILLING_PERIOD=, else the rows)"),
+        Column("fingerprint", "VARCHAR", "S3 ETag, or size and mtime of a local file", not_null=True),
+        Column("bytes", "BIGINT", not_null=True),
+        Column(
+            "status",
+            "VARCHAR",
+            "ok | missing_columns | malformed | unreadable (rows of an earlier good read kept)",
+            not_null=True,
+        ),
+        Column("detail", "VARCHAR", "what is missing or malformed, with row numbers"),
+        Column("rows", "BIGINT", "rows loaded from it (NULL: refused)"),
+        Column("read_at", "TIMESTAMPTZ", "the run that read it last", not_null=True),
+        Column("last_ok_at", "TIMESTAMPTZ", "the last read that loaded it (NULL: never)"),
+    ),
+    ("source_file",),
+    asset="focus_cost",
+)
 RAW_TABLES = (
     AWS_ACCOUNTS,
     CALLER_SCOPE,
@@ -432,6 +513,8 @@ RAW_TABLES = (
     AWS_BUDGETS,
     CE_COST_ALLOCATION_TAGS,
     *INVENTORY_TABLES,
+    FOCUS_COST,
+    FOCUS_FILES,
 )
 
 # The fan-outs whose per-target outcome raw.scan_status records (finops_pipeline/lib/fan_out.py).

@@ -2,11 +2,14 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
+import pytest
 
 from finops_pipeline import tables
+from finops_pipeline_tests.focus_support import publish_focus_export
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 
 WRITES_NO_TABLE = {"finops_report", "aws_access_health", "cost_overview"}  # files, a verdict, metadata
@@ -18,10 +21,16 @@ def duckdb_type(declared: str) -> str:
 
 
 def test_every_table_asset_carries_the_schema_and_row_count_of_its_table(
-    tmp_path: Path, project: Path, pipeline_env_for: Callable[..., dict[str, str]]
+    tmp_path: Path,
+    project: Path,
+    pipeline_env_for: Callable[..., dict[str, str]],
+    sandbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     database = tmp_path / "finops.duckdb"
-    pipeline_env_for(database)
+    env = pipeline_env_for(database)
+    # The FOCUS import reads the sandbox's Data Export, so focus_cost and its marts have rows too.
+    monkeypatch.setenv("FOCUS_EXPORT_URI", publish_focus_export(env, sandbox.world))
     result = run_pipeline()
     assert result.success, step_failures(result)
     from finops_pipeline.definitions import defs

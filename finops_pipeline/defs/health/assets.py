@@ -6,7 +6,12 @@ from types import SimpleNamespace
 import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
-from finops_pipeline.config_resources import HealthResource, SesResource, TagPolicyResource
+from finops_pipeline.config_resources import (
+    FocusExportResource,
+    HealthResource,
+    SesResource,
+    TagPolicyResource,
+)
 from finops_pipeline.defs import layers
 from finops_pipeline.doctor import run_probes
 from finops_pipeline.lib.markdown import md_table
@@ -17,7 +22,11 @@ CHECK_NAME = "no_critical_permission_missing"
 
 
 def probed_settings(
-    aws: AwsResource, tag_policy: TagPolicyResource, ses: SesResource, health_probes: HealthResource
+    aws: AwsResource,
+    tag_policy: TagPolicyResource,
+    ses: SesResource,
+    health_probes: HealthResource,
+    focus_export: FocusExportResource | None = None,
 ) -> SimpleNamespace:
     """What ``run_probes`` reads of the settings, from this run's resources (``finops doctor`` passes
     the Settings themselves), so the asset probes exactly what the run is configured to use."""
@@ -32,6 +41,7 @@ def probed_settings(
         ses_region=ses.region,
         ses_sender_email=ses.sender_email,
         support_probe_enabled=health_probes.support_probe_enabled,
+        focus_export_uri=focus_export.uri if focus_export is not None else None,
     )
 
 
@@ -61,9 +71,10 @@ def aws_access_health(
     tag_policy: TagPolicyResource,
     ses: SesResource,
     health_probes: HealthResource,
+    focus_export: FocusExportResource,
 ):
     with aws.tracked() as calls:
-        report = run_probes(aws, probed_settings(aws, tag_policy, ses, health_probes))
+        report = run_probes(aws, probed_settings(aws, tag_policy, ses, health_probes, focus_export))
     with warehouse.connect() as conn:
         record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
     payload = report.to_json()

@@ -12,6 +12,7 @@ import dagster as dg
 from finops_pipeline.clock import today_utc, utc_now
 from finops_pipeline.config_resources import ReportsResource
 from finops_pipeline.defs import layers
+from finops_pipeline.lib.focus.export import focus_export_table
 from finops_pipeline.lib.reporting.report import ReportError, build_report, read_report, resolve_request
 from finops_pipeline.warehouse import WarehouseResource
 
@@ -96,7 +97,8 @@ def finops_report(
     # The connection closes before the (slow) file writing, so it does not block warehouse writers.
     with warehouse.connect() as conn:
         datasets, figures = read_report(conn, options, period)
-    result = build_report(datasets, figures, options, formats, period, folder, utc_now())
+        focus = focus_export_table(conn, period.start, period.end) if "focus" in formats else None
+    result = build_report(datasets, figures, options, formats, period, folder, utc_now(), focus)
     totals = result["totals"]
     context.log.info("finops_report %s: %d files in %s", result["report_id"], len(result["files"]), folder)
     keys = ("report_id", "period", "period_last_day", "period_span", "totals", "top_services")

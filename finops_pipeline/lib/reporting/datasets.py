@@ -27,6 +27,7 @@ TOP_MOVERS_LIMIT = 50
 WORST_OFFENDERS_LIMIT = 1000
 ANOMALIES_LIMIT = 5000
 RECOMMENDATIONS_LIMIT = 5000
+FOCUS_COVERAGE_LIMIT = 5000  # the resource rows can be many: the most untagged first
 
 # Presentation kinds: text, date, currency (USD), percent (0-100), integer, number, bool, json (text).
 KINDS = ("text", "date", "currency", "percent", "integer", "number", "bool", "json", "datetime")
@@ -311,6 +312,45 @@ SPECS: tuple[DatasetSpec, ...] = (
         },
         mart="raw.commitment_inventory",
         empty_note="No commitment ends within 90 days after the period.",
+    ),
+    DatasetSpec(
+        "focus_spend_coverage",
+        "Spend coverage (FOCUS)",
+        "From the AWS Data Export (FOCUS): cost per service, resource type and resource, and the share whose "
+        "tags meet the tag policy; the resource grain Cost Explorer does not give.",
+        "focus_spend_coverage",
+        {
+            "billing_period": "text",
+            "dimension": "text",
+            "dimension_value": "text",
+            "resources": "integer",
+            "effective_cost_usd": "currency",
+            "tagged_cost_usd": "currency",
+            "untagged_cost_usd": "currency",
+            "coverage_pct": "percent",
+        },
+        mart="marts.focus_spend_coverage",
+        limit=FOCUS_COVERAGE_LIMIT,
+        empty_note="No FOCUS billing period overlaps these days.",
+    ),
+    DatasetSpec(
+        "focus_showback",
+        "Showback (FOCUS)",
+        "From the AWS Data Export (FOCUS): cost per value of the showback tag key (SHOWBACK_TAG_KEY); "
+        "untagged resource cost and shared cost (tax, support, fees, credits) are rows of their own.",
+        "focus_showback",
+        {
+            "billing_period": "text",
+            "tag_key": "text",
+            "allocation": "text",
+            "tag_value": "text",
+            "effective_cost_usd": "currency",
+            "billed_cost_usd": "currency",
+            "resources": "integer",
+            "share_pct": "percent",
+        },
+        mart="marts.focus_showback",
+        empty_note="No FOCUS billing period overlaps these days.",
     ),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}

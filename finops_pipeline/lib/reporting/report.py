@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from finops_pipeline.clock import today_utc, utc_now
+from finops_pipeline.lib.focus.export import focus_export_table, write_focus
 from finops_pipeline.lib.reporting import mail
 from finops_pipeline.lib.reporting.datasets import (
     Dataset,
@@ -57,10 +59,13 @@ def write_files(
     datasets: list[Dataset],
     max_excel_rows: int,
     root: Path,
+    focus: pa.Table | None = None,
 ) -> tuple[list[Path], dict[str, Any]]:
     """Every asked format into ``folder`` (inside ``root``, the project folder), atomically.
 
-    Returns the paths and per-format facts (Excel truncation, HTML size, PDF pages and size).
+    Returns the paths and per-format facts (Excel truncation, HTML size, PDF pages and size). ``focus``: the
+    FOCUS 1.0 rows of the period (``lib/focus/export.py``), read while the connection was open, for the focus
+    format.
     """
     written: list[Path] = []
     facts: dict[str, Any] = {}
@@ -94,6 +99,10 @@ def write_files(
                     handle.write(page)
                 facts["html_bytes"] = len(page)
                 facts["html_table_rows"] = rows
+            elif fmt == "focus" and focus is not None:
+                with put(f"{stem}-focus.parquet") as handle:
+                    write_focus(focus, handle)
+                facts["focus_rows"] = focus.num_rows
     return written, facts
 
 
@@ -134,12 +143,13 @@ def build_report(
     period: Period,
     folder: Path,
     now: dt.datetime,
+    focus: pa.Table | None = None,
 ) -> dict[str, Any]:
     """Write the files of datasets already read (no connection held); the dict ``generate_report`` returns."""
     stem = report_stem(now)
     meta = report_meta(stem, period, now)
     files, facts = write_files(
-        folder, stem, formats, meta, figures, datasets, options.max_excel_rows, options.project_root
+        folder, stem, formats, meta, figures, datasets, options.max_excel_rows, options.project_root, focus
     )
     services = next(d for d in datasets if d.name == "cost_by_service").table
     top_services = [
@@ -282,9 +292,10 @@ def generate_report(
         ) from exc
     try:
         datasets, figures = read_report(conn, options, period)
+        focus = focus_export_table(conn, period.start, period.end) if "focus" in chosen else None
     finally:
         conn.close()
-    result = build_report(datasets, figures, options, chosen, period, folder, utc_now())
+    result = build_report(datasets, figures, options, chosen, period, folder, utc_now(), focus)
     if email:
         result["email"] = send_report_email(
             SesOptions.from_settings(settings), options.project_root, result, lambda: _ses_client(settings)

@@ -1,0 +1,129 @@
+"""The sandbox's FOCUS export in S3 through the pipeline: ingested, reconciled with Cost Explorer, restated.
+
+boto3 reads the export from moto S3 over HTTP (the pipeline's aws resource), DuckDB reads the Parquet; the
+reconcile check compares it with the Cost Explorer ingest of the same world (raw.ce_cost_daily).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import dagster as dg
+import duckdb
+import pytest
+
+from finops_pipeline.lib.focus.reconcile import reconcile
+from finops_pipeline_tests.conftest import sandbox_config
+from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_sandbox.data_exports import DataExport
+from finops_sandbox.server import Sandbox
+from finops_sandbox.world import build_world
+
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def export(sandbox: Sandbox) -> DataExport:
+    env = sandbox.env()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    exported = DataExport(s3, "finops-focus-ingest")
+    exported.publish(sandbox.world)
+    return exported
+
+
+def _run(
+    warehouse: Path, export: DataExport, env_for: Callable[..., dict[str, str]]
+) -> dg.ExecuteInProcessResult:
+    env_for(warehouse, FOCUS_EXPORT_URI=export.uri)
+    result = run_pipeline(assets=["focus_cost"])
+    assert result.success, step_failures(result)
+    return result
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    return {k: v.value for k, v in result.asset_materializations_for_node("focus_cost")[0].metadata.items()}
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_export_ingests_and_reconciles_with_cost_explorer(
+    warehouse_copy: Path,
+    export: DataExport,
+    pipeline_env_for: Callable[..., dict[str, str]],
+    sandbox: Sandbox,
+) -> None:
+    result = _run(warehouse_copy, export, pipeline_env_for)
+    checks = _checks(result)
+    reconciled = checks["focus_matches_cost_explorer"]
+    assert reconciled.passed, reconciled.metadata["largest_differences"]
+    assert reconciled.metadata["differences"].value == 0
+    assert checks["every_focus_file_loaded"].passed
+    metadata = _metadata(result)
+    assert metadata["billing_periods"] == 14 and metadata["files_refused"] == 0
+    truth = sandbox.world.truth_totals("MONTHLY")
+    expected = sum(Decimal(str(v)) for v in truth.column("amount").to_pylist()).quantize(CENT)
+    assert Decimal(str(metadata["aws_billed_cost_usd"])).quantize(CENT) == expected
+    assert metadata["aws_requests"] > 0  # ListObjectsV2 pages, GetObject per manifest and data file
+
+
+def test_a_changed_cent_is_named(
+    warehouse_copy: Path, export: DataExport, pipeline_env_for: Callable[..., dict[str, str]]
+) -> None:
+    _run(warehouse_copy, export, pipeline_env_for)
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        day, account, service = conn.execute(
+            "SELECT CAST(ChargePeriodStart AS DATE), SubAccountId, ServiceName FROM raw.focus_cost "
+            "WHERE BilledCost > 1 ORDER BY ALL LIMIT 1"
+        ).fetchone()
+        conn.execute(
+            "UPDATE raw.focus_cost SET BilledCost = BilledCost + 0.01 WHERE rowid = (SELECT min(rowid) "
+            "FROM raw.focus_cost WHERE CAST(ChargePeriodStart AS DATE) = ? AND SubAccountId = ? "
+            "AND ServiceName = ?)",
+            [day, account, service],
+        )
+        result = reconcile(conn)
+    assert [(d, a, s) for d, a, s, *_ in result.differences] == [(day, account, service)]
+    billed, unblended = result.differences[0][3:5]
+    assert Decimal(billed) - Decimal(unblended) == CENT
+
+
+def test_a_restated_period_rereads_only_its_files(
+    warehouse_copy: Path,
+    export: DataExport,
+    pipeline_env_for: Callable[..., dict[str, str]],
+    sandbox: Sandbox,
+) -> None:
+    first = _metadata(_run(warehouse_copy, export, pipeline_env_for))
+    next_day = build_world(sandbox_config(as_of=sandbox.world.config.as_of + dt.timedelta(days=1)))
+    try:
+        (period,) = export.publish(next_day)
+        second = _metadata(_run(warehouse_copy, export, pipeline_env_for))
+    finally:
+        export.publish(sandbox.world)
+    with duckdb.connect(str(warehouse_copy), read_only=True) as conn:
+        restated = conn.execute(
+            "SELECT sum(BilledCost) FROM raw.focus_cost WHERE billing_period = ?", [period]
+        ).fetchone()[0]
+        read_again = conn.execute(
+            "SELECT count(*) FROM raw.focus_files WHERE billing_period = ?", [period]
+        ).fetchone()[0]
+    truth = next_day.truth_totals("MONTHLY").to_pylist()
+    month = dt.date.fromisoformat(f"{period}-01")
+    expected = next(r["amount"] for r in truth if r["period_start"] == month)
+    assert restated.quantize(CENT) == Decimal(expected).quantize(CENT)
+    assert second["files_read"] == read_again >= 1
+    assert second["files_unchanged"] == first["files_current"] - read_again
+    assert second["bytes_read"] < first["bytes_read"] / 3
