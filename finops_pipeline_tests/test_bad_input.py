@@ -85,6 +85,8 @@ BAD_VALUES: dict[str, list[str]] = {
     "ALERT_WEBHOOK_URL": ["http://example.com/hook", "https://h:99999/x", "not a url"],
     "ALERT_WEBHOOK_SECRET": ["tiny-secret", "sixteen-chars-ok\nbut-broken"],
     "ALERT_MAX_SEND_ATTEMPTS": ["0", "21", "x"],
+    "COMMITMENT_UTILIZATION_TARGET": ["-1", "100.5", "x"],
+    "COMMITMENT_COVERAGE_TARGET": ["-0.1", "101", "high"],
     "FINOPS_DUCKDB_LOCK_TIMEOUT_SECONDS": ["-1", "3601", "soon"],
     "FINOPS_READ_COPY": ["copy", "2"],
     "SUPPORT_PROBE_ENABLED": ["enable"],

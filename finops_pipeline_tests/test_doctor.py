@@ -70,6 +70,7 @@ def test_all_granted(sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch,
         "tagging",
         "ec2",
         "inventory",  # the other services' list calls and CloudWatch GetMetricData
+        "commitments",  # Savings Plans and reservation inventories, CE utilization and coverage
         "budgets",
         "member_role",
     }

@@ -83,58 +83,64 @@ def _accounts(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[str]:
     return [row[0] for row in conn.execute(ACCOUNTS_SQL).fetchall()]
 
 
-@dg.asset(
-    group_name=layers.RAW_SAVINGS,
-    kinds={"aws", "duckdb"},
-    owners=["team:finops"],
-    pool="duckdb",
-    deps=["aws_accounts"],
-    partitions_def=daily_partitions(load_settings()),
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Daily Savings Plans and RI utilization and coverage per account, and the commitments "
-    "with their terms, from Cost Explorer; a failed account keeps its days and is labelled.",
-    metadata={
-        **definition_metadata("commitment_usage"),
-        "tables": f"{UTILIZATION}, {COVERAGE}",
-    },
-)
-def commitment_usage(
-    context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    window = context.partition_time_window
-    today = today_utc()
-    start, end = window.start.date(), min(window.end.date(), today)
-    if start >= end:
-        return dg.MaterializeResult(metadata={"window_days": 0, "note": "today's figures come tomorrow"})
-    with aws.tracked() as calls:
-        ce = aws.client("ce")
-        kinds = cm.owners(ce, start, end)
-        with warehouse.connect() as conn:
-            accounts = sorted(set(_accounts(conn, aws)) | set(kinds))
-        outcomes = [
-            attempt(
-                ScanTarget(account, "global"),
-                lambda a=account: _account_rows(ce, start, end, a, sorted(kinds.get(a, ()))),
-            )
-            for account in accounts
-        ]
-    ok = [o.target.account_id for o in outcomes if o.status == "ok"]
-    rows = {
-        name: pa.Table.from_pylist(
-            [r for o in outcomes if o.status == "ok" for r in o.result[name]], schema=SCHEMAS[name]
-        )
-        for name in (UTILIZATION, COVERAGE)
-    }
-    with warehouse.connect() as conn:
-        for name, table in rows.items():
-            _write(conn, name, table, start, end, ok)
-        items = [sum(len(part) for part in (o.result or {}).values()) for o in outcomes]
-        statuses = record_scan_status(conn, SOURCE, outcomes, items)
-        record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-        counted = row_count(conn, "commitment_usage")
-    return dg.MaterializeResult(
-        metadata=_metadata(start, end, rows, kinds, outcomes, statuses, counted, calls)
+def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
+    """The asset on the cost grains' daily partitions, built when the definitions load (as
+    ``build_cost_assets``): a run over a range of days then covers both with one partition set."""
+
+    @dg.asset(
+        group_name=layers.RAW_SAVINGS,
+        kinds={"aws", "duckdb"},
+        owners=["team:finops"],
+        pool="duckdb",
+        deps=["aws_accounts"],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description="Daily Savings Plans and RI utilization and coverage per account, and the commitments "
+        "with their terms, from Cost Explorer; a failed account keeps its days and is labelled.",
+        metadata={
+            **definition_metadata("commitment_usage"),
+            "tables": f"{UTILIZATION}, {COVERAGE}",
+        },
     )
+    def commitment_usage(
+        context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        today = today_utc()
+        start, end = window.start.date(), min(window.end.date(), today)
+        if start >= end:
+            return dg.MaterializeResult(metadata={"window_days": 0, "note": "today's figures come tomorrow"})
+        with aws.tracked() as calls:
+            ce = aws.client("ce")
+            kinds = cm.owners(ce, start, end)
+            with warehouse.connect() as conn:
+                accounts = sorted(set(_accounts(conn, aws)) | set(kinds))
+            outcomes = [
+                attempt(
+                    ScanTarget(account, "global"),
+                    lambda a=account: _account_rows(ce, start, end, a, sorted(kinds.get(a, ()))),
+                )
+                for account in accounts
+            ]
+        ok = [o.target.account_id for o in outcomes if o.status == "ok"]
+        rows = {
+            name: pa.Table.from_pylist(
+                [r for o in outcomes if o.status == "ok" for r in o.result[name]], schema=SCHEMAS[name]
+            )
+            for name in (UTILIZATION, COVERAGE)
+        }
+        with warehouse.connect() as conn:
+            for name, table in rows.items():
+                _write(conn, name, table, start, end, ok)
+            items = [sum(len(part) for part in (o.result or {}).values()) for o in outcomes]
+            statuses = record_scan_status(conn, SOURCE, outcomes, items)
+            record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+            counted = row_count(conn, "commitment_usage")
+        return dg.MaterializeResult(
+            metadata=_metadata(start, end, rows, kinds, outcomes, statuses, counted, calls)
+        )
+
+    return commitment_usage
 
 
 def _metadata(
@@ -159,3 +165,8 @@ def _metadata(
         "accounts_failed": len(outcomes) - statuses["ok"],
         **call_metadata(calls),
     }
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_commitment_usage(daily_partitions(load_settings()))])

@@ -25,6 +25,8 @@ MART_DEPS = (
     "cost_anomalies",
     "budget_status",
     "commitment_kpis",
+    "focus_spend_coverage",
+    "focus_showback",
 )
 # Raw tables it reads: cost and accounts always, the others where a mart is not built yet (the fallbacks).
 RAW_DEPS = (

@@ -186,6 +186,13 @@ VIEWS: dict[str, View] = {
         ),
         10,
     ),
+    # The commitment and FOCUS datasets: the headline columns of the latest rows (the files hold them all).
+    "commitments": View(
+        ("usage_date", "commitment_type", "utilization_pct", "coverage_pct", "net_savings_usd"), 5
+    ),
+    "commitment_expiries": View(("end_date", "days_left", "commitment_type", "account_name"), 5),
+    "focus_spend_coverage": View(("dimension", "dimension_value", "effective_cost_usd", "coverage_pct"), 5),
+    "focus_showback": View(("allocation", "tag_value", "effective_cost_usd", "share_pct"), 5),
 }
 
 

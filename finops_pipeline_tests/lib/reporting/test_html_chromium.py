@@ -30,6 +30,9 @@ CHART_KEYS = [
     "tag_compliance",
     "anomalies",
     "savings",
+    "commitment_trend",
+    "commitments",
+    "expiries",
 ]
 
 
@@ -43,7 +46,8 @@ def test_page_is_self_contained_and_escaped() -> None:
     assert rows == 25 and len(page) <= MAX_HTML_BYTES
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     assert not re.search(r"<script|<link|<iframe|<img|@import|url\(|\bsrc=|href=", html, re.I)
-    assert html.count("<svg") == 7  # trend, services, accounts, movers, compliance, anomalies, savings
+    assert html.count("<svg") == 9  # trend, services, accounts, movers, compliance, anomalies, savings,
+    # commitment coverage trend and utilization (the synthetic period has no expiry: its note, no chart)
     assert re.findall(r'id="chart-([a-z_]+)"', html) == CHART_KEYS
     assert "=HYPERLINK(&quot;http://evil.example" in html  # shown as text, escaped
     assert "<b&" not in html
@@ -67,6 +71,7 @@ def test_charts_without_data_show_each_datasets_note() -> None:
     cards = charts({d.name: d for d in empty})
     sources = ["cost_by_day", "cost_by_service", "cost_by_account", "top_movers"]
     sources += ["compliance_summary", "anomalies", "recommendations"]
+    sources += ["commitments", "commitments", "commitment_expiries"]
     assert [(key, svg) for key, _, svg, _ in cards] == [
         (key, f'<div class="empty">No data: no {source}</div>')
         for key, source in zip(CHART_KEYS, sources, strict=True)
@@ -164,4 +169,6 @@ def test_page_height_measured_by_chromium(tmp_path: Path) -> None:
     html = tmp_path / "report.html"
     html.write_bytes(_page(datasets(rows=200))[0])
     height = page_height(html, tmp_path)
-    assert 2000 < height < 6000, height  # every table capped at its view's rows: not a 20,000 px page
+    # Every table capped at its view's rows: not a 20,000 px page. 4,779 px before the commitment and FOCUS
+    # datasets and their three charts joined the report; 10,714 px with them (measured at the merge).
+    assert 2000 < height < 12000, height
