@@ -415,10 +415,13 @@ def focus_export_checks(aws: Any, uri: str, checks: list[Check], caller: str) ->
         lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "", MaxKeys=1),
         caller,
     )
-    key = next((o["Key"] for o in (listed or {}).get("Contents", [])), None)
+    if listed is None:  # s3:GetObject cannot be probed without a key: only the listing's action is named
+        return
+    key = next((o["Key"] for o in listed.get("Contents", [])), None)
     if key is None:
-        why = f"no object under {uri} to read" if listed is not None else "not probed: the listing failed"
-        checks.append(Check("focus_export", "s3:GetObject", False, "error", why, caller))
+        checks.append(
+            Check("focus_export", "s3:GetObject", False, "error", f"no object under {uri} to read", caller)
+        )
         return
     probe(
         checks,
