@@ -109,3 +109,26 @@ def mark_idle_databases(seed: int, rows: list[dict[str, Any]]) -> None:
             idle = rng.random() < 0.25
             row["idle"] = idle
             row["daily_activity"] = 0.0 if idle else float(round(rng.uniform(3, 120)))
+
+
+LAMBDA_MEMORY_MB = 128  # what moto_seed/resources.py creates every function with
+PC_ALIAS = "live"  # the alias provisioned concurrency is configured on
+
+
+def mark_provisioned_concurrency(seed: int, rows: list[dict[str, Any]]) -> None:
+    """One function in five keeps provisioned concurrency on its ``live`` alias; half of those are
+    forgotten: ``ProvisionedConcurrencyUtilization`` peaks near 0 (no invocation at all, or under 4%),
+    the others peak at 30% to 95%. Drawn from a generator of its own so nothing else of the world moves."""
+    for row in rows:
+        if row["resource_type"] != "lambda:function":
+            continue
+        rng = entity_rng(seed, "provisioned-concurrency", row["resource_key"])
+        if rng.random() >= 0.2:
+            continue
+        idle = rng.random() < 0.5
+        row["provisioned_concurrency"] = rng.choice((1, 2, 5, 10, 25))
+        row["idle"] = idle
+        if idle:
+            row["daily_activity"] = rng.choice((0.0, round(rng.uniform(0.005, 0.04), 3)))
+        else:
+            row["daily_activity"] = round(rng.uniform(0.3, 0.95), 3)
