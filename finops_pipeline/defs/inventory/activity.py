@@ -3,7 +3,8 @@
 Why: a load balancer, NAT gateway, database or provisioned concurrency config that bills every hour is
 waste only if nothing uses it, and only CloudWatch says so. The rules (metric, statistic, window,
 threshold) are ``lib/idle_rules.py``; this asset asks ``GetMetricData`` for the last ``LOOKBACK_DAYS``
-complete UTC days of each resource the inventories list, in 1-day periods, at most 500 queries a request (the API's limit,
+complete UTC days of each resource the inventories list, in 1-day periods, at most 500 queries a
+request (the API's limit,
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html). Same fan-out
 and status rules as the scans (source ``cloudwatch``): a failed account × region keeps its last good rows,
 marked stale, and its resources are not judged idle on no answer.

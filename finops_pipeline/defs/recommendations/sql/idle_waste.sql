@@ -75,7 +75,7 @@ databases AS (
     JOIN raw.rds_db_instances d USING (resource_arn)
     LEFT JOIN price_rds p ON p.db_class = d.db_instance_class AND p.region = d.region
     WHERE i.kind = 'idle_rds_instance' AND coalesce(d.create_time < i.judged_from_at, true)
-)
+),
 lambda_concurrency AS (
     -- Allocated concurrency bills per GB-second of the function's memory, invoked or not.
     SELECT i.account_id, i.region, c.function_name || ':' || c.qualifier AS resource_id, i.resource_arn,
