@@ -196,10 +196,24 @@ def _metric_probe(cloudwatch: Any) -> Any:
     )
 
 
+def _provisioned_concurrency_probe(client: Any) -> Any:
+    """ListProvisionedConcurrencyConfigs needs a function: the first one listed, or a name no account has.
+    AWS authorises before it looks the function up, so ResourceNotFoundException proves the permission."""
+    functions = client.list_functions(MaxItems=1).get("Functions", [])
+    name = functions[0]["FunctionArn"] if functions else "finops-doctor-probe"
+    try:
+        return client.list_provisioned_concurrency_configs(FunctionName=name, MaxItems=1)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        return None
+
+
 # The other list calls of the complete inventory and the idle rules' metrics: (action, boto3 service, call).
 SERVICE_PROBES: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("rds:DescribeDBInstances", "rds", lambda rds: rds.describe_db_instances(MaxRecords=20)),
     ("lambda:ListFunctions", "lambda", lambda client: client.list_functions(MaxItems=1)),
+    ("lambda:ListProvisionedConcurrencyConfigs", "lambda", _provisioned_concurrency_probe),
     ("s3:ListAllMyBuckets", "s3", lambda s3: s3.list_buckets(MaxBuckets=1)),
     ("dynamodb:ListTables", "dynamodb", lambda client: client.list_tables(Limit=1)),
     (

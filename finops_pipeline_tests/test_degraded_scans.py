@@ -27,6 +27,7 @@ SELECTION = (
     "ec2_inventory",
     "rds_inventory",
     "lambda_inventory",
+    "lambda_provisioned_concurrency",
     "s3_inventory",
     "dynamodb_inventory",
     "elbv2_inventory",
@@ -223,3 +224,34 @@ def test_unparseable_answer_in_one_target_is_its_status_and_never_reaches_the_ev
     assert texts
     for text in texts:  # resource ids may be named (top-10 tables); the XML answer never is
         assert "<?xml" not in text and "volumeSet" not in text and "DescribeVolumesResponse" not in text
+
+
+def test_provisioned_concurrency_denied_keeps_its_configs_and_waste_labelled_stale(
+    good_run: Path, pipeline_env_for: Any, sandbox: Any, sandbox_factory: Any
+) -> None:
+    pc_waste = WASTE_SQL.replace("source <> 'cost_explorer'", "kind = 'idle_lambda_provisioned_concurrency'")
+    with duckdb.connect(str(good_run), read_only=True) as conn:
+        configs = conn.execute("SELECT count(*) FROM raw.lambda_provisioned_concurrency").fetchone()[0]
+        waste_before = conn.execute(pc_waste).fetchone()
+        with_functions = conn.execute(
+            "SELECT count(DISTINCT (account_id, region)) FROM raw.lambda_functions"
+        ).fetchone()[0]
+    faulted = sandbox_factory(faults=Faults(deny_operations="ListProvisionedConcurrencyConfigs"))
+    pipeline_env_for(good_run, faulted)
+    result = run_pipeline(assets=SELECTION)
+    assert result.success, step_failures(result)
+
+    with duckdb.connect(str(good_run), read_only=True) as conn:
+        kept = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE stale_since IS NOT NULL) "
+            "FROM raw.lambda_provisioned_concurrency"
+        ).fetchone()
+        denied = conn.execute(
+            "SELECT count(*) FROM raw.scan_status "
+            "WHERE source = 'lambda_provisioned_concurrency' AND status = 'access_denied'"
+        ).fetchone()[0]
+        waste_after = conn.execute(pc_waste).fetchone()
+    assert configs > 0 and kept == (configs, configs)  # every config kept, every one stale
+    assert denied == with_functions > 0  # each account × region with functions says why
+    # the same unused configs and dollars, each labelled stale
+    assert waste_after == (waste_before[0], waste_before[1], waste_before[0]) and waste_before[0] > 0

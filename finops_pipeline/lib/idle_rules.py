@@ -17,6 +17,12 @@ windows and thresholds, so a rule is written once. Each follows a published AWS 
   14 days. No AWS check publishes a threshold for this one: zero bytes is the only level that is
   unarguably idle, and two weeks (not one) leaves room for a weekly batch job. NAT gateways publish
   every minute, zeros included (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway-cloudwatch.html).
+- Lambda provisioned concurrency: ``ProvisionedConcurrencyUtilization`` (allocated concurrency in use, 0 to 1)
+  Maximum below 5% on every one of the last 14 days, by ``FunctionName`` and ``Resource``
+  (``<name>:<alias or version>``). No AWS check publishes a threshold; a peak under 5% means not even
+  one of twenty pre-warmed environments was busy at any minute, and two weeks covers a weekly job.
+  Lambda publishes its function metrics only for invocations
+  (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): no datapoint is 0.
 
 A resource created inside the window is not judged (too young to be idle), nor one without the metric's
 answer (its CloudWatch scan failed: unknown, not idle).
@@ -32,7 +38,8 @@ class IdleRule:
     """Idle when every day of the last ``days`` complete UTC days has ``stat`` of ``metric`` < ``below``."""
 
     kind: str  # marts.recommendations kind
-    subject: str  # which resources: application | network (load balancer type), nat_gateway, rds
+    # application | network (load balancer type), nat_gateway, rds, lambda_provisioned_concurrency
+    subject: str
     namespace: str
     metric: str
     stat: str
@@ -41,6 +48,8 @@ class IdleRule:
     below: float
     missing_is_zero: bool  # a day without a datapoint counts as 0 (the service publishes only activity)
     convention: str  # the published rule it follows, printed in the estimation method
+    # a second dimension whose value is the part of the first's before ":" (Lambda's FunctionName)
+    parent_dimension: str | None = None
 
 
 IDLE_RULES = (
@@ -91,6 +100,19 @@ IDLE_RULES = (
         1,
         False,
         "Trusted Advisor RDS Idle DB Instances: no connection for 7 days",
+    ),
+    IdleRule(
+        "idle_lambda_provisioned_concurrency",
+        "lambda_provisioned_concurrency",
+        "AWS/Lambda",
+        "ProvisionedConcurrencyUtilization",
+        "Maximum",
+        "Resource",
+        14,
+        0.05,
+        True,
+        "provisioned concurrency utilization peak under 5% for 14 days",
+        parent_dimension="FunctionName",
     ),
 )
 LOOKBACK_DAYS = max(rule.days for rule in IDLE_RULES)  # what the metrics ingest reads

@@ -83,7 +83,8 @@ INVENTORY_TABLES = (
 RESOURCE_ACTIVITY = Table(
     "raw.cloudwatch_daily_activity",
     "CloudWatch daily values (GetMetricData, 1-day periods) of the metric each idle rule reads "
-    "(lib/idle_rules.py), per judged resource: load balancers, NAT gateways, RDS instances.",
+    "(lib/idle_rules.py), per judged resource: load balancers, NAT gateways, RDS instances, Lambda "
+    "provisioned concurrency configs.",
     (
         _ARN,
         _ACCOUNT,
@@ -91,7 +92,7 @@ RESOURCE_ACTIVITY = Table(
         Column(
             "subject",
             "VARCHAR",
-            "the rule's subject: application | network | nat_gateway | rds",
+            "the rule's subject: application | network | nat_gateway | rds | lambda_provisioned_concurrency",
             not_null=True,
         ),
         Column("namespace", "VARCHAR", not_null=True),
@@ -110,7 +111,34 @@ RESOURCE_ACTIVITY = Table(
     asset="resource_activity",
     blocking=True,
 )
-INVENTORY_TABLES = (*INVENTORY_TABLES, RESOURCE_ACTIVITY)
+LAMBDA_PROVISIONED_CONCURRENCY = Table(
+    "raw.lambda_provisioned_concurrency",
+    "Provisioned concurrency configs (ListProvisionedConcurrencyConfigs) of every Lambda function the "
+    "inventory lists, one row per alias or version that has one.",
+    (
+        Column(
+            "resource_arn", "VARCHAR", "the qualified ARN (function:<name>:<alias or version>)", not_null=True
+        ),
+        _ACCOUNT,
+        _REGION,
+        Column(
+            "function_arn", "VARCHAR", "the function's unqualified ARN (raw.lambda_functions)", not_null=True
+        ),
+        Column("function_name", "VARCHAR", not_null=True),
+        Column("qualifier", "VARCHAR", "the alias or version", not_null=True),
+        Column("requested", "BIGINT", "RequestedProvisionedConcurrentExecutions"),
+        Column("available", "BIGINT", "AvailableProvisionedConcurrentExecutions"),
+        Column("allocated", "BIGINT", "AllocatedProvisionedConcurrentExecutions: what bills"),
+        Column("status", "VARCHAR", "IN_PROGRESS | READY | FAILED"),
+        Column("last_modified", "VARCHAR", "as Lambda gives it (ISO 8601 with offset)"),
+        _SCANNED_AT,
+        *STALE_COLUMNS,
+    ),
+    ("resource_arn",),
+    asset="lambda_provisioned_concurrency",
+    blocking=True,
+)
+INVENTORY_TABLES = (*INVENTORY_TABLES, RESOURCE_ACTIVITY, LAMBDA_PROVISIONED_CONCURRENCY)
 INVENTORY_SCANS = (
     Scan("rds_inventory", "rds", "DescribeDBInstances"),
     Scan("lambda_inventory", "lambda", "ListFunctions"),
@@ -119,6 +147,9 @@ INVENTORY_SCANS = (
     Scan("elbv2_inventory", "elbv2", "DescribeLoadBalancers"),
 )
 ACTIVITY_SCAN = Scan("resource_activity", "cloudwatch", "GetMetricData")
+PROVISIONED_CONCURRENCY_SCAN = Scan(
+    "lambda_provisioned_concurrency", "lambda_provisioned_concurrency", "ListProvisionedConcurrencyConfigs"
+)
 # The raw.scan_status sources whose rows the compliance marts read: the tag scan and every list call.
 RESOURCE_SCAN_SOURCES = ("tagging", "ec2", *(scan.source for scan in INVENTORY_SCANS))
 # marts.tag_compliance_resources.found_by: which source alone saw a resource, or both.

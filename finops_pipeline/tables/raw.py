@@ -1,6 +1,11 @@
 """The ``raw`` layer: what the AWS APIs answered, one table per source and grain."""
 
-from finops_pipeline.tables.inventory import ACTIVITY_SCAN, INVENTORY_SCANS, INVENTORY_TABLES
+from finops_pipeline.tables.inventory import (
+    ACTIVITY_SCAN,
+    INVENTORY_SCANS,
+    INVENTORY_TABLES,
+    PROVISIONED_CONCURRENCY_SCAN,
+)
 from finops_pipeline.tables.model import STALE_COLUMNS, Column, Scan, Table
 
 MONEY = "DECIMAL(18, 6)"
@@ -525,5 +530,6 @@ SCANS = (
     Scan("ec2_inventory", "ec2", "the EC2 describe calls"),
     *INVENTORY_SCANS,
     ACTIVITY_SCAN,
+    PROVISIONED_CONCURRENCY_SCAN,
     Scan("commitment_inventory", "commitments", "the Savings Plans and reservation inventories"),
 )

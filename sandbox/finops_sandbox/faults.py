@@ -267,6 +267,18 @@ class CallInfo:
     form: dict[str, str]
 
 
+_PC_LIST_RE = re.compile(r"/2019-09-30/functions/[^/]+/provisioned-concurrency")
+
+
+def _is_pc_list(environ: dict[str, Any]) -> bool:
+    """Lambda REST-JSON: GET /2019-09-30/functions/{FunctionName}/provisioned-concurrency?List=ALL."""
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and bool(_PC_LIST_RE.fullmatch(environ.get("PATH_INFO", "")))
+        and "List=ALL" in environ.get("QUERY_STRING", "")
+    )
+
+
 def read_body(environ: dict[str, Any]) -> bytes:
     """The request body, put back so the next application can read it again."""
     try:
@@ -289,6 +301,8 @@ def call_info(environ: dict[str, Any]) -> CallInfo:
     operation = target.split(".", 1)[-1] if target else form.get("Action")
     if operation is None and service == "savingsplans":  # REST-JSON: the operation is the path
         operation = environ.get("PATH_INFO", "").strip("/") or None
+    if operation is None and service == "lambda" and _is_pc_list(environ):
+        operation = "ListProvisionedConcurrencyConfigs"
     return CallInfo(service, region, access_key, operation, form)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from finops_sandbox.commitment_api import serves
+from finops_sandbox import commitment_api, lambda_api
 from finops_sandbox.faults import call_info, error_response, read_body
 
 CE_TARGET_PREFIX = "AWSInsightsIndexService."
@@ -88,7 +88,9 @@ def enforce(
     rest_json = call_info(environ).service == "lambda"  # REST-JSON: JSON errors without X-Amz-Target
     is_json = bool(environ.get("HTTP_X_AMZ_TARGET")) or rest_json
     # Cost Explorer and the inventories the sandbox serves itself (commitment_api) are authorised here.
-    if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX) or serves(call_info(environ)):
+    info = call_info(environ)
+    own = commitment_api.serves(info) or lambda_api.serves(info)
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith(CE_TARGET_PREFIX) or own:
         refusal = authorize_sandbox_served(environ)
         if refusal is not None:
             status = 400 if refusal[0] == "AccessDeniedException" else 403

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from werkzeug.serving import ThreadedWSGIServer
 
-from finops_sandbox import commitment_api, iam_enforcement, moto_seed
+from finops_sandbox import commitment_api, iam_enforcement, lambda_api, moto_seed
 from finops_sandbox.caller_scope import (
     COST_VIEW_KEY,
     MEMBER_ORGANIZATIONS_OPERATIONS,
@@ -99,6 +99,7 @@ class Router:
         self.suspended = {row["account_id"] for row in accounts if row["status"] == "SUSPENDED"}
         self.management = world.management_account_id
         self.inventory = commitment_api.CommitmentInventory(world)
+        self.provisioned_concurrency = lambda_api.ProvisionedConcurrency(world)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if iam_enforcement.active() and not _exempt(environ.get("PATH_INFO", "")):
@@ -126,6 +127,8 @@ class Router:
                 return self._refuse(info, environ, start_response, 403, "AccessDenied", message)
         if commitment_api.serves(info):  # inventories moto 5 lacks (commitment_api.py)
             return self.inventory(info, environ, start_response, self.management)
+        if lambda_api.serves(info):  # ListProvisionedConcurrencyConfigs, which moto 5 lacks (lambda_api.py)
+            return self.provisioned_concurrency(info, environ, start_response, self.management)
         if info.service in ("organizations", "budgets"):
             refusal = self._scope_refusal(info, environ, access)
             if refusal is not None:

@@ -1,9 +1,10 @@
 """``resource_activity``: the CloudWatch metric each idle rule reads, per judged resource, day by day.
 
-Why: a load balancer, NAT gateway or database that bills every hour is waste only if nothing uses it, and
-only CloudWatch says so. The rules (metric, statistic, window, threshold) are ``lib/idle_rules.py``; this
-asset asks ``GetMetricData`` for the last ``LOOKBACK_DAYS`` complete UTC days of each resource the
-inventories list, in 1-day periods, at most 500 queries a request (the API's limit,
+Why: a load balancer, NAT gateway, database or provisioned concurrency config that bills every hour is
+waste only if nothing uses it, and only CloudWatch says so. The rules (metric, statistic, window,
+threshold) are ``lib/idle_rules.py``; this asset asks ``GetMetricData`` for the last ``LOOKBACK_DAYS``
+complete UTC days of each resource the inventories list, in 1-day periods, at most 500 queries a
+request (the API's limit,
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html). Same fan-out
 and status rules as the scans (source ``cloudwatch``): a failed account × region keeps its last good rows,
 marked stale, and its resources are not judged idle on no answer.
@@ -40,6 +41,9 @@ UNION ALL
 SELECT account_id, region, resource_arn, 'nat_gateway', nat_gateway_id FROM raw.ec2_nat_gateways
 UNION ALL
 SELECT account_id, region, resource_arn, 'rds', resource_id FROM raw.rds_db_instances
+UNION ALL
+SELECT account_id, region, resource_arn, 'lambda_provisioned_concurrency', function_name || ':' || qualifier
+FROM raw.lambda_provisioned_concurrency
 ORDER BY ALL
 """
 RULES = {rule.subject: rule for rule in IDLE_RULES}
@@ -57,11 +61,11 @@ def candidates(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[Ca
 
 def _query(i: int, item: Candidate) -> dict[str, Any]:
     rule = RULES[item["subject"]]
-    metric = {
-        "Namespace": rule.namespace,
-        "MetricName": rule.metric,
-        "Dimensions": [{"Name": rule.dimension, "Value": item["dimension_value"]}],
-    }
+    dimensions = [{"Name": rule.dimension, "Value": item["dimension_value"]}]
+    if rule.parent_dimension is not None:  # Lambda: FunctionName next to Resource (<name>:<qualifier>)
+        parent = item["dimension_value"].split(":", 1)[0]
+        dimensions.insert(0, {"Name": rule.parent_dimension, "Value": parent})
+    metric = {"Namespace": rule.namespace, "MetricName": rule.metric, "Dimensions": dimensions}
     return {"Id": f"q{i}", "MetricStat": {"Metric": metric, "Period": 86400, "Stat": rule.stat}}
 
 
@@ -105,9 +109,10 @@ def read_activity(
     kinds={"aws", "duckdb"},
     owners=["team:finops"],
     pool="duckdb",
-    deps=["ec2_inventory", "rds_inventory", "elbv2_inventory"],
-    description="CloudWatch daily activity (requests, bytes, connections) of every load balancer, NAT "
-    "gateway and RDS instance, the input of the idle rules; a failed account × region keeps its last rows.",
+    deps=["ec2_inventory", "rds_inventory", "elbv2_inventory", "lambda_provisioned_concurrency"],
+    description="CloudWatch daily activity (requests, bytes, connections, utilization) of every load "
+    "balancer, NAT gateway, RDS instance and Lambda provisioned concurrency config, the input of the idle "
+    "rules; a failed account × region keeps its last rows.",
     metadata=definition_metadata("resource_activity"),
 )
 def resource_activity(

@@ -34,7 +34,9 @@ KINDS = (
     "idle_load_balancer",
     "idle_nat_gateway",
     "idle_rds_instance",
+    "idle_lambda_provisioned_concurrency",
 )
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600  # provisioned concurrency bills per GB-second
 
 
 def load_prices(path: Path = PRICES_PATH) -> dict[str, Any]:
@@ -88,6 +90,15 @@ def register_prices(conn: duckdb.DuckDBPyConnection, prices: dict[str, Any]) -> 
                 for r, p in by_region.items()
             ],
         ),
+        "price_lambda_pc": pa.table(
+            {
+                "region": list(prices["lambda_provisioned_concurrency_gb_second"]["price"]),
+                "usd_gb_second": pa.array(
+                    [float(v) for v in prices["lambda_provisioned_concurrency_gb_second"]["price"].values()],
+                    pa.float64(),
+                ),
+            }
+        ),
         "idle_rules": rules_table(),
     }
     for name, table in tables.items():
@@ -128,6 +139,7 @@ def write_recommendations(
         "price_ref": reference,
     }
     idle_params = {k: params[k] for k in ("hours_per_month", "price_ref")}
+    idle_params["seconds_per_month"] = SECONDS_PER_MONTH
     conn.execute(f"CREATE OR REPLACE TEMP TABLE idle_waste AS {IDLE_WASTE_SQL}", idle_params)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE new_recommendations AS {RECOMMENDATIONS_SQL}", params)
     with transaction(conn):

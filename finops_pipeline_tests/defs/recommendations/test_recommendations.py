@@ -18,6 +18,7 @@ from finops_pipeline.defs.recommendations.marts import (
 )
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_sandbox import catalog
+from finops_sandbox.world.idle import LAMBDA_MEMORY_MB, PC_ALIAS
 
 MAX_AGE = 90
 CENT = Decimal("0.01")
@@ -45,7 +46,9 @@ IDLE_KIND = {
     "ec2:natgateway": "idle_nat_gateway",
     "rds:db": "idle_rds_instance",
 }
-SOURCE = {kind: "resource_activity" for kind in IDLE_KIND.values()}
+PC_KIND = "idle_lambda_provisioned_concurrency"
+PC_DAYS = 14  # lib/idle_rules.py: utilization peak under 5% every day of the last 14
+SOURCE = {kind: "resource_activity" for kind in (*IDLE_KIND.values(), PC_KIND)}
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -64,6 +67,29 @@ def _idle_usd(r: dict[str, Any]) -> Decimal:
     return Decimal(str(hourly)) * 730  # exact: summed before rounding, as the mart does
 
 
+def _provisioned_concurrency_usd(r: dict[str, Any]) -> Decimal:
+    """Allocated concurrency × memory GB × 730 h of seconds × the list price per GB-second, to the
+    micro-dollar the mart's DECIMAL(18, 6) holds (the exact product has 8 decimals)."""
+    price = catalog.list_prices()["lambda_provisioned_concurrency_gb_second"]["price"][r["region"]]
+    gb = Decimal(LAMBDA_MEMORY_MB) / 1024
+    usd = r["provisioned_concurrency"] * gb * 730 * 3600 * Decimal(str(price))
+    return usd.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def truth_unused_concurrency(world: Any) -> dict[str, Decimal]:
+    """Qualified ARN (``<function ARN>:live``) -> monthly USD of the world's forgotten provisioned
+    concurrency configured before the rule's window began."""
+    cutoff = _midnight(SANDBOX_AS_OF - dt.timedelta(PC_DAYS))
+    return {
+        f"{r['arn']}:{PC_ALIAS}": _provisioned_concurrency_usd(r)
+        for r in world.resources.to_pylist()
+        if r["resource_type"] == "lambda:function"
+        and r["provisioned_concurrency"]
+        and r["idle"]
+        and r["created_at"] < cutoff
+    }
+
+
 def truth_waste(world: Any) -> dict[str, dict[str, Decimal]]:
     """kind -> resource ARN -> monthly USD, straight from the world's resources."""
     resources = world.resources.to_pylist()
@@ -71,8 +97,11 @@ def truth_waste(world: Any) -> dict[str, dict[str, Decimal]]:
     cutoff = _midnight(SANDBOX_AS_OF - dt.timedelta(days=MAX_AGE))
     out: dict[str, dict[str, Decimal]] = defaultdict(dict)
     stopped: dict[str, Decimal] = defaultdict(Decimal)
+    ebs = catalog.list_prices()["ebs_gb_month"]
     for r in resources:
         usd = Decimal(str(r["monthly_cost_usd"]))
+        if r["resource_type"] == "ec2:volume":  # exact, as the mart sums it: the world rounds to the cent
+            usd = Decimal(str(r["size_gb"])) * Decimal(str(ebs[r["volume_type"]][r["region"]]))
         kind = r["resource_type"]
         old_enough = kind in IDLE_DAYS and r["created_at"] < _midnight(
             SANDBOX_AS_OF - dt.timedelta(IDLE_DAYS[kind])
@@ -97,6 +126,7 @@ def truth_waste(world: Any) -> dict[str, dict[str, Decimal]]:
             if instance["state"] == "stopped" and stopped_days >= STOPPED_INSTANCE_MIN_DAYS:
                 stopped[instance["arn"]] += usd
     out["stopped_instance"] = dict(stopped)
+    out[PC_KIND] = truth_unused_concurrency(world)
     return out
 
 
@@ -131,11 +161,43 @@ def test_per_account_waste_dollars_equal_truth(database: Path, sandbox: Any) -> 
         )
     expected: dict[str, Decimal] = defaultdict(Decimal)
     account_of = {r["arn"]: r["account_id"] for r in sandbox.world.resources.to_pylist()}
+    account_of |= {arn_: arn_.split(":")[4] for arn_ in truth_unused_concurrency(sandbox.world)}
     for by_arn in truth_waste(sandbox.world).values():
         for arn_, usd in by_arn.items():
             expected[account_of[arn_]] += usd
     # DuckDB's round() takes halves away from zero (0.0225 $/h × 730 h = $16.425 exactly).
     assert got == {account: usd.quantize(CENT, rounding=ROUND_HALF_UP) for account, usd in expected.items()}
+
+
+def test_unused_provisioned_concurrency_is_priced_and_busy_ones_are_not(database: Path, sandbox: Any) -> None:
+    """Every forgotten config is found at allocated × 0.125 GB × 2,628,000 s × $0.0000041667; a config whose
+    utilization peaks at 30% or more is listed and measured, and not flagged."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        flagged = {r["resource_arn"]: r for r in mart(conn) if r["kind"] == PC_KIND}
+        listed = dict(
+            conn.execute("SELECT resource_arn, allocated FROM raw.lambda_provisioned_concurrency").fetchall()
+        )
+        peaks = dict(
+            conn.execute(
+                "SELECT resource_arn, list_max(list_transform(daily, lambda d: d.value)) "
+                "FROM raw.cloudwatch_daily_activity WHERE subject = 'lambda_provisioned_concurrency'"
+            ).fetchall()
+        )
+    functions = [
+        r
+        for r in sandbox.world.resources.to_pylist()
+        if r["resource_type"] == "lambda:function" and r["provisioned_concurrency"]
+    ]
+    assert listed == {f"{r['arn']}:{PC_ALIAS}": r["provisioned_concurrency"] for r in functions}
+    busy = [f"{r['arn']}:{PC_ALIAS}" for r in functions if not r["idle"]]
+    assert busy and not set(busy) & set(flagged)
+    assert all(peaks[arn_] >= 0.3 for arn_ in busy)
+    expected = truth_unused_concurrency(sandbox.world)
+    assert expected and set(flagged) == set(expected)
+    for arn_, usd in expected.items():
+        assert flagged[arn_]["estimated_monthly_savings_usd"].quantize(CENT) == usd.quantize(CENT)
+        assert flagged[arn_]["action"] == "remove_provisioned_concurrency"
+        assert "× 0.125 GB × 2628000 s (730 h) × $4.1667e-06/GB-s" in flagged[arn_]["estimation_method"]
 
 
 def test_cost_explorer_recommendations_pass_through(database: Path) -> None:

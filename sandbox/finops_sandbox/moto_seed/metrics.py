@@ -11,7 +11,11 @@ account and region, for the ``METRIC_DAYS`` complete UTC days before the world's
 - NAT gateways: ``AWS/NATGateway BytesOutToDestination`` by ``NatGatewayId``, Sum, zeros included
   (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway-cloudwatch.html);
 - RDS: ``AWS/RDS DatabaseConnections`` by ``DBInstanceIdentifier``, Maximum, zeros included
-  (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html).
+  (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html);
+- Lambda functions with provisioned concurrency: ``AWS/Lambda ProvisionedConcurrencyUtilization`` (a ratio,
+  0 to 1) by ``FunctionName`` and ``Resource`` (``<name>:<alias>``), Maximum. Lambda publishes function
+  metrics only for invocations (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
+  a day without any has no datapoint.
 
 The day's value is the world's ``daily_activity`` (idle ones: under the rules' thresholds).
 """
@@ -22,6 +26,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from finops_sandbox.moto_seed.common import naive_utc
+from finops_sandbox.world.idle import PC_ALIAS
 
 if TYPE_CHECKING:
     from finops_sandbox.world import World
@@ -30,26 +35,34 @@ METRIC_DAYS = 14
 _SAMPLES = 1440.0  # one-minute datapoints in a day
 
 
-def _metric(row: dict[str, Any]) -> tuple[str, str, str, str] | None:
-    """(namespace, metric, dimension, dimension value) of a resource with seeded activity."""
+def _metric(row: dict[str, Any]) -> tuple[str, str, dict[str, str]] | None:
+    """(namespace, metric, dimensions) of a resource with seeded activity."""
     kind = row["resource_type"]
     if kind == "elasticloadbalancing:loadbalancer":
         dimension = row["arn"].split(":loadbalancer/", 1)[1]
         if row["instance_type"] == "network":
-            return "AWS/NetworkELB", "NewFlowCount", "LoadBalancer", dimension
-        return "AWS/ApplicationELB", "RequestCount", "LoadBalancer", dimension
+            return "AWS/NetworkELB", "NewFlowCount", {"LoadBalancer": dimension}
+        return "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": dimension}
     if kind == "ec2:natgateway":
-        return "AWS/NATGateway", "BytesOutToDestination", "NatGatewayId", row["resource_id"]
+        return "AWS/NATGateway", "BytesOutToDestination", {"NatGatewayId": row["resource_id"]}
     if kind == "rds:db":
-        return "AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", row["resource_id"]
+        return "AWS/RDS", "DatabaseConnections", {"DBInstanceIdentifier": row["resource_id"]}
+    if kind == "lambda:function" and row["provisioned_concurrency"]:
+        name = row["resource_id"]
+        dimensions = {"FunctionName": name, "Resource": f"{name}:{PC_ALIAS}"}
+        return "AWS/Lambda", "ProvisionedConcurrencyUtilization", dimensions
     return None
 
 
-def _datum(metric: str, dimension: str, value: str, day: dt.datetime, amount: float) -> dict[str, Any]:
-    peak = metric == "DatabaseConnections"  # a gauge: the day's Maximum is the activity
+_GAUGES = ("DatabaseConnections", "ProvisionedConcurrencyUtilization")  # the day's Maximum is the activity
+_TRAFFIC_ONLY = ("AWS/ApplicationELB", "AWS/NetworkELB", "AWS/Lambda")  # no datapoint without activity
+
+
+def _datum(metric: str, dimensions: dict[str, str], day: dt.datetime, amount: float) -> dict[str, Any]:
+    peak = metric in _GAUGES
     return {
         "MetricName": metric,
-        "Dimensions": [{"Name": dimension, "Value": value}],
+        "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
         "Timestamp": naive_utc(day),  # moto compares with the request's naive UTC StartTime
         "StatisticValues": {
             "SampleCount": _SAMPLES,
@@ -67,16 +80,17 @@ def seed_metrics(world: World) -> int:
     end = dt.datetime.combine(world.config.as_of, dt.time(0), dt.UTC)
     days = [end - dt.timedelta(days=n) for n in range(METRIC_DAYS, 0, -1)]
     columns = ["account_id", "region", "resource_type", "resource_id", "arn", "instance_type"]
+    columns += ["provisioned_concurrency"]
     rows = world.resources.select([*columns, "daily_activity", "created_at"]).to_pylist()
     count = 0
     for row in rows:
         found = _metric(row) if row["daily_activity"] is not None else None
         if found is None:
             continue
-        namespace, metric, dimension, value = found
-        traffic_only = namespace.endswith("ELB")
+        namespace, metric, dimensions = found
+        traffic_only = namespace in _TRAFFIC_ONLY
         data = [
-            _datum(metric, dimension, value, day, row["daily_activity"])
+            _datum(metric, dimensions, day, row["daily_activity"])
             for day in days
             if day >= row["created_at"] and not (traffic_only and row["daily_activity"] == 0)
         ]

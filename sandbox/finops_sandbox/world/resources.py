@@ -482,11 +482,16 @@ def _offer_twins(p: _Place) -> list[dict[str, Any]]:
 def _idle_places(seed: int, places: list[_Place]) -> list[dict[str, Any]]:
     """Each workload-region's idle-prone resources, after every other resource of its account and region,
     from a generator of their own (``world/idle.py``); and which of its databases idle."""
-    from finops_sandbox.world.idle import add_idle_resources, mark_idle_databases
+    from finops_sandbox.world.idle import (
+        add_idle_resources,
+        mark_idle_databases,
+        mark_provisioned_concurrency,
+    )
 
     rows: list[dict[str, Any]] = []
     for p in places:
         mark_idle_databases(seed, p.rows)
+        mark_provisioned_concurrency(seed, p.rows)
         rng = entity_rng(seed, "idle-resources", p.wl.workload_id, p.region)
         idle = _Place(seed, p.acct, p.wl, p.region, rng, p.target, p.as_of_dt, p.counters, p.series)
         idle.nat_gateways = p.nat_gateways
@@ -570,5 +575,6 @@ RESOURCE_SCHEMA = pa.schema(
         ("arn", pa.string()),
         ("idle", pa.bool_()),  # the CloudWatch activity the sandbox seeds is idle (world/idle.py)
         ("daily_activity", pa.float64()),  # that activity per day: requests, bytes out, peak connections
+        ("provisioned_concurrency", pa.int64()),  # Lambda: allocated provisioned concurrency of alias "live"
     ]
 )

@@ -175,7 +175,7 @@ waste AS (
     UNION ALL BY NAME SELECT * FROM stopped
     UNION ALL BY NAME SELECT * FROM old_snapshots
     UNION ALL BY NAME SELECT * FROM old_images
-    UNION ALL BY NAME SELECT * FROM idle_waste  -- load balancers, NAT gateways, databases (idle_waste.sql)
+    UNION ALL BY NAME SELECT * FROM idle_waste  -- load balancers, NAT gateways, databases, Lambda (idle_waste.sql)
 ),
 from_inventory AS (
     SELECT substr(sha256(kind || '|' || resource_arn), 1, 20) AS recommendation_id, * EXCLUDE (source),
