@@ -141,6 +141,7 @@ def build_fixture_world() -> FixtureWorld:
             ("usage_type", pa.string()),
             ("record_type", pa.string()),
             ("workload_id", pa.string()),
+            ("operation", pa.string()),  # as the world's ledger: NULL here (no RDS line carries one)
         ]
         + [(c, MONEY) for c in METRIC_COLUMNS]
     )

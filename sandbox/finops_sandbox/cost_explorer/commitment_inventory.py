@@ -104,8 +104,6 @@ def commitments_table(ledger: pa.Table, seed: int, as_of: dt.date, first_day: dt
     """Every Savings Plan and RDS reservation term the ledger implies (see the module docstring)."""
     con = duckdb.connect()
     try:
-        if "operation" not in ledger.column_names:  # a hand-made ledger without the operation column
-            ledger = ledger.append_column("operation", pa.nulls(ledger.num_rows, pa.string()))
         con.register("ledger", ledger)
         plans = con.execute(_SP_SQL).fetchall()
         reservations = con.execute(_RI_SQL).fetchall()
