@@ -12,6 +12,7 @@ import pytest
 from finops_pipeline.clock import today_utc
 from finops_pipeline.config_resources import resources_for
 from finops_pipeline.defs.automation.definitions import build_automation
+from finops_pipeline.lib.reporting.datasets import SPECS
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.lib.reporting.ses import sent_message
 
@@ -82,7 +83,9 @@ def test_defaults_come_from_settings(warehouse_copy: Path, project: Path, pipeli
     assert result.success
     metadata = result.asset_materializations_for_node("finops_report")[0].metadata
     files = metadata["files"].value
-    assert {Path(f).suffix for f in files} == {".json", ".csv"} and len(files) == 10
+    assert {Path(f).suffix for f in files} == {".json", ".csv"} and len(files) == len(
+        SPECS
+    ) + 1  # a CSV per dataset and the JSON
     assert all(Path(f).parent == project / "reports" for f in files)
     today = today_utc()
     assert metadata["period_label"].value == "month_to_date"

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from finops_pipeline.lib.reporting.datasets import SPECS
 from finops_pipeline_tests.pipeline_fixtures import running_daemon, write_workspace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -56,6 +57,6 @@ def test_dagster_job_launch_runs_the_report_through_the_daemon(
             assert run.job_name == "finops_report_job"
             event = instance.get_latest_materialization_event(dg.AssetKey("finops_report"))
             files = event.asset_materialization.metadata["files"].value
-        assert len(files) == 10 and all(
+        assert len(files) == len(SPECS) + 1 and all(
             Path(f).parent == project / "reports" and Path(f).is_file() for f in files
         )

@@ -136,7 +136,7 @@ def test_report_from_the_marts_reconciles_and_neutralises_hostile_tags(
     assert sources["recommendations"] == "marts.recommendations"
     files = result["files"]
     assert all(Path(f).parent == project / "reports" for f in files)
-    assert len(files) == len(SPECS) * 2 + 4  # CSV and Parquet per dataset; JSON, Excel, HTML, PDF
+    assert len(files) == len(SPECS) * 2 + 5  # CSV and Parquet per dataset; JSON, Excel, HTML, PDF, FOCUS
     # The executive PDF, read by a PDF reader, states the period's ground-truth total on its cover.
     cover = pypdf.PdfReader(next(f for f in files if f.endswith(".pdf"))).pages[0].extract_text()
     assert f"${float(truth):,.2f}" in cover
