@@ -24,10 +24,14 @@ from botocore.credentials import Credentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 from botocore.session import get_session
+from dagster._core.events import EngineEventData
 from pydantic import Field, PrivateAttr
 
+from finops_pipeline.clock import utc_now
 from finops_pipeline.lib.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hint, error_kind
+from finops_pipeline.lib.run_target import TARGET_TAG, claim_warehouse, target_name
 from finops_pipeline.settings import Settings
+from finops_pipeline.warehouse import ensure_schema, open_with_lock_timeout
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("finops_pipeline.aws")
@@ -251,6 +255,9 @@ class AwsResource(dg.ConfigurableResource):
     billing_view_arn: str | None = None
     max_attempts: int = 10
     session_name: str = "finops-pipeline"
+    # The warehouse the run writes: the first AWS call of a run claims it for the run's target.
+    warehouse_path: str | None = None
+    lock_timeout_seconds: float = 30.0
 
     _counter: ApiCallCounter = PrivateAttr(default_factory=ApiCallCounter)
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
@@ -260,6 +267,8 @@ class AwsResource(dg.ConfigurableResource):
     _clients: dict[tuple[str, str, str], Any] = PrivateAttr(default_factory=dict)
     _caller_account: str | None = PrivateAttr(default=None)
     _run_memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
+    _run: Any = PrivateAttr(default=None)  # (instance, dagster run) while a run uses this resource
+    _target: str | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsResource:
@@ -271,7 +280,14 @@ class AwsResource(dg.ConfigurableResource):
             max_concurrency=settings.max_concurrency,
             single_account_mode=settings.single_account_mode,
             billing_view_arn=settings.billing_view_arn,
+            warehouse_path=str(settings.duckdb_path),
+            lock_timeout_seconds=settings.duckdb_lock_timeout_seconds,
         )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Remember the run (not a sensor tick or a script) that uses the resource: its target is recorded."""
+        if context.instance is not None and context.run is not None:
+            self._run = (context.instance, context.run)
 
     @property
     def counter(self) -> ApiCallCounter:
@@ -290,8 +306,40 @@ class AwsResource(dg.ConfigurableResource):
         )
 
     def preflight(self) -> None:
-        """Fail with the fix when no credentials can be found, before anything is fetched."""
+        """Fail with the fix when no credentials can be found, or when the run's target is not the one
+        whose data the warehouse holds, before anything is fetched."""
         self._base_session()
+        if self._run is not None:
+            self.run_target()
+
+    def run_target(self) -> str:
+        """The run's target (``lib/run_target.py``), once per run: tagged on the run, reported as an
+        event with its metadata, and checked against (or claimed in) the warehouse."""
+        with self._lock:
+            if self._target is not None:
+                return self._target
+            endpoint = self.client("sts").meta.endpoint_url
+            account = self.caller_account_id()
+            target = target_name(endpoint, account)
+            if self._run is not None:
+                instance, run = self._run
+                if self.warehouse_path:
+                    conn = open_with_lock_timeout(self.warehouse_path, self.lock_timeout_seconds)
+                    try:
+                        ensure_schema(conn)
+                        claim_warehouse(
+                            conn, self.warehouse_path, target, endpoint, account, run.run_id, utc_now()
+                        )
+                    finally:
+                        conn.close()
+                instance.add_run_tags(run.run_id, {TARGET_TAG: target})
+                instance.report_engine_event(
+                    f"Run target: {target}",
+                    run,
+                    EngineEventData(metadata={"target": target, "endpoint": endpoint, "account_id": account}),
+                )
+            self._target = target
+            return target
 
     def _base_session(self) -> boto3.Session:
         with self._lock:

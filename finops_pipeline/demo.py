@@ -5,7 +5,10 @@ Runs go into the instance at ``$DAGSTER_HOME`` so ``make ui`` shows them afterwa
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +19,7 @@ from finops_pipeline.clock import today_utc
 from finops_pipeline.lib.cost_window import range_tags
 from finops_pipeline.lib.run_recovery import fail_dead_runs
 from finops_pipeline.lib.savings import total_monthly_savings
+from finops_pipeline.log_config import DAGSTER_LOG_LEVELS, RunProgress, progress_logger
 from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
 # every table of the raw and marts layers (meta holds the run's own bookkeeping, shown as CE requests)
@@ -53,36 +57,46 @@ FROM meta.api_calls WHERE service = 'ce' AND run_id = ?
 REPORT_RUN_CONFIG = {"ops": {"finops_report": {"config": {"formats": list(REPORT_FORMATS)}}}}
 
 
-def run_full_history(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def run_full_history(
+    defs: dg.Definitions, instance: dg.DagsterInstance, dagster_log_level: str = "INFO"
+) -> tuple[dg.ExecuteInProcessResult, RunProgress]:
+    """The whole history as one run: Dagster's console at ``dagster_log_level``, progress one line a step."""
     settings = load_settings()
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
+    progress = RunProgress(sys.stdout, len(job.graph.nodes))  # one step per node: assets and checks
+    job = job.with_logger_defs({"console": dg.colored_console_logger, "progress": progress_logger(progress)})
+    loggers = {"console": {"config": {"log_level": dagster_log_level}}, "progress": {}}
+    result = job.execute_in_process(
         instance=instance,
         tags=range_tags(settings.start_date, today_utc()),
-        run_config=REPORT_RUN_CONFIG,
+        run_config={**REPORT_RUN_CONFIG, "loggers": loggers},
         raise_on_error=False,
     )
+    return result, progress
 
 
 def report_summary(result: dg.ExecuteInProcessResult) -> str:
-    """The report files the run wrote (finops_report's metadata), for the summary."""
+    """The report files the run wrote (finops_report's metadata), in one line per folder."""
     events = result.asset_materializations_for_node("finops_report")
     if not events:
         return "Reports: none written (finops_report did not materialize)"
-    files = events[-1].metadata["files"].value
+    files = [Path(path) for path in events[-1].metadata["files"].value]
     folder = events[-1].metadata["output_dir"].value
-    lines = [f"Reports written to {folder} ({len(files)} files):"]
-    lines += [f"  {Path(path).name}" for path in files]
-    return "\n".join(lines)
+    kinds = Counter(path.suffix.lstrip(".") for path in files)
+    html = next((path.name for path in files if path.suffix == ".html"), None)
+    line = (
+        f"Reports: {len(files)} files in {folder} ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})"
+    )
+    return line + (f"\n  open {folder}/{html}" if html else "")
 
 
 def summary(database: Path, run_id: str) -> str:
     lines = []
     with duckdb.connect(str(database), read_only=True) as conn:
         lines.append("Rows per table:")
-        for table in SUMMARY_TABLES:
-            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            lines.append(f"  {table:<32} {count:>10,}")
+        counts = [(t, conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in SUMMARY_TABLES]
+        for row in range(0, len(counts), 3):  # three tables a line: the summary stays on one screen
+            lines.append("".join(f"  {t.split('.', 1)[1]:<30}{n:>8,}" for t, n in counts[row : row + 3]))
         today = today_utc()
         lines.append("Cost of the last three full months, then this month's complete days (USD):")
         lines.append(f"  {'month':<8} {'unblended':>14} {'amortized':>14} {'net unblended':>14}")
@@ -100,21 +114,42 @@ def summary(database: Path, run_id: str) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m finops_pipeline.demo", description=__doc__)
+    parser.add_argument(
+        "--dagster-log-level",
+        type=str.upper,
+        choices=DAGSTER_LOG_LEVELS,
+        default="INFO",
+        help="level of Dagster's own console log (DEBUG prints every event, one line per partition per "
+        "asset); `make demo DAGSTER_LOG_LEVEL=DEBUG` passes it (default INFO)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
     from finops_pipeline.definitions import defs as load_defs
 
+    args = parse_args(argv)
     settings = load_settings()
     defs = load_defs()
+    print(
+        f"Demo: every asset over {settings.start_date} .. {today_utc()} into {settings.duckdb_path}, "
+        f"scan regions {','.join(settings.scan_regions)}; one line per asset as it finishes"
+    )
+    started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         for dead in fail_dead_runs(instance):  # a killed earlier run must not block this one
             print(f"Run {dead.run_id} ({dead.job_name}) failed: its process {dead.pid} is gone")
-        result = run_full_history(defs, instance)
-    failed = [event.step_key for event in result.all_events if event.is_step_failure]
-    print(f"Run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
-    if failed:
-        print(f"Failed steps: {', '.join(failed)}", file=sys.stderr)
+        result, progress = run_full_history(defs, instance, args.dagster_log_level)
+    elapsed = time.monotonic() - started
+    print(progress.checks_line())
+    if progress.failed_steps:
+        print(f"Failed steps: {', '.join(progress.failed_steps)}", file=sys.stderr)
     print(summary(settings.duckdb_path, result.run_id))
     print(report_summary(result))
+    verdict = "succeeded" if result.success else "FAILED"
+    print(f"Run {result.run_id} {verdict} in {elapsed:.0f} s; `make ui` shows it at http://127.0.0.1:3000")
     return 0 if result.success else 1
 
 

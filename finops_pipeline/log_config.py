@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import dagster as dg
 
 from finops_pipeline.settings import Settings
 
@@ -81,3 +85,110 @@ def configure_logging(settings: Settings) -> logging.Logger:
         if quiet.getEffectiveLevel() < logging.INFO:
             quiet.setLevel(logging.INFO)
     return logger
+
+
+# --------------------------------------------------------------------------------- run progress (demo)
+DAGSTER_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+# The price of the step's own API calls (call_metadata) is not the figure the step is about.
+NOT_KEY_FIGURES = frozenset({"ce_cost_usd"})
+
+
+def _first_number(metadata: dict[str, Any], suffix: str) -> tuple[str, float] | None:
+    """The first numeric metadata entry named ``*<suffix>``: the step's headline figure in that unit."""
+    for key, value in metadata.items():
+        number = getattr(value, "value", value)
+        if (
+            key.endswith(suffix)
+            and key not in NOT_KEY_FIGURES
+            and isinstance(number, int | float)
+            and not isinstance(number, bool)
+        ):
+            return key, float(number)
+    return None
+
+
+@dataclass
+class _Step:
+    rows: int = 0
+    materializations: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class RunProgress(logging.Handler):
+    """One line per asset step as it ends (name, seconds, key figure); check steps are only counted.
+
+    Dagster hands every event of a run to its loggers as a log record carrying the event; this handler
+    is such a logger's, so a long run in the foreground (``make demo``) shows where it is without
+    Dagster's DEBUG event stream (one line per partition per asset: thousands of lines).
+    """
+
+    def __init__(self, stream: TextIO, total_steps: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.stream, self.total = stream, total_steps
+        self.done = 0
+        self.steps: dict[str, _Step] = {}
+        self.checks: dict[str, list[str]] = {"passed": [], "failed": []}
+        self.failed_steps: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "dagster_event", None)
+        if event is None or event.step_key is None:
+            return
+        step = self.steps.setdefault(event.step_key, _Step())
+        kind = event.event_type_value
+        data = event.event_specific_data
+        if kind in ("ASSET_MATERIALIZATION", "ASSET_OBSERVATION"):
+            found = data.materialization if kind == "ASSET_MATERIALIZATION" else data.asset_observation
+            metadata = dict(found.metadata)
+            if kind == "ASSET_MATERIALIZATION":
+                step.materializations += 1
+                step.rows += int(getattr(metadata.pop("dagster/row_count", 0), "value", 0))
+            step.metadata.update(metadata)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            self.checks["passed" if data.passed else "failed"].append(data.check_name)
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            self.done += 1
+            self._step_line(event.step_key, step, kind, data)
+
+    def _step_line(self, name: str, step: _Step, kind: str, data: Any) -> None:
+        if kind == "STEP_FAILURE":
+            self.failed_steps.append(name)
+            error = (data.error.message if data.error else "failed").strip().splitlines()[0]
+            self._write(f"{name:<34} FAILED: {error[:160]}")
+            return
+        if not step.materializations:
+            return  # a check step: counted in the summary line
+        seconds = (data.duration_ms or 0) / 1000
+        figures = [f"{step.rows:,} rows"] if step.rows else []
+        for suffix, unit in (("_usd", "$"), ("_pct", "%")):
+            found = _first_number(step.metadata, suffix)
+            if found:
+                figures.append(
+                    f"{found[0]} {unit}{found[1]:,.2f}" if unit == "$" else f"{found[0]} {found[1]}%"
+                )
+        self._write(f"{name:<34} {seconds:6.1f} s  {', '.join(figures)}")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(f"[{self.done:>{len(str(self.total))}}/{self.total}] {text}\n")
+        self.stream.flush()
+
+    def checks_line(self) -> str:
+        failed = self.checks["failed"]
+        line = f"Checks: {len(self.checks['passed'])} passed, {len(failed)} failed"
+        return line + (f" ({', '.join(failed)})" if failed else "")
+
+
+def progress_logger(handler: RunProgress) -> dg.LoggerDefinition:
+    """A Dagster logger definition feeding ``handler`` every event of the run, DEBUG ones included."""
+
+    @dg.logger(description="one line per asset step, for runs in the foreground")
+    def progress(_: Any) -> logging.Logger:
+        logger = logging.getLogger(f"{ROOT_LOGGER}.progress")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.handlers = [handler]
+        return logger
+
+    return progress

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
@@ -29,8 +29,10 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from finops_pipeline import tables
-from finops_pipeline.aws_session import CallCount
 from finops_pipeline.clock import utc_now
+
+if TYPE_CHECKING:  # aws_session claims the warehouse for its run's target (open_with_lock_timeout)
+    from finops_pipeline.aws_session import CallCount
 
 SCHEMA_SQL = tables.schema_sql()
 

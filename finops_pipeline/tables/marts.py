@@ -233,6 +233,24 @@ API_CALL_LOG = Table(
     ),
     ("run_id", "asset_key", "service", "operation"),
 )
+WAREHOUSE_TARGET = Table(
+    "meta.warehouse_target",
+    "Which AWS the warehouse's data comes from (lib/run_target.py): claimed by the first run that calls "
+    "AWS; a run against another target refuses before writing.",
+    (
+        Column(
+            "target",
+            "VARCHAR",
+            "aws:<account> | sandbox:<account> | endpoint:<host>:<account>",
+            not_null=True,
+        ),
+        Column("endpoint", "VARCHAR", "the STS endpoint the claiming run used", not_null=True),
+        Column("account_id", "VARCHAR", "the caller account", not_null=True),
+        Column("first_run_id", "VARCHAR", not_null=True),
+        Column("claimed_at", "TIMESTAMPTZ", not_null=True),
+    ),
+    ("target",),
+)
 MART_TABLES = (
     TAG_COMPLIANCE_RESOURCES,
     TAG_COMPLIANCE_SUMMARY,
@@ -240,7 +258,7 @@ MART_TABLES = (
     BUDGET_STATUS,
     COST_ANOMALIES,
 )
-META_TABLES = (API_CALL_LOG,)
+META_TABLES = (API_CALL_LOG, WAREHOUSE_TARGET)
 # The contract's grain (run_id, service, operation); the log keeps which asset made the calls.
 VIEWS_SQL = """
 CREATE OR REPLACE VIEW meta.api_calls AS

@@ -349,6 +349,7 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any]:
 
 def start_background(args: argparse.Namespace, faults: Faults) -> int:
     pid_file: Path = args.pid_file
+    started = time.monotonic()
     running = _read_pid(pid_file)
     if running is not None and _is_sandbox(running):
         raise CliError(
@@ -376,7 +377,8 @@ def start_background(args: argparse.Namespace, faults: Faults) -> int:
     _write_atomically(env_file_for(pid_file), export_lines(env))
     sys.stdout.write(export_lines(env))
     print(
-        f"# finops sandbox running in the background (pid {child.pid}) at {url}; env in "
+        f"# finops sandbox ({args.accounts} accounts) ready in {time.monotonic() - started:.1f} s, running "
+        f"in the background (pid {child.pid}) at {url}; env in "
         f"{env_file_for(pid_file)}; stop with: finops sandbox stop --pid-file {pid_file}",
         file=sys.stderr,
     )

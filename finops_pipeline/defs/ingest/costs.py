@@ -8,6 +8,7 @@ refresh reads, inside its range, only the days the table still holds as estimate
 import datetime as dt
 import itertools
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
@@ -29,8 +30,43 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.dat
     return window.start.date(), window.end.date()
 
 
-def _total(rows: pa.Table, column: str) -> Decimal:
-    return Decimal(pa.compute.sum(rows[column]).as_py() or 0)
+def _total(rows: pa.Table) -> Decimal:
+    return Decimal(pa.compute.sum(rows["unblended_cost"]).as_py() or 0)
+
+
+DAILY_FIGURES_SQL = """
+SELECT strftime(usage_date, '%Y-%m-%d'), count(*), sum(unblended_cost), sum(amortized_cost),
+       sum(net_unblended_cost), count(*) FILTER (WHERE is_estimated)
+FROM {table} WHERE usage_date >= ? AND usage_date < ? GROUP BY 1
+"""
+
+
+def day_metadata(
+    rows: int = 0, unblended: Decimal = Decimal(0), amortized: Decimal = Decimal(0),
+    net: Decimal = Decimal(0), estimated: int = 0,
+) -> dict[str, float | int]:  # fmt: skip
+    """One partition's own figures (a day Cost Explorer returned nothing for shows zeros, not gaps)."""
+    return {
+        "dagster/row_count": rows,
+        "unblended_cost_usd": float(round(unblended, 2)),
+        "amortized_cost_usd": float(round(amortized, 2)),
+        "net_unblended_cost_usd": float(round(net, 2)),
+        "estimated_rows": estimated,
+    }
+
+
+def daily_figures(conn: Any, grain: CostGrain, start: dt.date, end: dt.date, tag_keys: int) -> dict[str, Any]:
+    """Each day's rows and cost in ``[start, end)`` as the table holds them after the write, by partition key.
+
+    Read back from the table, not from this run's answers: a daily refresh re-reads only the estimated
+    days, and the other days of its range keep (and show) their stored rows. A per-tag-key grain holds
+    each day once per tag key, so its dollars are divided by the number of keys.
+    """
+    rows = conn.execute(DAILY_FIGURES_SQL.format(table=grain.table), [start, end]).fetchall()
+    return {
+        day: day_metadata(int(count), *(Decimal(v) / tag_keys for v in (unblended, amortized, net)), int(est))
+        for day, count, unblended, amortized, net, est in rows
+    }
 
 
 def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -72,27 +108,30 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
             for segment in segments:
                 replace_date_window(conn, grain.table, segment.rows, segment.start, segment.end)
             counted = row_count(conn, grain.asset_name)
+            days = daily_figures(conn, grain, start, end, len(tag_keys))
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
         read_start = segments[0].start if segments else end
         skipped = sum((b.start - a.end).days for a, b in itertools.pairwise(segments))
-        n_rows = sum(s.rows.num_rows for s in segments)
-        unblended = sum((_total(s.rows, "unblended_cost") for s in segments), Decimal(0))
-        estimated = sum(int(_total(s.rows, "is_estimated")) for s in segments)
-        if grain.per_tag_key:
-            unblended /= len(tag_keys)
-        return dg.MaterializeResult(
-            metadata={
-                "window_start": read_start.isoformat(),
-                "window_end_exclusive": end.isoformat(),
-                **counted,  # the whole table; the windows this run replaced:
-                "dagster/partition_row_count": n_rows,
-                "unblended_cost_usd": float(round(unblended, 2)),
-                "estimated_rows": estimated,
-                # Estimated days the request budget left unread this run (their stored figures stand).
-                "estimated_days_not_reread": skipped,
-                **call_metadata(calls),
-            }
-        )
+        # Each partition carries its own day's figures, so the UI's partition plots show the daily
+        # trend; the window's figures go on one observation instead of being copied onto every day.
+        for key in context.partition_keys:
+            context.add_asset_metadata(days.get(key, day_metadata()), partition_key=key)
+        window = {
+            "window_start": read_start.isoformat(),
+            "window_end_exclusive": end.isoformat(),
+            "window_days": (end - start).days,
+            "window_rows": sum(s.rows.num_rows for s in segments),
+            "window_unblended_cost_usd": float(
+                round(sum(_total(s.rows) for s in segments) / len(tag_keys), 2)
+            ),
+            "table_rows": counted["dagster/row_count"],
+            "target": aws.run_target(),
+            # Estimated days the request budget left unread this run (their stored figures stand).
+            "estimated_days_not_reread": skipped,
+            **call_metadata(calls),
+        }
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=window))
+        return dg.MaterializeResult()
 
     return cost_asset
 

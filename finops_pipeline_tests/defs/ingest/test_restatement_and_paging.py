@@ -71,7 +71,7 @@ def pages_by_asset(database: Path, run_id: str) -> dict[str, int]:
 
 def window_starts(result: Any) -> dict[str, str]:
     return {
-        asset: result.asset_materializations_for_node(asset)[0].metadata["window_start"].value
+        asset: result.asset_observations_for_node(asset)[0].metadata["window_start"].value
         for asset in COST_ASSETS
     }
 
@@ -182,7 +182,7 @@ def test_the_request_budget_caps_the_reread_and_keeps_the_newest_days(
     settings = load_settings()
     refresh = run_pipeline(assets=["ce_cost_daily"], tags=refresh_tags(settings, today))
     assert refresh.success
-    metadata = refresh.asset_materializations_for_node("ce_cost_daily")[0].metadata
+    metadata = refresh.asset_observations_for_node("ce_cost_daily")[0].metadata  # the window's figures
     tail = restated_start(settings, today)
     rows = daily_rows(database)
     tail_groups = sum(1 for k in rows if k[0] >= tail) + 1  # today's empty period takes its place too
