@@ -121,7 +121,14 @@ class Overview:
     spend_coverage_pct: float | None = None
     untagged_window: tuple[dt.date, dt.date] | None = None
     open_high_anomalies: list[tuple[Any, ...]] = field(default_factory=list)
-    savings_monthly_usd: float = 0.0
+    savings_monthly_usd: float | None = None
+    marts_not_built: list[str] = field(default_factory=list)
+
+
+def _built_marts(conn: Any) -> set[str]:
+    """The marts tables that exist: before a mart's first build its figures are unknown, not zero."""
+    rows = conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()
+    return {f"marts.{name}" for (name,) in rows}
 
 
 def _cost(conn: Any, start: dt.date, end: dt.date) -> float:
@@ -155,10 +162,15 @@ def build_overview(conn: Any, today: dt.date) -> Overview:
     overview.top_accounts = conn.execute(TOP_ACCOUNTS_SQL, [last_month, month, TOP]).fetchall()
     movers = {"start": last_month, "end": month, "prev_start": month_before, "limit": TOP}
     overview.movers = conn.execute(MOVERS_SQL, movers).fetchall()
-    untagged = conn.execute(UNTAGGED_SQL).fetchone()
-    if untagged is not None:
+    built = _built_marts(conn)
+    overview.marts_not_built = sorted(
+        {"marts.tag_compliance_summary", "marts.cost_anomalies", "marts.recommendations"} - built
+    )
+    if "marts.tag_compliance_summary" in built and (untagged := conn.execute(UNTAGGED_SQL).fetchone()):
         overview.untagged_usd, overview.spend_coverage_pct = float(untagged[0]), untagged[1]
         overview.untagged_window = (untagged[2], untagged[3])
-    overview.open_high_anomalies = conn.execute(OPEN_HIGH_ANOMALIES_SQL).fetchall()
-    overview.savings_monthly_usd = total_monthly_savings(dict(conn.execute(SAVINGS_SQL).fetchall()))
+    if "marts.cost_anomalies" in built:
+        overview.open_high_anomalies = conn.execute(OPEN_HIGH_ANOMALIES_SQL).fetchall()
+    if "marts.recommendations" in built:
+        overview.savings_monthly_usd = total_monthly_savings(dict(conn.execute(SAVINGS_SQL).fetchall()))
     return overview

@@ -53,6 +53,16 @@ def comparison_metadata(prefix: str, c: Comparison) -> dict[str, Any]:
     return {key: value for key, value in figures.items() if value is not None}
 
 
+def _anomaly_counts(o: Overview) -> dict[str, Any]:
+    """Open high-severity anomalies and their impact; unknown (null), not 0, before the mart's first build."""
+    if "marts.cost_anomalies" in o.marts_not_built:
+        return {"open_high_anomalies": None, "open_high_anomaly_impact_usd": None}
+    return {
+        "open_high_anomalies": len(o.open_high_anomalies),
+        "open_high_anomaly_impact_usd": _usd(sum(row[4] for row in o.open_high_anomalies)),
+    }
+
+
 def overview_metadata(o: Overview) -> dict[str, Any]:
     money = [("account_id", "string"), ("account_name", "string"), ("service", "string")]
     anomalies = [("account", "string"), ("service", "string"), ("start_date", "string"), ("days", "int")]
@@ -60,9 +70,9 @@ def overview_metadata(o: Overview) -> dict[str, Any]:
         "as_of": o.today.isoformat(),
         **comparison_metadata("month_to_date", o.month_to_date),
         **comparison_metadata("last_month", o.last_month),
-        "open_high_anomalies": len(o.open_high_anomalies),
-        "open_high_anomaly_impact_usd": _usd(sum(row[4] for row in o.open_high_anomalies)),
+        **_anomaly_counts(o),
         "savings_available_monthly_usd": _usd(o.savings_monthly_usd),
+        "marts_not_built": ", ".join(o.marts_not_built) or "none",
         "top_period": f"{o.last_month.start} .. {o.last_month.end} (excl.) vs the month before",
         "top_services": _table([("service", "string"), ("cost_usd", "float")], o.top_services),
         "top_accounts": _table([*money[:2], ("cost_usd", "float")], o.top_accounts),
