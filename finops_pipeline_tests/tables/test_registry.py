@@ -33,7 +33,9 @@ def test_generated_ddl_gives_the_legacy_warehouse() -> None:
     legacy, generated = duckdb.connect(), duckdb.connect()
     legacy.execute(LEGACY_DDL.read_text())
     with_registry(generated)
-    assert contract(generated) == contract(legacy)
+    frozen = {row[0] for row in contract(legacy)}
+    # Tables added after the file was frozen (the FOCUS tables of #18, ...) come from the registry alone.
+    assert [row for row in contract(generated) if row[0] in frozen] == contract(legacy)
     assert (
         len({row[0] for row in contract(generated)}) == len(tables.TABLES) + 1
     )  # and the meta.api_calls view
