@@ -9,6 +9,7 @@ crons, default statuses) is read outside them (``finops_pipeline.defs.load_time`
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -142,6 +143,13 @@ class HealthResource(dg.ConfigurableResource):
     support_probe_enabled: bool = False
 
 
+def _secret(name: str, value: str | None) -> str | dg.EnvVar | None:
+    """A credential bound by its variable's name where the environment holds it: the Dagster UI's resource
+    page then shows ``SLACK_WEBHOOK_URL``, not the URL (the value was validated by the settings already).
+    A value read from the .env file stays a value (the environment does not hold it for Dagster)."""
+    return dg.EnvVar(name) if value is not None and os.environ.get(name) == value else value
+
+
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Every resource the code location binds, keyed as assets, checks, sensors and schedules name them."""
     return {
@@ -177,9 +185,9 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "reports": ReportsResource(**report_fields(settings)),
         "ses": SesResource(**ses_fields(settings)),
         "alerts": AlertsResource(
-            slack_webhook_url=settings.slack_webhook_url,
-            webhook_url=settings.alert_webhook_url,
-            webhook_secret=settings.alert_webhook_secret,
+            slack_webhook_url=_secret("SLACK_WEBHOOK_URL", settings.slack_webhook_url),
+            webhook_url=_secret("ALERT_WEBHOOK_URL", settings.alert_webhook_url),
+            webhook_secret=_secret("ALERT_WEBHOOK_SECRET", settings.alert_webhook_secret),
             max_send_attempts=settings.alert_max_send_attempts,
         ),
         "health_probes": HealthResource(support_probe_enabled=settings.support_probe_enabled),
