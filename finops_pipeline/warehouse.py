@@ -53,7 +53,12 @@ def _is_lock_error(exc: BaseException) -> bool:
 def open_with_lock_timeout(
     database: str, timeout_s: float, config: dict[str, Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """``duckdb.connect`` waiting at most ``timeout_s`` for another process's lock, then naming the holder."""
+    """``duckdb.connect`` waiting at most ``timeout_s`` for another process's lock, then naming the holder.
+
+    A new file's folder is created first (``data/`` does not exist in a fresh clone): every writer, the
+    run-target claim included, can be the first to open the warehouse.
+    """
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
@@ -142,7 +147,6 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         config = {"custom_user_agent": "dagster", **self.connection_config}
         conn = open_with_lock_timeout(self.database, self.lock_timeout_seconds, config)
         try:

@@ -150,19 +150,29 @@ def write_workspace(folder: Path) -> Path:
 
 
 @contextmanager
+def process_group(
+    command: list[str], cwd: Path, log_path: Path, stop: signal.Signals = signal.SIGTERM, grace_s: float = 30
+) -> Iterator[subprocess.Popen]:
+    """``command`` in its own process group for the block, output to ``log_path``; at the end the group gets
+    ``stop`` (as a user or a supervisor stops it), then SIGKILL after ``grace_s``."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, stop)
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+@contextmanager
 def running_daemon(workspace: Path, cwd: Path, log_path: Path) -> Iterator[subprocess.Popen]:
     """``dagster-daemon run`` for the block, its own process group stopped (then killed) at the end."""
-    with log_path.open("w") as log:
-        daemon = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
-            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield daemon
-        finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(timeout=10)
+    daemon = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)]
+    with process_group(daemon, cwd, log_path) as process:
+        yield process

@@ -5,7 +5,6 @@ configuration points elsewhere, as a FinOps engineer's shell might: the job is l
 webserver's GraphQL API, the daemon runs it, and the warehouse the demo filled keeps its figures.
 """
 
-import os
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from finops_pipeline.lib.cost_window import refresh_tags
 from finops_pipeline.lib.run_target import TARGET_TAG
 from finops_pipeline.settings import load_settings
+from finops_pipeline_tests.pipeline_fixtures import process_group
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Closed months' cost, the tag scan's resources and regions, the EBS volumes found.
@@ -49,20 +49,9 @@ def free_port() -> int:
 @contextmanager
 def make_ui(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
     """`make ui` in its own process group; Ctrl-C (SIGINT) at the end, as a user stops it."""
-    with log.open("w") as out:
-        ui = subprocess.Popen(
-            ["make", "--no-print-directory", "ui", f"UI_PORT={port}", *(f"{k}={v}" for k, v in env.items())],
-            cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield ui
-        finally:
-            os.killpg(ui.pid, signal.SIGINT)
-            try:
-                ui.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(ui.pid, signal.SIGKILL)
-                ui.wait(timeout=10)
+    command = ["make", "--no-print-directory", "ui", f"UI_PORT={port}", *(f"{k}={v}" for k, v in env.items())]
+    with process_group(command, PROJECT_ROOT, log, stop=signal.SIGINT, grace_s=60) as ui:
+        yield ui
 
 
 def wait_for(check: Callable[[], Any], seconds: float, ui: subprocess.Popen, log: Path) -> Any:

@@ -30,7 +30,7 @@ def test_the_target_names_the_kind_of_endpoint_and_the_account(endpoint: str, ex
 def test_a_run_tags_its_target_and_a_warehouse_of_another_target_refuses_it(
     tmp_path: Path, project: Path, sandbox: object, pipeline_env_for: Callable[..., dict[str, str]]
 ) -> None:
-    database = tmp_path / "finops.duckdb"
+    database = tmp_path / "data" / "finops.duckdb"  # a folder that does not exist yet, as in a fresh clone
     pipeline_env_for(database)
     management = sandbox.world.management_account_id  # type: ignore[attr-defined]
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import duckdb
 import pytest
 
 from finops_pipeline.lib.savings import total_monthly_savings
-from finops_pipeline_tests.lib.reporting.chromium import FLAGS, browser_env, chromium
+from finops_pipeline_tests.lib.reporting.chromium import run_chromium
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures, write_workspace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -107,10 +107,10 @@ def webserver(workspace: Path, cwd: Path, port: int, log: Path) -> Iterator[str]
 
 def render(url: str, profile: Path, screenshot: Path) -> str:
     """The page's text after its scripts ran (Chromium's DOM dump), and a screenshot of it."""
-    browser = [chromium(), *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=30000"]
-    run: Callable[..., subprocess.CompletedProcess[str]] = lambda *args: subprocess.run(  # noqa: E731
-        [*browser, *args, url], capture_output=True, text=True, timeout=180, check=False, env=browser_env()
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_chromium(profile, "--virtual-time-budget=30000", *args, url, timeout=180)
+
     run("--window-size=1400,3200", f"--screenshot={screenshot}")
     dom = run("--dump-dom").stdout
     text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", dom, flags=re.S)

@@ -37,22 +37,20 @@ def browser_env() -> dict[str, str]:
     return {**env, "LD_PRELOAD": preload} if preload else env
 
 
-def screenshot(html: Path, png: Path, profile: Path, size: str = "1280,2000") -> bytes:
-    done = subprocess.run(
-        [
-            chromium(),
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            f"--window-size={size}",
-            html.as_uri(),
-        ],
+def run_chromium(profile: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """One headless Chromium run with the project's flags, its own profile folder and no libfaketime."""
+    return subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         env=browser_env(),
     )
+
+
+def screenshot(html: Path, png: Path, profile: Path, size: str = "1280,2000") -> bytes:
+    done = run_chromium(profile, f"--screenshot={png}", f"--window-size={size}", html.as_uri())
     assert png.is_file(), f"no screenshot (exit {done.returncode}): {done.stderr[-2000:]}"
     return png.read_bytes()
 
@@ -70,21 +68,12 @@ def page_height(html: Path, folder: Path, width: int = 1280) -> int:
         "border:0\" onload=\"document.body.setAttribute('data-height', "
         'this.contentDocument.documentElement.scrollHeight)"></iframe></body>'
     )
-    done = subprocess.run(
-        [
-            chromium(),
-            *FLAGS,
-            "--allow-file-access-from-files",
-            f"--user-data-dir={folder / 'height-profile'}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=browser_env(),
+    done = run_chromium(
+        folder / "height-profile",
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
     )
     match = re.search(r'data-height="(\d+)"', done.stdout)
     assert match, f"no height (exit {done.returncode}): {done.stdout[-500:]} {done.stderr[-1500:]}"
