@@ -21,6 +21,8 @@ SELECTION = (
     "s3_inventory",
     "dynamodb_inventory",
     "elbv2_inventory",
+    "commitment_inventory",
+    "lambda_provisioned_concurrency",
     "resource_activity",
     "tag_compliance_resources",
     "tag_compliance_summary",
@@ -78,11 +80,14 @@ def test_denied_account_is_unknown_and_checks_warn(
             [denied, denied],
         ).fetchall()[0]
     assert scans == [
+        ("ce_commitments", "ok", 1),  # not re-read here; the management account's Cost Explorer sees it
         ("cloudwatch", "access_denied", 3),
+        ("commitments", "access_denied", 4),  # Savings Plans (global) and RIs in the three scan regions
         ("dynamodb", "access_denied", 3),
         ("ec2", "access_denied", 3),
         ("elbv2", "access_denied", 3),
         ("lambda", "access_denied", 3),
+        ("lambda_provisioned_concurrency", "access_denied", 3),
         ("organizations:account_tags", "ok", 1),  # its tags are read from the management account
         ("rds", "access_denied", 3),
         ("s3", "access_denied", 3),
