@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 FOCUS_BUCKET = "finops-data-exports"  # the bucket iam/focus-export-policy.json names
 
 
-def publish_focus_export(env: dict[str, str], world: Any) -> str:
-    """Publish ``world``'s FOCUS export into the sandbox at ``env``; the FOCUS_EXPORT_URI to read it."""
+def _s3(env: dict[str, str]) -> Any:
     import boto3
 
-    from finops_sandbox.data_exports import DataExport
-
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name=env["AWS_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
-    export = DataExport(s3, FOCUS_BUCKET)
+
+
+def publish_focus_export(env: dict[str, str], world: Any) -> str:
+    """Publish ``world``'s FOCUS export into the sandbox at ``env``; the FOCUS_EXPORT_URI to read it.
+
+    For a sandbox that lives only as long as the test; a shared one takes ``focus_export``, which
+    removes the bucket again (it is an S3 bucket like any other: left behind, every later inventory and
+    compliance test of that sandbox would count one resource its world does not have)."""
+    from finops_sandbox.data_exports import DataExport
+
+    export = DataExport(_s3(env), FOCUS_BUCKET)
     export.publish(world)
     return export.uri
+
+
+@contextmanager
+def focus_export(env: dict[str, str], world: Any) -> Iterator[str]:
+    """``publish_focus_export`` for the test's duration; the bucket and its objects are deleted after."""
+    try:
+        yield publish_focus_export(env, world)
+    finally:
+        s3 = _s3(env)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=FOCUS_BUCKET):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=FOCUS_BUCKET, Key=item["Key"])
+        s3.delete_bucket(Bucket=FOCUS_BUCKET)

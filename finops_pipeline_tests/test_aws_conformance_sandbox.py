@@ -64,6 +64,18 @@ def _busiest_region(sandbox: Any, account: str) -> str:
     return max(sorted(set(regions)), key=regions.count)
 
 
+def _lambda_function(sandbox: Any, account: str) -> str:
+    """The ARN of a function the conformance member runs in its busiest region, one with provisioned
+    concurrency first (its answer then holds a config to check)."""
+    region = _busiest_region(sandbox, account)
+    functions = [
+        r
+        for r in sandbox.world.resources.to_pylist()
+        if (r["account_id"], r["region"], r["resource_type"]) == (account, region, "lambda:function")
+    ]
+    return max(functions, key=lambda r: (bool(r.get("provisioned_concurrency")), r["arn"]))["arn"]
+
+
 def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """One pipeline-like request per (service, Operation) the pipeline calls."""
     world = sandbox.world
@@ -154,6 +166,10 @@ def _requests(sandbox: Any) -> dict[tuple[str, str], dict[str, Any]]:
         ("ec2", "DescribeImages"): {"Owners": ["self"], "MaxResults": 1000},
         ("rds", "DescribeDBInstances"): {"MaxRecords": 100},
         ("lambda", "ListFunctions"): {"MaxItems": 50},
+        ("lambda", "ListProvisionedConcurrencyConfigs"): {
+            "FunctionName": _lambda_function(sandbox, member),
+            "MaxItems": 50,
+        },
         ("s3", "ListBuckets"): {"BucketRegion": _busiest_region(sandbox, member)},
         ("dynamodb", "ListTables"): {"Limit": 100},
         ("elbv2", "DescribeLoadBalancers"): {"PageSize": 400},

@@ -29,7 +29,7 @@ from finops_pipeline_tests.conftest import (
     set_aws_env,
     start_background_sandbox,
 )
-from finops_pipeline_tests.focus_support import FOCUS_BUCKET, publish_focus_export
+from finops_pipeline_tests.focus_support import FOCUS_BUCKET, focus_export, publish_focus_export
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
 from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
 from finops_sandbox.data_exports import EXPORT_NAME
@@ -98,13 +98,13 @@ def recorded(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.chdir(directory)
     monkeypatch.setenv("FINOPS_PROJECT_ROOT", str(directory))  # reports/ stays in it
-    publish_focus_export(sandbox.env(), sandbox.world)
     try:
         set_aws_env(monkeypatch, pipeline_env(sandbox.env(), database, **_features(directory)), directory)
-        with record_actions(monkeypatch, sandbox.world.management_account_id) as pipeline:
-            results = run_everything()
-        with record_actions(monkeypatch, sandbox.world.management_account_id) as health:
-            results.append(run_pipeline(START, TODAY, assets=[HEALTH]))
+        with focus_export(sandbox.env(), sandbox.world):
+            with record_actions(monkeypatch, sandbox.world.management_account_id) as pipeline:
+                results = run_everything()
+            with record_actions(monkeypatch, sandbox.world.management_account_id) as health:
+                results.append(run_pipeline(START, TODAY, assets=[HEALTH]))
         for result in results:
             assert result.success, step_failures(result)
     finally:

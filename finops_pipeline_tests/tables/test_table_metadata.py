@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from finops_pipeline import tables
-from finops_pipeline_tests.focus_support import publish_focus_export
+from finops_pipeline_tests.focus_support import focus_export
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 
 WRITES_NO_TABLE = {"finops_report", "aws_access_health", "cost_overview"}  # files, a verdict, metadata
@@ -30,8 +30,9 @@ def test_every_table_asset_carries_the_schema_and_row_count_of_its_table(
     database = tmp_path / "finops.duckdb"
     env = pipeline_env_for(database)
     # The FOCUS import reads the sandbox's Data Export, so focus_cost and its marts have rows too.
-    monkeypatch.setenv("FOCUS_EXPORT_URI", publish_focus_export(env, sandbox.world))
-    result = run_pipeline()
+    with focus_export(env, sandbox.world) as uri:
+        monkeypatch.setenv("FOCUS_EXPORT_URI", uri)
+        result = run_pipeline()
     assert result.success, step_failures(result)
     from finops_pipeline.definitions import defs
 
