@@ -40,8 +40,13 @@ def focus_export(env: dict[str, str], world: Any) -> Iterator[str]:
     try:
         yield publish_focus_export(env, world)
     finally:
-        s3 = _s3(env)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=FOCUS_BUCKET):
-            for item in page.get("Contents", []):
-                s3.delete_object(Bucket=FOCUS_BUCKET, Key=item["Key"])
-        s3.delete_bucket(Bucket=FOCUS_BUCKET)
+        withdraw_focus_export(env)
+
+
+def withdraw_focus_export(env: dict[str, str]) -> None:
+    """Delete the export's objects and its bucket from the sandbox at ``env``."""
+    s3 = _s3(env)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=FOCUS_BUCKET):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=FOCUS_BUCKET, Key=item["Key"])
+    s3.delete_bucket(Bucket=FOCUS_BUCKET)

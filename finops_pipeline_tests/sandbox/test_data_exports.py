@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from finops_pipeline_tests.conftest import sandbox_config
+from finops_pipeline_tests.focus_support import FOCUS_BUCKET, withdraw_focus_export
 from finops_sandbox.data_exports import DataExport
 from finops_sandbox.server import Sandbox
 from finops_sandbox.world import build_world
@@ -29,11 +31,14 @@ def _cents(value: Any) -> Decimal:
 
 
 @pytest.fixture(scope="module")
-def export(sandbox: Sandbox) -> tuple[DataExport, Any]:
+def export(sandbox: Sandbox) -> Iterator[tuple[DataExport, Any]]:
+    """The export in the session sandbox for this module; removed after, so later tests there see only
+    the world's own buckets."""
     s3 = boto3.client("s3", **_client_args(sandbox))
-    exported = DataExport(s3, "finops-data-exports")
+    exported = DataExport(s3, FOCUS_BUCKET)
     exported.publish(sandbox.world)
-    return exported, s3
+    yield exported, s3
+    withdraw_focus_export(sandbox.env())
 
 
 def _client_args(sandbox: Sandbox) -> dict[str, str]:
@@ -118,4 +123,4 @@ def test_open_periods_are_restated_and_closed_ones_left_alone(
     assert written == [open_period]  # only the month whose bill is not final
     changed = {k for k in after if before.get(k) != after[k]}
     assert changed and all(f"BILLING_PERIOD={open_period}" in k for k in changed)
-    exported.publish(sandbox.world)  # back to the session's day for the other tests
+    exported.publish(sandbox.world)  # back to the session's day for this module's other tests
