@@ -64,6 +64,14 @@ def project_root_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     return tmp_path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a ``slow`` test run first: ``--dist loadfile`` hands whole files to the two workers
+    in collection order, and a long file handed out last (test_iam.py, ~8 min of one worker) kept the
+    other worker idle at the end of the suite."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: the order within and among the rest stays
+
+
 def sandbox_config(**overrides: Any) -> WorldConfig:
     """The session sandbox's WorldConfig, with `overrides`."""
     from finops_sandbox.world import WorldConfig

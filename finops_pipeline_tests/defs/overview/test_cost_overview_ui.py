@@ -117,6 +117,7 @@ def render(url: str, profile: Path, screenshot: Path) -> str:
     return re.sub(r"\s+", " ", html.unescape(text))
 
 
+@pytest.mark.slow  # a webserver and a headless browser
 def test_the_overview_page_shows_the_lead_s_figures(
     warehouse_copy: Path, sandbox: Any, tmp_path: Path, project: Path, pipeline_env_for: Any,
     monkeypatch: pytest.MonkeyPatch,
