@@ -43,10 +43,10 @@ def focus_export(env: dict[str, str], world: Any) -> Iterator[str]:
         withdraw_focus_export(env)
 
 
-def withdraw_focus_export(env: dict[str, str]) -> None:
+def withdraw_focus_export(env: dict[str, str], bucket: str = FOCUS_BUCKET) -> None:
     """Delete the export's objects and its bucket from the sandbox at ``env``."""
     s3 = _s3(env)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=FOCUS_BUCKET):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
-            s3.delete_object(Bucket=FOCUS_BUCKET, Key=item["Key"])
-    s3.delete_bucket(Bucket=FOCUS_BUCKET)
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)

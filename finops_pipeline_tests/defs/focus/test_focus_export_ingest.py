@@ -7,7 +7,7 @@ reconcile check compares it with the Cost Explorer ingest of the same world (raw
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import pytest
 
 from finops_pipeline.lib.focus.reconcile import reconcile
 from finops_pipeline_tests.conftest import sandbox_config
+from finops_pipeline_tests.focus_support import withdraw_focus_export
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 from finops_sandbox.data_exports import DataExport
 from finops_sandbox.server import Sandbox
@@ -28,7 +29,8 @@ CENT = Decimal("0.01")
 
 
 @pytest.fixture(scope="module")
-def export(sandbox: Sandbox) -> DataExport:
+def export(sandbox: Sandbox) -> Iterator[DataExport]:
+    """The export in the session sandbox for this module, withdrawn after (a bucket the world lacks)."""
     env = sandbox.env()
     s3 = boto3.client(
         "s3",
@@ -39,7 +41,8 @@ def export(sandbox: Sandbox) -> DataExport:
     )
     exported = DataExport(s3, "finops-focus-ingest")
     exported.publish(sandbox.world)
-    return exported
+    yield exported
+    withdraw_focus_export(env, exported.bucket)
 
 
 def _run(
