@@ -17,7 +17,8 @@ Three kinds of process, so that each memory figure is one process's own:
 Per-step peak RSS: the pipeline process resets its high-water mark (``/proc/self/clear_refs``) as each
 step starts and reads ``VmHWM`` as it ends; the run's peak is the largest reading.
 
-Usage (about 3 minutes at 12 accounts, 12 at 100, on 2 shared cores; 1,000 accounts needs ~17 GB)::
+Usage (about 6 minutes at 12 accounts and 17 at 100 on 2 shared cores, sandbox starts and ground truth
+included; 1,000 accounts needed ~17 GB and 45 min in issue #19, not run here)::
 
     nice -n 19 .venv/bin/python bench/scale_bench.py --accounts 12 100 [--as-of 2026-11-27]
 
