@@ -114,6 +114,9 @@ class _Step:
     rows: int = 0
     materializations: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    # A partitioned asset's window figures (its AssetObservation): the step's key figures when present,
+    # since each partition's materialization carries only its own day (the last one: today, still empty).
+    observed: dict[str, Any] = field(default_factory=dict)
 
 
 class RunProgress(logging.Handler):
@@ -145,7 +148,9 @@ class RunProgress(logging.Handler):
             if kind == "ASSET_MATERIALIZATION":
                 step.materializations += 1
                 step.rows += int(getattr(metadata.pop("dagster/row_count", 0), "value", 0))
-            step.metadata.update(metadata)
+                step.metadata.update(metadata)
+            else:
+                step.observed.update(metadata)
         elif kind == "ASSET_CHECK_EVALUATION":
             self.checks["passed" if data.passed else "failed"].append(data.check_name)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
@@ -163,7 +168,7 @@ class RunProgress(logging.Handler):
         seconds = (data.duration_ms or 0) / 1000
         figures = [f"{step.rows:,} rows"] if step.rows else []
         for suffix, unit in (("_usd", "$"), ("_pct", "%")):
-            found = _first_number(step.metadata, suffix)
+            found = _first_number(step.observed or step.metadata, suffix)
             if found:
                 figures.append(
                     f"{found[0]} {unit}{found[1]:,.2f}" if unit == "$" else f"{found[0]} {found[1]}%"

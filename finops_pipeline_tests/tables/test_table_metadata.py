@@ -65,3 +65,11 @@ def test_every_table_asset_carries_the_schema_and_row_count_of_its_table(
             else:  # a daily partition counts its own day's rows: a full-history run's days add up
                 assert sum(e.metadata["dagster/row_count"].value for e in events) == rows, asset
             assert rows > 0 or asset in {"ce_anomalies"}, asset
+    # A partitioned asset's window figures (what `make demo` prints for it) are the whole window's.
+    (window,) = [o.metadata for o in result.asset_observations_for_node("commitment_usage")]
+    with duckdb.connect(str(database), read_only=True) as conn:
+        total, used = conn.execute(
+            "SELECT sum(total_commitment), sum(used_commitment) FROM raw.commitment_utilization"
+        ).fetchone()
+    assert window["commitment_usd"].value == float(round(total, 2)) > 0
+    assert window["utilization_pct"].value == float(round(100 * used / total, 2))

@@ -190,13 +190,16 @@ def _metadata(
     calls: Any,
 ) -> dict[str, Any]:
     used = rows[UTILIZATION]
+    total = sum((r.as_py() for r in used["total_commitment"]), Decimal(0))
+    spent = sum((r.as_py() for r in used["used_commitment"]), Decimal(0))
     return {
         "table_rows": counted["dagster/row_count"],
         "window_start": start.isoformat(),
         "window_end_exclusive": end.isoformat(),
         "window_rows": used.num_rows + rows[COVERAGE].num_rows,
         "commitment_owners": len(kinds),
-        "commitment_usd": float(round(sum(r.as_py() for r in used["total_commitment"]) or 0, 2)),
+        "commitment_usd": float(round(total, 2)),
+        "utilization_pct": float(round(100 * spent / total, 2)) if total else 0.0,
         "accounts_read": len(outcomes),
         "accounts_failed": len(outcomes) - statuses["ok"],
         **call_metadata(calls),
