@@ -22,6 +22,7 @@ import dagster as dg
 from botocore.config import Config
 from botocore.credentials import Credentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader, create_loader
 from botocore.parsers import ResponseParserError
 from botocore.session import get_session
 from dagster._core.events import EngineEventData
@@ -32,6 +33,15 @@ from finops_pipeline.lib.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hi
 from finops_pipeline.lib.run_target import TARGET_TAG, claim_warehouse, target_name
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import ensure_schema, open_with_lock_timeout
+
+
+@functools.cache
+def _shared_loader() -> Loader:
+    """One botocore model loader per process: it caches the parsed service models (JSON), and every
+    new session otherwise parses them again (~0.5 s for the dozen services a run or `finops doctor` uses).
+    """
+    return create_loader()
+
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("finops_pipeline.aws")
@@ -346,6 +356,7 @@ class AwsResource(dg.ConfigurableResource):
             if self._base is not None:
                 return self._base
             plain = boto3.Session(region_name=self.region)
+            plain._session.register_component("data_loader", _shared_loader())
             try:
                 has_credentials = plain.get_credentials() is not None
             except BotoCoreError as exc:
