@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import time
 from decimal import Decimal
 
 import duckdb
@@ -482,14 +481,8 @@ def test_list_prices_cover_the_catalogue() -> None:
 
 @pytest.mark.slow
 def test_thousand_accounts_smoke() -> None:
-    started = time.perf_counter()
+    """The 1,000-account world builds whole (its build time is bench/scale_bench.py's to measure)."""
     big = build_world(WorldConfig(accounts=1000, as_of=AS_OF))
-    elapsed = time.perf_counter() - started
-    print(
-        f"1000 accounts: {elapsed:.1f}s, {big.ledger.num_rows} ledger rows, "
-        f"{big.resources.num_rows} resources"
-    )
-    assert elapsed < 90
     assert big.accounts.num_rows == 1001
     assert pc.sum(pc.equal(big.accounts["status"], "SUSPENDED")).as_py() == 1
     assert 25_000 < big.resources.num_rows < 60_000
