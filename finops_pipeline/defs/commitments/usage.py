@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from finops_pipeline import tables as registry
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
@@ -190,8 +191,8 @@ def _metadata(
     calls: Any,
 ) -> dict[str, Any]:
     used = rows[UTILIZATION]
-    total = sum((r.as_py() for r in used["total_commitment"]), Decimal(0))
-    spent = sum((r.as_py() for r in used["used_commitment"]), Decimal(0))
+    total = pc.sum(used["total_commitment"]).as_py() or Decimal(0)
+    spent = pc.sum(used["used_commitment"]).as_py() or Decimal(0)
     return {
         "table_rows": counted["dagster/row_count"],
         "window_start": start.isoformat(),
