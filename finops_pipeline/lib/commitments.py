@@ -1,21 +1,32 @@
 """Savings Plans and Reserved Instance answers of Cost Explorer, read into rows (plain Python, no Dagster).
 
-Why per account with a filter: AWS documents that ``GetSavingsPlansUtilization`` takes no GroupBy, that
-``GetReservationUtilization`` "groups only by SUBSCRIPTION_ID" and that ``GetSavingsPlansCoverage`` /
-``GetReservationCoverage`` refuse a Granularity with a GroupBy (API reference of each operation). A daily
-series per account is therefore one DAILY request filtered by LINKED_ACCOUNT, and the accounts come from
-the requests that list the window's commitments (``owners``). The commitments' terms come from the
-inventories (``defs/commitments/inventory.py``), not from these answers. Requests per run: 1 + 1 per RI
-service for the lists, 1 per commitment-owning account and type for utilization, 1 + RI services per
-account for coverage.
+What AWS lets a request group by (API reference of each operation): ``GetSavingsPlansUtilization`` takes
+no GroupBy; ``GetSavingsPlansUtilizationDetails`` answers one detail per plan, with its AccountId, over the
+whole TimePeriod; ``GetReservationUtilization`` "groups only by SUBSCRIPTION_ID" (each group carries the
+reservation's accountId); ``GetSavingsPlansCoverage`` groups by INSTANCE_FAMILY, REGION or SERVICE only;
+``GetReservationCoverage`` groups by LINKED_ACCOUNT among others; and both coverage operations and the RI
+utilization refuse a Granularity with a GroupBy. So a daily series per account can be read two ways:
+
+- **per account**: one DAILY request filtered by LINKED_ACCOUNT covers the whole window of one account;
+- **per day**: one grouped request over a one-day TimePeriod covers every account of that day.
+
+Per account costs accounts × operations requests whatever the window; per day costs days × operations
+(× pages of 1,000 groups). A full history (395 days, tens of accounts) is cheaper per account; a daily
+refresh (a few days, hundreds of accounts) is cheaper per day. ``plan`` picks the cheaper one for each
+family from those counts. Savings Plans coverage has no per-account grouping, so it is always read per
+account. The accounts owning commitments come from the requests that list the window's commitments
+(``owners``); the commitments' terms from the inventories (``defs/commitments/inventory.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from botocore.parsers import ResponseParserError
 
 from finops_pipeline.lib.money import money
 
@@ -94,29 +105,39 @@ def owners(ce: Any, start: dt.date, end: dt.date) -> dict[str, set[str]]:
 
 
 def sp_utilization(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: str) -> list[dict[str, Any]]:
-    """One account's daily Savings Plans utilization (one request: the operation has no pages)."""
-    answer = ce.get_savings_plans_utilization(
-        TimePeriod=_period(start, end), Granularity="DAILY", Filter=_accounts(account_id)
+    """One account's daily utilization of its ``kind`` plans (one request: the operation has no pages).
+
+    Filtered by type too: an account owning Compute and EC2 Instance plans would otherwise get the sum of
+    both under each type."""
+    ce_type = next(
+        (value for value, name in _SP_TYPES.items() if SP_PREFIX + name == kind), kind.removeprefix(SP_PREFIX)
     )
-    rows = []
-    for period in answer.get("SavingsPlansUtilizationsByTime", []):
-        used = period.get("Utilization", {})
-        savings = period.get("Savings", {})
-        rows.append(
-            {
-                "usage_date": _day(period["TimePeriod"]["Start"]),
-                "account_id": account_id,
-                "commitment_type": kind,
-                "total_commitment": _amount(used.get("TotalCommitment")),
-                "used_commitment": _amount(used.get("UsedCommitment")),
-                "unused_commitment": _amount(used.get("UnusedCommitment")),
-                "on_demand_equivalent": _amount(savings.get("OnDemandCostEquivalent")),
-                "net_savings": _amount(savings.get("NetSavings")),
-                "purchased_hours": None,
-                "used_hours": None,
-            }
-        )
-    return rows
+    by_type = {"Dimensions": {"Key": "SAVINGS_PLANS_TYPE", "Values": [ce_type]}}
+    answer = ce.get_savings_plans_utilization(
+        TimePeriod=_period(start, end), Granularity="DAILY", Filter=_and(_accounts(account_id), by_type)
+    )
+    return [
+        _sp_row(_day(period["TimePeriod"]["Start"]), account_id, kind, period)
+        for period in answer.get("SavingsPlansUtilizationsByTime", [])
+    ]
+
+
+def _sp_row(day: dt.date, account_id: str, kind: str, aggregates: dict[str, Any]) -> dict[str, Any]:
+    """A utilization row from a by-time entry or a plan's detail (both carry Utilization and Savings)."""
+    used = aggregates.get("Utilization", {})
+    savings = aggregates.get("Savings", {})
+    return {
+        "usage_date": day,
+        "account_id": account_id,
+        "commitment_type": kind,
+        "total_commitment": _amount(used.get("TotalCommitment")),
+        "used_commitment": _amount(used.get("UsedCommitment")),
+        "unused_commitment": _amount(used.get("UnusedCommitment")),
+        "on_demand_equivalent": _amount(savings.get("OnDemandCostEquivalent")),
+        "net_savings": _amount(savings.get("NetSavings")),
+        "purchased_hours": None,
+        "used_hours": None,
+    }
 
 
 def _pages(call: Callable[..., dict[str, Any]], **request: Any) -> Iterable[dict[str, Any]]:
@@ -133,32 +154,34 @@ def ri_utilization(
     ce: Any, start: dt.date, end: dt.date, account_id: str, service: str
 ) -> list[dict[str, Any]]:
     """One account's daily utilization of its ``service`` reservations."""
-    rows = []
-    for answer in _pages(
-        ce.get_reservation_utilization,
-        TimePeriod=_period(start, end),
-        Granularity="DAILY",
-        Filter=_and(_accounts(account_id), _service(service)),
-    ):
-        for period in answer.get("UtilizationsByTime", []):
-            t = period.get("Total", {})
-            fee = _amount(t.get("TotalAmortizedFee"))
-            unused = _amount(t.get("RICostForUnusedHours"))
-            rows.append(
-                {
-                    "usage_date": _day(period["TimePeriod"]["Start"]),
-                    "account_id": account_id,
-                    "commitment_type": RI_PREFIX + service,
-                    "total_commitment": fee,
-                    "used_commitment": fee - unused,
-                    "unused_commitment": unused,
-                    "on_demand_equivalent": _amount(t.get("OnDemandCostOfRIHoursUsed")),
-                    "net_savings": _amount(t.get("NetRISavings")),
-                    "purchased_hours": float(_amount(t.get("PurchasedHours"))),
-                    "used_hours": float(_amount(t.get("TotalActualHours"))),
-                }
-            )
-    return rows
+    return [
+        _ri_row(_day(period["TimePeriod"]["Start"]), account_id, service, period.get("Total", {}))
+        for answer in _pages(
+            ce.get_reservation_utilization,
+            TimePeriod=_period(start, end),
+            Granularity="DAILY",
+            Filter=_and(_accounts(account_id), _service(service)),
+        )
+        for period in answer.get("UtilizationsByTime", [])
+    ]
+
+
+def _ri_row(day: dt.date, account_id: str, service: str, t: dict[str, Any]) -> dict[str, Any]:
+    """A utilization row from ReservationAggregates (a period's Total or one subscription's group)."""
+    fee = _amount(t.get("TotalAmortizedFee"))
+    unused = _amount(t.get("RICostForUnusedHours"))
+    return {
+        "usage_date": day,
+        "account_id": account_id,
+        "commitment_type": RI_PREFIX + service,
+        "total_commitment": fee,
+        "used_commitment": fee - unused,
+        "unused_commitment": unused,
+        "on_demand_equivalent": _amount(t.get("OnDemandCostOfRIHoursUsed")),
+        "net_savings": _amount(t.get("NetRISavings")),
+        "purchased_hours": float(_amount(t.get("PurchasedHours"))),
+        "used_hours": float(_amount(t.get("TotalActualHours"))),
+    }
 
 
 def sp_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: str) -> list[dict[str, Any]]:
@@ -191,25 +214,134 @@ def sp_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: st
 
 def ri_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, service: str) -> list[dict[str, Any]]:
     """One account's daily RI coverage of ``service``'s reservable hours."""
-    rows = []
-    for answer in _pages(
-        ce.get_reservation_coverage,
-        TimePeriod=_period(start, end),
-        Granularity="DAILY",
-        Filter=_and(_accounts(account_id), _service(service)),
-    ):
-        for period in answer.get("CoveragesByTime", []):
-            total = period.get("Total", {})
-            hours, cost = total.get("CoverageHours", {}), total.get("CoverageCost", {})
-            rows.append(
-                {
-                    "usage_date": _day(period["TimePeriod"]["Start"]),
-                    "account_id": account_id,
-                    "commitment_type": RI_PREFIX + service,
-                    "covered_cost": Decimal(0),
-                    "on_demand_cost": _amount(cost.get("OnDemandCost")),
-                    "covered_hours": float(_amount(hours.get("ReservedHours"))),
-                    "on_demand_hours": float(_amount(hours.get("OnDemandHours"))),
-                }
-            )
+    return [
+        _ri_coverage_row(_day(period["TimePeriod"]["Start"]), account_id, service, period.get("Total", {}))
+        for answer in _pages(
+            ce.get_reservation_coverage,
+            TimePeriod=_period(start, end),
+            Granularity="DAILY",
+            Filter=_and(_accounts(account_id), _service(service)),
+        )
+        for period in answer.get("CoveragesByTime", [])
+    ]
+
+
+def _ri_coverage_row(day: dt.date, account_id: str, service: str, coverage: dict[str, Any]) -> dict[str, Any]:
+    """A coverage row from a Coverage object (a period's Total or one account's group)."""
+    hours, cost = coverage.get("CoverageHours", {}), coverage.get("CoverageCost", {})
+    return {
+        "usage_date": day,
+        "account_id": account_id,
+        "commitment_type": RI_PREFIX + service,
+        "covered_cost": Decimal(0),
+        "on_demand_cost": _amount(cost.get("OnDemandCost")),
+        "covered_hours": float(_amount(hours.get("ReservedHours"))),
+        "on_demand_hours": float(_amount(hours.get("OnDemandHours"))),
+    }
+
+
+# ------------------------------------------------------------------ per day, every account in one request
+PAGE_GROUPS = 1000  # the most groups AWS answers in one page of these operations (MaxResults' maximum)
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """How a window is read, chosen from the request counts of both ways (figures go on the run)."""
+
+    utilization_by_day: bool
+    ri_coverage_by_day: bool
+    requests: int  # of the chosen plan, besides the owners lists
+    requests_per_account: int  # had everything been read per account
+
+
+def plan(days: int, accounts: int, owned_kinds: int) -> ReadPlan:
+    """The cheaper way for each family: per account (accounts × operations) or per day (days × pages).
+
+    ``owned_kinds`` counts (account, commitment type) pairs, one per-account utilization request each;
+    per day, utilization is one details request (one page up to 1,000 plans) plus one per RI service.
+    On a tie the per-account way is kept: a failure there labels one account, not all of them.
+    """
+    sp_coverage = accounts  # no grouping by account: always one request per account
+    utilization_account = owned_kinds
+    utilization_day = days * (1 + len(RI_SERVICES))
+    coverage_account = accounts * len(RI_SERVICES)
+    coverage_day = days * len(RI_SERVICES) * -(-max(accounts, 1) // PAGE_GROUPS)
+    by_day_u, by_day_c = utilization_day < utilization_account, coverage_day < coverage_account
+    return ReadPlan(
+        utilization_by_day=by_day_u,
+        ri_coverage_by_day=by_day_c,
+        requests=sp_coverage
+        + (utilization_day if by_day_u else utilization_account)
+        + (coverage_day if by_day_c else coverage_account),
+        requests_per_account=sp_coverage + utilization_account + coverage_account,
+    )
+
+
+def _summed(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Rows added up per ``keys`` (amounts and hours; hours stay None where every part is None)."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        into = merged.get(key)
+        if into is None:
+            merged[key] = dict(row)
+            continue
+        for name, value in row.items():
+            if name not in keys and value is not None:
+                into[name] = value if into[name] is None else into[name] + value
+    return list(merged.values())
+
+
+def day_utilization(ce: Any, day: dt.date) -> list[dict[str, Any]]:
+    """Every account's utilization on ``day``: one details request (pages of plans) and one grouped
+    request per RI service, added up per account and commitment type."""
+    end = day + dt.timedelta(days=1)
+    rows, token = [], None
+    while True:
+        answer = ce.get_savings_plans_utilization_details(
+            TimePeriod=_period(day, end), **({"NextToken": token} if token else {})
+        )
+        for detail in answer.get("SavingsPlansUtilizationDetails", []):
+            attrs = detail.get("Attributes", {})
+            rows.append(_sp_row(day, attrs["AccountId"], sp_type(attrs.get("SavingsPlansType")), detail))
+        token = answer.get("NextToken")
+        if not token:
+            break
+    for service in RI_SERVICES:
+        for answer in _pages(
+            ce.get_reservation_utilization,
+            TimePeriod=_period(day, end),
+            GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
+            Filter=_service(service),
+        ):
+            for period in answer.get("UtilizationsByTime", []):
+                for group in period.get("Groups", []):
+                    account = group["Attributes"]["accountId"]
+                    rows.append(_ri_row(day, account, service, group.get("Utilization", {})))
+    return _summed(rows, ("usage_date", "account_id", "commitment_type"))
+
+
+def _linked_account(attributes: dict[str, str]) -> str:
+    """The account of a LINKED_ACCOUNT group. AWS documents Attributes only as a string map, so the key is
+    matched without regard to case or underscores (``LINKED_ACCOUNT``, ``linkedAccount``)."""
+    for key, value in attributes.items():
+        if key.replace("_", "").lower() == "linkedaccount":
+            return value
+    raise ResponseParserError(f"a LINKED_ACCOUNT group without an account attribute: {sorted(attributes)}")
+
+
+def day_ri_coverage(ce: Any, day: dt.date) -> list[dict[str, Any]]:
+    """Every account's RI coverage on ``day``: per RI service one request grouped by LINKED_ACCOUNT."""
+    end, rows = day + dt.timedelta(days=1), []
+    for service in RI_SERVICES:
+        for answer in _pages(
+            ce.get_reservation_coverage,
+            TimePeriod=_period(day, end),
+            GroupBy=[{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}],
+            Filter=_service(service),
+        ):
+            for period in answer.get("CoveragesByTime", []):
+                for group in period.get("Groups", []):
+                    account = _linked_account(group.get("Attributes", {}))
+                    rows.append(_ri_coverage_row(day, account, service, group.get("Coverage", {})))
     return rows

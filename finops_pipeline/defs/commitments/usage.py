@@ -3,7 +3,9 @@
 Read from the management account's Cost Explorer (it sees every member's commitments) for the partition
 window, clipped to today: AWS refuses an End in the future for these operations. Each account's calls
 are one target of ``raw.scan_status`` (source ``ce_commitments``, region ``global``): a refused or failing
-account keeps its stored days and is labelled there, it never sinks the run nor shrinks the tables. The
+account keeps its stored days and is labelled there, it never sinks the run nor shrinks the tables. A
+short window of many accounts is read per day, every account in one grouped request (``cm.plan``); a
+failed grouped request labels every account. The
 commitment lists themselves (one request per kind) fail the asset when refused: without them nothing
 is known. See ``lib/commitments.py`` for which request gives what and why.
 """
@@ -38,20 +40,65 @@ SCHEMAS = {name: registry.table(name).arrow_schema() for name in (UTILIZATION, C
 
 
 def _account_rows(
-    ce: Any, start: dt.date, end: dt.date, account_id: str, kinds: Sequence[str]
+    ce: Any, start: dt.date, end: dt.date, account_id: str, kinds: Sequence[str], read: cm.ReadPlan
 ) -> dict[str, list[dict[str, Any]]]:
-    """Utilization of the account's own commitment types and coverage of every type (eligible usage)."""
+    """The families ``read`` takes per account: utilization of the account's own commitment types and
+    coverage of every type (eligible usage); Savings Plans coverage is always read here."""
     utilization: list[dict[str, Any]] = []
-    for kind in kinds:
+    for kind in () if read.utilization_by_day else kinds:
         if kind.startswith(cm.SP_PREFIX):
             utilization += cm.sp_utilization(ce, start, end, account_id, kind)
         else:
             utilization += cm.ri_utilization(ce, start, end, account_id, kind.removeprefix(cm.RI_PREFIX))
     sp_kinds = sorted({k for k in kinds if k.startswith(cm.SP_PREFIX)}) or [cm.SP_PREFIX + "Compute"]
     coverage = cm.sp_coverage(ce, start, end, account_id, sp_kinds[0])
-    for service in cm.RI_SERVICES:
+    for service in () if read.ri_coverage_by_day else cm.RI_SERVICES:
         coverage += cm.ri_coverage(ce, start, end, account_id, service)
     return {UTILIZATION: utilization, COVERAGE: coverage}
+
+
+def _day_rows(ce: Any, start: dt.date, end: dt.date, read: cm.ReadPlan) -> dict[str, list[dict[str, Any]]]:
+    """The families ``read`` takes per day: every account's rows, one grouped request per day and kind."""
+    rows: dict[str, list[dict[str, Any]]] = {UTILIZATION: [], COVERAGE: []}
+    for offset in range((end - start).days):
+        day = start + dt.timedelta(days=offset)
+        if read.utilization_by_day:
+            rows[UTILIZATION] += cm.day_utilization(ce, day)
+        if read.ri_coverage_by_day:
+            rows[COVERAGE] += cm.day_ri_coverage(ce, day)
+    return rows
+
+
+def _read(
+    ce: Any, start: dt.date, end: dt.date, known: Sequence[str], kinds: dict[str, set[str]]
+) -> tuple[cm.ReadPlan, list[ScanOutcome], dict[str, pa.Table]]:
+    """Every account's rows of the window, read the cheaper way (``cm.plan``), and one outcome per account.
+
+    The grouped requests answer for the whole organisation: when one fails, every account is labelled
+    with that failure and keeps its stored days, as a failed account's own request does."""
+    owned = sum(len(k) for k in kinds.values())
+    read = cm.plan((end - start).days, len(set(known) | set(kinds)), owned)
+    grouped = attempt(ScanTarget("organization", "global"), lambda: _day_rows(ce, start, end, read))
+    seen = {r["account_id"] for part in (grouped.result or {}).values() for r in part}
+    outcomes = [
+        attempt(
+            ScanTarget(account, "global"),
+            lambda a=account: _account_rows(ce, start, end, a, sorted(kinds.get(a, ())), read),
+        )
+        for account in sorted(set(known) | set(kinds) | seen)
+    ]
+    if grouped.status != "ok":
+        outcomes = [ScanOutcome(o.target, grouped.status, grouped.detail) for o in outcomes]
+    ok = {o.target.account_id for o in outcomes if o.status == "ok"}
+    rows = {
+        name: pa.Table.from_pylist(
+            [r for o in outcomes if o.status == "ok" for r in o.result[name]]
+            + [r for r in (grouped.result or {}).get(name, []) if r["account_id"] in ok],
+            schema=SCHEMAS[name],
+        )
+        for name in (UTILIZATION, COVERAGE)
+    }
+    return read, outcomes, rows
 
 
 def _write(
@@ -118,21 +165,9 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             ce = aws.client("ce")
             kinds = cm.owners(ce, start, end)
             with warehouse.connect() as conn:
-                accounts = sorted(set(_accounts(conn, aws)) | set(kinds))
-            outcomes = [
-                attempt(
-                    ScanTarget(account, "global"),
-                    lambda a=account: _account_rows(ce, start, end, a, sorted(kinds.get(a, ()))),
-                )
-                for account in accounts
-            ]
+                known = _accounts(conn, aws)
+            read, outcomes, rows = _read(ce, start, end, known, kinds)
         ok = [o.target.account_id for o in outcomes if o.status == "ok"]
-        rows = {
-            name: pa.Table.from_pylist(
-                [r for o in outcomes if o.status == "ok" for r in o.result[name]], schema=SCHEMAS[name]
-            )
-            for name in (UTILIZATION, COVERAGE)
-        }
         with warehouse.connect() as conn:
             for name, table in rows.items():
                 _write(conn, name, table, start, end, ok)
@@ -146,6 +181,12 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         for key in context.partition_keys:
             context.add_asset_metadata(days.get(key, _day_metadata()), partition_key=key)
         window = _metadata(start, end, rows, kinds, outcomes, statuses, counted, calls)
+        window |= {
+            "utilization_read": "per day" if read.utilization_by_day else "per account",
+            "ri_coverage_read": "per day" if read.ri_coverage_by_day else "per account",
+            "ce_requests_planned": read.requests,
+            "ce_requests_if_per_account": read.requests_per_account,
+        }
         context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=window))
         return dg.MaterializeResult()
 
