@@ -25,7 +25,7 @@ import duckdb
 import pytest
 
 from finops_pipeline.lib.savings import total_monthly_savings
-from finops_pipeline_tests.lib.reporting.chromium import run_chromium
+from finops_pipeline_tests.lib.reporting.chromium import browser_env, run_chromium
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures, write_workspace
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -83,12 +83,16 @@ def free_port() -> int:
 
 @contextmanager
 def webserver(workspace: Path, cwd: Path, port: int, log: Path) -> Iterator[str]:
-    """``dagster-webserver`` on loopback for the block; its URL once it answers (bounded wait)."""
+    """``dagster-webserver`` on loopback for the block; its URL once it answers (bounded wait).
+
+    Without libfaketime, like the browser: under ``faketime`` (the suite checked on 2027-03-01 and
+    2028-02-29) Chromium's page on a faked webserver never settled and the test timed out after 300 s on
+    both dates. The server only shows what the run wrote under the faked date."""
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as out:
         server = subprocess.Popen(
             [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)],
-            cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=browser_env(),
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 180
