@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pytest
 
 from finops_pipeline.defs import layers
@@ -62,6 +63,12 @@ def run_pipeline(
         tags={**range_tags(start or settings.start_date, end or today_utc()), **(tags or {})},
         raise_on_error=False,
     )
+
+
+def query(database: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on a warehouse file, opened read-only as a user's SQL client would."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return conn.execute(sql, list(params)).fetchall()
 
 
 def step_failures(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -80,27 +80,14 @@ def owners(ce: Any, start: dt.date, end: dt.date) -> dict[str, set[str]]:
     ``GetReservationUtilization`` grouped by subscription, per RI service.
     """
     found: dict[str, set[str]] = {}
-    token = None
-    while True:
-        answer = ce.get_savings_plans_utilization_details(
-            TimePeriod=_period(start, end), **({"NextToken": token} if token else {})
-        )
+    for answer in _pages(
+        ce.get_savings_plans_utilization_details, "NextToken", TimePeriod=_period(start, end)
+    ):
         for detail in answer.get("SavingsPlansUtilizationDetails", []):
             attrs = detail.get("Attributes", {})
             found.setdefault(attrs["AccountId"], set()).add(sp_type(attrs.get("SavingsPlansType")))
-        token = answer.get("NextToken")
-        if not token:
-            break
-    for service in RI_SERVICES:
-        for answer in _pages(
-            ce.get_reservation_utilization,
-            TimePeriod=_period(start, end),
-            GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
-            Filter=_service(service),
-        ):
-            for period in answer.get("UtilizationsByTime", []):
-                for group in period.get("Groups", []):
-                    found.setdefault(group["Attributes"]["accountId"], set()).add(RI_PREFIX + service)
+    for service, group in _subscription_groups(ce, start, end):
+        found.setdefault(group["Attributes"]["accountId"], set()).add(RI_PREFIX + service)
     return found
 
 
@@ -140,14 +127,32 @@ def _sp_row(day: dt.date, account_id: str, kind: str, aggregates: dict[str, Any]
     }
 
 
-def _pages(call: Callable[..., dict[str, Any]], **request: Any) -> Iterable[dict[str, Any]]:
+def _pages(
+    call: Callable[..., dict[str, Any]], token_key: str = "NextPageToken", **request: Any
+) -> Iterable[dict[str, Any]]:
+    """Every page of a commitment read. The Savings Plans operations page on ``NextToken``, the
+    reservation ones on ``NextPageToken`` (botocore's Cost Explorer model); no boto3 paginator exists."""
     token = None
     while True:
-        answer = call(**request, **({"NextPageToken": token} if token else {}))
+        answer = call(**request, **({token_key: token} if token else {}))
         yield answer
-        token = answer.get("NextPageToken")
+        token = answer.get(token_key)
         if not token:
             return
+
+
+def _subscription_groups(ce: Any, start: dt.date, end: dt.date) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(RI service, one reservation's group) for every reservation with figures in [start, end)."""
+    for service in RI_SERVICES:
+        for answer in _pages(
+            ce.get_reservation_utilization,
+            TimePeriod=_period(start, end),
+            GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
+            Filter=_service(service),
+        ):
+            for period in answer.get("UtilizationsByTime", []):
+                for group in period.get("Groups", []):
+                    yield service, group
 
 
 def ri_utilization(
@@ -186,14 +191,14 @@ def _ri_row(day: dt.date, account_id: str, service: str, t: dict[str, Any]) -> d
 
 def sp_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: str) -> list[dict[str, Any]]:
     """One account's daily Savings Plans coverage of its eligible spend."""
-    rows, token = [], None
-    while True:
-        answer = ce.get_savings_plans_coverage(
-            TimePeriod=_period(start, end),
-            Granularity="DAILY",
-            Filter=_accounts(account_id),
-            **({"NextToken": token} if token else {}),
-        )
+    rows = []
+    for answer in _pages(
+        ce.get_savings_plans_coverage,
+        "NextToken",
+        TimePeriod=_period(start, end),
+        Granularity="DAILY",
+        Filter=_accounts(account_id),
+    ):
         for item in answer.get("SavingsPlansCoverages", []):
             c = item.get("Coverage", {})
             rows.append(
@@ -207,9 +212,7 @@ def sp_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: st
                     "on_demand_hours": None,
                 }
             )
-        token = answer.get("NextToken")
-        if not token:
-            return rows
+    return rows
 
 
 def ri_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, service: str) -> list[dict[str, Any]]:
@@ -296,28 +299,22 @@ def day_utilization(ce: Any, day: dt.date) -> list[dict[str, Any]]:
     """Every account's utilization on ``day``: one details request (pages of plans) and one grouped
     request per RI service, added up per account and commitment type."""
     end = day + dt.timedelta(days=1)
-    rows, token = [], None
-    while True:
-        answer = ce.get_savings_plans_utilization_details(
-            TimePeriod=_period(day, end), **({"NextToken": token} if token else {})
+    rows = [
+        _sp_row(
+            day,
+            detail["Attributes"]["AccountId"],
+            sp_type(detail["Attributes"].get("SavingsPlansType")),
+            detail,
         )
-        for detail in answer.get("SavingsPlansUtilizationDetails", []):
-            attrs = detail.get("Attributes", {})
-            rows.append(_sp_row(day, attrs["AccountId"], sp_type(attrs.get("SavingsPlansType")), detail))
-        token = answer.get("NextToken")
-        if not token:
-            break
-    for service in RI_SERVICES:
         for answer in _pages(
-            ce.get_reservation_utilization,
-            TimePeriod=_period(day, end),
-            GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
-            Filter=_service(service),
-        ):
-            for period in answer.get("UtilizationsByTime", []):
-                for group in period.get("Groups", []):
-                    account = group["Attributes"]["accountId"]
-                    rows.append(_ri_row(day, account, service, group.get("Utilization", {})))
+            ce.get_savings_plans_utilization_details, "NextToken", TimePeriod=_period(day, end)
+        )
+        for detail in answer.get("SavingsPlansUtilizationDetails", [])
+    ]
+    rows += [
+        _ri_row(day, group["Attributes"]["accountId"], service, group.get("Utilization", {}))
+        for service, group in _subscription_groups(ce, day, end)
+    ]
     return _summed(rows, ("usage_date", "account_id", "commitment_type"))
 
 

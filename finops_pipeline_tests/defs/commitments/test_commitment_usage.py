@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
-from finops_pipeline_tests.pipeline_fixtures import run_pipeline
+from finops_pipeline_tests.pipeline_fixtures import query, run_pipeline
 from finops_sandbox.faults import Faults
 
 # A refresh of three closed days, the month's close included: 2026-11-24 .. 2026-11-26.
@@ -27,31 +27,26 @@ ORDER BY ALL
 
 
 def _window(database: Path) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(database), read_only=True) as conn:
-        return conn.execute(WINDOW_SQL, [START, END, START, END]).fetchall()
+    return query(database, WINDOW_SQL, [START, END, START, END])
 
 
 def _requests(database: Path, run_id: str) -> dict[str, int]:
-    with duckdb.connect(str(database), read_only=True) as conn:
-        rows = conn.execute(
-            "SELECT operation, sum(calls) FROM meta.api_call_log WHERE asset_key = 'commitment_usage' "
-            "AND run_id = ? GROUP BY 1",
-            [run_id],
-        ).fetchall()
+    rows = query(
+        database,
+        "SELECT operation, sum(calls) FROM meta.api_call_log WHERE asset_key = 'commitment_usage' "
+        "AND run_id = ? GROUP BY 1",
+        [run_id],
+    )
     return {op: int(n) for op, n in rows}
 
 
 def _statuses(database: Path) -> dict[str, int]:
-    with duckdb.connect(str(database), read_only=True) as conn:
-        rows = conn.execute(
-            "SELECT status, count(*) FROM raw.scan_status WHERE source = 'ce_commitments' GROUP BY 1"
-        ).fetchall()
-    return dict(rows)
+    sql = "SELECT status, count(*) FROM raw.scan_status WHERE source = 'ce_commitments' GROUP BY 1"
+    return dict(query(database, sql))
 
 
 def _accounts(database: Path) -> int:
-    with duckdb.connect(str(database), read_only=True) as conn:
-        return conn.execute("SELECT count(*) FROM raw.aws_accounts").fetchone()[0]
+    return query(database, "SELECT count(*) FROM raw.aws_accounts")[0][0]
 
 
 def test_a_daily_refresh_reads_coverage_per_day_and_gives_the_same_rows(
