@@ -253,14 +253,14 @@ def test_locked_warehouse_waits_within_the_bound_then_names_the_holder(
 def test_failed_partition_write_keeps_the_earlier_rows(
     sandbox: Any, pipeline_env_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from finops_pipeline.defs.ingest import costs
+    from finops_pipeline.defs.ingest import cost_explorer_api
 
     database = tmp_path / "finops.duckdb"
     pipeline_env_for(database)
     assert run_pipeline(START, TODAY, assets=["ce_cost_daily"]).success
     before = _cost_total(database)
     assert before[0] > 0
-    original = costs.fetch_grain
+    original = cost_explorer_api.page_rows
 
     def with_a_bad_row(*args: Any, **kwargs: Any) -> pa.Table:
         table = original(*args, **kwargs)
@@ -269,7 +269,7 @@ def test_failed_partition_write_keeps_the_earlier_rows(
         )
         return pa.concat_tables([table, bad])  # the DELETE of the window runs, then the INSERT fails
 
-    monkeypatch.setattr(costs, "fetch_grain", with_a_bad_row)
+    monkeypatch.setattr(cost_explorer_api, "page_rows", with_a_bad_row)
     assert "NOT NULL constraint failed" in _fails_keeping_earlier_rows(database, before)
 
 

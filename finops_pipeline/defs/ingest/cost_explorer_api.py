@@ -2,7 +2,8 @@
 
 Every page costs $0.01, so a whole date range goes into one ``GetCostAndUsage`` request and
 boto3's missing paginator is replaced by a loop on ``NextPageToken`` that starts again from the first
-page when Cost Explorer says the data changed under it (``all_pages``).
+page when Cost Explorer says the data changed under it (``each_page``). A grain's pages are written to
+a stage as they arrive (``stream_grain``): at 1,000 accounts one answer is millions of groups.
 """
 
 import datetime as dt
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 from finops_pipeline.lib.remediation import BILL_EXPIRED_CODES, PAGING_RESTART_CODES
 from finops_pipeline.tables import raw
 from finops_pipeline.tables.arrow import arrow_type
+from finops_pipeline.warehouse import Stage
 
 LOGGER = logging.getLogger("finops_pipeline.ingest")
 RESTART_CODES = PAGING_RESTART_CODES | BILL_EXPIRED_CODES
@@ -106,23 +108,28 @@ def group_by(grain: CostGrain, tag_key: str | None) -> list[dict[str, str]]:
     return groups
 
 
-def all_pages(
-    call: Callable[..., dict[str, Any]], max_pages: int | None = None, **request: Any
-) -> list[dict[str, Any]]:
-    """Every page of one Cost Explorer answer, read from the first page again when AWS asks for it.
+def each_page(
+    call: Callable[..., dict[str, Any]],
+    max_pages: int | None = None,
+    on_restart: Callable[[], None] = lambda: None,
+    **request: Any,
+) -> Iterator[dict[str, Any]]:
+    """Every page of one Cost Explorer answer as it arrives, read from the first page again when AWS asks.
 
     ``RequestChangedException`` (the data changed between pages: it refreshes up to three times a day),
     ``InvalidNextTokenException`` (the token no longer valid) and ``BillExpirationException`` (the report
     behind the pages expired) all say "try again without a pagination token" (botocore's Cost Explorer
-    model). Pages already read belong to the old answer, so they are dropped, never mixed with the new
-    one; the restarts are bounded (each page is a billed request), then the last error is raised with its
-    fix. No boto3 paginator exists for these operations. With ``max_pages`` the read stops after that
-    many pages (the last one then still has a ``NextPageToken``): a request budget, see ``restatement``.
+    model). Pages already yielded belong to the old answer: ``on_restart`` is called before the first
+    page of the new one, so the consumer drops them rather than mixing both. The restarts are bounded
+    (each page is a billed request), then the last error is raised with its fix. No boto3 paginator
+    exists for these operations. With ``max_pages`` the read stops after that many pages (the last one
+    then still has a ``NextPageToken``): a request budget, see ``restatement``.
     """
     restarts = 0
     while True:
         try:
-            return list(_pages_once(call, request, max_pages))
+            yield from _pages_once(call, request, max_pages)
+            return
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code not in RESTART_CODES or restarts >= MAX_PAGE_RESTARTS:
@@ -135,6 +142,16 @@ def all_pages(
                 restarts,
                 MAX_PAGE_RESTARTS,
             )
+            on_restart()
+
+
+def all_pages(
+    call: Callable[..., dict[str, Any]], max_pages: int | None = None, **request: Any
+) -> list[dict[str, Any]]:
+    """Every page of one answer held in a list (``each_page``): for the short answers of small grains."""
+    answers: list[dict[str, Any]] = []
+    answers.extend(each_page(call, max_pages, answers.clear, **request))
+    return answers
 
 
 def _pages_once(
@@ -156,61 +173,39 @@ def pages(client: Any, max_pages: int | None = None, **request: Any) -> list[dic
     return all_pages(client.get_cost_and_usage, max_pages, **request)
 
 
-def fetch_grain(
-    client: Any, grain: CostGrain, start: dt.date, end: dt.date, tag_key: str | None = None
-) -> pa.Table:
-    """All groups of ``[start, end)`` at daily granularity, as rows ready for the raw table."""
-    return fetch_grain_capped(client, grain, start, end, tag_key)[0]
-
-
-def fetch_grain_capped(
-    client: Any,
-    grain: CostGrain,
-    start: dt.date,
-    end: dt.date,
-    tag_key: str | None = None,
-    max_pages: int | None = None,
-) -> tuple[pa.Table, dt.date]:
-    """The groups of ``[start, end)`` read in at most ``max_pages`` requests, and the day they end.
-
-    Cost Explorer sorts an answer by period, so when the budget stops the read, every period before the
-    last one seen is complete and the last one may not be: the rows are cut before it, and that day is
-    returned (``end`` when the whole answer was read).
-    """
-    request = {
+def grain_request(grain: CostGrain, start: dt.date, end: dt.date, tag_key: str | None) -> dict[str, Any]:
+    """The ``GetCostAndUsage`` request of one grain's window at daily granularity."""
+    return {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "DAILY",
         "Metrics": list(COST_METRICS),
         "GroupBy": group_by(grain, tag_key),
         **({"Filter": USAGE_ONLY_FILTER} if grain.usage_only else {}),
     }
+
+
+def page_rows(answer: dict[str, Any], grain: CostGrain, tag_key: str | None) -> pa.Table:
+    """One page's groups as rows ready for the raw table (amounts to the micro-dollar, as stored)."""
     columns: dict[str, list[Any]] = {
         name: []
         for name in ("usage_date", *grain.columns, *METRIC_COLUMNS.values(), "is_estimated", "currency")
     }
     prefix = f"{tag_key}$" if tag_key is not None else ""
-    answers = pages(client, max_pages, **request)
-    complete_until = end
-    if answers and answers[-1].get("NextPageToken") and answers[-1].get("ResultsByTime"):
-        complete_until = dt.date.fromisoformat(answers[-1]["ResultsByTime"][-1]["TimePeriod"]["Start"])
-    for answer in answers:
-        for period in answer.get("ResultsByTime", []):
-            day = dt.date.fromisoformat(period["TimePeriod"]["Start"])
-            if day >= complete_until:
-                break
-            estimated = bool(period.get("Estimated", False))
-            for group in period.get("Groups", []):
-                keys = list(group["Keys"])
-                if tag_key is not None:
-                    keys[-1] = keys[-1].removeprefix(prefix)
-                columns["usage_date"].append(day)
-                for column, key in zip(grain.columns, keys, strict=True):
-                    columns[column].append(key)
-                metrics = group["Metrics"]
-                for metric, column in METRIC_COLUMNS.items():
-                    columns[column].append(Decimal(metrics[metric]["Amount"]).quantize(QUANTUM))
-                columns["is_estimated"].append(estimated)
-                columns["currency"].append(metrics["UnblendedCost"].get("Unit", "USD"))
+    for period in answer.get("ResultsByTime", []):
+        day = dt.date.fromisoformat(period["TimePeriod"]["Start"])
+        estimated = bool(period.get("Estimated", False))
+        for group in period.get("Groups", []):
+            keys = list(group["Keys"])
+            if tag_key is not None:
+                keys[-1] = keys[-1].removeprefix(prefix)
+            columns["usage_date"].append(day)
+            for column, key in zip(grain.columns, keys, strict=True):
+                columns[column].append(key)
+            metrics = group["Metrics"]
+            for metric, column in METRIC_COLUMNS.items():
+                columns[column].append(Decimal(metrics[metric]["Amount"]).quantize(QUANTUM))
+            columns["is_estimated"].append(estimated)
+            columns["currency"].append(metrics["UnblendedCost"].get("Unit", "USD"))
     table = pa.table(
         {
             "usage_date": pa.array(columns["usage_date"], pa.date32()),
@@ -222,7 +217,36 @@ def fetch_grain_capped(
     )
     if tag_key is not None:
         table = table.append_column("tag_key", pa.array([tag_key] * table.num_rows, pa.string()))
-    return table, complete_until
+    return table
+
+
+def stream_grain(
+    client: Any,
+    grain: CostGrain,
+    window: tuple[dt.date, dt.date],
+    tag_key: str | None,
+    stage: Stage,
+    max_pages: int | None = None,
+) -> dt.date:
+    """Write the groups of ``[start, end)`` to ``stage`` page by page; the day the complete rows end.
+
+    Nothing but the page in hand is held, so memory stays bounded at any organisation size. With
+    ``max_pages`` the read may stop early: Cost Explorer sorts an answer by period, so every period
+    before the last one seen is complete and the last one may not be. Its rows are dropped from the
+    stage and that day is returned (``end`` when the whole answer was read).
+    """
+    start, end = window
+    stream = stage.new_stream()
+    last: dict[str, Any] = {}
+    request = grain_request(grain, start, end, tag_key)
+    for answer in each_page(client.get_cost_and_usage, max_pages, lambda: stage.drop(stream), **request):
+        stage.append(stream, page_rows(answer, grain, tag_key))
+        last = answer
+    if last.get("NextPageToken") and last.get("ResultsByTime"):
+        cut = dt.date.fromisoformat(last["ResultsByTime"][-1]["TimePeriod"]["Start"])
+        stage.drop(stream, from_day=cut)
+        return cut
+    return end
 
 
 def month_total(client: Any, start: dt.date, end: dt.date, metric: str = "UnblendedCost") -> Decimal:

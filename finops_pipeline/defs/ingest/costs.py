@@ -11,27 +11,22 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.config_resources import CostWindowResource, TagPolicyResource
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, fetch_grain
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, stream_grain
 from finops_pipeline.defs.ingest.partitions import daily_partitions
-from finops_pipeline.defs.ingest.restatement import Segment, plan_reread, read_plan
+from finops_pipeline.defs.ingest.restatement import plan_reread, read_plan
 from finops_pipeline.lib.cost_window import REFRESH_TAG, restated_start
 from finops_pipeline.settings import load_settings
 from finops_pipeline.tables import definition_metadata, row_count
-from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_date_window
+from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_windows, staged
 
 
 def partition_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     window = context.partition_time_window
     return window.start.date(), window.end.date()
-
-
-def _total(rows: pa.Table) -> Decimal:
-    return Decimal(pa.compute.sum(rows["unblended_cost"]).as_py() or 0)
 
 
 DAILY_FIGURES_SQL = """
@@ -94,24 +89,28 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
         tag_keys = tuple(tag_policy.required_keys) if grain.per_tag_key else (None,)
         start, end = partition_window(context)
         daily = context.run.tags.get(REFRESH_TAG) == "daily"
-        with aws.tracked() as calls:
-            ce = aws.client("ce")
-            if daily:
-                with warehouse.connect() as conn:
-                    tail = restated_start(cost_window, end - dt.timedelta(days=1))
-                    plan = plan_reread(conn, grain.table, start, end, tail)
-                segments = read_plan(ce, grain, tag_keys, plan, cost_window.restatement_request_budget)
-            else:
-                tables = [fetch_grain(ce, grain, start, end, tag_key) for tag_key in tag_keys]
-                segments = [Segment(start, end, pa.concat_tables(tables))]
-        with warehouse.connect() as conn:
-            for segment in segments:
-                replace_date_window(conn, grain.table, segment.rows, segment.start, segment.end)
-            counted = row_count(conn, grain.asset_name)
-            days = daily_figures(conn, grain, start, end, len(tag_keys))
-            record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-        read_start = segments[0].start if segments else end
-        skipped = sum((b.start - a.end).days for a, b in itertools.pairwise(segments))
+        with staged() as stage:
+            with aws.tracked() as calls:
+                ce = aws.client("ce")
+                if daily:
+                    with warehouse.connect() as conn:
+                        tail = restated_start(cost_window, end - dt.timedelta(days=1))
+                        plan = plan_reread(conn, grain.table, start, end, tail)
+                    windows = read_plan(
+                        ce, grain, tag_keys, plan, cost_window.restatement_request_budget, stage
+                    )
+                else:
+                    for tag_key in tag_keys:
+                        stream_grain(ce, grain, (start, end), tag_key, stage)
+                    windows = [(start, end)]
+            staged_rows, staged_cost = stage.totals("unblended_cost")
+            with warehouse.connect() as conn:
+                replace_windows(conn, grain.table, stage, windows)
+                counted = row_count(conn, grain.asset_name)
+                days = daily_figures(conn, grain, start, end, len(tag_keys))
+                record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
+        read_start = windows[0][0] if windows else end
+        skipped = sum((b[0] - a[1]).days for a, b in itertools.pairwise(windows))
         # Each partition carries its own day's figures, so the UI's partition plots show the daily
         # trend; the window's figures go on one observation instead of being copied onto every day.
         for key in context.partition_keys:
@@ -120,10 +119,8 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
             "window_start": read_start.isoformat(),
             "window_end_exclusive": end.isoformat(),
             "window_days": (end - start).days,
-            "window_rows": sum(s.rows.num_rows for s in segments),
-            "window_unblended_cost_usd": float(
-                round(sum(_total(s.rows) for s in segments) / len(tag_keys), 2)
-            ),
+            "window_rows": staged_rows,
+            "window_unblended_cost_usd": float(round(Decimal(staged_cost) / len(tag_keys), 2)),
             "table_rows": counted["dagster/row_count"],
             "target": aws.run_target(),
             # Estimated days the request budget left unread this run (their stored figures stand).

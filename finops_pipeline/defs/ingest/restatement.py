@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from finops_pipeline.defs.ingest.cost_explorer_api import CostGrain, fetch_grain_capped
+from finops_pipeline.defs.ingest.cost_explorer_api import CostGrain, stream_grain
+from finops_pipeline.warehouse import Stage
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -35,15 +34,6 @@ class RereadPlan:
     start: dt.date
     tail_start: dt.date
     end: dt.date
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Rows read for ``[start, end)``: the window they replace in the raw table."""
-
-    start: dt.date
-    end: dt.date
-    rows: pa.Table
 
 
 def plan_reread(
@@ -71,21 +61,26 @@ def plan_reread(
 
 
 def read_plan(
-    client: Any, grain: CostGrain, tag_keys: tuple[str | None, ...], plan: RereadPlan, budget: int
-) -> list[Segment]:
-    """The plan's rows as one segment, or two when the budget stopped the first stream early."""
+    client: Any,
+    grain: CostGrain,
+    tag_keys: tuple[str | None, ...],
+    plan: RereadPlan,
+    budget: int,
+    stage: Stage,
+) -> list[tuple[dt.date, dt.date]]:
+    """Stage the plan's rows; the windows they replace: one, or two when the budget stopped a stream early."""
     if plan.start >= plan.end:
         return []
-    tables, cut = [], plan.end
+    cut = plan.end
     for key in tag_keys:
-        table, complete_until = fetch_grain_capped(client, grain, plan.start, plan.end, key, budget)
-        tables.append(table)
-        cut = min(cut, complete_until)
-    # Every stream keeps the same days, since one window of the table is replaced for all tag keys.
-    head = [t.filter(pc.less(t["usage_date"], pa.scalar(cut, pa.date32()))) for t in tables]
-    segments = [Segment(plan.start, cut, pa.concat_tables(head))]
+        cut = min(cut, stream_grain(client, grain, (plan.start, plan.end), key, stage, budget))
+    # Every stream keeps the same days, since one window of the table is replaced for all tag keys;
+    # dropped before the tail is staged, whose days start at or after the cut.
+    stage.drop(from_day=cut)
+    windows = [(plan.start, cut)]
     if cut < plan.end:
         tail = max(cut, plan.tail_start)
-        rows = [fetch_grain_capped(client, grain, tail, plan.end, key)[0] for key in tag_keys]
-        segments.append(Segment(tail, plan.end, pa.concat_tables(rows)))
-    return segments
+        for key in tag_keys:
+            stream_grain(client, grain, (tail, plan.end), key, stage)
+        windows.append((tail, plan.end))
+    return windows
