@@ -31,6 +31,7 @@ from pydantic import Field, PrivateAttr
 from finops_pipeline.clock import utc_now
 from finops_pipeline.lib.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hint, error_kind
 from finops_pipeline.lib.run_target import TARGET_TAG, claim_warehouse, target_name
+from finops_pipeline.request_budget import CE_PRICE_PER_REQUEST_USD, RequestBudget
 from finops_pipeline.settings import Settings
 from finops_pipeline.warehouse import ensure_schema, open_with_lock_timeout
 
@@ -45,8 +46,6 @@ def _shared_loader() -> Loader:
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("finops_pipeline.aws")
-
-CE_PRICE_PER_REQUEST_USD = 0.01
 
 
 class AwsAccessError(RuntimeError):
@@ -268,6 +267,7 @@ class AwsResource(dg.ConfigurableResource):
     # The warehouse the run writes: the first AWS call of a run claims it for the run's target.
     warehouse_path: str | None = None
     lock_timeout_seconds: float = 30.0
+    run_request_budget: int = 2000  # Cost Explorer requests per run (request_budget.py)
 
     _counter: ApiCallCounter = PrivateAttr(default_factory=ApiCallCounter)
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
@@ -279,6 +279,7 @@ class AwsResource(dg.ConfigurableResource):
     _run_memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
     _run: Any = PrivateAttr(default=None)  # (instance, dagster run) while a run uses this resource
     _target: str | None = PrivateAttr(default=None)
+    _budget: RequestBudget | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsResource:
@@ -292,6 +293,7 @@ class AwsResource(dg.ConfigurableResource):
             billing_view_arn=settings.billing_view_arn,
             warehouse_path=str(settings.duckdb_path),
             lock_timeout_seconds=settings.duckdb_lock_timeout_seconds,
+            run_request_budget=settings.run_request_budget,
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -302,6 +304,25 @@ class AwsResource(dg.ConfigurableResource):
     @property
     def counter(self) -> ApiCallCounter:
         return self._counter
+
+    @property
+    def budget(self) -> RequestBudget:
+        """This run's Cost Explorer request budget: every CE client charges it before each call."""
+        with self._lock:
+            if self._budget is None:
+                self._budget = RequestBudget(self.run_request_budget)
+            return self._budget
+
+    def _attach(self, client: Any, service: str) -> None:
+        """Count the client's calls, and charge the run's budget before each Cost Explorer call."""
+        self._counter.attach(client, service)
+        if service == "ce":
+            budget = self.budget
+
+            def charge(model: Any, **_: Any) -> None:
+                budget.charge(model.name)  # returns None: a value here would replace the answer
+
+            client.meta.events.register("before-call.ce", charge)
 
     def run_memo(self) -> dict[Any, Any]:
         """Answers the steps of one run share (this resource lives for one run), such as which regions an
@@ -437,7 +458,7 @@ class AwsResource(dg.ConfigurableResource):
                     self._base_session(), _MemberCredentials(self._member_credentials)
                 )
                 client = session.client(service, region_name=region, config=self._config())
-                self._counter.attach(client, service)
+                self._attach(client, service)
                 self._clients[key] = client
             return self._clients[key]
 
@@ -451,7 +472,7 @@ class AwsResource(dg.ConfigurableResource):
         with self._key_lock(key):
             if key not in self._clients:
                 client = self._base_session().client(service, region_name=region, config=self._config())
-                self._counter.attach(client, service)
+                self._attach(client, service)
                 if service == "ce" and self.billing_view_arn:
                     _read_billing_view(client, self.billing_view_arn)
                 self._clients[key] = client

@@ -272,6 +272,12 @@ class Settings(BaseSettings):
         fields.int_in(1, 100),
         "use a whole number of Cost Explorer requests from 1 to 100",
     )
+    run_request_budget: int = EnvVar.get(
+        "FINOPS_RUN_REQUEST_BUDGET",
+        2000,
+        fields.int_in(1, 1_000_000),
+        "use a whole number of Cost Explorer requests from 1 to 1000000 ($0.01 each)",
+    )
     month_close_days: int = EnvVar.get(
         "FINOPS_MONTH_CLOSE_DAYS", 5, fields.int_in(0, 27), "use a whole number of days from 0 to 27"
     )

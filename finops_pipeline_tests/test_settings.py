@@ -18,6 +18,7 @@ def test_defaults_follow_the_documented_values() -> None:
     assert s.member_role_name == "FinOpsMemberReadOnly"
     assert s.restatement_days == 3
     assert s.restatement_request_budget == 4
+    assert s.run_request_budget == 2000  # $20 of Cost Explorer requests per run
     assert s.scan_regions == ("us-east-1",)
     assert s.role_arn is None and s.single_account_mode is False
 
@@ -66,6 +67,7 @@ def test_values_are_parsed_and_the_alias_is_honoured() -> None:
         ("FINOPS_SCAN_REGIONS", "us-east-1,moon", "moon is not"),
         ("FINOPS_RESTATEMENT_DAYS", "0", "between 1 and 60"),
         ("FINOPS_RESTATEMENT_REQUEST_BUDGET", "101", "between 1 and 100"),
+        ("FINOPS_RUN_REQUEST_BUDGET", "0", "between 1 and 1000000"),
         ("FINOPS_MAX_CONCURRENCY", "lots", "not a whole number"),
         ("FINOPS_DAILY_SCHEDULE_CRON", "61 * * * *", "not a valid cron"),
     ],

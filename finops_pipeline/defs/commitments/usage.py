@@ -27,6 +27,7 @@ from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.lib import commitments as cm
 from finops_pipeline.lib.fan_out import record_scan_status
+from finops_pipeline.request_budget import RequestBudget
 from finops_pipeline.settings import load_settings
 from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
@@ -70,7 +71,12 @@ def _day_rows(ce: Any, start: dt.date, end: dt.date, read: cm.ReadPlan) -> dict[
 
 
 def _read(
-    ce: Any, start: dt.date, end: dt.date, known: Sequence[str], kinds: dict[str, set[str]]
+    ce: Any,
+    start: dt.date,
+    end: dt.date,
+    known: Sequence[str],
+    kinds: dict[str, set[str]],
+    budget: RequestBudget,
 ) -> tuple[cm.ReadPlan, list[ScanOutcome], dict[str, pa.Table]]:
     """Every account's rows of the window, read the cheaper way (``cm.plan``), and one outcome per account.
 
@@ -78,6 +84,7 @@ def _read(
     with that failure and keeps its stored days, as a failed account's own request does."""
     owned = sum(len(k) for k in kinds.values())
     read = cm.plan((end - start).days, len(set(known) | set(kinds)), owned)
+    budget.reserve(read.requests, f"commitment_usage over {start}..{end - dt.timedelta(days=1)}")
     grouped = attempt(ScanTarget("organization", "global"), lambda: _day_rows(ce, start, end, read))
     seen = {r["account_id"] for part in (grouped.result or {}).values() for r in part}
     outcomes = [
@@ -166,7 +173,7 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             kinds = cm.owners(ce, start, end)
             with warehouse.connect() as conn:
                 known = _accounts(conn, aws)
-            read, outcomes, rows = _read(ce, start, end, known, kinds)
+            read, outcomes, rows = _read(ce, start, end, known, kinds, aws.budget)
         ok = [o.target.account_id for o in outcomes if o.status == "ok"]
         with warehouse.connect() as conn:
             for name, table in rows.items():

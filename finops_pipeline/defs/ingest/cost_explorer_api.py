@@ -8,12 +8,14 @@ a stage as they arrive (``stream_grain``): at 1,000 accounts one answer is milli
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
 from finops_pipeline.lib.remediation import BILL_EXPIRED_CODES, PAGING_RESTART_CODES
@@ -220,6 +222,22 @@ def page_rows(answer: dict[str, Any], grain: CostGrain, tag_key: str | None) -> 
     return table
 
 
+def pages_ahead(first: pa.Table, days: int, max_pages: int | None = None) -> int:
+    """The pages still to come after ``first`` in a stream of ``days`` days, extrapolated from it.
+
+    Cost Explorer sorts an answer by day, so the first page's complete days (all but its last) give the
+    groups per day; a first page inside one day says at least one page per day.
+    """
+    if not first.num_rows:
+        return 0
+    dates = first["usage_date"]
+    complete = first.filter(pc.less(dates, pc.max(dates)))
+    complete_days = pc.count_distinct(complete["usage_date"]).as_py() if complete.num_rows else 0
+    per_day = complete.num_rows / complete_days if complete_days else first.num_rows
+    total = math.ceil(days * per_day / first.num_rows)
+    return max(min(total, max_pages or total) - 1, 0)
+
+
 def stream_grain(
     client: Any,
     grain: CostGrain,
@@ -227,20 +245,28 @@ def stream_grain(
     tag_key: str | None,
     stage: Stage,
     max_pages: int | None = None,
+    reserve: Callable[[int, str], None] | None = None,
 ) -> dt.date:
     """Write the groups of ``[start, end)`` to ``stage`` page by page; the day the complete rows end.
 
-    Nothing but the page in hand is held, so memory stays bounded at any organisation size. With
-    ``max_pages`` the read may stop early: Cost Explorer sorts an answer by period, so every period
-    before the last one seen is complete and the last one may not be. Its rows are dropped from the
-    stage and that day is returned (``end`` when the whole answer was read).
+    Nothing but the page in hand is held, so memory stays bounded at any organisation size. After the
+    first page, the pages still to come are ``reserve``d against the run's request budget (refused
+    before they are spent). With ``max_pages`` the read may stop early: Cost Explorer sorts an answer by
+    period, so every period before the last one seen is complete and the last one may not be. Its rows
+    are dropped from the stage and that day is returned (``end`` when the whole answer was read).
     """
     start, end = window
     stream = stage.new_stream()
     last: dict[str, Any] = {}
     request = grain_request(grain, start, end, tag_key)
-    for answer in each_page(client.get_cost_and_usage, max_pages, lambda: stage.drop(stream), **request):
-        stage.append(stream, page_rows(answer, grain, tag_key))
+    for read, answer in enumerate(
+        each_page(client.get_cost_and_usage, max_pages, lambda: stage.drop(stream), **request)
+    ):
+        rows = page_rows(answer, grain, tag_key)
+        if read == 0 and reserve is not None and answer.get("NextPageToken"):
+            what = f"{grain.asset_name} over {start}..{end - dt.timedelta(days=1)}"
+            reserve(pages_ahead(rows, (end - start).days, max_pages), what)
+        stage.append(stream, rows)
         last = answer
     if last.get("NextPageToken") and last.get("ResultsByTime"):
         cut = dt.date.fromisoformat(last["ResultsByTime"][-1]["TimePeriod"]["Start"])

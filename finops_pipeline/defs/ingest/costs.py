@@ -7,6 +7,7 @@ refresh reads, inside its range, only the days the table still holds as estimate
 
 import datetime as dt
 import itertools
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -17,11 +18,12 @@ from finops_pipeline.config_resources import CostWindowResource, TagPolicyResour
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, stream_grain
 from finops_pipeline.defs.ingest.partitions import daily_partitions
-from finops_pipeline.defs.ingest.restatement import plan_reread, read_plan
+from finops_pipeline.defs.ingest.restatement import RereadPlan, plan_reread, read_plan
 from finops_pipeline.lib.cost_window import REFRESH_TAG, restated_start
+from finops_pipeline.request_budget import RequestBudget
 from finops_pipeline.settings import load_settings
 from finops_pipeline.tables import definition_metadata, row_count
-from finops_pipeline.warehouse import WarehouseResource, record_api_calls, replace_windows, staged
+from finops_pipeline.warehouse import Stage, WarehouseResource, record_api_calls, replace_windows, staged
 
 
 def partition_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
@@ -64,6 +66,80 @@ def daily_figures(conn: Any, grain: CostGrain, start: dt.date, end: dt.date, tag
     }
 
 
+# AWS documents no page size for GetCostAndUsage (a NextPageToken comes "when the response from a
+# previous call has more results than the maximum page size"); the estimate from stored rows assumes
+# the sandbox's 1,000 groups, and each stream's first page corrects it (``pages_ahead``).
+ASSUMED_PAGE_GROUPS = 1000
+GROUPS_PER_DAY_SQL = """
+SELECT k, max(n) FROM (
+    SELECT {key} AS k, usage_date, count(*) AS n FROM {table}
+    WHERE usage_date > (SELECT max(usage_date) FROM {table}) - 7 GROUP BY ALL
+) GROUP BY 1
+"""
+
+
+def _reserve_from_history(
+    conn: Any,
+    grain: CostGrain,
+    tag_keys: tuple[str | None, ...],
+    window: tuple[dt.date, dt.date],
+    budget: RequestBudget,
+    reread: tuple[RereadPlan, int] | None = None,
+) -> None:
+    """Refuse, before the first request, a read the rows already stored say would pass the run's budget.
+
+    The groups per day of the last stored week, per tag key, times the days to read; a grain (or key)
+    with nothing stored yet is estimated from its first page instead. A daily refresh (``reread``: its
+    plan and the restatement budget per stream) spends at most that budget on the estimated days, then
+    reads the newest days in one more stream.
+    """
+    start, end = window
+    if start >= end:
+        return
+    key = "tag_key" if grain.per_tag_key else "''"
+    per_day = dict(conn.execute(GROUPS_PER_DAY_SQL.format(key=key, table=grain.table)).fetchall())
+
+    def stream_pages(groups: int, days: int) -> int:
+        return math.ceil(groups * days / ASSUMED_PAGE_GROUPS)
+
+    pages = 0
+    for groups in (per_day[k or ""] for k in tag_keys if (k or "") in per_day):
+        head = stream_pages(groups, (end - start).days)
+        if reread is not None and head > reread[1]:
+            head = reread[1] + stream_pages(groups, (end - reread[0].tail_start).days)
+        pages += head
+    if pages:
+        budget.reserve(pages, f"{grain.asset_name} over {start}..{end - dt.timedelta(days=1)}")
+
+
+def _stage_window(
+    aws: AwsResource,
+    grain: CostGrain,
+    tag_keys: tuple[str | None, ...],
+    window: tuple[dt.date, dt.date],
+    daily: bool,
+    warehouse: WarehouseResource,
+    cost_window: CostWindowResource,
+    stage: Stage,
+) -> list[tuple[dt.date, dt.date]]:
+    """Stage the rows this run reads, and the windows they replace: the whole partition range, or on the
+    daily refresh the days its table still holds as estimated (``restatement``)."""
+    start, end = window
+    ce, budget = aws.client("ce"), aws.budget
+    if not daily:
+        with warehouse.connect() as conn:
+            _reserve_from_history(conn, grain, tag_keys, window, budget)
+        for tag_key in tag_keys:
+            stream_grain(ce, grain, window, tag_key, stage, reserve=budget.reserve)
+        return [window]
+    per_stream = cost_window.restatement_request_budget
+    with warehouse.connect() as conn:
+        tail = restated_start(cost_window, end - dt.timedelta(days=1))
+        plan = plan_reread(conn, grain.table, start, end, tail)
+        _reserve_from_history(conn, grain, tag_keys, (plan.start, end), budget, (plan, per_stream))
+    return read_plan(ce, grain, tag_keys, plan, per_stream, stage, budget.reserve)
+
+
 def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=grain.asset_name,
@@ -91,18 +167,8 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
         daily = context.run.tags.get(REFRESH_TAG) == "daily"
         with staged() as stage:
             with aws.tracked() as calls:
-                ce = aws.client("ce")
-                if daily:
-                    with warehouse.connect() as conn:
-                        tail = restated_start(cost_window, end - dt.timedelta(days=1))
-                        plan = plan_reread(conn, grain.table, start, end, tail)
-                    windows = read_plan(
-                        ce, grain, tag_keys, plan, cost_window.restatement_request_budget, stage
-                    )
-                else:
-                    for tag_key in tag_keys:
-                        stream_grain(ce, grain, (start, end), tag_key, stage)
-                    windows = [(start, end)]
+                span = (start, end)
+                windows = _stage_window(aws, grain, tag_keys, span, daily, warehouse, cost_window, stage)
             staged_rows, staged_cost = stage.totals("unblended_cost")
             with warehouse.connect() as conn:
                 replace_windows(conn, grain.table, stage, windows)

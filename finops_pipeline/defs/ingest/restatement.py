@@ -16,6 +16,7 @@ a backfill, reads them again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +68,14 @@ def read_plan(
     plan: RereadPlan,
     budget: int,
     stage: Stage,
+    reserve: Callable[[int, str], None] | None = None,
 ) -> list[tuple[dt.date, dt.date]]:
     """Stage the plan's rows; the windows they replace: one, or two when the budget stopped a stream early."""
     if plan.start >= plan.end:
         return []
     cut = plan.end
     for key in tag_keys:
-        cut = min(cut, stream_grain(client, grain, (plan.start, plan.end), key, stage, budget))
+        cut = min(cut, stream_grain(client, grain, (plan.start, plan.end), key, stage, budget, reserve))
     # Every stream keeps the same days, since one window of the table is replaced for all tag keys;
     # dropped before the tail is staged, whose days start at or after the cut.
     stage.drop(from_day=cut)
@@ -81,6 +83,6 @@ def read_plan(
     if cut < plan.end:
         tail = max(cut, plan.tail_start)
         for key in tag_keys:
-            stream_grain(client, grain, (tail, plan.end), key, stage)
+            stream_grain(client, grain, (tail, plan.end), key, stage, reserve=reserve)
         windows.append((tail, plan.end))
     return windows
