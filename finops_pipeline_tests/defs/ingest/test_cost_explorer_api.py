@@ -9,7 +9,7 @@ import boto3
 import duckdb
 import pyarrow as pa
 
-from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, stream_grain
+from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, pages_ahead, stream_grain
 from finops_pipeline.warehouse import Stage, ensure_schema, replace_windows, staged
 from finops_pipeline_tests.conftest import SESSION_CE_PAGE_SIZE
 
@@ -96,3 +96,19 @@ def test_replace_windows_keeps_the_days_between_and_everything_outside(tmp_path:
         (1, Decimal("10")), (2, Decimal("1.25")), (3, Decimal("10")), (4, Decimal("10")),
         (5, Decimal("1.25")), (6, Decimal("10")),
     ]  # fmt: skip
+
+
+def _first_page(groups_per_day: list[int]) -> pa.Table:
+    days = [
+        dt.date(2026, 1, 1) + dt.timedelta(days=i) for i, n in enumerate(groups_per_day) for _ in range(n)
+    ]
+    return pa.table({"usage_date": pa.array(days, pa.date32())})
+
+
+def test_the_pages_ahead_are_extrapolated_from_the_first_pages_complete_days() -> None:
+    # 1,000 groups: four complete days of 200 and 200 of a fifth day that may go on.
+    first = _first_page([200, 200, 200, 200, 200])
+    assert pages_ahead(first, 400) == 79  # 400 days x 200 groups / 1,000 a page = 80 pages, 1 read
+    assert pages_ahead(first, 400, max_pages=4) == 3  # the restatement budget cuts the stream at 4
+    assert pages_ahead(_first_page([1000]), 30) == 29  # one day fills a page: at least a page a day
+    assert pages_ahead(_first_page([]), 30) == 0
