@@ -186,18 +186,6 @@ def replace_rows(
     return rows.num_rows
 
 
-def replace_date_window(
-    conn: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: pa.Table,
-    start: dt.date,
-    end: dt.date,
-    date_column: str = "usage_date",
-) -> int:
-    """Replace ``[start, end)``: the idempotent write of a daily-partitioned asset."""
-    return replace_rows(conn, table, rows, f"{date_column} >= ? AND {date_column} < ?", (start, end))
-
-
 class Stage:
     """Rows written to a DuckDB file of their own as they arrive, then moved into the warehouse at once.
 
@@ -244,13 +232,10 @@ class Stage:
         """Drop a stream's rows (every stream's when None), or only those on and after ``from_day``."""
         if not self._created:
             return
-        where = (
-            ["true"]
-            + (["stream = ?"] if stream is not None else [])
-            + (["usage_date >= ?"] if from_day else [])
-        )
-        params = [p for p in (stream, from_day) if p is not None]
-        self._open().execute(f"DELETE FROM {self.TABLE} WHERE {' AND '.join(where)}", params)
+        clauses = {"stream = ?": stream, "usage_date >= ?": from_day}
+        kept = {sql: value for sql, value in clauses.items() if value is not None}
+        where = " AND ".join(kept) or "true"
+        self._open().execute(f"DELETE FROM {self.TABLE} WHERE {where}", list(kept.values()))
 
     def totals(self, column: str) -> tuple[int, Any]:
         """Rows staged and the sum of ``column``: the window's figures, read before the move."""

@@ -288,9 +288,10 @@ CRASHER = textwrap.dedent(
             if sql.startswith("DELETE"):
                 os._exit(9)  # killed between the DELETE and the INSERT of the window
             return answer
-    empty = pa.table({"usage_date": pa.array([], pa.date32())})
-    warehouse.replace_date_window(Dying(), "raw.ce_cost_daily", empty, dt.date.fromisoformat(sys.argv[2]),
-                                  dt.date.fromisoformat(sys.argv[3]))
+    window = (dt.date.fromisoformat(sys.argv[2]), dt.date.fromisoformat(sys.argv[3]))
+    with warehouse.staged() as stage:  # one staged row: the attached stage's path, killed mid-replace
+        stage.append(stage.new_stream(), pa.table({"usage_date": pa.array([window[0]], pa.date32())}))
+        warehouse.replace_windows(Dying(), "raw.ce_cost_daily", stage, [window])
     """
 )
 
