@@ -90,7 +90,7 @@ def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         refresh = run_pipeline(assets=("ce_cost_daily",), tags=refresh_tags(settings, day))
         assert refresh.success
         metadata = refresh.asset_observations_for_node("ce_cost_daily")[0].metadata  # the window's figures
-        refreshed = (metadata["window_start"].value, metadata["window_end_exclusive"].value)
+        refreshed = (metadata["window_checked_start"].value, metadata["window_end_exclusive"].value)
         report = generate_report("json", output_dir="reports")
         month_report = generate_report("json", preset="previous_full_month", output_dir="reports")
         payloads = [json.loads(Path(r["files"][0]).read_text()) for r in (report, month_report)]

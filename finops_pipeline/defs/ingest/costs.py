@@ -6,7 +6,6 @@ refresh reads, inside its range, only the days the table still holds as estimate
 """
 
 import datetime as dt
-import itertools
 import math
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,14 @@ from finops_pipeline.config_resources import CostWindowResource, TagPolicyResour
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, stream_grain
 from finops_pipeline.defs.ingest.partitions import daily_partitions
-from finops_pipeline.defs.ingest.restatement import RereadPlan, plan_reread, read_plan
+from finops_pipeline.defs.ingest.restatement import (
+    PROBE_MIN_PAGES,
+    Reread,
+    mark_final,
+    plan_reread,
+    read_plan,
+    stored_days,
+)
 from finops_pipeline.lib.cost_window import REFRESH_TAG, restated_start
 from finops_pipeline.request_budget import RequestBudget
 from finops_pipeline.settings import load_settings
@@ -78,38 +84,26 @@ SELECT k, max(n) FROM (
 """
 
 
-def _reserve_from_history(
-    conn: Any,
-    grain: CostGrain,
-    tag_keys: tuple[str | None, ...],
-    window: tuple[dt.date, dt.date],
-    budget: RequestBudget,
-    reread: tuple[RereadPlan, int] | None = None,
-) -> None:
-    """Refuse, before the first request, a read the rows already stored say would pass the run's budget.
-
-    The groups per day of the last stored week, per tag key, times the days to read; a grain (or key)
-    with nothing stored yet is estimated from its first page instead. A daily refresh (``reread``: its
-    plan and the restatement budget per stream) spends at most that budget on the estimated days, then
-    reads the newest days in one more stream.
-    """
-    start, end = window
-    if start >= end:
-        return
+def groups_per_day(conn: Any, grain: CostGrain) -> dict[str, int]:
+    """Per tag key ('' for none), the most groups of a day in the last stored week."""
     key = "tag_key" if grain.per_tag_key else "''"
-    per_day = dict(conn.execute(GROUPS_PER_DAY_SQL.format(key=key, table=grain.table)).fetchall())
+    return dict(conn.execute(GROUPS_PER_DAY_SQL.format(key=key, table=grain.table)).fetchall())
 
-    def stream_pages(groups: int, days: int) -> int:
-        return math.ceil(groups * days / ASSUMED_PAGE_GROUPS)
 
-    pages = 0
-    for groups in (per_day[k or ""] for k in tag_keys if (k or "") in per_day):
-        head = stream_pages(groups, (end - start).days)
-        if reread is not None and head > reread[1]:
-            head = reread[1] + stream_pages(groups, (end - reread[0].tail_start).days)
-        pages += head
+def pages_for(per_day: dict[str, int], tag_keys: tuple[str | None, ...], days: int) -> int:
+    """The pages the stored rows say ``days`` days of every stream would take (0 with nothing stored)."""
+    return sum(
+        math.ceil(per_day[k or ""] * days / ASSUMED_PAGE_GROUPS) for k in tag_keys if (k or "") in per_day
+    )
+
+
+def _reserve(budget: RequestBudget, grain: CostGrain, window: tuple[dt.date, dt.date], pages: int) -> None:
+    """Refuse, before the first request, a read the stored rows say would pass the run's budget.
+
+    A grain (or key) with nothing stored yet is estimated from its first page instead (``stream_grain``).
+    """
     if pages:
-        budget.reserve(pages, f"{grain.asset_name} over {start}..{end - dt.timedelta(days=1)}")
+        budget.reserve(pages, f"{grain.asset_name} over {window[0]}..{window[1] - dt.timedelta(days=1)}")
 
 
 def _stage_window(
@@ -121,23 +115,31 @@ def _stage_window(
     warehouse: WarehouseResource,
     cost_window: CostWindowResource,
     stage: Stage,
-) -> list[tuple[dt.date, dt.date]]:
+) -> Reread:
     """Stage the rows this run reads, and the windows they replace: the whole partition range, or on the
-    daily refresh the days its table still holds as estimated (``restatement``)."""
+    daily refresh the days its table still holds as estimated and that moved (``restatement``)."""
     start, end = window
     ce, budget = aws.client("ce"), aws.budget
     if not daily:
         with warehouse.connect() as conn:
-            _reserve_from_history(conn, grain, tag_keys, window, budget)
+            pages = pages_for(groups_per_day(conn, grain), tag_keys, (end - start).days)
+        _reserve(budget, grain, window, pages)
         for tag_key in tag_keys:
             stream_grain(ce, grain, window, tag_key, stage, reserve=budget.reserve)
-        return [window]
+        return Reread(windows=[window], checked_from=start)
     per_stream = cost_window.restatement_request_budget
     with warehouse.connect() as conn:
-        tail = restated_start(cost_window, end - dt.timedelta(days=1))
-        plan = plan_reread(conn, grain.table, start, end, tail)
-        _reserve_from_history(conn, grain, tag_keys, (plan.start, end), budget, (plan, per_stream))
-    return read_plan(ce, grain, tag_keys, plan, per_stream, stage, budget.reserve)
+        tail_floor = restated_start(cost_window, end - dt.timedelta(days=1))
+        plan = plan_reread(conn, grain.table, start, end, tail_floor)
+        per_day = groups_per_day(conn, grain)
+        head = pages_for(per_day, tag_keys, (plan.tail_start - plan.start).days)
+        tail = pages_for(per_day, tag_keys, (end - plan.tail_start).days)
+        probe = head > PROBE_MIN_PAGES
+        stored = stored_days(conn, grain, (plan.start, plan.tail_start)) if probe else None
+    # At most the restatement budget per stream on the older days (the probe's own page beside), then
+    # the newest days.
+    _reserve(budget, grain, (plan.start, end), min(head, per_stream * len(tag_keys)) + tail + probe)
+    return read_plan(ce, grain, tag_keys, plan, per_stream, stage, budget.reserve, stored)
 
 
 def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -168,29 +170,35 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
         with staged() as stage:
             with aws.tracked() as calls:
                 span = (start, end)
-                windows = _stage_window(aws, grain, tag_keys, span, daily, warehouse, cost_window, stage)
+                reread = _stage_window(aws, grain, tag_keys, span, daily, warehouse, cost_window, stage)
             staged_rows, staged_cost = stage.totals("unblended_cost")
             with warehouse.connect() as conn:
-                replace_windows(conn, grain.table, stage, windows)
+                replace_windows(conn, grain.table, stage, reread.windows)
+                mark_final(conn, grain.table, reread.finalised)
                 counted = row_count(conn, grain.asset_name)
                 days = daily_figures(conn, grain, start, end, len(tag_keys))
                 record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
-        read_start = windows[0][0] if windows else end
-        skipped = sum((b[0] - a[1]).days for a, b in itertools.pairwise(windows))
+        read_start = reread.windows[0][0] if reread.windows else end
         # Each partition carries its own day's figures, so the UI's partition plots show the daily
         # trend; the window's figures go on one observation instead of being copied onto every day.
         for key in context.partition_keys:
             context.add_asset_metadata(days.get(key, day_metadata()), partition_key=key)
         window = {
             "window_start": read_start.isoformat(),
+            # The first day this run looked at: read, or probed and found unchanged (``restatement``).
+            "window_checked_start": (reread.checked_from or read_start).isoformat(),
             "window_end_exclusive": end.isoformat(),
             "window_days": (end - start).days,
             "window_rows": staged_rows,
             "window_unblended_cost_usd": float(round(Decimal(staged_cost) / len(tag_keys), 2)),
             "table_rows": counted["dagster/row_count"],
             "target": aws.run_target(),
+            "window_days_read": sum((b - a).days for a, b in reread.windows),
             # Estimated days the request budget left unread this run (their stored figures stand).
-            "estimated_days_not_reread": skipped,
+            "estimated_days_not_reread": reread.not_reread,
+            # Estimated days whose total had not moved (rows kept), and those now final without a read.
+            "estimated_days_unchanged": reread.confirmed,
+            "days_flagged_final_unread": len(reread.finalised),
             **call_metadata(calls),
         }
         context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=window))

@@ -102,8 +102,17 @@ def test_a_late_restatement_five_days_back_is_picked_up_by_the_next_daily_run(
     changed = [k for k in seen_today if k[0] == late_day and seen_today[k][0] != seen_yesterday[k][0]]
     assert changed, "the late restated day should have moved"
     assert all(seen_today[k][3] for k in seen_today if k[0] == late_day)  # and is still estimated
-    # The refresh read from the oldest day stored as estimated (the first stored day: all of November).
-    assert set(window_starts(refresh).values()) == {first.isoformat()}
+    # The region grain's November fits two pages: read whole. Every other grain's older days are probed
+    # first, and read from the oldest day whose total moved: today - 7, the oldest day yesterday's world
+    # restated late (today's no longer does). November 1-19 had not moved: kept, still estimated.
+    starts = window_starts(refresh)
+    assert starts.pop("ce_cost_by_region") == first.isoformat()
+    assert set(starts.values()) == {(today - dt.timedelta(days=7)).isoformat()}
+    for asset in starts:
+        metadata = refresh.asset_observations_for_node(asset)[0].metadata
+        assert metadata["estimated_days_unchanged"].value == 19
+        assert metadata["window_days_read"].value == 8  # 3 late days and the newest 5
+        assert metadata["estimated_days_not_reread"].value == 0
 
 
 def test_a_day_stored_as_final_is_not_read_again(
@@ -126,7 +135,13 @@ def test_a_day_stored_as_final_is_not_read_again(
     day = dt.date(2026, 12, 5)
     first = run_pipeline(assets=COST_ASSETS, tags=refresh_tags(load_settings(), day))
     assert first.success
-    assert set(window_starts(first).values()) == {"2026-11-01"}  # November re-read: it was estimated
+    # November must be looked at again, since it was estimated. The region grain's fits one page: read.
+    # Every other grain probes it first: no day's total moved, so all 30 are flagged final unread.
+    starts = window_starts(first)
+    assert starts.pop("ce_cost_by_region") == "2026-11-01"
+    assert set(starts.values()) == {"2026-12-01"}
+    for asset in starts:
+        assert first.asset_observations_for_node(asset)[0].metadata["days_flagged_final_unread"].value == 30
     stored = daily_rows(database)
     assert not any(v[3] for k, v in stored.items() if k[0] < dt.date(2026, 12, 1))  # now stored final
     assert {k: v[0] for k, v in stored.items()} == truth_daily(
@@ -170,24 +185,66 @@ def reconcile_month_close_record_types(database: Path, world: Any) -> None:
     assert abs((total - usage) - month_close) < cent and month_close != 0
 
 
-def test_the_request_budget_caps_the_reread_and_keeps_the_newest_days(
+def test_a_refresh_of_an_unchanged_month_probes_it_and_reads_only_the_newest_days(
     tmp_path: Path, pipeline_env_for: Any, sandbox: Any, sandbox_factory: Any
 ) -> None:
-    """Budget 2 on 50-group pages: two pages of the oldest estimated days, then the newest days."""
+    """The world has not moved since the backfill: one ungrouped request confirms the older days."""
     tiny = sandbox_factory(page_size=50)
-    database = tmp_path / "budget.duckdb"
+    database = tmp_path / "unchanged.duckdb"
     pipeline_env_for(database, tiny, FINOPS_RESTATEMENT_REQUEST_BUDGET="2")
     today = sandbox.world.config.as_of
     assert run_pipeline(today.replace(day=1), today, assets=["ce_cost_daily"]).success
+    before = daily_rows(database)
     settings = load_settings()
     refresh = run_pipeline(assets=["ce_cost_daily"], tags=refresh_tags(settings, today))
     assert refresh.success
-    metadata = refresh.asset_observations_for_node("ce_cost_daily")[0].metadata  # the window's figures
+    metadata = refresh.asset_observations_for_node("ce_cost_daily")[0].metadata
     tail = restated_start(settings, today)
-    rows = daily_rows(database)
-    tail_groups = sum(1 for k in rows if k[0] >= tail) + 1  # today's empty period takes its place too
+    tail_groups = sum(1 for k in before if k[0] >= tail) + 1  # today's empty period takes its place too
     pages = pages_by_asset(database, refresh.run_id)["ce_cost_daily"]
-    assert pages == 2 + -(-tail_groups // 50)  # the budget, then the newest days whatever it says
-    assert metadata["estimated_days_not_reread"].value > 0
-    assert metadata["window_start"].value == today.replace(day=1).isoformat()
-    assert {k: v[0] for k, v in rows.items()} == truth_daily(sandbox.world, today.replace(day=1))
+    assert pages == 1 + -(-tail_groups // 50)  # the probe, then the newest days
+    assert metadata["estimated_days_unchanged"].value == (tail - today.replace(day=1)).days
+    assert metadata["estimated_days_not_reread"].value == 0
+    assert metadata["window_start"].value == tail.isoformat()
+    assert daily_rows(database) == before
+
+
+def test_the_request_budget_caps_the_reread_of_moved_days_and_keeps_the_newest_days(
+    tmp_path: Path, pipeline_env_for: Any, sandbox: Any, sandbox_factory: Any
+) -> None:
+    """Budget 1 on 50-group pages: the days that moved stay as stored, labelled; the newest are read."""
+    today = sandbox.world.config.as_of
+    late = {"late_restatement_days": 3}
+    yesterday = sandbox_factory(
+        config=sandbox_config(as_of=today - dt.timedelta(days=1), **late), page_size=50
+    )
+    database = tmp_path / "budget.duckdb"
+    pipeline_env_for(database, yesterday, FINOPS_RESTATEMENT_REQUEST_BUDGET="1")
+    first = today.replace(day=1)
+    assert run_pipeline(first, today - dt.timedelta(days=1), assets=["ce_cost_daily"]).success
+    seen_yesterday = daily_rows(database)
+    pipeline_env_for(
+        database, sandbox_factory(config=sandbox_config(as_of=today, **late), page_size=50),
+        FINOPS_RESTATEMENT_REQUEST_BUDGET="1",
+    )  # fmt: skip
+    settings = load_settings()
+    refresh = run_pipeline(assets=["ce_cost_daily"], tags=refresh_tags(settings, today))
+    assert refresh.success
+    metadata = refresh.asset_observations_for_node("ce_cost_daily")[0].metadata
+    tail = restated_start(settings, today)
+    # Moved: today - 7 .. tail - 1, restated late by one world or the other.
+    moved = [today - dt.timedelta(days=d) for d in range(7, (today - tail).days, -1)]
+    assert metadata["estimated_days_not_reread"].value == len(moved) == 3
+    assert metadata["estimated_days_unchanged"].value == (tail - first).days - len(moved)
+    rows = daily_rows(database)
+    tail_groups = sum(1 for k in rows if k[0] >= tail) + 1
+    pages = pages_by_asset(database, refresh.run_id)["ce_cost_daily"]
+    assert pages == 1 + 1 + -(-tail_groups // 50)  # the probe, the budget's page, the newest days
+    truth = truth_daily(build_world(sandbox_config(as_of=today, **late)), first)
+    assert {k: v for k, v in rows.items() if k[0] in moved} == {
+        k: v for k, v in seen_yesterday.items() if k[0] in moved
+    }  # as stored, and flagged estimated for the next run
+    assert {k: v[0] for k, v in rows.items() if k[0] not in moved} == {
+        k: v for k, v in truth.items() if k[0] not in moved
+    }
+    assert any(rows[k][0] != truth[k] for k in rows if k[0] in moved)
