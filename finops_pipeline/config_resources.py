@@ -73,13 +73,14 @@ class SpendAlertsResource(dg.ConfigurableResource):
 
 class CostWindowResource(dg.ConfigurableResource):
     """How much Cost Explorer history is read and re-read (FINOPS_START_DATE, FINOPS_RESTATEMENT_*,
-    FINOPS_MONTH_CLOSE_DAYS, LOOKBACK_DAYS)."""
+    FINOPS_MONTH_CLOSE_DAYS, LOOKBACK_DAYS, FINOPS_DRILLDOWN_DAYS)."""
 
     first_day: str  # YYYY-MM-DD: Dagster config has no date type
     restatement_days: int = 3
     month_close_days: int = 5
     restatement_request_budget: int = 4
     anomaly_lookback_days: int = 90
+    drilldown_days: int = 500  # FINOPS_DRILLDOWN_DAYS: the days of history the drill-down grain reads
 
     @property
     def start_date(self) -> dt.date:
@@ -202,6 +203,7 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             month_close_days=settings.month_close_days,
             restatement_request_budget=settings.restatement_request_budget,
             anomaly_lookback_days=settings.lookback_days,
+            drilldown_days=settings.drilldown_days,
         ),
         "reports": ReportsResource(**report_fields(settings)),
         "ses": SesResource(**ses_fields(settings)),

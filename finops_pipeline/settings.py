@@ -278,6 +278,12 @@ class Settings(BaseSettings):
         fields.int_in(1, 1_000_000),
         "use a whole number of Cost Explorer requests from 1 to 1000000 ($0.01 each)",
     )
+    drilldown_days: int = EnvVar.get(
+        "FINOPS_DRILLDOWN_DAYS",
+        500,
+        fields.int_in(28, 500),
+        "use a whole number of days from 28 to 500 (500, the default, keeps the whole history)",
+    )
     month_close_days: int = EnvVar.get(
         "FINOPS_MONTH_CLOSE_DAYS", 5, fields.int_in(0, 27), "use a whole number of days from 0 to 27"
     )

@@ -68,6 +68,7 @@ def test_values_are_parsed_and_the_alias_is_honoured() -> None:
         ("FINOPS_RESTATEMENT_DAYS", "0", "between 1 and 60"),
         ("FINOPS_RESTATEMENT_REQUEST_BUDGET", "101", "between 1 and 100"),
         ("FINOPS_RUN_REQUEST_BUDGET", "0", "between 1 and 1000000"),
+        ("FINOPS_DRILLDOWN_DAYS", "7", "between 28 and 500"),
         ("FINOPS_MAX_CONCURRENCY", "lots", "not a whole number"),
         ("FINOPS_DAILY_SCHEDULE_CRON", "61 * * * *", "not a valid cron"),
     ],

@@ -58,6 +58,9 @@ class CostGrain:
     per_tag_key: bool = False  # one request stream per required tag key (LINKED_ACCOUNT × TAG)
     # Usage record types only (USAGE_RECORD_TYPES): no month-close fees, discounts, credits or tax.
     usage_only: bool = False
+    # Read over the last FINOPS_DRILLDOWN_DAYS days only: the largest grain, which only the detector's
+    # drill-down reads (README "Paying for detail").
+    drilldown: bool = False
 
 
 COST_GRAINS = (
@@ -91,6 +94,7 @@ COST_GRAINS = (
         "SavingsPlanCoveredUsage and SavingsPlanNegation only: no fees, support, discounts, credits, "
         "refunds or tax): finds one usage type's change inside an account's service.",
         usage_only=True,
+        drilldown=True,
     ),
     CostGrain(
         "ce_cost_by_tag",

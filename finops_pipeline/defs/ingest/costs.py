@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
+from finops_pipeline.clock import today_utc
 from finops_pipeline.config_resources import CostWindowResource, TagPolicyResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, stream_grain
@@ -106,6 +107,14 @@ def _reserve(budget: RequestBudget, grain: CostGrain, window: tuple[dt.date, dt.
         budget.reserve(pages, f"{grain.asset_name} over {window[0]}..{window[1] - dt.timedelta(days=1)}")
 
 
+def detail_start(grain: CostGrain, cost_window: CostWindowResource, start: dt.date) -> dt.date:
+    """The first day of ``start``'s range the grain reads: the drill-down grain, its last
+    ``FINOPS_DRILLDOWN_DAYS`` days only (its older partitions keep what they hold)."""
+    if not grain.drilldown:
+        return start
+    return max(start, today_utc() - dt.timedelta(days=cost_window.drilldown_days))
+
+
 def _stage_window(
     aws: AwsResource,
     grain: CostGrain,
@@ -119,6 +128,8 @@ def _stage_window(
     """Stage the rows this run reads, and the windows they replace: the whole partition range, or on the
     daily refresh the days its table still holds as estimated and that moved (``restatement``)."""
     start, end = window
+    if start >= end:  # the whole range is older than the drill-down window
+        return Reread()
     ce, budget = aws.client("ce"), aws.budget
     if not daily:
         with warehouse.connect() as conn:
@@ -169,7 +180,7 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
         daily = context.run.tags.get(REFRESH_TAG) == "daily"
         with staged() as stage:
             with aws.tracked() as calls:
-                span = (start, end)
+                span = (detail_start(grain, cost_window, start), end)
                 reread = _stage_window(aws, grain, tag_keys, span, daily, warehouse, cost_window, stage)
             staged_rows, staged_cost = stage.totals("unblended_cost")
             with warehouse.connect() as conn:
@@ -194,6 +205,8 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
             "table_rows": counted["dagster/row_count"],
             "target": aws.run_target(),
             "window_days_read": sum((b - a).days for a, b in reread.windows),
+            # Days of the range before the drill-down window (FINOPS_DRILLDOWN_DAYS): not read.
+            "days_before_drilldown_window": (min(span[0], end) - start).days,
             # Estimated days the request budget left unread this run (their stored figures stand).
             "estimated_days_not_reread": reread.not_reread,
             # Estimated days whose total had not moved (rows kept), and those now final without a read.

@@ -155,3 +155,57 @@ def test_rerunning_a_range_leaves_identical_tables(
         result = run_pipeline(start, end, assets=COST_ASSETS)
         assert result.success
         assert table_digest(warehouse_copy) == before
+
+
+def test_the_drilldown_grain_reads_only_its_window_and_keeps_older_days(
+    warehouse_copy: Path, pipeline_env_for: Any, sandbox: Any
+) -> None:
+    """FINOPS_DRILLDOWN_DAYS=30 over a 60-day backfill: the last 30 days read, to the cent; the 30
+    before not read, and what the table held for them kept; the other grains read all 60."""
+    pipeline_env_for(warehouse_copy, FINOPS_DRILLDOWN_DAYS="30")
+    today = sandbox.world.config.as_of
+    start, first_read = today - dt.timedelta(days=60), today - dt.timedelta(days=30)
+    query = (
+        "SELECT usage_date, account_id, usage_type, unblended_cost FROM raw.ce_cost_by_account_usage_type "
+        "WHERE usage_date >= ? AND usage_date < ? ORDER BY ALL"
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as conn:
+        older = conn.execute(query, [start, first_read]).fetchall()
+    assert len(older) > 30 * 12 * 10  # the full history had them
+    result = run_pipeline(start, today, assets=["ce_cost_by_account_usage_type", "ce_cost_daily"])
+    assert result.success
+    observed = {
+        a: result.asset_observations_for_node(a)[0].metadata
+        for a in ("ce_cost_by_account_usage_type", "ce_cost_daily")
+    }
+    assert observed["ce_cost_by_account_usage_type"]["days_before_drilldown_window"].value == 30
+    assert observed["ce_cost_by_account_usage_type"]["window_start"].value == first_read.isoformat()
+    assert observed["ce_cost_daily"]["days_before_drilldown_window"].value == 0
+    assert observed["ce_cost_daily"]["window_start"].value == start.isoformat()
+    ledger = duckdb.connect()
+    ledger.register("ledger", sandbox.world.ledger)
+    daily = "SELECT usage_date, sum(unblended_cost) FROM {} AND usage_date >= ? AND usage_date < ? GROUP BY 1"
+    expected = dict(
+        ledger.execute(
+            daily.format(f"ledger WHERE record_type IN {tuple(USAGE_RECORD_TYPES)}"), [first_read, today]
+        ).fetchall()
+    )
+    with duckdb.connect(str(warehouse_copy), read_only=True) as conn:
+        assert conn.execute(query, [start, first_read]).fetchall() == older
+        actual = dict(
+            conn.execute(
+                daily.format("raw.ce_cost_by_account_usage_type WHERE true"), [first_read, today]
+            ).fetchall()
+        )
+        groups = len(conn.execute(query, [first_read, today + dt.timedelta(days=1)]).fetchall())
+        pages = dict(
+            conn.execute(
+                "SELECT asset_key, sum(pages) FROM meta.api_call_log WHERE run_id = ? GROUP BY 1",
+                [result.run_id],
+            ).fetchall()
+        )
+    assert len(expected) == 30 and actual.keys() == expected.keys()
+    assert max(abs(Decimal(actual[d]) - Decimal(expected[d])) for d in expected) < CENT
+    # One stream over the window alone: its groups (today's empty period takes a place too) in
+    # 1,000-group pages.
+    assert pages["ce_cost_by_account_usage_type"] == -(-(groups + 1) // 1000)
