@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -255,10 +256,41 @@ class Stage:
         return self._conn
 
 
+STAGE_PREFIX = "finops-stage-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to sweep
+        return True
+    return True
+
+
+def sweep_stages(folder: Path) -> list[Path]:
+    """Remove the stages of processes that died holding them; the folders removed.
+
+    A killed run (SIGKILL, OOM) skips its clean-up, and at 1,000 accounts a stage holds a grain's
+    millions of rows: left behind, every crash would leave a gigabyte in the temp folder. A stage's
+    name carries its process id; one whose process is gone is removed by the next stage made.
+    """
+    swept = []
+    for path in folder.glob(f"{STAGE_PREFIX}*-*"):
+        pid = path.name.removeprefix(STAGE_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            swept.append(path)
+    return swept
+
+
 @contextmanager
 def staged() -> Iterator[Stage]:
-    """A stage in a temporary folder, removed with everything in it when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="finops-stage-") as folder:
+    """A stage in a temporary folder, removed with everything in it when the block ends (and, when a
+    killed process could not, by the next one: ``sweep_stages``)."""
+    sweep_stages(Path(tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-") as folder:
         stage = Stage(Path(folder))
         try:
             yield stage

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from finops_pipeline import warehouse
 from finops_pipeline_tests.conftest import SANDBOX_AS_OF
 from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
 from finops_sandbox.faults import Faults, call_info, error_response
@@ -297,9 +299,10 @@ CRASHER = textwrap.dedent(
 
 
 def test_process_killed_mid_write_keeps_the_earlier_rows(
-    sandbox: Any, pipeline_env_for: Any, tmp_path: Path
+    sandbox: Any, pipeline_env_for: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    database = tmp_path / "finops.duckdb"
+    database, temp = tmp_path / "finops.duckdb", tmp_path / "tmp"
+    temp.mkdir()
     pipeline_env_for(database)
     assert run_pipeline(START, TODAY, assets=["ce_cost_daily"]).success
     before = _cost_total(database)
@@ -309,9 +312,17 @@ def test_process_killed_mid_write_keeps_the_earlier_rows(
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "TMPDIR": str(temp)},
     )
     assert crashed.returncode == 9, crashed.stderr
     assert _cost_total(database) == before  # the uncommitted DELETE was rolled back on reopening
+    left = list(temp.glob(f"{warehouse.STAGE_PREFIX}*"))
+    assert len(left) == 1 and (left[0] / "stage.duckdb").exists()  # the killed process left its stage
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    assert run_pipeline(START, TODAY, assets=["ce_cost_daily"]).success  # the next run proceeds
+    assert _cost_total(database) == before
+    assert list(temp.glob(f"{warehouse.STAGE_PREFIX}*")) == []  # and the dead process's stage is gone
 
 
 # ------------------------------------------------------------------------------------- Cost Explorer 5xx
