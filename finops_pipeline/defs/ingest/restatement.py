@@ -129,7 +129,7 @@ def day_totals(
     (API reference, ``ResultByTime.Total``), one result per day, a page for months of days.
     """
     request = grain_request(grain, *window, None)
-    del request["GroupBy"]
+    request.pop("GroupBy")
     answer: dict[dt.date, tuple[Totals, bool]] = {}
     for page in all_pages(client.get_cost_and_usage, **request):
         for period in page.get("ResultsByTime", []):
