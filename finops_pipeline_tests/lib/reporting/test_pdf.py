@@ -58,8 +58,8 @@ def test_pdf_prints_untrusted_text_as_text(tmp_path: Path) -> None:
     data = datasets()
     spec = SPEC_BY_NAME["top_movers"]
     rows = {
-        "account_name": [MARKUP, "Zürich-データ", "line one\r\nline two"],
-        "service": ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "+cmd"],
+        "account_name": [MARKUP, "Zürich-データ Łódź", "line one\r\nline two"],
+        "service": ['=HYPERLINK("http://evil.example","x")', "Москва Σύνοψη", "+cmd"],
         "change_usd": [3.0, 2.0, 1.0],
     }
     table = pa.table(
@@ -69,7 +69,8 @@ def test_pdf_prints_untrusted_text_as_text(tmp_path: Path) -> None:
     path, _, _ = _pdf(tmp_path, data)
     text = " ".join(_text(path)).replace("\n", " ")
     assert MARKUP in text  # markdown and HTML printed as the characters they are, not bold, not links
-    assert "Zürich-???" in text and "line one line two" in text
+    # Latin, Greek and Cyrillic as written (the embedded font draws them); CJK, which it lacks, as ?
+    assert "Zürich-??? Łódź" in text and "Москва Σύνοψη" in text and "line one line two" in text
     assert '=HYPERLINK("http://evil.example","x")' in text
     reader = pypdf.PdfReader(path)
     assert all("/Annots" not in page for page in reader.pages)  # no link anywhere
@@ -80,7 +81,14 @@ def test_pdf_prints_untrusted_text_as_text(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("a\x00b\x1bc", "abc"), ("tab\there", "tab here"), ("…–—−", "...---"), ("x" * 70, "x" * 57 + "...")],
+    [
+        ("a\x00b\x1bc", "abc"),
+        ("tab\there", "tab here"),
+        ("…–—−€", "…–—−€"),
+        ("Kraków", "Kraków"),
+        ("東京", "??"),
+        ("x" * 70, "x" * 59 + "…"),
+    ],
 )
-def test_plain_text_is_latin_1_without_controls(value: str, expected: str) -> None:
+def test_plain_text_keeps_what_the_font_draws_without_controls(value: str, expected: str) -> None:
     assert plain(value, 60) == expected

@@ -5,7 +5,12 @@ figures and views as the HTML (``chart_data.py``, ``columns.py``), so both say t
 
 Untrusted text (tag values, account and resource names) is printed as plain text: no markdown, no HTML,
 no links are ever interpreted (fpdf2's ``markdown`` stays off and no ``write_html`` is used), characters
-the PDF's standard fonts cannot carry are replaced, and control characters are dropped.
+the embedded font has no glyph for are replaced by ``?``, and control characters are dropped.
+
+The text is set in DejaVu Sans, embedded (fpdf2 subsets it to the glyphs used): the PDF standard fonts
+carry Latin-1 only, so an account named "Kraków", "Σύνοψη" or "Москва" would print as question marks.
+DejaVu covers Latin, Greek and Cyrillic, not CJK (``data/fonts/LICENSE``: Bitstream Vera licence, DejaVu
+changes public domain; copied from Debian's fonts-dejavu-core 2.37).
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 from typing import IO, Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
@@ -41,22 +49,10 @@ ANOMALY = (219, 39, 119)
 SAVINGS = (101, 163, 13)
 SAVINGS_ALTERNATIVE = (163, 196, 107)
 MAX_CELL_CHARS = 60
-# Typography the standard PDF fonts (Latin-1) lack, written the nearest way they have.
-PLAIN = str.maketrans(
-    {
-        "\r": " ",
-        "\n": " ",
-        "\t": " ",
-        "…": "...",
-        "–": "-",
-        "—": "-",
-        "−": "-",
-        "●": "*",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-    }
-)
+FONT = "DejaVu"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+FONT_DIR = Path(__file__).resolve().parents[3] / "data" / "fonts"
+WHITESPACE = str.maketrans({"\r": " ", "\n": " ", "\t": " "})
 TABLES = (
     "top_movers",
     "anomalies",
@@ -68,14 +64,22 @@ TABLES = (
 )
 
 
+@cache
+def _glyphs() -> frozenset[int]:
+    """Code points both embedded faces draw (a character outside them would print as an empty box)."""
+    maps = [TTFont(FONT_DIR / name).getBestCmap() for name in FONT_FILES.values()]
+    return frozenset(set(maps[0]).intersection(*maps[1:]))
+
+
 def plain(value: Any, limit: int = 0) -> str:
-    """Text the PDF prints as it is: whitespace as single spaces, control characters dropped, Latin-1
-    only (else ``?``), clipped."""
-    text = "".join(ch for ch in str(value).translate(PLAIN) if unicodedata.category(ch)[0] != "C")
+    """Text the PDF prints as it is: whitespace as single spaces, control characters dropped, characters
+    the font cannot draw as ``?``, clipped."""
+    text = "".join(ch for ch in str(value).translate(WHITESPACE) if unicodedata.category(ch)[0] != "C")
     text = " ".join(text.split())  # line breaks and tabs of a value read as one space
     if limit and len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text.encode("latin-1", "replace").decode("latin-1")
+        text = text[: limit - 1] + "…"
+    glyphs = _glyphs()
+    return "".join(ch if ord(ch) in glyphs else "?" for ch in text)
 
 
 class ReportPdf(FPDF):
@@ -83,13 +87,15 @@ class ReportPdf(FPDF):
 
     def __init__(self, title: str) -> None:
         super().__init__(orientation="L", unit="mm", format="A4")
+        for style, name in FONT_FILES.items():
+            self.add_font(FONT, style, FONT_DIR / name)
         self.report_title = plain(title)
         self.set_auto_page_break(True, margin=14)
         self.set_margins(12, 12, 12)
 
     def footer(self) -> None:
         self.set_y(-10)
-        self.set_font("Helvetica", size=8)
+        self.set_font(FONT, size=8)
         self.set_text_color(*GREY)
         self.cell(0, 5, f"{self.report_title}  |  figures in USD", align="L")
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
@@ -119,14 +125,14 @@ def write_pdf(
 
 
 def _heading(pdf: FPDF, text: str, size: int = 13) -> None:
-    pdf.set_font("Helvetica", "B", size)
+    pdf.set_font(FONT, "B", size)
     pdf.set_text_color(*NAVY)
     pdf.cell(0, 8, plain(text), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
 
 
 def _note(pdf: FPDF, text: str) -> None:
-    pdf.set_font("Helvetica", "", 8.5)
+    pdf.set_font(FONT, "", 8.5)
     pdf.set_text_color(146, 64, 14)
     pdf.multi_cell(0, 4.5, plain(text), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
@@ -139,13 +145,13 @@ def _cover(pdf: FPDF, meta: dict[str, Any], figures: dict[str, Any]) -> None:
     pdf.rect(0, 0, pdf.w, 42, style="F")
     pdf.set_xy(12, 10)
     pdf.set_text_color(255, 255, 255)
-    pdf.set_font("Helvetica", "B", 24)
+    pdf.set_font(FONT, "B", 24)
     pdf.cell(0, 12, "FinOps report", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 13)
+    pdf.set_font(FONT, "", 13)
     pdf.cell(0, 8, plain(meta["period_span"]), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.set_y(50)
-    pdf.set_font("Helvetica", "", 10)
+    pdf.set_font(FONT, "", 10)
     for text in (
         meta["period_description"],
         sentence(meta["comparison_description"]),
@@ -174,11 +180,11 @@ def _kpi_cards(pdf: FPDF, items: Sequence[tuple[str, str]], top: float) -> None:
         pdf.set_fill_color(241, 245, 249)
         pdf.rect(x, y, width, height, style="F")
         pdf.set_xy(x + 5, y + 5)
-        pdf.set_font("Helvetica", "B", 18)
+        pdf.set_font(FONT, "B", 18)
         pdf.set_text_color(*NAVY)
         pdf.cell(width - 10, 10, plain(value))
         pdf.set_xy(x + 5, y + 17)
-        pdf.set_font("Helvetica", "", 9.5)
+        pdf.set_font(FONT, "", 9.5)
         pdf.set_text_color(*GREY)
         pdf.cell(width - 10, 6, plain(name))
     pdf.set_text_color(0, 0, 0)
@@ -211,7 +217,7 @@ def _charts_page(pdf: FPDF, by: dict[str, Dataset]) -> None:
 
 def _chart_title(pdf: FPDF, text: str, x: float, y: float, width: float) -> None:
     pdf.set_xy(x, y)
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.set_font(FONT, "B", 11)
     pdf.set_text_color(*NAVY)
     pdf.cell(width, 7, plain(text))
     pdf.set_text_color(0, 0, 0)
@@ -219,7 +225,7 @@ def _chart_title(pdf: FPDF, text: str, x: float, y: float, width: float) -> None
 
 def _small_note(pdf: FPDF, text: str, x: float, y: float, width: float) -> float:
     pdf.set_xy(x, y)
-    pdf.set_font("Helvetica", "", 8)
+    pdf.set_font(FONT, "", 8)
     pdf.set_text_color(*GREY)
     pdf.multi_cell(width, 4, plain(text))
     pdf.set_text_color(0, 0, 0)
@@ -249,7 +255,7 @@ def _line_chart(
     def y(v: float) -> float:
         return y0 + inner_h * (1 - (v - low) / span)
 
-    pdf.set_font("Helvetica", "", 7)
+    pdf.set_font(FONT, "", 7)
     pdf.set_draw_color(229, 231, 235)
     pdf.set_line_width(0.2)
     for k in range(5):
@@ -291,7 +297,7 @@ def _bars(
     for i, (name, value) in enumerate(items):
         y = y0 + i * row
         pdf.set_xy(x0, y)
-        pdf.set_font("Helvetica", "", 7.5)
+        pdf.set_font(FONT, "", 7.5)
         pdf.cell(width, label_h, plain(name, MAX_CELL_CHARS))
         w = max(bar_w * abs(value) / high, 0.4)
         pdf.rect(x0, y + label_h + 0.3, w, bar_h, style="F")
@@ -322,7 +328,7 @@ def _table(pdf: FPDF, dataset: Dataset) -> None:
     elif pdf.get_y() > pdf.t_margin + 1:
         pdf.ln(4)
     _heading(pdf, dataset.title, 12)
-    pdf.set_font("Helvetica", "", 8)
+    pdf.set_font(FONT, "", 8)
     pdf.set_text_color(*GREY)
     pdf.multi_cell(0, 4, plain(f"{dataset.spec.description} {view.caption}."), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
@@ -335,7 +341,7 @@ def _table(pdf: FPDF, dataset: Dataset) -> None:
     numeric = [kinds.get(c, "text") in ("currency", "percent", "integer", "number") for c in view.columns]
     widths = [1.0 if n else 2.0 for n in numeric]
     pdf.ln(1)
-    pdf.set_font("Helvetica", "", 7.5)
+    pdf.set_font(FONT, "", 7.5)
     pdf.set_fill_color(241, 245, 249)  # the banded rows' colour (fpdf2 fills with the current one)
     with pdf.table(
         col_widths=widths,
