@@ -24,7 +24,9 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,8 +264,28 @@ def diagnose_credentials(
 # ------------------------------------------------------------------------------------------------ probes
 
 
-def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = None) -> DoctorReport:
-    """Probe with ``aws`` (an AwsResource); errors of authentication end in ``status: error``."""
+Progress = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    """No progress lines (the library call; the CLI prints them on stderr)."""
+
+
+@contextlib.contextmanager
+def _step(progress: Progress, name: str, checks: list[Check]) -> Iterator[None]:
+    """One progress line when a probe group ends: its name, checks made and seconds."""
+    started, before = time.monotonic(), len(checks)
+    yield
+    progress(f"doctor: {name}: {len(checks) - before} checks in {time.monotonic() - started:.1f} s")
+
+
+def run_probes(
+    aws: Any, settings: Any, *, max_member_accounts: int | None = None, progress: Progress = _quiet
+) -> DoctorReport:
+    """Probe with ``aws`` (an AwsResource); errors of authentication end in ``status: error``.
+
+    ``progress`` gets one line per probe group, and per tenth of the member accounts, as they end: a
+    doctor of hundreds of accounts runs for minutes."""
     from finops_pipeline.aws_session import AwsAccessError
 
     credentials = diagnose_credentials(settings.role_arn, region=settings.aws_region)
@@ -290,15 +312,21 @@ def run_probes(aws: Any, settings: Any, *, max_member_accounts: int | None = Non
         )
     caller = identity["Account"]
     report.caller = {"account_id": caller, "arn": identity["Arn"]}
-    _cost_explorer_checks(aws, settings, report)
+    progress(f"doctor: credentials of {identity['Arn']} accepted")
+    with _step(progress, "Cost Explorer", report.checks):
+        _cost_explorer_checks(aws, settings, report)
     members: list[str] = []
     if not settings.single_account_mode:
-        members = organization_checks(aws, report.checks, caller)
+        with _step(progress, "Organizations", report.checks):
+            members = organization_checks(aws, report.checks, caller)
     scope = _caller_scope(aws, settings, report.checks)
     report.scope = caller_scope.doctor_entry(scope)
-    caller_checks(aws, settings, report.checks, caller)
+    with _step(progress, f"caller account {caller}", report.checks):
+        caller_checks(aws, settings, report.checks, caller)
     if members:
-        _member_role_checks(aws, settings, report.checks, members[:max_member_accounts])
+        probed = members[:max_member_accounts]
+        with _step(progress, f"member role in {len(probed)} accounts", report.checks):
+            _member_role_checks(aws, settings, report.checks, probed, progress)
     after = aws.counter.snapshot()
     report.ce_requests = sum(after[key][1] - before.get(key, (0, 0))[1] for key in after if key[0] == "ce")
     _judge(report, scope.partial)
@@ -332,12 +360,26 @@ def _cost_explorer_checks(aws: Any, settings: Any, report: DoctorReport) -> None
         report.tag_activation = verdict.to_json(today)
 
 
-def _member_role_checks(aws: Any, settings: Any, checks: list[Check], members: list[str]) -> None:
-    """The member role's probes, account by account, through the same bounded fan-out as the scans."""
+def _member_role_checks(
+    aws: Any, settings: Any, checks: list[Check], members: list[str], progress: Progress
+) -> None:
+    """The member role's probes, account by account, through the same bounded fan-out as the scans;
+    a progress line each time another tenth of the accounts is done."""
     from finops_pipeline.aws_session import ScanTarget
 
+    lock, done, every = threading.Lock(), [0], max(1, len(members) // 10)
+
+    def probe_account(target: ScanTarget) -> list[Check]:
+        try:
+            return member_checks(aws, target.account_id, target.region)
+        finally:
+            with lock:
+                done[0] += 1
+                if done[0] % every == 0 and done[0] < len(members):
+                    progress(f"doctor: member role: {done[0]} of {len(members)} accounts probed")
+
     targets = [ScanTarget(account, settings.aws_region) for account in members]
-    for outcome in aws.fan_out(targets, lambda t: member_checks(aws, t.account_id, t.region)):
+    for outcome in aws.fan_out(targets, probe_account):
         checks.extend(outcome.result or [])
 
 
@@ -374,7 +416,12 @@ def _failed(report: DoctorReport, error: str, remediation: str) -> DoctorReport:
     return report
 
 
-def doctor(env: Mapping[str, str] | None = None, *, max_member_accounts: int | None = None) -> DoctorReport:
+def doctor(
+    env: Mapping[str, str] | None = None,
+    *,
+    max_member_accounts: int | None = None,
+    progress: Progress = _quiet,
+) -> DoctorReport:
     """Load the settings and probe; a settings error is a runtime error (status ``error``)."""
     from finops_pipeline.aws_session import AwsResource
     from finops_pipeline.settings import SettingsError, load_settings
@@ -392,7 +439,8 @@ def doctor(env: Mapping[str, str] | None = None, *, max_member_accounts: int | N
                 "fix the settings listed in the error (see .env.example), then run `finops doctor`."
             ),
         )
-    return run_probes(AwsResource.from_settings(settings), settings, max_member_accounts=max_member_accounts)
+    aws = AwsResource.from_settings(settings)
+    return run_probes(aws, settings, max_member_accounts=max_member_accounts, progress=progress)
 
 
 # -------------------------------------------------------------------------------------------------- CLI
@@ -417,7 +465,15 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 on any missing permission, not only critical ones"
     )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr (the JSON report alone, on stdout)"
+    )
     parser.set_defaults(handler=main)
+
+
+def _stderr(line: str) -> None:
+    """A progress line on stderr, so stdout stays the JSON report alone."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -427,7 +483,7 @@ def main(args: argparse.Namespace) -> int:
     with contextlib.suppress(SettingsError):  # reported in the JSON below
         configure_logging(load_settings())
     try:
-        report = doctor(max_member_accounts=args.member_accounts)
+        report = doctor(max_member_accounts=args.member_accounts, progress=_quiet if args.quiet else _stderr)
     except Exception as exc:  # a runtime error still answers in JSON, with exit code 2
         report = DoctorReport(
             status="error",

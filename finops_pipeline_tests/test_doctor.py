@@ -85,6 +85,32 @@ def test_all_granted(sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch,
     assert set(report["tag_activation"]["active_from"]) == {"Environment", "Owner", "Project", "CostCenter"}
 
 
+def test_progress_goes_to_stderr_one_line_per_group_and_tenth_of_accounts(
+    sandbox: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    set_aws_env(monkeypatch, {"FINOPS_SCAN_REGIONS": SANDBOX_REGIONS, **sandbox.env()}, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert finops_main(["doctor"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == "ok"  # stdout stays the JSON report alone
+    lines = [line for line in err.splitlines() if line.startswith("doctor: ")]
+    members = len(_member_accounts(sandbox))
+    caller = sandbox.world.management_account_id
+    assert lines[0].startswith("doctor: credentials of arn:aws:") and lines[0].endswith(" accepted")
+    assert lines[1].startswith(f"doctor: Cost Explorer: {len(CE_ACTIONS)} checks in ")
+    assert lines[2].startswith("doctor: Organizations: ") and lines[3].startswith(
+        f"doctor: caller account {caller}: "
+    )
+    # a line each tenth of the accounts, then the group's own line
+    every = max(1, members // 10)
+    probed = [f"doctor: member role: {n} of {members} accounts probed" for n in range(every, members, every)]
+    assert lines[4:-1] == probed and lines[-1].startswith(f"doctor: member role in {members} accounts: ")
+    assert finops_main(["doctor", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == "ok" and "doctor: " not in err
+
+
 def test_cost_explorer_denied_is_critical(
     sandbox_factory: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
