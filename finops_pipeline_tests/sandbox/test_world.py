@@ -125,8 +125,9 @@ def test_moving_as_of_restates_only_the_trailing_three_days() -> None:
 
 
 def test_no_older_day_moves_over_two_weeks_of_as_of_dates() -> None:
-    """Ongoing anomalies (a drift still ramping) must not reshape the days already observed."""
-    days = [dt.date(2026, 11, 13) + dt.timedelta(days=i) for i in range(15)]
+    """Ongoing anomalies (a drift still ramping) must not reshape the days already observed, nor a
+    workload that starts on a later day raise the support fee of every earlier month (11-27 to 11-28)."""
+    days = [dt.date(2026, 11, 14) + dt.timedelta(days=i) for i in range(15)]
     worlds = [build_world(WorldConfig(accounts=12, as_of=day)) for day in days]
     for before, after in itertools.pairwise(worlds):
         cutoff = before.config.as_of - dt.timedelta(days=3)

@@ -314,12 +314,15 @@ def _support_tax_refunds(
 ) -> None:
     """Support fee and tax on each month's 1st, from expected usage; occasional refunds on the 15th."""
     days, n_days = cal.days, cal.days.size
-    # Expected monthly usage per account from the series parameters (drives support fee and tax).
+    # Expected monthly usage per account from the series parameters (drives support fee and tax), of the
+    # series live that day only: a workload that starts later must not raise an earlier month's fee, or
+    # a closed month's bill would change with as_of (AWS never changes a final month).
     typical = s.qty0 * s.price * np.where(s.per_month, 1.0 / 30.4, 1.0)
     acct_days = np.zeros((n_days, len(accounts)))
     per_day = typical[None, :] * np.exp(s.growth[None, :] * cal.years[:, None])
     for d in range(n_days):
-        acct_days[d] = np.bincount(s.acct, weights=per_day[d], minlength=len(accounts))
+        live_series = (s.start <= days[d]) & (days[d] < s.end)
+        acct_days[d] = np.bincount(s.acct, weights=per_day[d] * live_series, minlength=len(accounts))
     del per_day
     fifteenth = (days - month_days_start(days)) == 14
     for account in accounts:
