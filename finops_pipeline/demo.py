@@ -68,6 +68,8 @@ def run_full_history(
     loggers = {"console": {"config": {"log_level": dagster_log_level}}, "progress": {}}
     result = job.execute_in_process(
         instance=instance,
+        # Every asset named, so the UI's runs list shows the run's target (without it: an empty Target)
+        asset_selection=sorted(job.asset_layer.executable_asset_keys),
         tags=range_tags(settings.start_date, today_utc()),
         run_config={**REPORT_RUN_CONFIG, "loggers": loggers},
         raise_on_error=False,
