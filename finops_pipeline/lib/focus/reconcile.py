@@ -4,7 +4,8 @@
 sources must agree to the cent on every (day, account, service) both hold. Only days inside both sources'
 range are compared (an export starts and ends when it was created and last delivered; the Cost Explorer
 ingest when its window says), and only AWS rows of the export. A group that only one side has is a
-difference too: it is named with the other side as 0.
+difference too: it is named with the other side as 0. With either side empty (no export configured, or no
+cost ingested yet) nothing is compared.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ WITH focus AS (
     SELECT usage_date AS day, account_id, service, sum(unblended_cost) AS unblended,
            sum(amortized_cost) AS amortized
     FROM raw.ce_cost_daily GROUP BY ALL
+), bounds AS (
+    SELECT (SELECT min(day) FROM focus) AS f0, (SELECT max(day) FROM focus) AS f1,
+           (SELECT min(day) FROM ce) AS c0, (SELECT max(day) FROM ce) AS c1
 ), overlap AS (
-    SELECT greatest((SELECT min(day) FROM focus), (SELECT min(day) FROM ce)) AS first_day,
-           least((SELECT max(day) FROM focus), (SELECT max(day) FROM ce)) AS last_day
+    -- DuckDB's greatest / least skip NULLs: without this, an empty side would compare every day of the other
+    SELECT CASE WHEN f0 IS NOT NULL AND c0 IS NOT NULL THEN greatest(f0, c0) END AS first_day,
+           CASE WHEN f1 IS NOT NULL AND c1 IS NOT NULL THEN least(f1, c1) END AS last_day
+    FROM bounds
 )
 SELECT coalesce(f.day, c.day) AS day, coalesce(f.account_id, c.account_id) AS account_id,
        coalesce(f.service, c.service) AS service,

@@ -130,3 +130,20 @@ def test_a_restated_period_rereads_only_its_files(
     assert second["files_read"] == read_again >= 1
     assert second["files_unchanged"] == first["files_current"] - read_again
     assert second["bytes_read"] < first["bytes_read"] / 3
+
+
+def test_without_an_export_the_focus_checks_pass_and_say_nothing_was_compared(
+    warehouse_copy: Path, pipeline_env_for: Callable[..., dict[str, str]]
+) -> None:
+    """No FOCUS_EXPORT_URI: an empty focus_cost is neither stale nor 35,000 differences from Cost Explorer."""
+    pipeline_env_for(warehouse_copy)
+    result = run_pipeline(assets=["focus_cost"])
+    assert result.success, step_failures(result)
+    assert _metadata(result)["export_configured"] is False
+    checks = _checks(result)
+    fresh, reconciled = checks["fresher_than_a_day"], checks["focus_matches_cost_explorer"]
+    assert fresh.passed and fresh.metadata["source_configured"].value is False
+    assert reconciled.passed and reconciled.metadata["groups_compared"].value == 0
+    assert reconciled.metadata["ce_unblended_usd"].value == 0.0
+    with duckdb.connect(str(warehouse_copy), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM raw.ce_cost_daily").fetchone()[0] > 0  # CE was there
