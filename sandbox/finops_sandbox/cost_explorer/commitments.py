@@ -24,9 +24,10 @@ What each figure is, from the ledger (``world/ledger.py``; the plans are ``commi
   OnDemandCostEquivalent - TotalCommitment. So the figures add up to ``GetCostAndUsage``'s amortized cost.
 - Savings Plans coverage: SpendCoveredBySavingsPlans is the covered lines' on-demand cost, OnDemandCost the
   eligible usage left on demand (EC2 instance hours, Lambda duration, Fargate), TotalCost their sum.
-- an RI's PurchasedHours are its instances × 24 a day, TotalActualHours its ``DiscountedUsage`` hours (at
-  most the purchased ones), AmortizedRecurringFee the purchased hours at its recurring rate (the ledger's
-  ``RIFee`` per day), OnDemandCostOfRIHoursUsed the used hours at the on-demand rate (the recurring rate over
+- an RI's PurchasedHours are its instances × 24 on every day of its term (a day it covered nothing too:
+  0% utilized, not absent), TotalActualHours its ``DiscountedUsage`` hours (at most the purchased ones),
+  AmortizedRecurringFee the purchased hours at its recurring rate (the ledger's ``RIFee`` per day),
+  OnDemandCostOfRIHoursUsed the used hours at the on-demand rate (the recurring rate over
   ``catalog.RDS_RI_RATE``, the reservation's effective price), NetRISavings the on-demand cost minus the fee.
 - RI coverage: ReservedHours the ``DiscountedUsage`` hours, OnDemandHours and OnDemandCost the reservable
   instance hours billed on demand (``Usage`` lines).
@@ -39,6 +40,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from finops_sandbox import catalog as cat
+from finops_sandbox import offers
 from finops_sandbox.cost_explorer.commitment_inventory import SP_TYPE, commitments_table
 from finops_sandbox.cost_explorer.common import (
     CEError,
@@ -118,6 +120,8 @@ _RI_ELIGIBLE = (
     "'(InstanceUsage|Multi-AZUsage):')) OR (service = 'Amazon Elastic Compute Cloud - Compute' AND "
     "regexp_matches(usage_type, '(BoxUsage|DedicatedUsage|HostUsage):')))"
 )
+# DATABASE_ENGINE of a reservation, from its operation (as the ledger's RDS lines show it, ``offers``).
+_RDS_ENGINE_VALUES = ", ".join(f"('{op}', '{engine}')" for op, (engine, _, _) in offers.RDS_ENGINES.items())
 _FACTS_SQL = f"""
 CREATE TABLE cm_sp AS
 SELECT l.usage_date, l.account_id, c.commitment_id, '{SP_TYPE_VALUE}' AS sp_type, '' AS region,
@@ -145,22 +149,29 @@ FROM (SELECT usage_date, CAST(account_id AS VARCHAR) AS account_id, CAST(service
 WHERE record_type = 'SavingsPlanCoveredUsage' OR {_SP_ELIGIBLE}
 GROUP BY ALL;
 CREATE TABLE cm_ri AS
-SELECT * EXCLUDE (hours), least(hours, purchased_hours) AS actual_hours FROM (
-SELECT d.usage_date, c.account_id, c.commitment_id, c.lease_id, c.region, c.instance_class AS instance_type,
-       'Amazon Relational Database Service' AS service, d.database_engine, d.deployment_option,
+WITH used AS (
+    SELECT usage_date, CAST(account_id AS VARCHAR) AS account_id, CAST(region AS VARCHAR) AS region,
+           coalesce(CAST(operation AS VARCHAR), '') AS operation,
+           regexp_extract(CAST(usage_type AS VARCHAR), ':(.*)$', 1) AS instance_class,
+           sum(usage_quantity) AS hours
+    FROM ledger WHERE record_type = 'DiscountedUsage' GROUP BY ALL
+), days AS (
+    SELECT CAST(unnest(range(min(usage_date), max(usage_date) + 1, INTERVAL 1 DAY)) AS DATE) AS usage_date
+    FROM ledger
+)
+SELECT days.usage_date, c.account_id, c.commitment_id, c.lease_id, c.region,
+       c.instance_class AS instance_type, 'Amazon Relational Database Service' AS service,
+       coalesce(e.engine, 'NoDatabaseEngine') AS database_engine,
+       CASE WHEN c.multi_az THEN 'Multi-AZ' ELSE 'Single-AZ' END AS deployment_option,
        'NoAZ' AS az, 'NoCacheEngine' AS cache_engine, 'NoPlatform' AS platform, 'Regional' AS scope,
        'NoTenancy' AS tenancy, c.hourly_commitment, c.instance_count * 24 AS purchased_hours,
-       sum(d.hours) AS hours
-FROM (SELECT usage_date, CAST(account_id AS VARCHAR) AS account_id, CAST(region AS VARCHAR) AS region,
-             coalesce(CAST(operation AS VARCHAR), '') AS operation,
-             regexp_extract(CAST(usage_type AS VARCHAR), ':(.*)$', 1) AS instance_class,
-             coalesce(CAST(dim_database_engine AS VARCHAR), 'NoDatabaseEngine') AS database_engine,
-             coalesce(CAST(dim_deployment_option AS VARCHAR), 'NoDeploymentOption') AS deployment_option,
-             usage_quantity AS hours FROM ledger WHERE record_type = 'DiscountedUsage') d
-JOIN cm_inventory c ON c.kind = 'reserved_instance' AND c.account_id = d.account_id AND c.region = d.region
-     AND c.instance_class = d.instance_class AND c.operation = d.operation
-     AND d.usage_date >= c.start_date AND d.usage_date < c.end_date
-GROUP BY ALL);
+       least(coalesce(u.hours, 0), c.instance_count * 24) AS actual_hours
+FROM cm_inventory c
+JOIN days ON days.usage_date >= c.start_date AND days.usage_date < c.end_date
+LEFT JOIN (VALUES {_RDS_ENGINE_VALUES}) e(operation, engine) ON e.operation = c.operation
+LEFT JOIN used u ON u.account_id = c.account_id AND u.region = c.region
+     AND u.instance_class = c.instance_class AND u.operation = c.operation AND u.usage_date = days.usage_date
+WHERE c.kind = 'reserved_instance';
 CREATE TABLE cm_ri_coverage AS
 SELECT usage_date, account_id, service, region, instance_type, database_engine, deployment_option, az,
        'NoCacheEngine' AS cache_engine, platform, tenancy, 'Regional' AS scope,
@@ -381,11 +392,15 @@ class Commitments:
 
     # ------------------------------------------------------------ Reserved Instances
     @staticmethod
-    def _ri_aggregates(purchased: Decimal, actual: Decimal, fee: Decimal) -> dict[str, str]:
-        """ReservationAggregates of hours purchased and used and the recurring fee of those hours."""
+    def _ri_aggregates(
+        purchased: Decimal, actual: Decimal, fee: Decimal, used_fee: Decimal
+    ) -> dict[str, str]:
+        """ReservationAggregates of hours purchased and used, the recurring fee of those hours and the fee
+        of the used ones. Summed per reservation, never derived from the totals: reservations of different
+        rates, one idle and one busy, would otherwise share one utilization's fee."""
         unused = purchased - actual
-        unused_fee = fee * unused / purchased if purchased else Decimal(0)
-        od_used = fee * actual / purchased / Decimal(str(cat.RDS_RI_RATE)) if purchased else Decimal(0)
+        unused_fee = fee - used_fee
+        od_used = used_fee / Decimal(str(cat.RDS_RI_RATE))
         od_all = fee / Decimal(str(cat.RDS_RI_RATE))
         hours = {
             "PurchasedHours": fmt_amount(purchased),
@@ -419,7 +434,8 @@ class Commitments:
         sub = ", lease_id" if groups else ""
         period, period_params = self._period_sql(granularity, start)
         rows = self._query(
-            f"SELECT {period} AS p{sub}, sum(purchased_hours), sum(actual_hours), {fee} "
+            f"SELECT {period} AS p{sub}, sum(purchased_hours), sum(actual_hours), {fee}, "
+            "sum(actual_hours * hourly_commitment) "
             f"FROM cm_ri WHERE usage_date >= ? AND usage_date < ? AND ({where}) GROUP BY ALL ORDER BY ALL",
             [*period_params, start, end, *params],
         )
@@ -433,7 +449,7 @@ class Commitments:
         names = self.emulator.account_names
         result = []
         for p, period_rows in by_period.items():
-            sums = [sum((r[i] for r in period_rows), Decimal(0)) for i in range(-3, 0)]
+            sums = [sum((r[i] for r in period_rows), Decimal(0)) for i in range(-4, 0)]
             entry: dict[str, Any] = {
                 "TimePeriod": {
                     "Start": p.isoformat(),
@@ -462,11 +478,11 @@ class Commitments:
                             "endDateTime": f"{ri['end_date']}T00:00:00.000Z",
                             "service": "Amazon Relational Database Service",
                         },
-                        "Utilization": self._ri_aggregates(*r[-3:]),
+                        "Utilization": self._ri_aggregates(*r[-4:]),
                     }
                 )
             result.append(entry)
-        totals = [sum((r[i] for r in rows), Decimal(0)) for i in range(-3, 0)]
+        totals = [sum((r[i] for r in rows), Decimal(0)) for i in range(-4, 0)]
         answer = {"UtilizationsByTime": result, "Total": self._ri_aggregates(*totals)}
         return {**answer, "NextPageToken": token} if token else answer
 

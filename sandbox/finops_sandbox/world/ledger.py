@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from finops_sandbox import catalog as cat
+from finops_sandbox import offers
 from finops_sandbox.world.anomalies import anomaly_labels
 from finops_sandbox.world.config import (
     EPOCH,
@@ -32,6 +33,8 @@ from finops_sandbox.world.rows import RowSink
 from finops_sandbox.world.series import COMPUTE, RI, SP, VARIABLE, SeriesBuilder
 
 _GROWTH_REF_DAY = (dt.date(2026, 1, 1) - EPOCH).days
+# The orphaned reservation of `_ri_groups`: class and operation (PostgreSQL).
+_ORPHAN_RI_CLASS, _ORPHAN_RI_OP = "db.r5.large", "CreateDBInstance:0014"
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,9 @@ def build_ledger(
     del base_micro
     out = RowSink(series.cols)
     disc = np.array([a.discount for a in accounts])
-    sp_cap, sp_used, n_inst = _usage_rows(out, grids, s, disc)
+    sp_cap, sp_used, n_inst, ri_used = _usage_rows(out, grids, s, disc)
     del grids
-    _commitment_fees(out, cal, s, series.cols, sp_cap, sp_used, n_inst, disc)
+    _commitment_fees(out, cal, s, series.cols, (sp_cap, sp_used, n_inst, ri_used), disc)
     _support_tax_refunds(out, window, cal, s, accounts)
     _month_close_credits(out, window, cal, accounts)
     if window.config.month_close_extras:
@@ -211,11 +214,11 @@ def _sp_coverage(g: _Grids, s: _Params) -> tuple[dict[int, float], np.ndarray]:
 
 def _usage_rows(
     out: RowSink, g: _Grids, s: _Params, disc: np.ndarray
-) -> tuple[dict[int, float], dict[int, np.ndarray], np.ndarray]:
+) -> tuple[dict[int, float], dict[int, np.ndarray], np.ndarray, dict[int, np.ndarray]]:
     """Usage rows split into on-demand, Savings Plans covered (and negated) and RI discounted usage.
 
-    Returns each SP account's hourly commitment and its covered on-demand per day, and the instance
-    count behind each series (RI fees reserve half of it).
+    Returns each SP account's hourly commitment and its covered on-demand per day, the instance
+    count behind each series (RI fees reserve half of it) and each RI series' discounted hours per day.
     """
     n_days, n_series = g.cost.shape
     day_idx = np.broadcast_to(np.arange(n_days)[:, None], (n_days, n_series))
@@ -253,7 +256,8 @@ def _usage_rows(
         ri_keep, day_idx, ser_idx, cat.RT_RI_USAGE, np.zeros_like(g.micro), ri_amort, ri_amort, sp_qty, disc
     )
     sp_used = {a: covered_od[:, sp_series & (s.acct == a)].sum(axis=1) for a in sp_cap}
-    return sp_cap, sp_used, n_inst
+    ri_used = {int(i): np.where(ri_keep[:, i], sp_qty[:, i], 0.0) for i in np.flatnonzero(ri_series)}
+    return sp_cap, sp_used, n_inst, ri_used
 
 
 def _commitment_fees(
@@ -261,14 +265,17 @@ def _commitment_fees(
     cal: _Calendar,
     s: _Params,
     cols: dict[str, list[Any]],
-    sp_cap: dict[int, float],
-    sp_used: dict[int, np.ndarray],
-    n_inst: np.ndarray,
+    usage: tuple[dict[int, float], dict[int, np.ndarray], np.ndarray, dict[int, np.ndarray]],
     disc: np.ndarray,
 ) -> None:
-    """Savings Plans fees (monthly, plus the unused commitment daily) and RI fees on each month's 1st."""
+    """Savings Plans and RI fees: billed on each month's 1st, their unused part amortized day by day.
+
+    ``usage`` is what `_usage_rows` returns. A commitment's fee line carries, as its amortized cost, the
+    part of the day's commitment no usage consumed (CUR's ``savingsPlan/...UnusedCommitment`` and
+    ``reservation/UnusedRecurringFee``), so amortized and unblended totals agree over a month.
+    """
+    sp_cap, sp_used, n_inst, ri_used = usage
     dim, first_of_month = cal.dim, cal.first_of_month
-    month_days = np.flatnonzero(first_of_month)
     sp_rate = cat.COMPUTE_SP_RATE
     for a in sp_cap:
         daily_commit = sp_cap[a] * sp_rate
@@ -281,32 +288,57 @@ def _commitment_fees(
             rows, a, cat.SVC_SAVINGS_PLANS, cat.GLOBAL_REGION, cat.UT_COMPUTE_SP, cat.RT_SP_FEE,
             fee[rows], unused[rows], fee[rows], hours, disc,
         )  # fmt: skip
-    # RI fees per account, region, HeavyUsage type and operation: Single-AZ and Multi-AZ of one class share
-    # the HeavyUsage type (so one fee line); the operation keeps engines, editions and licences apart.
-    ri_groups: dict[tuple[int, str, str, str], tuple[float, float]] = {}
+    groups = _ri_groups(s, cols, n_inst, ri_used, cal.days.size)
+    for (a, region, ut, op), (daily_od, reserved, used) in sorted(groups.items()):
+        daily_fee = daily_od * cat.RDS_RI_RATE
+        fee = np.where(first_of_month, np.rint(daily_fee * dim * MICRO).astype(np.int64), 0)
+        idle = 1.0 - np.minimum(used, reserved * 24.0) / (reserved * 24.0)
+        unused = np.rint(daily_fee * idle * MICRO).astype(np.int64)
+        rows = np.flatnonzero((fee != 0) | (unused > 0))
+        hours = np.where(first_of_month, reserved * 24.0 * dim, 0.0)[rows]
+        out.account_rows(
+            rows, a, cat.SVC_RDS, region, ut, cat.RT_RI_FEE, fee[rows], unused[rows], unused[rows], hours,
+            disc, op=op or None,
+        )  # fmt: skip
+
+
+def _ri_groups(
+    s: _Params, cols: dict[str, list[Any]], n_inst: np.ndarray, ri_used: dict[int, np.ndarray], n_days: int
+) -> dict[tuple[int, str, str, str], tuple[float, float, np.ndarray]]:
+    """RDS reservations per account, region, ``HeavyUsage`` type and operation: (on-demand cost of the
+    reserved instances per day, instances reserved, discounted hours used per day).
+
+    Single-AZ and Multi-AZ of one class share the HeavyUsage type (so one fee line); the operation keeps
+    engines, editions and licences apart. Each RI account reserves about half of each RDS series, and the
+    first one also holds an orphaned reservation: a PostgreSQL ``db.r5.large`` in the first region where
+    it runs no such database (bought for a database later moved, or in the wrong region, a classic of
+    RI management). It bills every month and covers nothing: 0% utilization, all of it unused.
+    """
+    groups: dict[tuple[int, str, str, str], tuple[float, float, np.ndarray]] = {}
     for i in np.flatnonzero(s.commit == RI):
         ut = cols["ut"][i].replace("InstanceUsage:", "HeavyUsage:").replace("Multi-AZUsage:", "HeavyUsage:")
         ident = (int(s.acct[i]), cols["region"][i], ut, cols["op"][i] or "")
-        cost_d, hours_d = ri_groups.get(ident, (0.0, 0.0))
-        reserved = float(np.ceil(n_inst[i] / 2.0))
-        ri_groups[ident] = (cost_d + reserved * 24.0 * s.price[i], hours_d + reserved * 24.0)
-    for (a, region, ut, op), (daily, hours) in sorted(ri_groups.items()):
-        fee = np.rint(daily * cat.RDS_RI_RATE * dim[month_days] * MICRO).astype(np.int64)
-        zero = np.zeros_like(fee)
-        out.account_rows(
-            month_days,
-            a,
-            cat.SVC_RDS,
-            region,
-            ut,
-            cat.RT_RI_FEE,
-            fee,
-            zero,
-            zero,
-            hours * dim[month_days],
-            disc,
-            op=op or None,
-        )
+        daily, reserved, used = groups.get(ident, (0.0, 0.0, np.zeros(n_days)))
+        count = float(np.ceil(n_inst[i] / 2.0))
+        groups[ident] = (daily + count * 24.0 * s.price[i], reserved + count, used + ri_used[int(i)])
+    if not groups:
+        return groups
+    account = min(a for a, *_ in groups)
+    mine = np.flatnonzero(s.acct == account)
+    running = {
+        cols["region"][i]
+        for i in mine
+        if cols["svc"][i] == cat.SVC_RDS
+        and cols["ut"][i].endswith(f":{_ORPHAN_RI_CLASS}")
+        and cols["op"][i] == _ORPHAN_RI_OP
+    }
+    for region in dict.fromkeys(cols["region"][i] for i in mine):
+        if region in cat.REGION_PREFIX and region not in running:
+            price = offers.rds_price(cat.rds_hourly(_ORPHAN_RI_CLASS, region), _ORPHAN_RI_OP, False)
+            ut = cat.usage_type(region, f"HeavyUsage:{_ORPHAN_RI_CLASS}")
+            groups[(account, region, ut, _ORPHAN_RI_OP)] = (24.0 * price, 1.0, np.zeros(n_days))
+            break
+    return groups
 
 
 def _support_tax_refunds(
@@ -318,11 +350,11 @@ def _support_tax_refunds(
     # series live that day only: a workload that starts later must not raise an earlier month's fee, or
     # a closed month's bill would change with as_of (AWS never changes a final month).
     typical = s.qty0 * s.price * np.where(s.per_month, 1.0 / 30.4, 1.0)
+    live_series = (s.start[None, :] <= days[:, None]) & (days[:, None] < s.end[None, :])
+    per_day = np.where(live_series, typical[None, :] * np.exp(s.growth[None, :] * cal.years[:, None]), 0.0)
+    del live_series
     acct_days = np.zeros((n_days, len(accounts)))
-    per_day = typical[None, :] * np.exp(s.growth[None, :] * cal.years[:, None])
-    for d in range(n_days):
-        live_series = (s.start <= days[d]) & (days[d] < s.end)
-        acct_days[d] = np.bincount(s.acct, weights=per_day[d] * live_series, minlength=len(accounts))
+    np.add.at(acct_days.T, s.acct, per_day.T)
     del per_day
     fifteenth = (days - month_days_start(days)) == 14
     for account in accounts:
