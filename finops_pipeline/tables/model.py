@@ -42,6 +42,8 @@ class Table:
     multiply rows in a mart built from it, so the key check stops downstream assets in the same run.
     ``freshness``: SQL giving the newest DATE the table holds, for a freshness check. ``created_by_asset``:
     made by its asset's first run, not by every connection, so reports can tell "not run yet" from "empty".
+    ``optional_source``: (resource key, attribute) of the setting that makes the table's source optional;
+    while it is None the table is expected empty, so its freshness check passes ("not configured").
     """
 
     name: str
@@ -52,6 +54,7 @@ class Table:
     blocking: bool = False
     freshness: str | None = None
     created_by_asset: bool = False
+    optional_source: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]

@@ -481,6 +481,7 @@ FOCUS_COST = Table(
     asset="focus_cost",
     blocking=True,  # the FOCUS marts and the reconcile check sum it
     freshness="max(ChargePeriodEnd)::DATE",
+    optional_source=("focus_export", "uri"),  # FOCUS_EXPORT_URI
 )
 FOCUS_FILES = Table(
     "raw.focus_files",

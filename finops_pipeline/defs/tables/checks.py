@@ -42,31 +42,25 @@ def _key_check(table: Table) -> dg.AssetChecksDefinition:
     return check
 
 
-# Set False by an asset whose source is optional and not configured (focus_cost without FOCUS_EXPORT_URI).
-SOURCE_CONFIGURED = "export_configured"
-
-
-def _source_configured(context: dg.AssetCheckExecutionContext, asset: str) -> bool:
-    """False when the asset's latest materialization says its optional source is not configured."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
-    found = event.asset_materialization if event is not None else None
-    value = found.metadata.get(SOURCE_CONFIGURED) if found is not None else None
-    return getattr(value, "value", True) is not False
-
-
 def _freshness_check(table: Table) -> dg.AssetChecksDefinition:
     """WARN when the newest data of ``table`` (its registry ``freshness`` expression) is over a day old.
 
-    An empty table whose optional source is not configured is not stale: nothing is expected of it.
+    An empty table whose optional source (registry ``optional_source``) is not configured is not stale:
+    nothing is expected of it.
     """
+    optional = table.optional_source
 
     @dg.asset_check(
-        asset=table.asset, name="fresher_than_a_day", description="The newest data is at most one day old."
+        asset=table.asset,
+        name="fresher_than_a_day",
+        description="The newest data is at most one day old.",
+        required_resource_keys={"warehouse", *([optional[0]] if optional else [])},
     )
-    def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as conn:
+    def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        with context.resources.warehouse.connect() as conn:
             newest: dt.date | None = scalar(conn, f"SELECT {table.freshness} FROM {table.name}")
-        if newest is None and table.asset and not _source_configured(context, table.asset):
+        unset = optional is not None and getattr(getattr(context.resources, optional[0]), optional[1]) is None
+        if newest is None and unset:
             return dg.AssetCheckResult(passed=True, metadata={"newest": "None", "source_configured": False})
         age = None if newest is None else (utc_now().date() - newest).days
         return dg.AssetCheckResult(
