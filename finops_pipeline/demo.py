@@ -13,6 +13,16 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import yaml
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+from dagster._core.execution.api import execute_run
+from dagster._core.remote_origin import (
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from finops_pipeline import tables
 from finops_pipeline.clock import today_utc
@@ -57,27 +67,54 @@ FROM meta.api_calls WHERE service = 'ce' AND run_id = ?
 REPORT_RUN_CONFIG = {"ops": {"finops_report": {"config": {"formats": list(REPORT_FORMATS)}}}}
 
 
+def workspace_job_origin(workspace: Path, job_name: str) -> RemoteJobOrigin | None:
+    """The origin the UI gives ``job_name`` of the workspace's code location (None: no workspace file).
+
+    Why: the UI's Timeline draws only runs whose origin names a code location and repository
+    (``repositoryOrigin``); an in-process run has none, so the demo's run was missing there. It names the
+    location ``make ui`` loads from ``workspace.yaml`` (its ``python_module`` entry) and the repository a
+    ``Definitions`` object becomes.
+    """
+    if not workspace.is_file():
+        return None
+    (entry,) = yaml.safe_load(workspace.read_text())["load_from"]
+    module = entry["python_module"]
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable,
+        module_name=module["module_name"],
+        working_directory=str(workspace.parent),
+    )
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, module["location_name"])
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
+
+
 def run_full_history(
-    defs: dg.Definitions, instance: dg.DagsterInstance, dagster_log_level: str = "INFO"
-) -> tuple[dg.ExecuteInProcessResult, RunProgress]:
-    """The whole history as one run: Dagster's console at ``dagster_log_level``, progress one line a step."""
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    dagster_log_level: str = "INFO",
+    workspace: Path | None = None,
+) -> tuple[dg.JobExecutionResult, RunProgress]:
+    """The whole history as one run: Dagster's console at ``dagster_log_level``, progress one line a step.
+
+    The run is created with every asset as its selection (the UI's runs list shows it as the Target) and
+    with the origin of ``workspace``'s code location (the Timeline shows it), then executed here.
+    """
     settings = load_settings()
     job = defs.resolve_implicit_global_asset_job_def()
     progress = RunProgress(sys.stdout, len(job.graph.nodes))  # one step per node: assets and checks
     job = job.with_logger_defs({"console": dg.colored_console_logger, "progress": progress_logger(progress)})
     loggers = {"console": {"config": {"log_level": dagster_log_level}}, "progress": {}}
-    result = job.execute_in_process(
-        instance=instance,
-        # Every asset named, so the UI's runs list shows the run's target (without it: an empty Target)
-        asset_selection=sorted(job.asset_layer.executable_asset_keys),
-        tags=range_tags(settings.start_date, today_utc()),
+    run = instance.create_run_for_job(
+        job_def=job,
         run_config={**REPORT_RUN_CONFIG, "loggers": loggers},
-        raise_on_error=False,
+        tags={**job.run_tags, **range_tags(settings.start_date, today_utc())},
+        asset_selection=frozenset(job.asset_layer.executable_asset_keys),
+        remote_job_origin=workspace_job_origin(workspace, job.name) if workspace else None,
     )
-    return result, progress
+    return execute_run(InMemoryJob(job), run, instance), progress
 
 
-def report_summary(result: dg.ExecuteInProcessResult) -> str:
+def report_summary(result: dg.JobExecutionResult) -> str:
     """The report files the run wrote (finops_report's metadata), in one line per folder."""
     events = result.asset_materializations_for_node("finops_report")
     if not events:
@@ -151,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     with dg.DagsterInstance.get() as instance:
         for dead in fail_dead_runs(instance):  # a killed earlier run must not block this one
             print(f"Run {dead.run_id} ({dead.job_name}) failed: its process {dead.pid} is gone")
-        result, progress = run_full_history(defs, instance, args.dagster_log_level)
+        result, progress = run_full_history(
+            defs, instance, args.dagster_log_level, settings.project_root / "workspace.yaml"
+        )
     elapsed = time.monotonic() - started
     print(progress.checks_line())
     if progress.failed_steps:
