@@ -10,7 +10,8 @@ its peak RSS is its own, with 2 DuckDB threads:
   4. the aggregate alone: DuckDB over the Parquet files straight to day × account × service totals, the
      query an engine such as Athena would run over the export's table, leaving DuckDB only the result.
 Prints rows, files, bytes on disk, bytes read, wall time and peak RSS per phase.
-Run: .venv/bin/python bench/focus_bench.py [--rows 10000000] [--rows-per-file 2000000] [--keep DIR]
+Run: .venv/bin/python bench/focus_bench.py [--rows 10000000] [--rows-per-file 2000000] [--rows-per-hour 1000]
+[--keep DIR]
 """
 
 # ruff: noqa: E501  (the synthetic-data SQL reads better unwrapped)
@@ -37,8 +38,8 @@ SELECT
     lpad(CAST(100000000000 + (i % 1000) AS VARCHAR), 12, '0') AS SubAccountId,
     TIMESTAMP '{start}' AS BillingPeriodStart,
     TIMESTAMP '{start}' + INTERVAL 1 MONTH AS BillingPeriodEnd,
-    TIMESTAMP '{start}' + to_hours(CAST((i // 1000) % {hours} AS BIGINT)) AS ChargePeriodStart,
-    TIMESTAMP '{start}' + to_hours(CAST((i // 1000) % {hours} AS BIGINT) + 1) AS ChargePeriodEnd,
+    TIMESTAMP '{start}' + to_hours(CAST((i // {per_hour}) % {hours} AS BIGINT)) AS ChargePeriodStart,
+    TIMESTAMP '{start}' + to_hours(CAST((i // {per_hour}) % {hours} AS BIGINT) + 1) AS ChargePeriodEnd,
     CASE WHEN i % 997 = 0 THEN 'Tax' WHEN i % 499 = 0 THEN 'Credit' ELSE 'Usage' END AS ChargeCategory,
     CASE WHEN i % 499 = 0 THEN -0.5 ELSE (hash(i) % 100000) / 1e5 END AS BilledCost,
     CASE WHEN i % 499 = 0 THEN -0.5 ELSE (hash(i) % 100000) / 1e5 * 0.9 END AS EffectiveCost,
@@ -55,11 +56,11 @@ FROM range({first}, {last}) t(i)
 """
 
 
-def generate(folder: Path, rows: int, rows_per_file: int) -> tuple[int, int]:
-    """Write the synthetic export; (files, bytes)."""
+def generate(folder: Path, rows: int, rows_per_file: int, per_hour: int) -> tuple[int, int]:
+    """Write the synthetic export, ``per_hour`` rows an hour; (files, bytes)."""
     con = duckdb.connect()
     con.execute(f"SET threads = {THREADS}")
-    per_month = 1000 * MONTH_HOURS  # rows of one billing period: 1,000 rows an hour
+    per_month = per_hour * MONTH_HOURS  # rows of one billing period
     files, first, month = 0, 0, dt.date(2026, 1, 1)
     while first < rows:
         period_end = min(first + per_month, rows)
@@ -70,6 +71,7 @@ def generate(folder: Path, rows: int, rows_per_file: int) -> tuple[int, int]:
             sql = ROWS_SQL.format(
                 start=f"{month} 00:00:00",
                 hours=MONTH_HOURS,
+                per_hour=per_hour,
                 first=start,
                 last=min(start + rows_per_file, period_end),
             )
@@ -124,6 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--rows-per-file", type=int, default=2_000_000)
+    # 1,000 rows an hour makes 10 million rows 14 billing periods; 100 million in 14 periods is 10,000
+    parser.add_argument("--rows-per-hour", type=int, default=1000)
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the export and warehouse in")
     parser.add_argument("--phase", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -133,12 +137,13 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="focus-bench-"))
     export, database = work / "export", work / "finops.duckdb"
     started = time.perf_counter()
-    files, size = generate(export, args.rows, args.rows_per_file)
+    files, size = generate(export, args.rows, args.rows_per_file, args.rows_per_hour)
     print(
         json.dumps(
             {
                 "phase": "generate",
                 "rows": args.rows,
+                "rows_per_hour": args.rows_per_hour,
                 "files": files,
                 "parquet_mb": round(size / 2**20),
                 "seconds": round(time.perf_counter() - started, 1),
