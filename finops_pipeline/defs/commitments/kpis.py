@@ -66,7 +66,8 @@ def write_commitment_kpis(conn: duckdb.DuckDBPyConnection) -> int:
 
 
 def _slug(commitment_type: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in commitment_type.lower()).strip("_")
+    """``savings_plans_compute`` from ``Savings Plans: Compute``: one underscore per run of non-letters."""
+    return "_".join("".join(ch if ch.isalnum() else " " for ch in commitment_type.lower()).split())
 
 
 def _target_check(
@@ -105,12 +106,16 @@ def _expiry_check(conn: duckdb.DuckDBPyConnection, today: dt.date, days: int) ->
 
 
 def kpi_metadata(latest: list[tuple[Any, ...]]) -> dict[str, float]:
-    """The latest day's organisation KPIs per type as plain numbers: Dagster plots them over runs."""
+    """The latest day's organisation KPIs per type as plain numbers: Dagster plots them over runs.
+
+    The largest commitment comes first, so a progress line's first dollar and percent figures are a
+    type the organisation holds, not one it has none of (EC2 RIs at $0 sorted first by name).
+    """
     names = ("commitment_usd", "used_usd", "unused_usd", "utilization_pct", "coverage_pct",
              "on_demand_equivalent_usd", "net_savings_usd", "effective_savings_rate_pct")  # fmt: skip
     return {
         f"{_slug(row[0])}_{name}": round(float(value), 4)
-        for row in latest
+        for row in sorted(latest, key=lambda r: -float(r[1] or 0))
         for name, value in zip(names, row[1:9], strict=True)
         if value is not None
     }

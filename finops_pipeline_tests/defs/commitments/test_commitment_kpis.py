@@ -357,3 +357,18 @@ def test_purchase_recommendations_show_the_coverage_they_would_reach(
     expected = min(float(covered) + float(added), float(covered + on_demand))
     assert after == pytest.approx(100 * expected / float(covered + on_demand), abs=1e-3)
     assert all(r[2] is not None and r[3] is not None and r[3] >= r[2] for r in recs)
+
+
+def test_the_largest_commitment_leads_the_metadata() -> None:
+    """The progress line shows the first dollar and percent entries: a type held, not a $0 one."""
+    from finops_pipeline.defs.commitments.kpis import kpi_metadata
+
+    ec2 = ("Reserved Instances: Amazon Elastic Compute Cloud - Compute", 0, 0, 0, None, 0.0, 0, 0, None)
+    rds = (RI_TYPE, 31.6, 26.9, 4.7, 85.24, 8.6, 40.8, 9.2, 4.8)
+    sp = (SP_TYPE, 46.4, 46.4, 0, 100.0, 16.4, 64.5, 18.1, 4.6)
+    keys = list(kpi_metadata([ec2, rds, sp]))
+    assert keys[0] == "savings_plans_compute_commitment_usd"
+    assert next(k for k in keys if k.endswith("_pct")) == "savings_plans_compute_utilization_pct"
+    assert keys.index("reserved_instances_amazon_relational_database_service_commitment_usd") < keys.index(
+        "reserved_instances_amazon_elastic_compute_cloud_compute_commitment_usd"
+    )
