@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
+from finops_pipeline.demo import run_full_history
 from finops_pipeline.lib.cost_window import refresh_tags
 from finops_pipeline.lib.run_target import TARGET_TAG
 from finops_pipeline.settings import load_settings
@@ -66,6 +67,32 @@ def wait_for(check: Callable[[], Any], seconds: float, ui: subprocess.Popen, log
     raise AssertionError(f"timed out; make ui log:\n{log.read_text()[-3000:]}")
 
 
+ORIGIN_QUERY = """
+query DemoRun($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { repositoryOrigin { repositoryLocationName repositoryName } } }
+  workspaceOrError { ... on Workspace { locationEntries { name } } }
+}
+"""
+
+
+def demo_run_origin(client: DagsterGraphQLClient, home: Path) -> tuple[str, str]:
+    """A run recorded the way the demo records its own (a one-asset job here), as the webserver serves
+    it: the code location and repository the Timeline groups it under, which must be a loaded one."""
+
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    defs = dg.Definitions(assets=[one], executor=dg.in_process_executor)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result, _ = run_full_history(defs, instance, "CRITICAL", PROJECT_ROOT / "workspace.yaml")
+    answer = client._execute(ORIGIN_QUERY, {"runId": result.run_id})
+    origin = answer["runOrError"]["repositoryOrigin"]
+    loaded = {entry["name"] for entry in answer["workspaceOrError"]["locationEntries"]}
+    assert origin["repositoryLocationName"] in loaded
+    return origin["repositoryLocationName"], origin["repositoryName"]
+
+
 @pytest.mark.slow
 def test_make_ui_after_the_demo_runs_daily_ingest_against_the_demo_target(
     ingested_warehouse: Path, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -106,6 +133,7 @@ def test_make_ui_after_the_demo_runs_daily_ingest_against_the_demo_target(
 
         assert wait_for(finished, 420, ui, log) == "SUCCESS", log.read_text()[-3000:]
         assert pid_file.exists()  # the UI's own sandbox, running while the UI does
+        assert demo_run_origin(client, home) == ("finops_pipeline", "__repository__")
     assert not pid_file.exists(), log.read_text()[-2000:]  # ... and stopped with it
     assert "runs go to the sandbox, scan regions us-east-1,us-west-2,eu-west-1" in log.read_text()
     assert figures(database, today) == before  # 3 regions scanned, as in the demo; closed months unchanged
