@@ -82,8 +82,9 @@ def generate(folder: Path, rows: int, rows_per_file: int, per_hour: int) -> tupl
     return files, sum(p.stat().st_size for p in folder.rglob("*.parquet"))
 
 
-def phase(name: str, folder: str, database: str) -> None:
-    """One phase in this (child) process; prints a JSON line."""
+def phase(name: str, folder: str, database: str, memory_limit: str | None) -> None:
+    """One phase in this (child) process; prints a JSON line. ``memory_limit``: DuckDB's, beyond which
+    its operators spill to a temporary folder beside the warehouse (None: DuckDB's default, 80% of RAM)."""
     from finops_pipeline.lib.focus.ingest import ingest_export
     from finops_pipeline.lib.focus.marts import write_showback, write_spend_coverage
     from finops_pipeline.lib.focus.source import ExportSource
@@ -92,6 +93,9 @@ def phase(name: str, folder: str, database: str) -> None:
 
     conn = duckdb.connect(database)
     conn.execute(f"SET threads = {THREADS}")
+    if memory_limit:
+        conn.execute(f"SET memory_limit = '{memory_limit}'")
+        conn.execute(f"SET temp_directory = '{database}.tmp'")
     ensure_schema(conn)
     started = time.perf_counter()
     figures: dict[str, object] = {}
@@ -129,13 +133,24 @@ def main() -> None:
     # 1,000 rows an hour makes 10 million rows 14 billing periods; 100 million in 14 periods is 10,000
     parser.add_argument("--rows-per-hour", type=int, default=1000)
     parser.add_argument("--keep", type=Path, default=None, help="folder to keep the export and warehouse in")
+    parser.add_argument(
+        "--memory-limit", help="DuckDB memory_limit of each phase, e.g. 6GB (default: 80%% of RAM)"
+    )
+    parser.add_argument("--only", nargs="+", help="run only these phases on a --keep folder written before")
     parser.add_argument("--phase", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        phase(*args.phase)
+        phase(*args.phase, args.memory_limit)
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="focus-bench-"))
     export, database = work / "export", work / "finops.duckdb"
+    limit = ["--memory-limit", args.memory_limit] if args.memory_limit else []
+    if args.only:
+        for name in args.only:
+            subprocess.run(
+                [sys.executable, __file__, *limit, "--phase", name, str(export), str(database)], check=True
+            )
+        return
     started = time.perf_counter()
     files, size = generate(export, args.rows, args.rows_per_file, args.rows_per_hour)
     print(
@@ -151,7 +166,9 @@ def main() -> None:
         )
     )
     for name in ("ingest", "reingest", "marts", "aggregate_only"):
-        subprocess.run([sys.executable, __file__, "--phase", name, str(export), str(database)], check=True)
+        subprocess.run(
+            [sys.executable, __file__, *limit, "--phase", name, str(export), str(database)], check=True
+        )
     print(json.dumps({"phase": "warehouse", "duckdb_mb": round(database.stat().st_size / 2**20)}))
 
 
