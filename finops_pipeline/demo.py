@@ -91,8 +91,8 @@ def workspace_job_origin(workspace: Path, job_name: str) -> RemoteJobOrigin | No
 def run_full_history(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    dagster_log_level: str = "INFO",
-    workspace: Path | None = None,
+    dagster_log_level: str,
+    workspace: Path,
 ) -> tuple[dg.JobExecutionResult, RunProgress]:
     """The whole history as one run: Dagster's console at ``dagster_log_level``, progress one line a step.
 
@@ -109,7 +109,7 @@ def run_full_history(
         run_config={**REPORT_RUN_CONFIG, "loggers": loggers},
         tags={**job.run_tags, **range_tags(settings.start_date, today_utc())},
         asset_selection=frozenset(job.asset_layer.executable_asset_keys),
-        remote_job_origin=workspace_job_origin(workspace, job.name) if workspace else None,
+        remote_job_origin=workspace_job_origin(workspace, job.name),
     )
     return execute_run(InMemoryJob(job), run, instance), progress
 
