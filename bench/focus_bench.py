@@ -108,11 +108,15 @@ def phase(name: str, folder: str, database: str, memory_limit: str | None) -> No
             "bytes_read": summary.bytes_read,
         }
     elif name == "marts":
+        # Every billing period at once (a first import's run); a sensor's run rebuilds one period.
+        periods = [
+            p for (p,) in conn.execute("SELECT DISTINCT billing_period FROM raw.focus_cost").fetchall()
+        ]
+        write_spend_coverage(conn, TagRules(required_keys=("Environment", "CostCenter")), periods)
+        write_showback(conn, "CostCenter", "strict", periods)
         figures = {
-            "coverage_rows": write_spend_coverage(
-                conn, TagRules(required_keys=("Environment", "CostCenter"))
-            ),
-            "showback_rows": write_showback(conn, "CostCenter", "strict"),
+            "coverage_rows": conn.execute("SELECT count(*) FROM marts.focus_spend_coverage").fetchone()[0],
+            "showback_rows": conn.execute("SELECT count(*) FROM marts.focus_showback").fetchone()[0],
         }
     elif name == "aggregate_only":
         (groups,) = conn.execute(

@@ -10,29 +10,35 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 import yaml
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
-from dagster._core.execution.api import execute_run
+from dagster._core.execution.api import create_execution_plan, execute_run
 from dagster._core.remote_origin import (
     ManagedGrpcPythonEnvCodeLocationOrigin,
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
+from dagster._core.snap import snapshot_from_execution_plan
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from finops_pipeline import tables
 from finops_pipeline.clock import today_utc
+from finops_pipeline.config_resources import resources_for
+from finops_pipeline.defs.focus.partitions import FOCUS_PARTITIONED, all_periods_tags, register_periods
 from finops_pipeline.lib.cost_window import range_tags
+from finops_pipeline.lib.focus.source import ExportSource
 from finops_pipeline.lib.run_recovery import fail_dead_runs
 from finops_pipeline.lib.savings import total_monthly_savings
 from finops_pipeline.log_config import DAGSTER_LOG_LEVELS, RunProgress, progress_logger
 from finops_pipeline.settings import REPORT_FORMATS, load_settings
 
 # every table of the raw and marts layers (meta holds the run's own bookkeeping, shown as CE requests)
+FOCUS_KEYS = frozenset(dg.AssetKey(name) for name in FOCUS_PARTITIONED)
 SUMMARY_TABLES = tuple(t.name for t in tables.TABLES if t.layer != "meta")
 HEADLINES_SQL = """
 SELECT
@@ -97,21 +103,92 @@ def run_full_history(
     """The whole history as one run: Dagster's console at ``dagster_log_level``, progress one line a step.
 
     The run is created with every asset as its selection (the UI's runs list shows it as the Target) and
-    with the origin of ``workspace``'s code location (the Timeline shows it), then executed here.
+    with the origin of ``workspace``'s code location (the Timeline shows it), then executed here. The
+    FOCUS assets are partitioned by billing period, not by day, so ``import_focus_export`` runs them
+    before; their checks run here, after Cost Explorer's days, which the reconcile check compares with.
     """
     settings = load_settings()
     job = defs.resolve_implicit_global_asset_job_def()
-    progress = RunProgress(sys.stdout, len(job.graph.nodes))  # one step per node: assets and checks
+    assets = frozenset(job.asset_layer.executable_asset_keys - FOCUS_KEYS)
+    checks = frozenset(job.asset_layer.asset_graph.asset_check_keys)
+    steps = len(job.get_subset(asset_selection=assets, asset_check_selection=checks).graph.nodes)
+    progress = RunProgress(sys.stdout, steps)  # one step per node: assets and checks
     job = job.with_logger_defs({"console": dg.colored_console_logger, "progress": progress_logger(progress)})
     loggers = {"console": {"config": {"log_level": dagster_log_level}}, "progress": {}}
-    run = instance.create_run_for_job(
-        job_def=job,
+    run = _create_run(
+        instance,
+        job,
+        assets,
+        checks,
         run_config={**REPORT_RUN_CONFIG, "loggers": loggers},
         tags={**job.run_tags, **range_tags(settings.start_date, today_utc())},
-        asset_selection=frozenset(job.asset_layer.executable_asset_keys),
-        remote_job_origin=workspace_job_origin(workspace, job.name),
+        origin=workspace_job_origin(workspace, job.name),
     )
     return execute_run(InMemoryJob(job), run, instance), progress
+
+
+def _create_run(
+    instance: dg.DagsterInstance,
+    job: dg.JobDefinition,
+    assets: frozenset[dg.AssetKey],
+    checks: frozenset[dg.AssetCheckKey],
+    run_config: dict[str, Any],
+    tags: dict[str, str],
+    origin: RemoteJobOrigin | None,
+) -> dg.DagsterRun:
+    """A run of ``job`` selecting ``assets`` and ``checks`` (``create_run_for_job`` takes no check
+    selection: it would keep only the checks of the selected assets, not those of the FOCUS assets)."""
+    subset = job.get_subset(asset_selection=assets, asset_check_selection=checks)
+    plan = create_execution_plan(subset, run_config=run_config, tags=tags)
+    return instance.create_run(
+        job_name=job.name,
+        run_id=None,
+        run_config=run_config,
+        status=None,
+        tags=tags,
+        root_run_id=None,
+        parent_run_id=None,
+        step_keys_to_execute=plan.step_keys_to_execute,
+        execution_plan_snapshot=snapshot_from_execution_plan(plan, subset.get_job_snapshot_id()),
+        job_snapshot=subset.get_job_snapshot(),
+        parent_job_snapshot=subset.get_parent_job_snapshot(),
+        asset_selection=assets,
+        asset_check_selection=checks,
+        resolved_op_selection=None,
+        op_selection=None,
+        remote_job_origin=origin,
+        job_code_origin=None,
+        asset_graph=subset.asset_layer.asset_graph,
+    )
+
+
+def import_focus_export(
+    defs: dg.Definitions, instance: dg.DagsterInstance, workspace: Path
+) -> dg.JobExecutionResult | None:
+    """Every billing period of the FOCUS export (FOCUS_EXPORT_URI) as one run; None: no export or periods.
+
+    What ``focus_export_sensor`` does a period at a time, for the whole export at once: its periods are
+    added as partitions, then ``focus_import_job`` runs over all of them, without the checks (the
+    full-history run holds them).
+    """
+    settings = load_settings()
+    uri = settings.focus_export_uri
+    if uri is None:
+        return None
+    s3 = resources_for(settings)["aws"].client("s3") if uri.startswith("s3://") else None
+    if not register_periods(instance, ExportSource(uri, s3)):
+        return None
+    job = defs.resolve_job_def("focus_import_job")
+    run = _create_run(
+        instance,
+        job,
+        frozenset(job.asset_layer.executable_asset_keys),
+        frozenset(),
+        run_config={},
+        tags={**job.run_tags, **all_periods_tags(instance)},
+        origin=workspace_job_origin(workspace, job.name),
+    )
+    return execute_run(InMemoryJob(job), run, instance)
 
 
 def report_summary(result: dg.JobExecutionResult) -> str:
@@ -188,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     with dg.DagsterInstance.get() as instance:
         for dead in fail_dead_runs(instance):  # a killed earlier run must not block this one
             print(f"Run {dead.run_id} ({dead.job_name}) failed: its process {dead.pid} is gone")
+        focus = import_focus_export(defs, instance, settings.project_root / "workspace.yaml")
+        if focus is not None:
+            print(
+                f"FOCUS export imported by run {focus.run_id}: {'succeeded' if focus.success else 'FAILED'}"
+            )
         result, progress = run_full_history(
             defs, instance, args.dagster_log_level, settings.project_root / "workspace.yaml"
         )
@@ -199,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report_summary(result))
     verdict = "succeeded" if result.success else "FAILED"
     print(f"Run {result.run_id} {verdict} in {elapsed:.0f} s; `make ui` shows it at http://127.0.0.1:3000")
-    return 0 if result.success else 1
+    return 0 if result.success and (focus is None or focus.success) else 1
 
 
 if __name__ == "__main__":

@@ -449,6 +449,13 @@ class Settings(BaseSettings):
         settings_rules.tag_key,
         "give one tag key of letters, digits, spaces and _.:/=+-@ (not aws:...), e.g. CostCenter",
     )
+    # AWS refreshes an export up to three times a day; an hourly look costs one S3 listing per tick.
+    focus_sensor_interval_seconds: int = EnvVar.get(
+        "FOCUS_SENSOR_INTERVAL_SECONDS",
+        3600,
+        fields.int_in(30, 86400),
+        "use a whole number of seconds from 30 to 86400 between two looks at the FOCUS export",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -45,9 +45,14 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """One in-process run of the code location as loaded from the current environment."""
+    """One in-process run of the code location as loaded from the current environment.
+
+    The FOCUS assets are partitioned by billing period, not by day (``run_focus_import`` runs them); with
+    neither ``assets`` nor ``groups`` the run is every other asset and every check (the demo's
+    full-history run)."""
     from finops_pipeline.clock import today_utc
     from finops_pipeline.definitions import defs as load_defs
+    from finops_pipeline.defs.focus.partitions import FOCUS_PARTITIONED
     from finops_pipeline.settings import load_settings
 
     settings = load_settings()
@@ -57,12 +62,43 @@ def run_pipeline(
         job = job.get_subset(asset_selection={dg.AssetKey(name) for name in assets})
     elif groups is not None:
         keys = dg.AssetSelection.groups(*groups).resolve(definitions.resolve_asset_graph())
-        job = job.get_subset(asset_selection=set(keys))
+        job = job.get_subset(asset_selection=set(keys) - {dg.AssetKey(n) for n in FOCUS_PARTITIONED})
+    else:
+        everything = job.asset_layer.executable_asset_keys
+        job = job.get_subset(
+            asset_selection=set(everything) - {dg.AssetKey(n) for n in FOCUS_PARTITIONED},
+            asset_check_selection=set(job.asset_layer.asset_graph.asset_check_keys),
+        )
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags={**range_tags(start or settings.start_date, end or today_utc()), **(tags or {})},
         raise_on_error=False,
     )
+
+
+def run_focus_import(
+    assets: Sequence[str] | None = None, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult | None:
+    """``focus_import_job`` (or ``assets`` of it) over every billing period of FOCUS_EXPORT_URI, checks
+    included, as the demo's import registers them; periods are added to ``instance`` first."""
+    from finops_pipeline.config_resources import resources_for
+    from finops_pipeline.definitions import defs as load_defs
+    from finops_pipeline.defs.focus.partitions import all_periods_tags, register_periods
+    from finops_pipeline.lib.focus.source import ExportSource
+    from finops_pipeline.settings import load_settings
+
+    settings = load_settings()
+    instance = instance or dg.DagsterInstance.ephemeral()
+    uri = settings.focus_export_uri
+    if uri is not None:
+        s3 = resources_for(settings)["aws"].client("s3") if uri.startswith("s3://") else None
+        register_periods(instance, ExportSource(uri, s3))
+    job = load_defs().resolve_job_def("focus_import_job")
+    if assets is not None:
+        job = job.get_subset(asset_selection={dg.AssetKey(name) for name in assets})
+    if not instance.get_dynamic_partitions("focus_billing_period"):
+        return None  # no export, or an empty one: nothing to run (as in the demo)
+    return job.execute_in_process(instance=instance, tags=all_periods_tags(instance), raise_on_error=False)
 
 
 def query(database: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -95,6 +95,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "FINOPS_PROJECT_ROOT": ["relative/project", "/no/such/folder", "/"],
     "FOCUS_EXPORT_URI": ["s3://Bad_Bucket/x", "s3://ab", "gs://bucket/x", "/no/such/export", "~nosuchuser/e"],
     "SHOWBACK_TAG_KEY": ["aws:createdBy", "k" * 129, "Cost#Center"],
+    "FOCUS_SENSOR_INTERVAL_SECONDS": ["29", "86401", "hourly"],
 }
 CASES = [(name, value) for name, values in BAD_VALUES.items() for value in values]
 IDS = [f"{n}={v[:20]}#{i}" for i, (n, v) in enumerate(CASES)]

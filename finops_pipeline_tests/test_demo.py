@@ -3,11 +3,15 @@
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pytest
 
-from finops_pipeline.demo import rows_line, run_full_history
+from finops_pipeline.defs.focus.partitions import FOCUS_PERIODS
+from finops_pipeline.demo import import_focus_export, rows_line, run_full_history
 from finops_pipeline.settings import REPORT_FORMATS
 
 WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
+SAMPLE_DIR = Path(__file__).parent / "data" / "focus"
 
 
 def test_the_rows_line_totals_every_table_and_names_the_empty_ones() -> None:
@@ -47,3 +51,56 @@ def test_the_demo_run_has_a_target_and_the_workspace_origin_the_timeline_needs()
         assert origin.repository_origin.repository_name == "__repository__"
         report = result.asset_materializations_for_node("finops_report")
         assert report[-1].metadata["formats"].value == len(REPORT_FORMATS)
+
+
+def test_the_full_history_run_leaves_the_billing_period_assets_out_but_runs_their_checks() -> None:
+    """The FOCUS assets are partitioned by billing period, the run by day: they have their own run
+    (``import_focus_export``), and their checks run in the full-history one, after Cost Explorer's days."""
+
+    @dg.asset
+    def ce_cost_daily() -> None:
+        return None
+
+    @dg.asset(partitions_def=FOCUS_PERIODS)
+    def focus_cost() -> None:
+        return None
+
+    @dg.asset_check(asset=focus_cost, additional_deps=[ce_cost_daily])
+    def focus_matches_cost_explorer() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    defs = dg.Definitions(
+        assets=[ce_cost_daily, focus_cost],
+        asset_checks=[focus_matches_cost_explorer],
+        executor=dg.in_process_executor,
+    )
+    with dg.instance_for_test() as instance:
+        result, _ = run_full_history(defs, instance, "CRITICAL", WORKSPACE)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).asset_selection == {dg.AssetKey("ce_cost_daily")}
+        assert [e.check_name for e in result.get_asset_check_evaluations()] == ["focus_matches_cost_explorer"]
+
+
+def test_the_demo_imports_every_billing_period_of_a_configured_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FOCUS_EXPORT_URI set: its periods become partitions and one focus_import_job run imports them all
+    (here the FinOps Foundation sample: one period, September 2024), without the checks."""
+    from finops_pipeline.definitions import defs as load_defs
+
+    monkeypatch.setenv("FOCUS_EXPORT_URI", str(SAMPLE_DIR))
+    monkeypatch.setenv("FINOPS_DUCKDB_PATH", str(tmp_path / "finops.duckdb"))
+    with dg.instance_for_test() as instance:
+        result = import_focus_export(load_defs(), instance, WORKSPACE)
+        assert result is not None and result.success
+        assert instance.get_dynamic_partitions("focus_billing_period") == ["2024-09"]
+        for asset in ("focus_cost", "focus_spend_coverage", "focus_showback"):
+            assert [m.partition for m in result.asset_materializations_for_node(asset)] == ["2024-09"]
+        assert result.get_asset_check_evaluations() == []
+        run = instance.get_run_by_id(result.run_id)
+        assert run.remote_job_origin.job_name == "focus_import_job"
+    with duckdb.connect(str(tmp_path / "finops.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM raw.focus_cost").fetchone()[0] == 1000
+    monkeypatch.delenv("FOCUS_EXPORT_URI")
+    with dg.instance_for_test() as instance:
+        assert import_focus_export(load_defs(), instance, WORKSPACE) is None  # no export: no run

@@ -31,7 +31,12 @@ from finops_pipeline_tests.conftest import (
 )
 from finops_pipeline_tests.focus_support import FOCUS_BUCKET, focus_export, publish_focus_export
 from finops_pipeline_tests.iam_support import EnforcedSandbox, record_actions, without_action
-from finops_pipeline_tests.pipeline_fixtures import pipeline_env, run_pipeline, step_failures
+from finops_pipeline_tests.pipeline_fixtures import (
+    pipeline_env,
+    run_focus_import,
+    run_pipeline,
+    step_failures,
+)
 from finops_sandbox.data_exports import EXPORT_NAME
 from finops_sandbox.world import build_world
 
@@ -63,15 +68,20 @@ def _features(tmp: Path) -> dict[str, str]:
 def run_everything() -> list[dg.ExecuteInProcessResult]:
     """Every asset and check, every job that is not only a selection of assets, then every sensor.
 
-    The sensors (e-mail delivery) run on the same instance, so they see the runs' materializations.
+    The FOCUS export's billing periods first (their own partitions, as the demo runs them). The sensors
+    (e-mail delivery, the FOCUS export's) run on the same instance, so they see the runs' materializations.
     """
     from finops_pipeline.config_resources import resources_for
     from finops_pipeline.definitions import defs as load_defs
+    from finops_pipeline.defs.focus.partitions import FOCUS_PARTITIONED
 
     instance = dg.DagsterInstance.ephemeral()
     definitions = load_defs()
     everything = {key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()}
-    results = [run_pipeline(START, TODAY, assets=sorted(everything - {HEALTH}), instance=instance)]
+    focus = run_focus_import(instance=instance)
+    assert focus is not None, "the FOCUS export has no billing period"
+    daily = sorted(everything - {HEALTH, *FOCUS_PARTITIONED})
+    results = [focus, run_pipeline(START, TODAY, assets=daily, instance=instance)]
     for job in definitions.resolve_all_job_defs():
         if job.name.startswith("__") or job.asset_layer.executable_asset_keys:
             continue

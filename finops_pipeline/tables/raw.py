@@ -489,7 +489,13 @@ FOCUS_FILES = Table(
     "manifest of what changed, and the labelled status of a file refused (its earlier rows are kept).",
     (
         Column("source_file", "VARCHAR", not_null=True),
-        Column("billing_period", "VARCHAR", "YYYY-MM (from BILLING_PERIOD=, else the rows)"),
+        Column(
+            "billing_period",
+            "VARCHAR",
+            "its focus_cost partition: YYYY-MM of its BILLING_PERIOD= folder, else of its rows' first "
+            "BillingPeriodStart, else 'unknown'",
+            not_null=True,
+        ),
         Column("fingerprint", "VARCHAR", "S3 ETag, or size and mtime of a local file", not_null=True),
         Column("bytes", "BIGINT", not_null=True),
         Column(

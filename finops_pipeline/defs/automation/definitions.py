@@ -8,7 +8,8 @@ import dagster as dg
 from finops_pipeline.config_resources import CostWindowResource, ReportsResource
 from finops_pipeline.defs.automation.alert_sensors import alert_tick
 from finops_pipeline.defs.automation.email_sensors import anomaly_email_tick, report_email_tick
-from finops_pipeline.defs.automation.jobs import daily_ingest_job, finops_report_job
+from finops_pipeline.defs.automation.focus_sensor import focus_export_tick
+from finops_pipeline.defs.automation.jobs import daily_ingest_job, finops_report_job, focus_import_job
 from finops_pipeline.lib.cost_window import refresh_tags
 from finops_pipeline.settings import Settings, load_settings
 
@@ -45,7 +46,7 @@ def _sensor_running(enabled: bool) -> dg.DefaultSensorStatus:
 
 
 def build_automation(settings: Settings) -> dg.Definitions:
-    """The two schedules, the two SES sensors and the alert sensor with this load's crons and statuses."""
+    """The two schedules, the SES, alert and FOCUS sensors with this load's crons and statuses."""
     daily = dg.schedule(
         name="daily_ingest_schedule",
         job=daily_ingest_job,
@@ -81,7 +82,14 @@ def build_automation(settings: Settings) -> dg.Definitions:
         description="Posts new high-severity anomalies, budget breaches and reports once to Slack "
         "(SLACK_WEBHOOK_URL) and a JSON webhook (ALERT_WEBHOOK_URL), retrying failed posts.",
     )(alert_tick)
-    return dg.Definitions(schedules=[daily, report], sensors=[report_mail, anomaly_mail, alerts])
+    focus = dg.sensor(
+        name="focus_export_sensor",
+        job=focus_import_job,
+        minimum_interval_seconds=settings.focus_sensor_interval_seconds,
+        default_status=_sensor_running(settings.focus_export_uri is not None),
+        description="Imports a period of the FOCUS export (FOCUS_EXPORT_URI) when its files change.",
+    )(focus_export_tick)
+    return dg.Definitions(schedules=[daily, report], sensors=[report_mail, anomaly_mail, alerts, focus])
 
 
 @dg.definitions

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from finops_pipeline import tables
-from finops_pipeline.lib.focus.source import ExportFile, ExportSource
+from finops_pipeline.lib.focus.source import ExportFile, ExportSource, period_digest
 from finops_pipeline.warehouse import transaction
 
 # FOCUS 1.0 ChargeCategory allowed values (FOCUS 1.0 specification, column ChargeCategory).
@@ -51,6 +52,7 @@ class IngestSummary:
     rows_loaded: int = 0
     bytes_read: int = 0
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # file, status, detail
+    digests: dict[str, str] = field(default_factory=dict)  # per period read: ``period_digest``
 
 
 def _focus_columns() -> list[tables.Column]:
@@ -136,19 +138,19 @@ def _problems(
 
 def read_file(
     conn: duckdb.DuckDBPyConnection, path: Path, file: ExportFile, now: dt.datetime
-) -> tuple[str, str | None, int | None, str | None]:
-    """Load one file's rows in place of its earlier ones: (status, detail, rows, billing period)."""
+) -> tuple[str, str | None, int | None]:
+    """Load one file's rows in place of its earlier ones: (status, detail, rows)."""
     try:
         found = _stage(conn, path, file.suffix)
     except duckdb.Error as exc:
-        return "unreadable", str(exc).splitlines()[0][:300], None, file.billing_period
+        return "unreadable", str(exc).splitlines()[0][:300], None
     missing = [name for name in REQUIRED if name.lower() not in found]
     if missing:
-        return "missing_columns", f"no column {', '.join(missing)}", None, file.billing_period
+        return "missing_columns", f"no column {', '.join(missing)}", None
     exprs = {c.name: _typed(c, *(found.get(c.name.lower()) or (None, None))) for c in _focus_columns()}
     problems = _problems(conn, exprs, found)
     if problems:
-        return "malformed", problems, None, file.billing_period
+        return "malformed", problems, None
     selects = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
     period = "coalesce(?, strftime(BillingPeriodStart, '%Y-%m'))"
     with transaction(conn):
@@ -159,26 +161,40 @@ def read_file(
             f"FROM (SELECT rowid, {selects} FROM focus_stage)",
             [file.billing_period, file.uri, now],
         )
-    rows, period_found = conn.execute(
-        "SELECT count(*), min(billing_period) FROM raw.focus_cost WHERE source_file = ?", [file.uri]
-    ).fetchone() or (0, None)
-    return "ok", None, int(rows), period_found
+    (rows,) = conn.execute("SELECT count(*) FROM raw.focus_cost WHERE source_file = ?", [file.uri]).fetchone()
+    return "ok", None, int(rows)
 
 
-def ingest_export(conn: duckdb.DuckDBPyConnection, source: ExportSource, now: dt.datetime) -> IngestSummary:
-    """Re-read the files whose fingerprint changed (or that were refused), drop those the export dropped."""
+def ingest_export(
+    conn: duckdb.DuckDBPyConnection,
+    source: ExportSource,
+    now: dt.datetime,
+    periods: Collection[str] | None = None,
+) -> IngestSummary:
+    """Re-read the files whose fingerprint changed (or that were refused), drop those the export dropped.
+
+    ``periods``: the billing periods (partitions) this run owns; files of other periods, current or gone,
+    are left as they are (None: every period).
+    """
     conn.execute("SET TimeZone = 'UTC'")
     summary = IngestSummary()
-    files = source.current_files()
-    summary.files_current = len(files)
     known = {
-        uri: (fingerprint, status)
-        for uri, fingerprint, status in conn.execute(
-            "SELECT source_file, fingerprint, status FROM raw.focus_files"
+        uri: (fingerprint, status, period)
+        for uri, fingerprint, status, period in conn.execute(
+            "SELECT source_file, fingerprint, status, billing_period FROM raw.focus_files"
         ).fetchall()
     }
+    listed = source.current_files({uri: (fp, period) for uri, (fp, _, period) in known.items()})
+    files = [f for f in listed if periods is None or f.partition in periods]
+    summary.files_current = len(files)
+    for period in periods if periods is not None else {f.partition for f in files}:
+        summary.digests[period] = period_digest([f for f in files if f.partition == period])
     current = {f.uri for f in files}
-    gone = sorted(set(known) - current)
+    gone = sorted(
+        uri
+        for uri, (*_, period) in known.items()
+        if uri not in current and (periods is None or period in periods)
+    )
     if gone:
         with transaction(conn):
             for table_name in ("raw.focus_cost", "raw.focus_files"):
@@ -186,18 +202,18 @@ def ingest_export(conn: duckdb.DuckDBPyConnection, source: ExportSource, now: dt
     summary.files_removed = len(gone)
     with tempfile.TemporaryDirectory(prefix="focus-") as folder:
         for file in files:
-            if known.get(file.uri) == (file.fingerprint, "ok"):
+            if known.get(file.uri, ())[:2] == (file.fingerprint, "ok"):
                 summary.files_unchanged += 1
                 continue
             path = source.local_path(file, Path(folder))
-            status, detail, rows, period = read_file(conn, path, file, now)
+            status, detail, rows = read_file(conn, path, file, now)
             if path.parent == Path(folder):
                 path.unlink()
             summary.files_read += 1
             summary.rows_loaded += rows or 0
             if status != "ok":
                 summary.refused.append((file.uri, status, detail or ""))
-            _record(conn, file, status, detail, rows, period, now)
+            _record(conn, file, status, detail, rows, now)
     conn.execute("DROP TABLE IF EXISTS focus_stage")
     summary.bytes_read = source.bytes_read
     return summary
@@ -209,7 +225,6 @@ def _record(
     status: str,
     detail: str | None,
     rows: int | None,
-    period: str | None,
     now: dt.datetime,
 ) -> None:
     """Upsert the file's status row; a refused file keeps the last_ok_at of its earlier good read."""
@@ -226,7 +241,7 @@ def _record(
             "INSERT INTO raw.focus_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 file.uri,
-                period,
+                file.partition,
                 file.fingerprint,
                 file.size,
                 status,

@@ -22,7 +22,7 @@ SELECT billing_period, ServiceName, ResourceType, ResourceId, EffectiveCost, Bil
          THEN map_from_entries(list_transform(map_entries(CAST(Tags AS MAP(VARCHAR, VARCHAR))),
                                               lambda e: {'key': lower(e.key), 'value': e.value}))
          ELSE CAST(Tags AS MAP(VARCHAR, VARCHAR)) END AS tag_map
-FROM raw.focus_cost WHERE ProviderName = 'AWS'
+FROM raw.focus_cost WHERE ProviderName = 'AWS' AND billing_period IN (SELECT unnest($periods))
 """
 COVERAGE_SQL = f"""
 WITH rows AS ({AWS_ROWS}),
@@ -89,23 +89,42 @@ def _policy_params(rules: TagRules) -> dict[str, object]:
     }
 
 
-def write_spend_coverage(conn: duckdb.DuckDBPyConnection, rules: TagRules) -> int:
-    """Rebuild marts.focus_spend_coverage (the export's periods are few: a full rebuild is cheap)."""
+# The billing periods a run of partitions rebuilds: the partitions themselves and every period of the rows
+# of their files (a hand copy in one partition, its first period, may hold several months).
+ROW_PERIODS_SQL = """
+SELECT DISTINCT c.billing_period FROM raw.focus_cost c JOIN raw.focus_files f USING (source_file)
+WHERE f.billing_period IN (SELECT unnest($periods))
+"""
+
+
+def _replace_periods(
+    conn: duckdb.DuckDBPyConnection, table: str, sql: str, params: dict[str, object]
+) -> None:
+    """The rows of the partitions ``params['periods']`` in ``table`` rebuilt from ``sql``; other periods
+    are untouched."""
+    found = [p for (p,) in conn.execute(ROW_PERIODS_SQL, {"periods": params["periods"]}).fetchall()]
+    periods = sorted({*params["periods"], *found})
     with transaction(conn):
-        conn.execute("DELETE FROM marts.focus_spend_coverage")
-        conn.execute(f"INSERT INTO marts.focus_spend_coverage BY NAME {COVERAGE_SQL}", _policy_params(rules))
-    return int(conn.execute("SELECT count(*) FROM marts.focus_spend_coverage").fetchone()[0])
+        conn.execute(
+            f"DELETE FROM {table} WHERE billing_period IN (SELECT unnest($periods))", {"periods": periods}
+        )
+        conn.execute(f"INSERT INTO {table} BY NAME {sql}", {**params, "periods": periods})
 
 
-def write_showback(conn: duckdb.DuckDBPyConnection, tag_key: str, case_mode: str) -> int:
-    """Rebuild marts.focus_showback for ``tag_key`` (matched case-insensitively in insensitive mode)."""
+def write_spend_coverage(conn: duckdb.DuckDBPyConnection, rules: TagRules, periods: list[str]) -> None:
+    """Rebuild marts.focus_spend_coverage for the billing periods ``periods`` (the run's partitions)."""
+    params = {**_policy_params(rules), "periods": periods}
+    _replace_periods(conn, "marts.focus_spend_coverage", COVERAGE_SQL, params)
+
+
+def write_showback(conn: duckdb.DuckDBPyConnection, tag_key: str, case_mode: str, periods: list[str]) -> None:
+    """Rebuild marts.focus_showback for ``tag_key`` (matched case-insensitively in insensitive mode) and
+    the billing periods ``periods``."""
     insensitive = case_mode == "insensitive"
     params = {
         "insensitive": insensitive,
         "key": tag_key.lower() if insensitive else tag_key,
         "shown_key": tag_key,
+        "periods": periods,
     }
-    with transaction(conn):
-        conn.execute("DELETE FROM marts.focus_showback")
-        conn.execute(f"INSERT INTO marts.focus_showback BY NAME {SHOWBACK_SQL}", params)
-    return int(conn.execute("SELECT count(*) FROM marts.focus_showback").fetchone()[0])
+    _replace_periods(conn, "marts.focus_showback", SHOWBACK_SQL, params)

@@ -20,7 +20,7 @@ import pytest
 from finops_pipeline.lib.focus.reconcile import reconcile
 from finops_pipeline_tests.conftest import sandbox_config
 from finops_pipeline_tests.focus_support import withdraw_focus_export
-from finops_pipeline_tests.pipeline_fixtures import run_pipeline, step_failures
+from finops_pipeline_tests.pipeline_fixtures import run_focus_import, step_failures
 from finops_sandbox.data_exports import DataExport
 from finops_sandbox.server import Sandbox
 from finops_sandbox.world import build_world
@@ -49,13 +49,19 @@ def _run(
     warehouse: Path, export: DataExport, env_for: Callable[..., dict[str, str]]
 ) -> dg.ExecuteInProcessResult:
     env_for(warehouse, FOCUS_EXPORT_URI=export.uri)
-    result = run_pipeline(assets=["focus_cost"])
-    assert result.success, step_failures(result)
+    result = run_focus_import(["focus_cost"])
+    assert result is not None and result.success, step_failures(result)
     return result
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    return {k: v.value for k, v in result.asset_materializations_for_node("focus_cost")[0].metadata.items()}
+    """The run's figures (one observation; each period's own are on its materialization)."""
+    (observed,) = result.asset_observations_for_node("focus_cost")
+    return {k: v.value for k, v in observed.metadata.items()}
+
+
+def _per_period(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
+    return {m.partition: m.metadata[key].value for m in result.asset_materializations_for_node("focus_cost")}
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
@@ -78,8 +84,18 @@ def test_export_ingests_and_reconciles_with_cost_explorer(
     assert metadata["billing_periods"] == 14 and metadata["files_refused"] == 0
     truth = sandbox.world.truth_totals("MONTHLY")
     expected = sum(Decimal(str(v)) for v in truth.column("amount").to_pylist()).quantize(CENT)
-    assert Decimal(str(metadata["aws_billed_cost_usd"])).quantize(CENT) == expected
+    assert Decimal(str(metadata["table_aws_billed_cost_usd"])).quantize(CENT) == expected
     assert metadata["aws_requests"] > 0  # ListObjectsV2 pages, GetObject per manifest and data file
+    # One partition per billing period, each with its own month's total from the sandbox's truth.
+    months = {r["period_start"].strftime("%Y-%m"): r["amount"] for r in truth.to_pylist()}
+    billed = _per_period(result, "aws_billed_cost_usd")
+    assert sorted(billed) == sorted(months) and len(billed) == 14
+    assert all(Decimal(str(billed[m])) == Decimal(str(months[m])).quantize(CENT) for m in months)
+    rows = _per_period(result, "dagster/row_count")
+    with duckdb.connect(str(warehouse_copy), read_only=True) as conn:
+        assert rows == dict(
+            conn.execute("SELECT billing_period, count(*) FROM raw.focus_cost GROUP BY 1").fetchall()
+        )
 
 
 def test_a_changed_cent_is_named(
@@ -132,14 +148,27 @@ def test_a_restated_period_rereads_only_its_files(
     assert second["bytes_read"] < first["bytes_read"] / 3
 
 
-def test_without_an_export_the_focus_checks_pass_and_say_nothing_was_compared(
+def test_without_an_export_there_is_no_period_and_the_focus_checks_say_nothing_was_compared(
     warehouse_copy: Path, pipeline_env_for: Callable[..., dict[str, str]]
 ) -> None:
-    """No FOCUS_EXPORT_URI: an empty focus_cost is neither stale nor 35,000 differences from Cost Explorer."""
+    """No FOCUS_EXPORT_URI: no billing period to import, and an empty focus_cost is neither stale nor
+    35,000 differences from Cost Explorer (the checks as the full-history run holds them)."""
+    from finops_pipeline.definitions import defs
+
     pipeline_env_for(warehouse_copy)
-    result = run_pipeline(assets=["focus_cost"])
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_focus_import(instance=instance) is None
+    assert instance.get_dynamic_partitions("focus_billing_period") == []
+    job = defs().resolve_implicit_global_asset_job_def()
+    checks_only = job.get_subset(
+        asset_selection=set(),
+        asset_check_selection={
+            dg.AssetCheckKey(dg.AssetKey("focus_cost"), name)
+            for name in ("fresher_than_a_day", "focus_matches_cost_explorer")
+        },
+    )
+    result = checks_only.execute_in_process(instance=instance, raise_on_error=False)
     assert result.success, step_failures(result)
-    assert _metadata(result)["export_configured"] is False
     checks = _checks(result)
     fresh, reconciled = checks["fresher_than_a_day"], checks["focus_matches_cost_explorer"]
     assert fresh.passed and fresh.metadata["source_configured"].value is False

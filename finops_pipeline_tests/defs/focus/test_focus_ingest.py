@@ -18,6 +18,8 @@ import pytest
 from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.config_resources import FocusExportResource
 from finops_pipeline.defs.focus.assets import focus_cost
+from finops_pipeline.defs.focus.partitions import register_periods
+from finops_pipeline.lib.focus.source import ExportSource
 from finops_pipeline.warehouse import WarehouseResource
 
 SAMPLE_DIR = Path(__file__).parents[2] / "data" / "focus"
@@ -26,8 +28,14 @@ CENT = Decimal("0.01")
 
 
 def materialize_focus(database: Path, uri: str) -> dg.ExecuteInProcessResult:
+    """focus_cost over the folder's billing periods: one, September 2024, read from the rows (the
+    sample's folder is not AWS's BILLING_PERIOD= layout)."""
+    instance = dg.DagsterInstance.ephemeral()
+    assert register_periods(instance, ExportSource(uri)) == ["2024-09"]
     return dg.materialize(
         [focus_cost],
+        instance=instance,
+        partition_key="2024-09",
         resources={
             "aws": AwsResource(),
             "warehouse": WarehouseResource(database=str(database)),
@@ -89,8 +97,11 @@ def test_every_provider_is_kept_and_labelled(sample_warehouse: Path) -> None:
 
 def test_a_second_run_reads_nothing_unchanged(sample_warehouse: Path) -> None:
     result = materialize_focus(sample_warehouse, str(SAMPLE_DIR))
-    metadata = result.asset_materializations_for_node("focus_cost")[0].metadata
-    assert metadata["files_unchanged"].value == 1
-    assert metadata["files_read"].value == 0
-    assert metadata["bytes_read"].value == 0
-    assert metadata["dagster/row_count"].value == 1000
+    (observed,) = result.asset_observations_for_node("focus_cost")
+    assert observed.metadata["files_unchanged"].value == 1
+    assert observed.metadata["files_read"].value == 0
+    assert observed.metadata["bytes_read"].value == 0  # its period is known: not even peeked again
+    (materialized,) = result.asset_materializations_for_node("focus_cost")
+    assert materialized.partition == "2024-09"
+    assert materialized.metadata["dagster/row_count"].value == 1000
+    assert materialized.metadata["aws_billed_cost_usd"].value == 18.01  # 18.006628 (AWS rows only)

@@ -42,8 +42,12 @@ def _total(costs: pd.Series) -> Decimal:
 def marts(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
     database = tmp_path_factory.mktemp("focus-marts") / "finops.duckdb"
     shutil.copyfile(sample_warehouse, database)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("focus_billing_period", ["2024-09"])
     result = dg.materialize(
         [focus_spend_coverage, focus_showback],
+        instance=instance,
+        partition_key="2024-09",
         resources={
             "warehouse": WarehouseResource(database=str(database)),
             "tag_policy": TagPolicyResource(required_keys=KEYS),
@@ -51,6 +55,14 @@ def marts(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         },
     )
     assert result.success
+    (coverage,) = result.asset_materializations_for_node("focus_spend_coverage")
+    (showback,) = result.asset_materializations_for_node("focus_showback")
+    assert coverage.partition == showback.partition == "2024-09"
+    # The period's own figures on its partition: EffectiveCost of the AWS rows, split three ways.
+    split = sum(showback.metadata[f"{k}_cost_usd"].value for k in ("tagged", "untagged", "shared"))
+    assert (
+        round(split, 2) == coverage.metadata["effective_cost_usd"].value == float(_total(_aws_rows()["cost"]))
+    )
     return database
 
 

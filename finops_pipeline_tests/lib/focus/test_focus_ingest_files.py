@@ -120,3 +120,52 @@ def test_parquet_with_map_tags_and_the_manifest_decides_the_files(tmp_path: Path
     rows = conn.execute("SELECT billing_period, BilledCost, Tags FROM raw.focus_cost").fetchall()
     assert summary.files_current == 1
     assert rows == [("2026-10", Decimal("0.100000000000"), '{"team":"a"}')]
+
+
+def test_each_file_has_one_billing_period_and_a_run_of_one_period_leaves_the_others(tmp_path: Path) -> None:
+    """The partition of a file: its BILLING_PERIOD= folder, else its rows' first BillingPeriodStart, else
+    'unknown' (still read, and refused with the reason). A run of one period reads and drops only its own."""
+    export = tmp_path / "export"
+    (export / "data" / "BILLING_PERIOD=2026-11").mkdir(parents=True)
+    (export / "data" / "BILLING_PERIOD=2026-11" / "a.csv").write_text(_csv([GOOD]))  # rows say 2026-10
+    (export / "loose.csv").write_text(_csv([GOOD, GOOD]))
+    (export / "short.csv").write_text("ProviderName,BilledCost\nAWS,1\n")
+    grouped = ExportSource(str(export)).files_by_period()
+    assert {period: [Path(f.uri).name for f in files] for period, files in grouped.items()} == {
+        "2026-10": ["loose.csv"],
+        "2026-11": ["a.csv"],
+        "unknown": ["short.csv"],
+    }
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(conn)
+    first = ingest_export(conn, ExportSource(str(export)), NOW, ["2026-10"])
+    assert (first.files_current, first.files_read, first.refused) == (1, 1, [])
+    (export / "data" / "BILLING_PERIOD=2026-11" / "a.csv").unlink()  # the other period's file goes
+    ingest_export(conn, ExportSource(str(export)), NOW, ["2026-11", "unknown"])
+    (export / "loose.csv").unlink()  # gone, but its period is not this run's: its rows stay
+    ingest_export(conn, ExportSource(str(export)), NOW, ["unknown"])
+    files = conn.execute("SELECT billing_period, status, rows FROM raw.focus_files ORDER BY 1").fetchall()
+    assert files == [("2026-10", "ok", 2), ("unknown", "missing_columns", None)]
+    assert conn.execute("SELECT billing_period, count(*) FROM raw.focus_cost GROUP BY 1").fetchall() == [
+        ("2026-10", 2)
+    ]
+
+
+def test_a_hand_copy_of_two_months_is_one_partition_and_its_marts_hold_both(tmp_path: Path) -> None:
+    """A file outside AWS's layout belongs to its first month's partition; its run rebuilds the marts of
+    every month its rows hold, so the second month is not left out."""
+    from finops_pipeline.lib.focus.marts import write_showback
+
+    export = tmp_path / "export"
+    export.mkdir()
+    november = GOOD.replace("2026-10-01", "2026-11-01").replace("2026-10-0", "2026-11-0")
+    (export / "copy.csv").write_text(_csv([GOOD, november]))
+    assert list(ExportSource(str(export)).files_by_period()) == ["2026-10"]
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(conn)
+    ingest_export(conn, ExportSource(str(export)), NOW, ["2026-10"])
+    write_showback(conn, "team", "strict", ["2026-10"])
+    rows = conn.execute(
+        "SELECT billing_period, allocation, tag_value, effective_cost FROM marts.focus_showback ORDER BY 1"
+    ).fetchall()
+    assert rows == [("2026-10", "tagged", "a", Decimal("1")), ("2026-11", "tagged", "a", Decimal("1"))]
