@@ -6,8 +6,9 @@ Synthetic rows are written straight to Parquet by DuckDB (hourly charge periods,
 its peak RSS is its own, with 2 DuckDB threads:
   1. ``ingest_export`` into a fresh warehouse (every file read: the first run);
   2. ``ingest_export`` again (nothing changed: the manifest check alone);
-  3. both marts (spend coverage, showback);
-  4. the aggregate alone: DuckDB over the Parquet files straight to day × account × service totals, the
+  3. both marts (spend coverage, showback) for every billing period (a first import's run);
+  4. both marts for the newest period alone (what a ``focus_export_sensor`` run of the open period does);
+  5. the aggregate alone: DuckDB over the Parquet files straight to day × account × service totals, the
      query an engine such as Athena would run over the export's table, leaving DuckDB only the result.
 Prints rows, files, bytes on disk, bytes read, wall time and peak RSS per phase.
 Run: .venv/bin/python bench/focus_bench.py [--rows 10000000] [--rows-per-file 2000000] [--rows-per-hour 1000]
@@ -107,14 +108,15 @@ def phase(name: str, folder: str, database: str, memory_limit: str | None) -> No
             "rows_loaded": summary.rows_loaded,
             "bytes_read": summary.bytes_read,
         }
-    elif name == "marts":
-        # Every billing period at once (a first import's run); a sensor's run rebuilds one period.
-        periods = [
+    elif name in ("marts", "marts_one_period"):
+        periods = sorted(
             p for (p,) in conn.execute("SELECT DISTINCT billing_period FROM raw.focus_cost").fetchall()
-        ]
+        )
+        periods = periods[-1:] if name == "marts_one_period" else periods
         write_spend_coverage(conn, TagRules(required_keys=("Environment", "CostCenter")), periods)
         write_showback(conn, "CostCenter", "strict", periods)
         figures = {
+            "periods": len(periods),
             "coverage_rows": conn.execute("SELECT count(*) FROM marts.focus_spend_coverage").fetchone()[0],
             "showback_rows": conn.execute("SELECT count(*) FROM marts.focus_showback").fetchone()[0],
         }
@@ -169,7 +171,7 @@ def main() -> None:
             }
         )
     )
-    for name in ("ingest", "reingest", "marts", "aggregate_only"):
+    for name in ("ingest", "reingest", "marts", "marts_one_period", "aggregate_only"):
         subprocess.run(
             [sys.executable, __file__, *limit, "--phase", name, str(export), str(database)], check=True
         )
