@@ -29,9 +29,13 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from finops_pipeline import tables
 from finops_pipeline.clock import today_utc
 from finops_pipeline.config_resources import resources_for
-from finops_pipeline.defs.focus.partitions import FOCUS_PARTITIONED, all_periods_tags, register_periods
+from finops_pipeline.defs.focus.partitions import (
+    FOCUS_PARTITIONED,
+    all_periods_tags,
+    export_source,
+    register_periods,
+)
 from finops_pipeline.lib.cost_window import range_tags
-from finops_pipeline.lib.focus.source import ExportSource
 from finops_pipeline.lib.run_recovery import fail_dead_runs
 from finops_pipeline.lib.savings import total_monthly_savings
 from finops_pipeline.log_config import DAGSTER_LOG_LEVELS, RunProgress, progress_logger
@@ -175,8 +179,7 @@ def import_focus_export(
     uri = settings.focus_export_uri
     if uri is None:
         return None
-    s3 = resources_for(settings)["aws"].client("s3") if uri.startswith("s3://") else None
-    if not register_periods(instance, ExportSource(uri, s3)):
+    if not register_periods(instance, export_source(uri, resources_for(settings)["aws"])):
         return None
     job = defs.resolve_job_def("focus_import_job")
     run = _create_run(

@@ -83,16 +83,14 @@ def run_focus_import(
     included, as the demo's import registers them; periods are added to ``instance`` first."""
     from finops_pipeline.config_resources import resources_for
     from finops_pipeline.definitions import defs as load_defs
-    from finops_pipeline.defs.focus.partitions import all_periods_tags, register_periods
-    from finops_pipeline.lib.focus.source import ExportSource
+    from finops_pipeline.defs.focus.partitions import all_periods_tags, export_source, register_periods
     from finops_pipeline.settings import load_settings
 
     settings = load_settings()
     instance = instance or dg.DagsterInstance.ephemeral()
     uri = settings.focus_export_uri
     if uri is not None:
-        s3 = resources_for(settings)["aws"].client("s3") if uri.startswith("s3://") else None
-        register_periods(instance, ExportSource(uri, s3))
+        register_periods(instance, export_source(uri, resources_for(settings)["aws"]))
     job = load_defs().resolve_job_def("focus_import_job")
     if assets is not None:
         job = job.get_subset(asset_selection={dg.AssetKey(name) for name in assets})

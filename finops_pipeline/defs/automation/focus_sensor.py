@@ -15,8 +15,8 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.config_resources import FocusExportResource
-from finops_pipeline.defs.focus.partitions import FOCUS_DIGEST_KEY, FOCUS_PERIODS
-from finops_pipeline.lib.focus.source import ExportSource, period_digest
+from finops_pipeline.defs.focus.partitions import FOCUS_DIGEST_KEY, FOCUS_PERIODS, export_source
+from finops_pipeline.lib.focus.source import period_digest
 
 FOCUS_COST_KEY = dg.AssetKey("focus_cost")
 FOCUS_JOB = "focus_import_job"  # the sensor's target (automation/jobs.py)
@@ -54,9 +54,7 @@ def focus_export_tick(
 ) -> dg.SensorResult | dg.SkipReason:
     if focus_export.uri is None:
         return dg.SkipReason("FOCUS_EXPORT_URI is not set: no FOCUS export to watch")
-    is_s3 = focus_export.uri.startswith("s3://")
-    source = ExportSource(focus_export.uri, aws.client("s3") if is_s3 else None)
-    by_period = source.files_by_period()
+    by_period = export_source(focus_export.uri, aws).files_by_period()
     instance = context.instance
     known = set(instance.get_dynamic_partitions(FOCUS_PERIODS.name))
     new = [p for p in by_period if p not in known]

@@ -9,9 +9,8 @@ from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import utc_now
 from finops_pipeline.config_resources import FocusExportResource
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.focus.partitions import FOCUS_DIGEST_KEY, FOCUS_PERIODS
+from finops_pipeline.defs.focus.partitions import FOCUS_DIGEST_KEY, FOCUS_PERIODS, export_source
 from finops_pipeline.lib.focus.ingest import ingest_export
-from finops_pipeline.lib.focus.source import ExportSource
 from finops_pipeline.lib.markdown import md_table
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls
 
@@ -54,7 +53,7 @@ def focus_cost(
     is_s3 = focus_export.uri.startswith("s3://")
     # A local folder needs no AWS credentials; an S3 export is read through the counted aws resource.
     with aws.tracked() if is_s3 else nullcontext([]) as calls:
-        source = ExportSource(focus_export.uri, aws.client("s3") if is_s3 else None)
+        source = export_source(focus_export.uri, aws)
         with warehouse.connect() as conn:
             summary = ingest_export(conn, source, utc_now(), periods)
     with warehouse.connect() as conn:

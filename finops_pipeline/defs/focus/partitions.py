@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from finops_pipeline.aws_session import AwsResource
 from finops_pipeline.lib.focus.source import ExportSource
 
 FOCUS_PERIODS = dg.DynamicPartitionsDefinition(name="focus_billing_period")
@@ -18,6 +19,12 @@ FOCUS_PERIODS = dg.DynamicPartitionsDefinition(name="focus_billing_period")
 FOCUS_PARTITIONED = ("focus_cost", "focus_spend_coverage", "focus_showback")
 # The metadata key of a focus_cost partition's ``period_digest``: what its last import read.
 FOCUS_DIGEST_KEY = "export_digest"
+
+
+def export_source(uri: str, aws: AwsResource) -> ExportSource:
+    """The export at ``uri``: an S3 prefix through the pipeline's counted aws resource (its credentials,
+    role and endpoints), a local folder without AWS."""
+    return ExportSource(uri, aws.client("s3") if uri.startswith("s3://") else None)
 
 
 def register_periods(instance: dg.DagsterInstance, source: ExportSource) -> list[str]:
