@@ -1,4 +1,4 @@
-"""How accurate is the anomaly detector? Two world families, every method, one run.
+"""How accurate is the anomaly detector? Four world families, every method, one run.
 
 Family A (``sandbox``): per seed, the sandbox's default world (12 accounts, 13 months + this month,
 fixed as-of day), its ledger turned into the series the ``cost_anomalies`` asset scores (its own SQL
@@ -14,8 +14,16 @@ Family B (``independent``): ``finops_sandbox.anomaly_worlds.holdout_family``, wr
 (multiplicative log-normal noise, t(3) tails, AR(1) wander, other pattern placements and anomaly
 kinds). Never used to choose a parameter: only measured.
 
+Families C (``realistic``) and D (``bottom_up``), written apart from A, B and each other
+(``finops_sandbox.anomaly_worlds``): the event classifier (``lib/anomalies/confirmation.py``) is
+fitted on candidate events of A's seeds 11-40 and C's seeds 11-40 (``bench/anomaly_training.py``);
+its settings (features, monotone constraints, threshold) were chosen on D's seeds 1-10, which it
+is never fitted on. Seeds 1-5 of A, B and C are never fitted on.
+
 Methods: ``finops_pipeline`` (``detect_with_drilldown`` as the pipeline runs it; ``detect`` where a
-family has no drill-down), the baselines ``day_over_day_20pct`` and ``rolling_zscore_28d``, and
+family has no drill-down), ``statistical_only`` (its statistical stages alone at their former
+event threshold, z 6, no classifier), the baselines ``day_over_day_20pct`` and
+``rolling_zscore_28d``, and
 ``--extra`` methods of ``bench/anomaly_models.py`` (scikit-learn: ``sklearn_quantile``, a pooled
 gradient-boosted quantile band, and ``sklearn_confirmed``, the detector's events it confirms).
 Event-level scoring over the whole history after a 28-day warm-up; events on a trap
@@ -24,7 +32,8 @@ annual ones) are not scored.
 AWS's anomalies (the Cost Explorer emulator's GetAnomalies) cover only the world's own series and 90
 days: printed separately.
 
-    .venv/bin/python bench/anomaly_eval.py [--seeds 1,2,3,4,5] [--families sandbox,independent]
+    .venv/bin/python bench/anomaly_eval.py [--seeds 1,2,3,4,5]
+        [--families sandbox,independent,realistic,bottom_up]
         [--extra sklearn_quantile,sklearn_confirmed] [--drilldown-days 90,180]
 
 ``--drilldown-days`` measures what fetching the account × usage-type grain (the drill-down, the
@@ -55,8 +64,10 @@ from finops_pipeline.lib.anomalies.evaluation import (
     score_events,
     scored_part,
 )
+from finops_sandbox.anomaly_worlds.bottom_up_family import bottom_up_family
 from finops_sandbox.anomaly_worlds.holdout_family import holdout_family
 from finops_sandbox.anomaly_worlds.labelled import LabelledSeries
+from finops_sandbox.anomaly_worlds.realistic_family import realistic_family
 from finops_sandbox.anomaly_worlds.recurrence_traps import trap_series
 from finops_sandbox.anomaly_worlds.world_series import aws_events, world_series
 from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
@@ -65,9 +76,15 @@ from finops_sandbox.world import WorldConfig, build_world
 WARM_UP_DAYS = 28
 AWS_WINDOW_DAYS = 90
 AS_OF = dt.date(2026, 11, 27)
+STATISTICAL = {"min_score": 6.0, "confirm_threshold": 0.0}
 Method = Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame]
 BASE_METHODS: dict[str, Method] = {
     "finops_pipeline": lambda s, d: detect_with_drilldown(s, d) if d is not None else detect(s),
+    # The statistical stages alone, at their former event threshold (no classifier): what the
+    # classifier adds.
+    "statistical_only": lambda s, d: (
+        detect_with_drilldown(s, d, **STATISTICAL) if d is not None else detect(s, **STATISTICAL)
+    ),
     "day_over_day_20pct": lambda s, d: day_over_day(s),
     "rolling_zscore_28d": lambda s, d: rolling_zscore(s),
 }
@@ -89,10 +106,22 @@ def independent_case(seed: int) -> tuple[LabelledSeries, None, dict[str, Any]]:
     return holdout_family(seed, dt.date(2025, 10, 1), 420), None, {}
 
 
+def other_case(family: str, seed: int) -> tuple[LabelledSeries, None, dict[str, Any]]:
+    """Families C (``realistic``: the classifier's second tuning family, its seeds 11-40 fitted on)
+    and D (``bottom_up``: the validation family its settings were chosen on, never fitted on)."""
+    if family == "realistic":
+        return realistic_family(seed, dt.date(2025, 10, 1), 420), None, {}
+    if family == "bottom_up":
+        return bottom_up_family(seed, dt.date(2025, 10, 1), 420), None, {}
+    if family == "independent":
+        return independent_case(seed)
+    raise SystemExit(f"--families: unknown family {family!r} (sandbox, independent, realistic, bottom_up)")
+
+
 def evaluate(
     family: str, seed: int, methods: dict[str, Method], drill_days: list[int] | None = None
 ) -> list[dict[str, Any]]:
-    case, drill, extra = sandbox_case(seed) if family == "sandbox" else independent_case(seed)
+    case, drill, extra = sandbox_case(seed) if family == "sandbox" else other_case(family, seed)
     start = case.series["date"].min() + dt.timedelta(days=WARM_UP_DAYS)
     end = case.series["date"].max() + dt.timedelta(days=1)
     rows = []
@@ -173,7 +202,7 @@ def _print_family(rows: list[dict[str, Any]], family: str, methods: list[str]) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3,4,5")
-    parser.add_argument("--families", default="sandbox,independent")
+    parser.add_argument("--families", default="sandbox,independent,realistic,bottom_up")
     parser.add_argument("--extra", default="", help="comma-separated methods of bench/anomaly_models.py")
     parser.add_argument("--drilldown-days", default="", help="comma-separated days of drill-down to keep")
     args = parser.parse_args()

@@ -60,7 +60,8 @@ class AnomalyPolicyResource(dg.ConfigurableResource):
     """Which detected changes become events and which are high severity (ANOMALY_*)."""
 
     min_impact_usd: float = 1.0
-    min_score: float = 6.0
+    min_score: float = 4.5
+    min_probability: float = 0.5
     high_impact_usd: float = 100.0
 
 
@@ -192,6 +193,7 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "anomaly_policy": AnomalyPolicyResource(
             min_impact_usd=settings.anomaly_min_impact_usd,
             min_score=settings.anomaly_min_score,
+            min_probability=settings.anomaly_min_probability,
             high_impact_usd=settings.anomaly_high_impact_usd,
         ),
         "spend_alerts": SpendAlertsResource(

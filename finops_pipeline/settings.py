@@ -339,7 +339,13 @@ class Settings(BaseSettings):
         "ANOMALY_MIN_IMPACT_USD", 1.0, fields.usd, "give a dollar amount of 0 or more, e.g. 25"
     )
     anomaly_min_score: float = EnvVar.get(
-        "ANOMALY_MIN_SCORE", 6.0, fields.float_in(1.0, 1000.0), "give a robust z-score from 1 to 1000, e.g. 6"
+        "ANOMALY_MIN_SCORE", 4.5, fields.float_in(1.0, 1000.0), "give a robust z-score from 1 to 1000, e.g. 6"
+    )
+    anomaly_min_probability: float = EnvVar.get(
+        "ANOMALY_MIN_PROBABILITY",
+        0.5,
+        fields.float_in(0.0, 1.0),
+        "give a probability from 0 to 1, e.g. 0.5 (0 keeps every candidate event)",
     )
     anomaly_high_impact_usd: float = EnvVar.get(
         "ANOMALY_HIGH_IMPACT_USD", 100.0, fields.usd, "give a dollar amount of 0 or more, e.g. 500"

@@ -64,6 +64,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "SNAPSHOT_MAX_AGE_DAYS": ["0", "-1", "x"],
     "ANOMALY_MIN_IMPACT_USD": ["-1", "abc", "inf"],
     "ANOMALY_MIN_SCORE": ["0", "-1", "x"],
+    "ANOMALY_MIN_PROBABILITY": ["-0.1", "1.5", "x"],
     "ANOMALY_HIGH_IMPACT_USD": ["-5", "x"],
     "COST_DAILY_WARNING": ["-1", "x"],
     "COST_MONTHLY_WARNING": ["-1", "nan"],

@@ -50,6 +50,7 @@ def detector_params(policy: AnomalyPolicyResource) -> dict[str, Any]:
     return {
         "min_impact_usd": policy.min_impact_usd,
         "min_score": policy.min_score,
+        "confirm_threshold": policy.min_probability,
         "high_impact_usd": policy.high_impact_usd,
         "medium_impact_usd": min(MEDIUM_IMPACT_USD, policy.high_impact_usd),
     }
@@ -394,6 +395,7 @@ def cost_anomalies(
             "aws_matched_by_ours": aws.filter(pl.col("matched")).height,
             "min_impact_usd": anomaly_policy.min_impact_usd,
             "min_score": anomaly_policy.min_score,
+            "min_probability": anomaly_policy.min_probability,
             "top_anomalies": dg.MetadataValue.md(_preview(mart)),
             # What the anomaly e-mail sensor sends: it may not read DuckDB, so the rows travel here.
             "new_high_severity_anomalies": dg.MetadataValue.json(_alert_rows(new_high)),

@@ -29,6 +29,12 @@ tail, its decreases' own for a decrease (bursts go up); a job every other week i
 level of its own phase; a decrease lying wholly on weekday holidays, and an event under
 ``min_event_share`` of the series' typical day, are no events; an event's weak ends are trimmed.
 
+Candidates, then confirmation (issue #15, confirmation.py): the stages above yield candidate
+events from ``min_score`` (4.5) on; a gradient-boosted classifier fitted on labelled candidates of
+the tuning worlds weighs how unusual each one is for its own series (its precedents, noise, tail,
+the same day in earlier months) and keeps those whose probability reaches ``confirm_threshold``.
+A new series is always kept.
+
 Everything is vectorised over a series × day matrix: no per-series Python loop.
 """
 
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from finops_pipeline.lib.anomalies.confirmation import confirmed
 from finops_pipeline.lib.anomalies.events import (
     drop_familiar,
     drop_immaterial,
@@ -107,9 +114,21 @@ def _parts(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
 
 
 def _detect(prep: _Prepared, p: DetectorParams) -> pl.DataFrame:
-    """The events of one prepared matrix (see ``detect``)."""
+    """The events of one prepared matrix (see ``detect``): the candidates the classifier confirms."""
+    events, m = _candidates(prep, p)
+    return confirmed(events, m, p.confirm_threshold)
+
+
+def candidate_events(series: Any, **params: Any) -> tuple[pl.DataFrame, ScoredMatrix]:
+    """The statistical stages' events before confirmation, and the matrix they were scored on
+    (what ``bench/anomaly_training.py`` labels to fit the classifier; one part, no chunking)."""
+    p = DetectorParams(**params)
+    return _candidates(_prepare(_to_polars(series), p), p)
+
+
+def _candidates(prep: _Prepared, p: DetectorParams) -> tuple[pl.DataFrame, ScoredMatrix]:
     if prep.x.size == 0:
-        return pl.DataFrame(schema=OUTPUT_SCHEMA)
+        return pl.DataFrame(schema=OUTPUT_SCHEMA), score_matrix(prep, p)
     # Two passes: the days the first pass flags are left out of the second pass's baselines, so the
     # return to normal after a shift is not scored against a baseline the shift itself inflated.
     first_pass = _score(prep, p, None)
@@ -126,7 +145,7 @@ def _detect(prep: _Prepared, p: DetectorParams) -> pl.DataFrame:
     events = drop_immaterial(events, m, p.min_event_share)
     events = drop_recoveries(events, p.recovery_days)
     known = pattern_days(m.pattern, calendar(m.dates), p.national_business_days)
-    return drop_familiar(events, m, p, known)
+    return drop_familiar(events, m, p, known), m
 
 
 def as_date(value: Any) -> dt.date:

@@ -30,7 +30,7 @@ class DetectorParams:
 
     min_impact_usd: float = 1.0  # |actual - expected| over the event, USD
     min_event_share: float = 0.25  # ... and this share of the series' typical day (0.25: seeds 11-15)
-    min_score: float = 6.0  # peak robust z-score of the event (its best window of 1, 3, 7 or 14 days)
+    min_score: float = 4.5  # peak robust z-score of a candidate event (its best window of 1, 3, 7 or 14 days)
     z_threshold: float = 3.5  # a window of 1, 3 or 7 days flags its days from this |z| on (was 3.0)
     join_z: float = 1.0  # ... each of which must move at least this much on its own
     recovery_days: int = 7  # a move back within this many days of an event's end is its recovery
@@ -88,6 +88,7 @@ class DetectorParams:
     familiar_window_days: int = 273
     familiar_length_share: float = 0.3  # ... and runs at least this share of its length (a shift)
     familiar_near_days: int = 1  # ... only when it lies within this many days of those patterns
+    confirm_threshold: float = 0.5  # confirmation.py: events whose anomaly probability reaches this (0: off)
     chunk_series: int = 5_000  # more series than this are scored in parts (memory, not results)
     medium_impact_usd: float = 10.0
     high_impact_usd: float = 100.0
