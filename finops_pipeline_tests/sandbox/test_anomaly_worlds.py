@@ -3,29 +3,17 @@ independent: it imports neither the sandbox world nor family A's generator (issu
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 
+from finops_pipeline_tests.sandbox.imports_support import imported_modules
 from finops_sandbox.anomaly_worlds import holdout_family, recurrence_traps
 from finops_sandbox.anomaly_worlds.labelled import LABEL_SCHEMA, TRAP_SCHEMA
 
 
-def _imports(module: object) -> set[str]:
-    tree = ast.parse(Path(str(module.__file__)).read_text())
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            out.add(node.module or "")
-    return out
-
-
 def test_family_b_imports_neither_the_sandbox_world_nor_family_a() -> None:
-    imported = _imports(holdout_family)
+    imported = imported_modules(holdout_family)
     assert not [m for m in imported if m.startswith("finops_sandbox.world")], imported
     assert "finops_sandbox.anomaly_worlds.recurrence_traps" not in imported
     assert not [m for m in imported if m.startswith("finops_pipeline")], imported

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from finops_pipeline_tests.sandbox.imports_support import imported_modules
 from finops_sandbox.anomaly_worlds import labelled
 from finops_sandbox.anomaly_worlds.bottom_up_family import bottom_up_family
 from finops_sandbox.anomaly_worlds.labelled import LABEL_SCHEMA, TRAP_SCHEMA, LabelledSeries
@@ -112,20 +112,10 @@ def test_other_starts_and_leap_day() -> None:
     assert (w.labels["start_date"] >= dt.date(2023, 12, 20) + dt.timedelta(days=45)).all()
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            names.add("." * node.level + (node.module or ""))
-    return names
-
-
 def test_modules_import_nothing_of_the_project_but_labelled() -> None:
     assert {p.name for p in MODULES} >= {"bottom_up_family.py", "bottom_up_items.py"}
     family = {f"finops_sandbox.anomaly_worlds.{p.stem}" for p in MODULES}
     allowed = family | {"finops_sandbox.anomaly_worlds.labelled", "numpy", "polars"}
     for path in MODULES:
-        for name in _imports(path):
+        for name in imported_modules(path):
             assert name in allowed or name.split(".")[0] in STDLIB, f"{path.name} imports {name}"

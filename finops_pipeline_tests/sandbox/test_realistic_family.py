@@ -3,14 +3,13 @@ project (it imports nothing of it but ``labelled``)."""
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from finops_pipeline_tests.sandbox.imports_support import imported_modules
 from finops_sandbox.anomaly_worlds import realistic_calendar as calendar
 from finops_sandbox.anomaly_worlds import realistic_family as family
 from finops_sandbox.anomaly_worlds.labelled import LABEL_SCHEMA, TRAP_SCHEMA, LabelledSeries
@@ -24,17 +23,6 @@ def worlds() -> dict[int, LabelledSeries]:
     return {seed: family.realistic_family(seed, START, DAYS) for seed in (1, 2, 3)}
 
 
-def _imports(module: object) -> set[str]:
-    tree = ast.parse(Path(str(module.__file__)).read_text())
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            out.add(node.module or "")
-    return out
-
-
 def _firsts(case: LabelledSeries) -> pl.DataFrame:
     return case.series.group_by("series_id").agg(
         first=pl.col("date").min(), last=pl.col("date").max(), days=pl.len()
@@ -42,14 +30,14 @@ def _firsts(case: LabelledSeries) -> pl.DataFrame:
 
 
 def test_imports_nothing_of_the_project_but_labelled() -> None:
-    assert _imports(family) == {
+    assert imported_modules(family) == {
         "datetime",
         "numpy",
         "polars",
         "finops_sandbox.anomaly_worlds.labelled",
         "finops_sandbox.anomaly_worlds.realistic_calendar",
     }
-    assert _imports(calendar) == {"datetime", "numpy"}
+    assert imported_modules(calendar) == {"datetime", "numpy"}
 
 
 def test_deterministic_per_seed_and_different_across_seeds(worlds: dict[int, LabelledSeries]) -> None:
