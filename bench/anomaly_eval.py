@@ -46,11 +46,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import statistics
 import time
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -76,6 +78,8 @@ from finops_sandbox.world import WorldConfig, build_world
 WARM_UP_DAYS = 28
 AWS_WINDOW_DAYS = 90
 AS_OF = dt.date(2026, 11, 27)
+ACCURACY_FILE = Path(__file__).resolve().parents[1] / "finops_pipeline" / "data" / "anomaly_accuracy.json"
+SCORES = ("precision", "recall", "f1")
 STATISTICAL = {"min_score": 6.0, "confirm_threshold": 0.0}
 Method = Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame]
 BASE_METHODS: dict[str, Method] = {
@@ -199,12 +203,34 @@ def _print_family(rows: list[dict[str, Any]], family: str, methods: list[str]) -
         print(f"  {method}: false events by trap: " + ", ".join(f"{k} {v}" for k, v in sorted(false.items())))
 
 
+def record(rows: list[dict[str, Any]], families: list[str], seeds: str, methods: list[str]) -> None:
+    """Each family's mean precision, recall and F1 of the detector and of every other method, as the
+    ``cost_anomalies`` asset shows them (``defs/anomalies/assets.py``)."""
+    out: dict[str, Any] = {"seeds": seeds, "families": {}}
+    for family in families:
+        means = {}
+        for method in methods:
+            sub = [r for r in rows if r["family"] == family and r["method"] == method]
+            if sub:
+                means[method] = {
+                    k: round(statistics.mean(r[k] for r in sub), 3) for k in ("precision", "recall", "f1")
+                }
+        out["families"][family] = means
+    ACCURACY_FILE.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"recorded -> {ACCURACY_FILE}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--families", default="sandbox,independent,realistic,bottom_up")
     parser.add_argument("--extra", default="", help="comma-separated methods of bench/anomaly_models.py")
     parser.add_argument("--drilldown-days", default="", help="comma-separated days of drill-down to keep")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help=f"write each family's figures to {ACCURACY_FILE} (shown on the cost_anomalies asset)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     methods = dict(BASE_METHODS)
@@ -237,6 +263,8 @@ def main() -> None:
             )
         )
     print()
+    if args.record:
+        record(rows, args.families.split(","), args.seeds, list(methods))
     for family in args.families.split(","):
         sub = [r for r in rows if r["family"] == family]
         ours = [r for r in sub if r["method"] == "finops_pipeline"]

@@ -46,6 +46,34 @@ MART_COLUMNS = (
 )  # fmt: skip
 
 
+ACCURACY_FILE = "data/anomaly_accuracy.json"  # written by bench/anomaly_eval.py --record
+FORMER = ("statistical_only",)  # the statistical stages alone: the detector before its classifier
+FAMILIES = {
+    "sandbox": "A sandbox (tuning family)",
+    "independent": "B independent (never fitted or chosen on)",
+    "realistic": "C realistic (tuning family)",
+    "bottom_up": "D bottom-up (validation)",
+}
+
+
+def accuracy_metadata() -> dict[str, Any]:
+    """The detector's accuracy per world family, as ``bench/anomaly_eval.py --record`` last measured
+    it (held-out seeds): what a user weighing its alerts can expect, beside the former detector and
+    the best plain baseline."""
+    measured = json.loads(resources.files("finops_pipeline").joinpath(ACCURACY_FILE).read_text())
+    rows, out = [], {}
+    for family, label in FAMILIES.items():
+        methods = measured["families"][family]
+        ours, former = methods["finops_pipeline"], methods[FORMER[0]]["f1"]
+        others = [m["f1"] for name, m in methods.items() if name not in {"finops_pipeline", *FORMER}]
+        baseline = max(others)
+        rows.append((label, ours["precision"], ours["recall"], ours["f1"], former, baseline))
+        out[f"detector_f1_{family}"] = ours["f1"]
+    headers = ("world family", "P", "R", "F1", "former detector F1", "best baseline F1")
+    table = md_table(headers, rows)
+    return {"detector_accuracy": dg.MetadataValue.md(f"Seeds {measured['seeds']}:\n\n{table}"), **out}
+
+
 def detector_params(policy: AnomalyPolicyResource) -> dict[str, Any]:
     return {
         "min_impact_usd": policy.min_impact_usd,
@@ -354,7 +382,7 @@ def _preview(mart: pl.DataFrame) -> str:
     ],
     description="Cost anomalies in dollars with their drivers, per account × service, account and "
     "organisation, beside AWS's.",
-    metadata=tables.definition_metadata("cost_anomalies"),
+    metadata={**tables.definition_metadata("cost_anomalies"), **accuracy_metadata()},
 )
 def cost_anomalies(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, anomaly_policy: AnomalyPolicyResource

@@ -1,6 +1,7 @@
 """marts.cost_anomalies on the ingested session sandbox: dollars and drivers against the world's labels."""
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,16 @@ def test_aws_sets_end_dates_on_ongoing_anomalies_and_the_mart_still_tells_them_o
     assert ongoing.height >= 1 and ended.height >= 1
     assert set(ongoing["end_date"]) == {last} and (ongoing["current_score"] > 0).all()
     assert (ended["end_date"] < last).all() and (ended["current_score"] == 0).all()
+
+
+def test_the_asset_shows_the_detectors_measured_accuracy_per_world_family() -> None:
+    """The figures bench/anomaly_eval.py --record last measured are on the asset's definition."""
+    from finops_pipeline.defs.anomalies.assets import ACCURACY_FILE, cost_anomalies
+
+    recorded = json.loads((Path(__file__).parents[3] / "finops_pipeline" / ACCURACY_FILE).read_text())
+    metadata = cost_anomalies.specs_by_key[dg.AssetKey("cost_anomalies")].metadata
+    for family in ("sandbox", "independent", "realistic", "bottom_up"):
+        assert metadata[f"detector_f1_{family}"] == recorded["families"][family]["finops_pipeline"]["f1"]
+    assert metadata["detector_f1_sandbox"] == 0.891 and metadata["detector_f1_independent"] == 0.788
+    table = metadata["detector_accuracy"].value
+    assert "| B independent (never fitted or chosen on) | 0.698 | 0.905 | 0.788 | 0.667 | 0.122 |" in table
