@@ -10,6 +10,7 @@ Two processes, so the figures are the asset's own and not the world build's:
    time, the detector's share of it and the process's peak resident memory (``getrusage``) are printed.
 
     .venv/bin/python bench/anomaly_asset_bench.py [--accounts 1000] [--database PATH]
+        [--min-score 6 --min-probability 0]   # the statistical stages alone, as before the classifier
 
 ``--database``: prepare that file once and keep it (a later run with the same path only materialises).
 The asset's CPU time is printed beside its wall time: on shared cores the two differ.
@@ -85,7 +86,7 @@ def prepare(database: Path, accounts: int) -> None:
     )
 
 
-def materialize(database: Path) -> None:
+def materialize(database: Path, policy: dict[str, float]) -> None:
     """One in-process run of the asset on ``database``; prints its time and peak memory."""
     import dagster as dg
 
@@ -109,7 +110,7 @@ def materialize(database: Path) -> None:
         [assets.cost_anomalies],
         resources={
             "warehouse": WarehouseResource(database=str(database), read_copy=False),
-            "anomaly_policy": AnomalyPolicyResource(),
+            "anomaly_policy": AnomalyPolicyResource(**policy),
         },
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -133,6 +134,10 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--database", type=Path, help="warehouse file to prepare once and keep")
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--min-score", type=float, help="ANOMALY_MIN_SCORE (default: the setting's)")
+    parser.add_argument(
+        "--min-probability", type=float, help="ANOMALY_MIN_PROBABILITY (0: the statistical stages alone)"
+    )
     args = parser.parse_args()
     if args.prepare:
         prepare(args.prepare, args.accounts)
@@ -142,7 +147,8 @@ def main() -> None:
         if not database.exists():
             cmd = [sys.executable, __file__, "--prepare", str(database), "--accounts", str(args.accounts)]
             subprocess.run(cmd, check=True)
-        materialize(database)
+        policy = {"min_score": args.min_score, "min_probability": args.min_probability}
+        materialize(database, {k: v for k, v in policy.items() if v is not None})
 
 
 if __name__ == "__main__":
