@@ -28,7 +28,7 @@ import polars as pl
 
 from finops_pipeline.lib.anomalies.confirmation import FEATURES, TRAINING_FILE, event_features
 from finops_pipeline.lib.anomalies.detector import candidate_events
-from finops_pipeline.lib.anomalies.evaluation import scored_part
+from finops_pipeline.lib.anomalies.evaluation import overlapping, scored_part
 from finops_sandbox.anomaly_worlds.labelled import LabelledSeries
 
 WORLDS = "sandbox:11-40,realistic:11-40"
@@ -49,11 +49,7 @@ def world(family: str, seed: int) -> tuple[LabelledSeries, pl.DataFrame | None]:
 
 def overlaps_label(events: pl.DataFrame, labels: pl.DataFrame) -> np.ndarray:
     """Per event: does it overlap a labelled anomaly of its series (the evaluation's matching)."""
-    indexed = events.with_row_index("event")
-    hit = indexed.join(labels, on="series_id", suffix="_label").filter(
-        (pl.col("start_date") <= pl.col("end_date_label"))
-        & (pl.col("end_date") >= pl.col("start_date_label"))
-    )["event"]
+    hit = overlapping(events.with_row_index("event"), labels)["event"]
     return np.isin(np.arange(events.height), hit.to_numpy())
 
 

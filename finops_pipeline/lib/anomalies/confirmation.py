@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _rolling_median_before
+from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _rolling_median_before, span_days
 from finops_pipeline.lib.anomalies.recurrence import calendar, pattern_days
 
 if TYPE_CHECKING:
@@ -60,8 +60,9 @@ FEATURES = (
 )
 
 
-def event_features(events: pl.DataFrame, m: ScoredMatrix) -> np.ndarray:
-    """(events × FEATURES) for ``events`` (the detector's output schema) of matrix ``m``.
+def event_features(events: pl.DataFrame, m: ScoredMatrix, known: np.ndarray | None = None) -> np.ndarray:
+    """(events × FEATURES) for ``events`` (the detector's output schema) of matrix ``m``; ``known``:
+    its calendar-pattern days (``recurrence.pattern_days``, which the detector has already read).
 
     Vectorised over events: every window before an event is gathered as an events × days array,
     in parts, so the 40,000 candidate events of 1,000 accounts' usage types stay within memory."""
@@ -79,7 +80,8 @@ def event_features(events: pl.DataFrame, m: ScoredMatrix) -> np.ndarray:
     cal = calendar(m.dates)
     # The first occurrences of a calendar pattern stood out before it was learnt; once it is, they
     # are that pattern, no precedent for a move on another day (as events.drop_familiar reads them).
-    known = np.zeros(res.shape, bool) if m.pattern is None else pattern_days(m.pattern, cal)
+    if known is None:
+        known = np.zeros(res.shape, bool) if m.pattern is None else pattern_days(m.pattern, cal)
     precedent = np.where(known, 0.0, res)
     day = np.fmax(np.nan_to_num(_rolling_median_before(np.abs(m.actual), 28, 7, stride=7)[s, t0]), 1e-6)
     impact, expected, days = events["impact"].to_numpy(), events["expected"].to_numpy(), t1 - t0 + 1
@@ -123,9 +125,7 @@ def _event_shape(
     res: np.ndarray, s: np.ndarray, t0: np.ndarray, t1: np.ndarray, sign: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per event: (peak residual in its direction, the peak's day, mean and sum of its residuals)."""
-    lengths = t1 - t0 + 1
-    starts = np.cumsum(lengths) - lengths
-    offset = np.arange(lengths.sum()) - np.repeat(starts, lengths)
+    lengths, offset, starts = span_days(t0, t1)
     values = np.repeat(sign, lengths) * res[np.repeat(s, lengths), np.repeat(t0, lengths) + offset]
     peak = np.maximum.reduceat(values, starts)
     total = np.add.reduceat(values, starts)
@@ -144,8 +144,7 @@ def _gather(matrix: np.ndarray, s: np.ndarray, end: np.ndarray, length: int) -> 
 
 def _without_events(res: np.ndarray, s: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
     """``res`` with the days of the given events set to NaN."""
-    lengths = t1 - t0 + 1
-    offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    lengths, offset, _ = span_days(t0, t1)
     out = res.copy()
     out[np.repeat(s, lengths), np.repeat(t0, lengths) + offset] = np.nan
     return out
@@ -263,14 +262,16 @@ def _model() -> HistGradientBoostingClassifier:
     return fit_model(pl.read_parquet(TRAINING_FILE))
 
 
-def anomaly_probability(events: pl.DataFrame, m: ScoredMatrix) -> np.ndarray:
+def anomaly_probability(events: pl.DataFrame, m: ScoredMatrix, known: np.ndarray | None = None) -> np.ndarray:
     """The classifier's probability that each event is an anomaly (events × 1)."""
     if events.height == 0:
         return np.zeros(0)
-    return _model().predict_proba(event_features(events, m))[:, 1]
+    return _model().predict_proba(event_features(events, m, known))[:, 1]
 
 
-def confirmed(events: pl.DataFrame, m: ScoredMatrix, threshold: float) -> pl.DataFrame:
+def confirmed(
+    events: pl.DataFrame, m: ScoredMatrix, threshold: float, known: np.ndarray | None = None
+) -> pl.DataFrame:
     """``events`` whose probability of being an anomaly reaches ``threshold``, and every new series.
 
     A new service in an account that already spends (``new_series``) is always reported: the
@@ -282,5 +283,5 @@ def confirmed(events: pl.DataFrame, m: ScoredMatrix, threshold: float) -> pl.Dat
     keep = new.copy()
     if (~new).any():
         judged = events.filter(pl.Series(~new))
-        keep[~new] = anomaly_probability(judged, m) >= threshold
+        keep[~new] = anomaly_probability(judged, m, known) >= threshold
     return events.filter(pl.Series(keep))

@@ -115,20 +115,22 @@ def _parts(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
 
 def _detect(prep: _Prepared, p: DetectorParams) -> pl.DataFrame:
     """The events of one prepared matrix (see ``detect``): the candidates the classifier confirms."""
-    events, m = _candidates(prep, p)
-    return confirmed(events, m, p.confirm_threshold)
+    events, m, known = _candidates(prep, p)
+    return confirmed(events, m, p.confirm_threshold, known)
 
 
 def candidate_events(series: Any, **params: Any) -> tuple[pl.DataFrame, ScoredMatrix]:
     """The statistical stages' events before confirmation, and the matrix they were scored on
     (what ``bench/anomaly_training.py`` labels to fit the classifier; one part, no chunking)."""
     p = DetectorParams(**params)
-    return _candidates(_prepare(_to_polars(series), p), p)
+    events, m, _ = _candidates(_prepare(_to_polars(series), p), p)
+    return events, m
 
 
-def _candidates(prep: _Prepared, p: DetectorParams) -> tuple[pl.DataFrame, ScoredMatrix]:
+def _candidates(prep: _Prepared, p: DetectorParams) -> tuple[pl.DataFrame, ScoredMatrix, np.ndarray | None]:
+    """(candidate events, their scored matrix, its calendar-pattern days)."""
     if prep.x.size == 0:
-        return pl.DataFrame(schema=OUTPUT_SCHEMA), score_matrix(prep, p)
+        return pl.DataFrame(schema=OUTPUT_SCHEMA), score_matrix(prep, p), None
     # Two passes: the days the first pass flags are left out of the second pass's baselines, so the
     # return to normal after a shift is not scored against a baseline the shift itself inflated.
     first_pass = _score(prep, p, None)
@@ -145,7 +147,7 @@ def _candidates(prep: _Prepared, p: DetectorParams) -> tuple[pl.DataFrame, Score
     events = drop_immaterial(events, m, p.min_event_share)
     events = drop_recoveries(events, p.recovery_days)
     known = pattern_days(m.pattern, calendar(m.dates), p.national_business_days)
-    return drop_familiar(events, m, p, known), m
+    return drop_familiar(events, m, p, known), m, known
 
 
 def as_date(value: Any) -> dt.date:

@@ -53,10 +53,7 @@ def score_events(
     det = detected.filter((pl.col("end_date") >= window_start) & (pl.col("start_date") < window_end))
     det = det.with_row_index("det")
     lab = labels.with_row_index("lab")
-    pairs = det.join(lab, on="series_id", suffix="_label").filter(
-        (pl.col("start_date") <= pl.col("end_date_label"))
-        & (pl.col("end_date") >= pl.col("start_date_label"))
-    )
+    pairs = overlapping(det, lab)
     scored = lab.filter((pl.col("start_date") >= window_start) & (pl.col("start_date") < window_end))
     hits = pairs.filter(pl.col("lab").is_in(scored["lab"].implode()))
     delays = hits.group_by("lab").agg(
@@ -73,6 +70,15 @@ def score_events(
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     median = float(delays["delay"].median()) if found else None
     return Score(scored.height, found, det.height, true_det, precision, recall, f1, median)
+
+
+def overlapping(detected: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Every (detected event, label) pair of one series whose windows overlap: the matching of this
+    module (the labels' columns suffixed ``_label``)."""
+    return detected.join(labels, on="series_id", suffix="_label").filter(
+        (pl.col("start_date") <= pl.col("end_date_label"))
+        & (pl.col("end_date") >= pl.col("start_date_label"))
+    )
 
 
 def _raw_matrix(series: Any) -> ScoredMatrix:
@@ -147,10 +153,7 @@ def false_events_by_trap(
     (``other`` for series without one, such as the sandbox world's own)."""
     det = detected.filter((pl.col("end_date") >= start) & (pl.col("start_date") < end))
     det = det.with_row_index("det")
-    hit = det.join(labels, on="series_id", suffix="_label").filter(
-        (pl.col("start_date") <= pl.col("end_date_label"))
-        & (pl.col("end_date") >= pl.col("start_date_label"))
-    )["det"]
+    hit = overlapping(det, labels)["det"]
     false = det.filter(~pl.col("det").is_in(hit.implode()))
     false = false.join(traps.select("series_id", "trap"), on="series_id", how="left")
     counts = false.group_by(pl.col("trap").fill_null("other")).len()

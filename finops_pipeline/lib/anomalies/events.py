@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _lagged, _rolling_median_before
+from finops_pipeline.lib.anomalies.matrix import ScoredMatrix, _lagged, _rolling_median_before, span_days
 from finops_pipeline.lib.anomalies.params import MAD_TO_SIGMA, OUTPUT_SCHEMA, DetectorParams
 from finops_pipeline.lib.anomalies.recurrence import calendar, describe
 
@@ -98,10 +98,9 @@ def _event_days(
 ) -> pl.DataFrame:
     """Every day of every event with its cost, residual and the best window score ending inside it."""
     # Expand each event to every day of its span (bridged gaps count in its totals).
-    lengths = (spans["t1"] - spans["t0"] + 1).to_numpy()
+    lengths, offset, _ = span_days(spans["t0"].to_numpy(), spans["t1"].to_numpy())
     ev = np.repeat(spans["event"].to_numpy(), lengths)
     s = np.repeat(spans["s"].to_numpy(), lengths)
-    offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     t = np.repeat(spans["t0"].to_numpy(), lengths) + offset
     actual = np.nan_to_num(m.actual[s, t])
     expected = np.nan_to_num(m.expected[s, t])

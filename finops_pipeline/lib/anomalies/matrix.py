@@ -64,6 +64,14 @@ def _rolling_median_before(
     return out if stride == 1 else np.repeat(out, stride, axis=1)[:, :t]
 
 
+def span_days(t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every day of spans [t0, t1] laid end to end: (lengths, each day's offset in its span, start of
+    each span in that layout). ``np.repeat(x, lengths)`` spreads a per-span value over its days."""
+    lengths = t1 - t0 + 1
+    starts = np.cumsum(lengths) - lengths
+    return lengths, np.arange(lengths.sum()) - np.repeat(starts, lengths), starts
+
+
 def _to_polars(series: Any) -> pl.DataFrame:
     if isinstance(series, pl.DataFrame):
         frame = series

@@ -83,6 +83,11 @@ def test_every_confirmed_event_is_a_candidate_and_threshold_zero_keeps_them_all(
     assert set(confirmed.select(key).rows()) <= set(candidates.select(key).rows())
     assert set(strict.select(key).rows()) <= set(confirmed.select(key).rows())
     assert candidates.height == candidate_events(frame)[0].height
+    # The classifier does drop candidates: the two October wobbles (z 9) of the series' first weeks,
+    # while the first monthly lift (its first occurrence, fair news) and the spike stay.
+    days = [(d, direction) for d, direction in confirmed.select("start_date", "direction").rows()]
+    assert days == [(dt.date(2025, 11, 15), "increase"), (dt.date(2026, 3, 10), "increase")]
+    assert candidates.height == 4 and strict.height == 0
 
 
 def test_features_read_only_days_up_to_the_event() -> None:
