@@ -7,7 +7,10 @@ expectation) stands out, each pattern below looks at the same day's residuals in
 
 - ``dom``: the same day of the month, last 3 months;   ``eom``: the same days-from-month-end;
 - ``bday`` / ``bday_end``: the same business-day number from the month's start / end;
-- ``biweekly``: 2, 4 and 6 weeks before;   ``quarterly``: the same day 3, 6 and 9 months before;
+- ``nth_weekday``: the same n-th weekday of the month (the first Monday, the second Tuesday);
+- ``biweekly``: 2, 4 and 6 weeks before;   ``quarterly``: the same day 3, 6 and 9 months before,
+  by each monthly key (day of the month, days from its end, business-day number from its start or
+  end, n-th weekday: a quarter's first business day or first Monday moves in the month);
 - ``annual``: the same date 12 months before.
 
 A pattern is *consistent* when enough earlier occurrences (2 of the last 3 monthly or bi-weekly
@@ -31,8 +34,15 @@ import numpy as np
 
 WEEKDAY, TREND, MONTH_START, MONTH_END, DOM, EOM, BDAY, BDAY_END = range(8)
 BIWEEKLY, QUARTERLY, ANNUAL, HOLIDAY, NEW_SERIES, BDAY_ABROAD, BDAY_END_ABROAD = range(8, 15)
+QUARTERLY_EOM, QUARTERLY_BDAY, QUARTERLY_BDAY_END, QUARTERLY_WEEKDAY, NTH_WEEKDAY = range(15, 20)
 MONTHLY_LAGS = (1, 2, 3)
-RECURRING_MONTHLY = (DOM, EOM, BDAY, BDAY_END, QUARTERLY, ANNUAL, BDAY_ABROAD, BDAY_END_ABROAD)
+QUARTERLY_LAGS = (3, 6, 9)
+QUARTERLY_CODES = (QUARTERLY, QUARTERLY_EOM, QUARTERLY_BDAY, QUARTERLY_BDAY_END, QUARTERLY_WEEKDAY)
+RECURRING_MONTHLY = (
+    *(DOM, EOM, BDAY, BDAY_END, NTH_WEEKDAY),
+    *QUARTERLY_CODES,
+    *(ANNUAL, BDAY_ABROAD, BDAY_END_ABROAD),
+)
 COUNTRIES = ("us", "uk", "de")  # national calendars whose business days a pattern may follow
 
 
@@ -170,6 +180,11 @@ def _by_month_key(cal: Calendar, key: np.ndarray, lags: tuple[int, ...], lowest:
     return out
 
 
+def nth_weekday(cal: Calendar) -> np.ndarray:
+    """(T,) key of "the n-th <weekday> of the month" (1..35): the first Monday is 1, the second 2."""
+    return cal.weekday * 5 + (cal.dom - 1) // 7 + 1
+
+
 def prior_days(cal: Calendar, national: bool = True) -> list[tuple[int, np.ndarray, int]]:
     """Per pattern: (code, T × k earlier occurrences, -1 for none; how many must be consistent).
     Business-day patterns are read under this module's calendar and under each national one."""
@@ -181,8 +196,13 @@ def prior_days(cal: Calendar, national: bool = True) -> list[tuple[int, np.ndarr
         (EOM, _by_month_key(cal, cal.from_end, MONTHLY_LAGS, lowest=0), 2),
         (BDAY, _by_month_key(cal, cal.bday, MONTHLY_LAGS), 2),
         (BDAY_END, _by_month_key(cal, cal.bday_end, MONTHLY_LAGS), 2),
+        (NTH_WEEKDAY, _by_month_key(cal, nth_weekday(cal), MONTHLY_LAGS), 2),
         (BIWEEKLY, np.where(biweekly >= 0, biweekly, -1), 2),
-        (QUARTERLY, _by_month_key(cal, cal.dom, (3, 6, 9)), 1),
+        (QUARTERLY, _by_month_key(cal, cal.dom, QUARTERLY_LAGS), 1),
+        (QUARTERLY_EOM, _by_month_key(cal, cal.from_end, QUARTERLY_LAGS, lowest=0), 1),
+        (QUARTERLY_BDAY, _by_month_key(cal, cal.bday, QUARTERLY_LAGS), 1),
+        (QUARTERLY_BDAY_END, _by_month_key(cal, cal.bday_end, QUARTERLY_LAGS), 1),
+        (QUARTERLY_WEEKDAY, _by_month_key(cal, nth_weekday(cal), QUARTERLY_LAGS), 1),
         (ANNUAL, _by_month_key(cal, cal.dom, (12,)), 1),
     ]
     for bday, bday_end in cal.national_bdays if national else ():
@@ -215,9 +235,19 @@ def explain(
     best_err = np.abs(today)
     best_off = np.zeros(s_idx.size)
     best_code = np.full(s_idx.size, -1, dtype=np.int64)
-    for code, prior, need in prior_days(cal, national):
+    # Quarterly patterns last: a day an every-month pattern explains is no quarterly precedent (a
+    # monthly job on the 3rd business day is also "the 15th business day before month end" of its
+    # quarter's last month; with one precedent needed, such coincidences would explain a spike).
+    patterns = sorted(prior_days(cal, national), key=lambda item: item[0] in QUARTERLY_CODES)
+    monthly: np.ndarray | None = None
+    for code, prior, need in patterns:
         cols = prior[t_idx]  # N × k
         vals = np.where(cols >= 0, residual[s_idx[:, None], np.maximum(cols, 0)], np.nan)
+        if code in QUARTERLY_CODES:
+            if monthly is None:
+                monthly = np.zeros(residual.shape, bool)
+                monthly[s_idx[best_code >= 0], t_idx[best_code >= 0]] = True
+            vals = np.where(monthly[s_idx[:, None], np.maximum(cols, 0)] & (cols >= 0), np.nan, vals)
         sc = np.where(cols >= 0, scale[s_idx[:, None], np.maximum(cols, 0)], np.nan)
         with np.errstate(invalid="ignore"):
             med = np.nanmedian(np.where(np.isnan(vals).all(axis=1)[:, None], 0.0, vals), axis=1)
@@ -262,9 +292,13 @@ def holiday_level(regular: np.ndarray, cal: Calendar) -> np.ndarray:
     return out
 
 
+_ORDINALS = ("1st", "2nd", "3rd", "4th", "5th")
+
+
 def describe(code: int, day: dt.date) -> str:
     """What an expected cost was compared with, in words."""
     from_end = ((day.replace(day=28) + dt.timedelta(4)).replace(day=1) - day).days - 1
+    nth = f"{_ORDINALS[(day.day - 1) // 7]} {day.strftime('%A')} of the month"
     texts = {
         WEEKDAY: "same weekday, last 4 weeks",
         TREND: "same weekday, last 4 weeks, plus the two-week trend",
@@ -276,6 +310,11 @@ def describe(code: int, day: dt.date) -> str:
         BDAY_END: "same business day before month end, last 3 months",
         BIWEEKLY: "same weekday every 2 weeks, last 6 weeks",
         QUARTERLY: f"day {day.day}, 3 to 9 months before",
+        QUARTERLY_EOM: f"{from_end} days before month end, 3 to 9 months before",
+        QUARTERLY_BDAY: "same business day of the month, 3 to 9 months before",
+        QUARTERLY_BDAY_END: "same business day before month end, 3 to 9 months before",
+        NTH_WEEKDAY: f"{nth}, last 3 months",
+        QUARTERLY_WEEKDAY: f"{nth}, 3 to 9 months before",
         ANNUAL: "same date last year",
         HOLIDAY: "holiday: weekend days of the last 4 weeks",
         NEW_SERIES: "zero: a new series in an existing group",

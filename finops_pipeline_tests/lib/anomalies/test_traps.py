@@ -35,6 +35,33 @@ def quarterly() -> pd.DataFrame:
     return frame
 
 
+def quarterly_first_monday() -> pd.DataFrame:
+    """A quarter-start job on the first Monday of January, April, July and October: 6 October 2025,
+    5 January 2026, 6 April 2026 (its day of the month moves)."""
+    frame = series()
+    on = frame["date"].map(lambda d: d.month in (1, 4, 7, 10) and d.weekday() == 0 and d.day <= 7)
+    frame.loc[on, "cost"] += 600.0
+    return frame
+
+
+def monthly_second_tuesday() -> pd.DataFrame:
+    """A patch-day job on every month's second Tuesday (14 October 2025, 11 November, 9 December, ...)."""
+    frame = series()
+    frame.loc[frame["date"].map(lambda d: d.weekday() == 1 and 8 <= d.day <= 14), "cost"] += 300.0
+    return frame
+
+
+def quarterly_business_day() -> pd.DataFrame:
+    """A quarter-start job on the quarter's 2nd business day: 2 October 2025, 5 January 2026 (1 January
+    is a holiday), 2 April 2026."""
+    frame = series()
+    business = frame["date"].map(lambda d: d.weekday() < 5 and d not in HOLIDAYS)
+    number = business.astype(int).groupby(frame["date"].map(lambda d: (d.year, d.month))).cumsum()
+    on = business & (number == 2) & frame["date"].map(lambda d: d.month in (1, 4, 7, 10))
+    frame.loc[on, "cost"] += 600.0
+    return frame
+
+
 def annual() -> pd.DataFrame:
     frame = series(n=420)
     frame.loc[frame["date"].map(lambda d: (d.month, d.day) == (10, 14)), "cost"] += 2_000.0
@@ -130,6 +157,9 @@ TRAPS: dict[str, tuple[Callable[[], pd.DataFrame], dt.date, dt.date, float]] = {
     "business_days_only": (business_days_only, dt.date(2025, 11, 1), dt.date(2026, 3, 11), 4.0),
     "biweekly": (biweekly, dt.date(2025, 11, 15), dt.date(2026, 3, 11), 4.0),
     "quarterly": (quarterly, dt.date(2025, 10, 11), dt.date(2026, 3, 11), 4.0),
+    "quarterly_first_monday": (quarterly_first_monday, dt.date(2025, 10, 7), dt.date(2026, 3, 11), 4.0),
+    "monthly_second_tuesday": (monthly_second_tuesday, dt.date(2025, 12, 10), dt.date(2026, 3, 11), 4.0),
+    "quarterly_business_day": (quarterly_business_day, dt.date(2025, 10, 3), dt.date(2026, 3, 11), 4.0),
     "annual": (annual, dt.date(2025, 10, 15), dt.date(2026, 8, 12), 4.0),
     "holiday_dip": (holiday_dip, dt.date(2025, 11, 1), dt.date(2026, 3, 11), 4.0),
     "bursty": (bursty, dt.date(2026, 1, 1), dt.date(2026, 3, 11), 8.0),
@@ -152,7 +182,13 @@ CLUSTERED_DIP = (
 )
 # No event on the clustered bursts themselves since the event classifier (confirmation.py): the
 # drop after a burst is a candidate it weighs as the series' normal behaviour.
-GAPS_NO_EVENT: dict[str, str] = {}
+GAPS_NO_EVENT: dict[str, str] = {
+    "month_end_batch_varying": (
+        "the series' last day, 3 days before month end, is a day of May's 4-day close (1.8x); with the "
+        "quarterly keys April's close is explained, the scale tightens and the day stands out: a close "
+        "whose width varies month to month is consistent on no single days-from-end key"
+    )
+}
 GAPS_SPIKE: dict[str, str] = {"clustered_bursts": CLUSTERED_DIP}
 
 
@@ -185,3 +221,29 @@ def test_a_spike_on_the_trap_is_one_event_on_its_day(kind: str) -> None:
     actual = float(frame.loc[frame["date"] == day, "cost"].iloc[0])
     assert event["actual"] == pytest.approx(actual, rel=1e-9)
     assert 0.0 < event["expected"] < actual / 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "day", "baseline"),
+    [
+        ("quarterly_first_monday", dt.date(2026, 4, 6), "1st Monday of the month, 3 to 9 months before"),
+        (
+            "quarterly_business_day",
+            dt.date(2026, 4, 2),
+            "same business day of the month, 3 to 9 months before",
+        ),
+    ],
+)
+def test_a_quarterly_job_three_times_its_size_is_compared_with_its_own_quarter(
+    kind: str, day: dt.date, baseline: str
+) -> None:
+    """The quarter's job runs +$1,800 instead of +$600: one event, expected at the job's usual ~$700
+    (the ~$100 day plus the $600 the same quarter day added before), and it says so."""
+    frame = TRAPS[kind][0]()
+    frame.loc[frame["date"] == day, "cost"] += 1_200.0
+    events = detect(frame)
+    assert events.height == 1, events
+    event = events.row(0, named=True)
+    assert (event["start_date"], event["kind"], event["baseline"]) == (day, "spike", baseline)
+    assert event["expected"] == pytest.approx(700.0, abs=15.0)
+    assert event["actual"] - event["expected"] == pytest.approx(1_200.0, abs=20.0)
