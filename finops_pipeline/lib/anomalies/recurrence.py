@@ -235,9 +235,10 @@ def explain(
     best_err = np.abs(today)
     best_off = np.zeros(s_idx.size)
     best_code = np.full(s_idx.size, -1, dtype=np.int64)
-    # Quarterly patterns last: a day an every-month pattern explains is no quarterly precedent (a
-    # monthly job on the 3rd business day is also "the 15th business day before month end" of its
-    # quarter's last month; with one precedent needed, such coincidences would explain a spike).
+    # Quarterly patterns last: a day another pattern explains (monthly, bi-weekly, annual) is no
+    # quarterly precedent (a monthly job on the 3rd business day is also "the 15th business day
+    # before month end" of a quarter's last month; with one precedent needed, such coincidences
+    # would explain a spike).
     patterns = sorted(prior_days(cal, national), key=lambda item: item[0] in QUARTERLY_CODES)
     monthly: np.ndarray | None = None
     for code, prior, need in patterns:
