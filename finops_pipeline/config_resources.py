@@ -74,7 +74,7 @@ class SpendAlertsResource(dg.ConfigurableResource):
 
 class CostWindowResource(dg.ConfigurableResource):
     """How much Cost Explorer history is read and re-read (FINOPS_START_DATE, FINOPS_RESTATEMENT_*,
-    FINOPS_MONTH_CLOSE_DAYS, LOOKBACK_DAYS, FINOPS_DRILLDOWN_DAYS)."""
+    FINOPS_MONTH_CLOSE_DAYS, LOOKBACK_DAYS, FINOPS_DRILLDOWN_DAYS, FINOPS_SP_COVERAGE_ACCOUNT_DAYS)."""
 
     first_day: str  # YYYY-MM-DD: Dagster config has no date type
     restatement_days: int = 3
@@ -82,6 +82,9 @@ class CostWindowResource(dg.ConfigurableResource):
     restatement_request_budget: int = 4
     anomaly_lookback_days: int = 90
     drilldown_days: int = 500  # FINOPS_DRILLDOWN_DAYS: the days of history the drill-down grain reads
+    # FINOPS_SP_COVERAGE_ACCOUNT_DAYS: how old the per-account Savings Plans coverage may grow before a run
+    # reads it per account again (one request per account); runs in between read it organisation-wide.
+    sp_coverage_account_days: int = 1
 
     @property
     def start_date(self) -> dt.date:
@@ -206,6 +209,7 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             restatement_request_budget=settings.restatement_request_budget,
             anomaly_lookback_days=settings.lookback_days,
             drilldown_days=settings.drilldown_days,
+            sp_coverage_account_days=settings.sp_coverage_account_days,
         ),
         "reports": ReportsResource(**report_fields(settings)),
         "ses": SesResource(**ses_fields(settings)),

@@ -284,6 +284,14 @@ class Settings(BaseSettings):
         fields.int_in(28, 500),
         "use a whole number of days from 28 to 500 (500, the default, keeps the whole history)",
     )
+    # GetSavingsPlansCoverage cannot group by account: per account it costs one request per account.
+    sp_coverage_account_days: int = EnvVar.get(
+        "FINOPS_SP_COVERAGE_ACCOUNT_DAYS",
+        1,
+        fields.int_in(1, 31),
+        "use a whole number of days from 1 to 31 (1, the default, reads Savings Plans coverage per account "
+        "on every run; 7 reads it per account once a week and organisation-wide in between)",
+    )
     month_close_days: int = EnvVar.get(
         "FINOPS_MONTH_CLOSE_DAYS", 5, fields.int_in(0, 27), "use a whole number of days from 0 to 27"
     )

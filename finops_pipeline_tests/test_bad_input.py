@@ -44,6 +44,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "FINOPS_RESTATEMENT_REQUEST_BUDGET": ["0", "101", "-2", "many"],
     "FINOPS_RUN_REQUEST_BUDGET": ["0", "1000001", "lots"],
     "FINOPS_DRILLDOWN_DAYS": ["27", "501", "ninety"],
+    "FINOPS_SP_COVERAGE_ACCOUNT_DAYS": ["0", "32", "weekly"],
     "FINOPS_MAX_CONCURRENCY": ["0", "-3", "65", "lots"],
     "FINOPS_DAILY_SCHEDULE_ENABLED": ["sometimes"],
     "FINOPS_DAILY_SCHEDULE_CRON": ["every day", "61 * * * *", "* * *"],

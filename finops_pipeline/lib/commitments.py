@@ -13,9 +13,13 @@ utilization refuse a Granularity with a GroupBy. So a daily series per account c
 Per account costs accounts × operations requests whatever the window; per day costs days × operations
 (× pages of 1,000 groups). A full history (395 days, tens of accounts) is cheaper per account; a daily
 refresh (a few days, hundreds of accounts) is cheaper per day. ``plan`` picks the cheaper one for each
-family from those counts. Savings Plans coverage has no per-account grouping, so it is always read per
-account. The accounts owning commitments come from the requests that list the window's commitments
-(``owners``); the commitments' terms from the inventories (``defs/commitments/inventory.py``).
+family from those counts. Savings Plans coverage has no per-account grouping: per account it costs one
+request per account on every run. ``FINOPS_SP_COVERAGE_ACCOUNT_DAYS`` trades freshness for requests: a
+run reads it per account only when the per-account figures are that many days old, and otherwise the
+whole organisation's in one unfiltered request (``organization_sp_coverage``), exact for the
+organisation and the account breakdown then as of its last read. The accounts owning commitments come
+from the requests that list the window's commitments (``owners``); the commitments' terms from the
+inventories (``defs/commitments/inventory.py``).
 """
 
 from __future__ import annotations
@@ -189,15 +193,39 @@ def _ri_row(day: dt.date, account_id: str, service: str, t: dict[str, Any]) -> d
     }
 
 
+def organization_sp_coverage(ce: Any, start: dt.date, end: dt.date, kind: str) -> list[dict[str, Any]]:
+    """The whole organisation's Savings Plans coverage on every day of the window: one request without a
+    filter (pages aside); a day AWS answers nothing for (no eligible usage) is a row of zeros, so that
+    every day of the window is on record as read."""
+    answered = {r["usage_date"]: r for r in _sp_coverage_rows(ce, start, end, "", kind, {})}
+    days = (start + dt.timedelta(days=n) for n in range((end - start).days))
+    return [
+        answered.get(day)
+        or {
+            "usage_date": day,
+            "commitment_type": kind,
+            "covered_cost": Decimal(0),
+            "on_demand_cost": Decimal(0),
+        }
+        for day in days
+    ]
+
+
 def sp_coverage(ce: Any, start: dt.date, end: dt.date, account_id: str, kind: str) -> list[dict[str, Any]]:
     """One account's daily Savings Plans coverage of its eligible spend."""
+    return _sp_coverage_rows(ce, start, end, account_id, kind, {"Filter": _accounts(account_id)})
+
+
+def _sp_coverage_rows(
+    ce: Any, start: dt.date, end: dt.date, account_id: str, kind: str, scope: dict[str, Any]
+) -> list[dict[str, Any]]:
     rows = []
     for answer in _pages(
         ce.get_savings_plans_coverage,
         "NextToken",
         TimePeriod=_period(start, end),
         Granularity="DAILY",
-        Filter=_accounts(account_id),
+        **scope,
     ):
         for item in answer.get("SavingsPlansCoverages", []):
             c = item.get("Coverage", {})
@@ -253,18 +281,27 @@ class ReadPlan:
 
     utilization_by_day: bool
     ri_coverage_by_day: bool
+    sp_coverage_by_account: bool  # else organisation-wide only (FINOPS_SP_COVERAGE_ACCOUNT_DAYS)
+    sp_coverage_organization: bool  # the organisation's own figure too (one request)
     requests: int  # of the chosen plan, besides the owners lists
     requests_per_account: int  # had everything been read per account
 
 
-def plan(days: int, accounts: int, owned_kinds: int) -> ReadPlan:
+def plan(
+    days: int,
+    accounts: int,
+    owned_kinds: int,
+    sp_coverage_by_account: bool = True,
+    sp_organization: bool = False,
+) -> ReadPlan:
     """The cheaper way for each family: per account (accounts × operations) or per day (days × pages).
 
     ``owned_kinds`` counts (account, commitment type) pairs, one per-account utilization request each;
     per day, utilization is one details request (one page up to 1,000 plans) plus one per RI service.
-    On a tie the per-account way is kept: a failure there labels one account, not all of them.
+    On a tie the per-account way is kept: a failure there labels one account, not all of them. Savings
+    Plans coverage has no per-day grouping by account: per account, or one organisation-wide request.
     """
-    sp_coverage = accounts  # no grouping by account: always one request per account
+    sp_coverage = (accounts if sp_coverage_by_account else 0) + (1 if sp_organization else 0)
     utilization_account = owned_kinds
     utilization_day = days * (1 + len(RI_SERVICES))
     coverage_account = accounts * len(RI_SERVICES)
@@ -273,10 +310,12 @@ def plan(days: int, accounts: int, owned_kinds: int) -> ReadPlan:
     return ReadPlan(
         utilization_by_day=by_day_u,
         ri_coverage_by_day=by_day_c,
+        sp_coverage_by_account=sp_coverage_by_account,
+        sp_coverage_organization=sp_organization,
         requests=sp_coverage
         + (utilization_day if by_day_u else utilization_account)
         + (coverage_day if by_day_c else coverage_account),
-        requests_per_account=sp_coverage + utilization_account + coverage_account,
+        requests_per_account=accounts + utilization_account + coverage_account,
     )
 
 

@@ -62,6 +62,26 @@ COMMITMENT_COVERAGE = Table(
     asset="commitment_usage",
     blocking=True,  # freshness: the asset's one check is on raw.commitment_utilization
 )
+SP_COVERAGE_ORGANIZATION = Table(
+    "raw.sp_coverage_organization",
+    "Daily Savings Plans coverage of the whole organisation: GetSavingsPlansCoverage without a filter, one "
+    "request per run. Where per_account is false, raw.commitment_coverage holds no Savings Plans row of "
+    "that day (FINOPS_SP_COVERAGE_ACCOUNT_DAYS: per account only every N days) and this is its figure.",
+    (
+        USAGE_DATE,
+        COMMITMENT_TYPE,
+        Column("covered_cost", MONEY, "on-demand cost of the covered spend", not_null=True),
+        Column("on_demand_cost", MONEY, "eligible usage billed on demand", not_null=True),
+        Column(
+            "per_account",
+            "BOOLEAN",
+            "raw.commitment_coverage holds this day's Savings Plans coverage per account (read per account)",
+            not_null=True,
+        ),
+    ),
+    ("usage_date",),
+    asset="commitment_usage",
+)
 COMMITMENT_INVENTORY = Table(
     "raw.commitment_inventory",
     "Every Savings Plan (savingsplans:DescribeSavingsPlans, per account) and reservation "
@@ -138,9 +158,21 @@ COMMITMENT_KPIS = Table(
         ),
         Column("expiring_60d_hourly_usd", MONEY, not_null=True),
         Column("expiring_90d_hourly_usd", MONEY, not_null=True),
+        Column(
+            "coverage_known",
+            "BOOLEAN",
+            "false: an account's Savings Plans coverage of the day is not read yet (read organisation-wide "
+            "only, FINOPS_SP_COVERAGE_ACCOUNT_DAYS): its coverage and savings rate are NULL, not zero",
+            added=True,
+        ),
     ),
     ("usage_date", "commitment_type", "scope"),
     asset="commitment_kpis",
 )
-RAW_COMMITMENT_TABLES = (COMMITMENT_UTILIZATION, COMMITMENT_COVERAGE, COMMITMENT_INVENTORY)
+RAW_COMMITMENT_TABLES = (
+    COMMITMENT_UTILIZATION,
+    COMMITMENT_COVERAGE,
+    SP_COVERAGE_ORGANIZATION,
+    COMMITMENT_INVENTORY,
+)
 MART_COMMITMENT_TABLES = (COMMITMENT_KPIS,)

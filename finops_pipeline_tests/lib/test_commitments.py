@@ -97,6 +97,21 @@ def test_the_plan_takes_the_cheaper_way(
     assert (read.requests, read.requests_per_account) == (requests, per_account)
 
 
+@pytest.mark.parametrize(
+    ("by_account", "organization", "requests"),
+    [
+        (True, True, 1000 + 1 + 3 * 3 + 3 * 2),  # the weekly per-account read, and the organisation's figure
+        (False, True, 1 + 3 * 3 + 3 * 2),  # the days between: the organisation's figure alone
+    ],
+)
+def test_savings_plans_coverage_costs_one_request_per_account_or_one_in_all(
+    by_account: bool, organization: bool, requests: int
+) -> None:
+    read = cm.plan(3, 1000, 400, by_account, organization)
+    assert (read.sp_coverage_by_account, read.sp_coverage_organization) == (by_account, organization)
+    assert (read.requests, read.requests_per_account) == (requests, 1000 + 400 + 2000)
+
+
 def test_a_linked_account_group_is_read_whatever_the_key_spelling() -> None:
     assert cm._linked_account({"LINKED_ACCOUNT": "111122223333"}) == "111122223333"
     assert cm._linked_account({"linkedAccount": "111122223333"}) == "111122223333"

@@ -688,5 +688,6 @@ CREATE TABLE IF NOT EXISTS marts.commitment_kpis (
     expiring_60d_hourly_usd DECIMAL(18, 6) NOT NULL,
     expiring_90d_hourly_usd DECIMAL(18, 6) NOT NULL
 );
+ALTER TABLE marts.commitment_kpis ADD COLUMN IF NOT EXISTS coverage_known BOOLEAN;
 ALTER TABLE marts.recommendations ADD COLUMN IF NOT EXISTS coverage_now_pct DOUBLE;
 ALTER TABLE marts.recommendations ADD COLUMN IF NOT EXISTS coverage_after_pct DOUBLE;

@@ -5,7 +5,10 @@ window, clipped to today: AWS refuses an End in the future for these operations.
 are one target of ``raw.scan_status`` (source ``ce_commitments``, region ``global``): a refused or failing
 account keeps its stored days and is labelled there, it never sinks the run nor shrinks the tables. A
 short window of many accounts is read per day, every account in one grouped request (``cm.plan``); a
-failed grouped request labels every account. The
+failed grouped request labels every account. With ``FINOPS_SP_COVERAGE_ACCOUNT_DAYS`` above 1 each run
+also reads the organisation's Savings Plans coverage (one request, ``raw.sp_coverage_organization``) and
+reads it per account only when a day of the window has gone that many days without it; the other runs
+keep each account's stored Savings Plans rows. The
 commitment lists themselves (one request per kind) fail the asset when refused: without them nothing
 is known. See ``lib/commitments.py`` for which request gives what and why.
 """
@@ -23,6 +26,7 @@ import pyarrow.compute as pc
 from finops_pipeline import tables as registry
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
 from finops_pipeline.clock import today_utc
+from finops_pipeline.config_resources import CostWindowResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.lib import commitments as cm
@@ -34,33 +38,58 @@ from finops_pipeline.warehouse import WarehouseResource, record_api_calls, trans
 
 SOURCE = "ce_commitments"
 UTILIZATION, COVERAGE = "raw.commitment_utilization", "raw.commitment_coverage"
+ORGANIZATION = "raw.sp_coverage_organization"
 # Every account, closed ones too: Cost Explorer keeps a suspended account's history, and its usage before
 # the closure counts in the coverage of those days.
 ACCOUNTS_SQL = "SELECT account_id FROM raw.aws_accounts ORDER BY account_id"
-SCHEMAS = {name: registry.table(name).arrow_schema() for name in (UTILIZATION, COVERAGE)}
+SCHEMAS = {name: registry.table(name).arrow_schema() for name in (UTILIZATION, COVERAGE, ORGANIZATION)}
+# The days of [$start, $end) whose Savings Plans coverage was read per account: marked so, or holding an
+# account's row (read before the organisation's figure was kept, FINOPS_SP_COVERAGE_ACCOUNT_DAYS=1).
+PER_ACCOUNT_DAYS_SQL = f"""
+SELECT usage_date FROM {ORGANIZATION} WHERE per_account AND usage_date >= $start AND usage_date < $end
+UNION
+SELECT usage_date FROM {COVERAGE}
+WHERE commitment_type LIKE '{cm.SP_PREFIX}%' AND usage_date >= $start AND usage_date < $end
+"""
+FIRST_UNREAD_SQL = f"""
+SELECT min(d)::DATE FROM range($start::DATE, $end::DATE, INTERVAL 1 DAY) t(d)
+WHERE d::DATE NOT IN ({PER_ACCOUNT_DAYS_SQL})
+"""
+
+
+def _sp_label(kinds: Sequence[str] | set[str]) -> str:
+    """The commitment type Savings Plans coverage is filed under: coverage is of eligible spend by every
+    plan, so it takes the first Savings Plans type owned (Compute when none is)."""
+    return (sorted(k for k in kinds if k.startswith(cm.SP_PREFIX)) or [cm.SP_PREFIX + "Compute"])[0]
 
 
 def _account_rows(
     ce: Any, start: dt.date, end: dt.date, account_id: str, kinds: Sequence[str], read: cm.ReadPlan
 ) -> dict[str, list[dict[str, Any]]]:
     """The families ``read`` takes per account: utilization of the account's own commitment types and
-    coverage of every type (eligible usage); Savings Plans coverage is always read here."""
+    coverage of every type (eligible usage); Savings Plans coverage here or organisation-wide only."""
     utilization: list[dict[str, Any]] = []
     for kind in () if read.utilization_by_day else kinds:
         if kind.startswith(cm.SP_PREFIX):
             utilization += cm.sp_utilization(ce, start, end, account_id, kind)
         else:
             utilization += cm.ri_utilization(ce, start, end, account_id, kind.removeprefix(cm.RI_PREFIX))
-    sp_kinds = sorted({k for k in kinds if k.startswith(cm.SP_PREFIX)}) or [cm.SP_PREFIX + "Compute"]
-    coverage = cm.sp_coverage(ce, start, end, account_id, sp_kinds[0])
+    coverage = (
+        cm.sp_coverage(ce, start, end, account_id, _sp_label(kinds)) if read.sp_coverage_by_account else []
+    )
     for service in () if read.ri_coverage_by_day else cm.RI_SERVICES:
         coverage += cm.ri_coverage(ce, start, end, account_id, service)
     return {UTILIZATION: utilization, COVERAGE: coverage}
 
 
-def _day_rows(ce: Any, start: dt.date, end: dt.date, read: cm.ReadPlan) -> dict[str, list[dict[str, Any]]]:
-    """The families ``read`` takes per day: every account's rows, one grouped request per day and kind."""
-    rows: dict[str, list[dict[str, Any]]] = {UTILIZATION: [], COVERAGE: []}
+def _day_rows(
+    ce: Any, start: dt.date, end: dt.date, read: cm.ReadPlan, sp_label: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The families ``read`` takes per day: every account's rows, one grouped request per day and kind;
+    and the organisation's Savings Plans coverage over the window when ``read`` takes it."""
+    rows: dict[str, list[dict[str, Any]]] = {UTILIZATION: [], COVERAGE: [], ORGANIZATION: []}
+    if read.sp_coverage_organization:
+        rows[ORGANIZATION] = cm.organization_sp_coverage(ce, start, end, sp_label)
     for offset in range((end - start).days):
         day = start + dt.timedelta(days=offset)
         if read.utilization_by_day:
@@ -77,16 +106,19 @@ def _read(
     known: Sequence[str],
     kinds: dict[str, set[str]],
     budget: RequestBudget,
+    sp_by_account: bool,
+    sp_organization: bool,
 ) -> tuple[cm.ReadPlan, list[ScanOutcome], dict[str, pa.Table]]:
     """Every account's rows of the window, read the cheaper way (``cm.plan``), and one outcome per account.
 
     The grouped requests answer for the whole organisation: when one fails, every account is labelled
     with that failure and keeps its stored days, as a failed account's own request does."""
     owned = sum(len(k) for k in kinds.values())
-    read = cm.plan((end - start).days, len(set(known) | set(kinds)), owned)
+    read = cm.plan((end - start).days, len(set(known) | set(kinds)), owned, sp_by_account, sp_organization)
     budget.reserve(read.requests, f"commitment_usage over {start}..{end - dt.timedelta(days=1)}")
-    grouped = attempt(ScanTarget("organization", "global"), lambda: _day_rows(ce, start, end, read))
-    seen = {r["account_id"] for part in (grouped.result or {}).values() for r in part}
+    label = _sp_label(set().union(*kinds.values()))
+    grouped = attempt(ScanTarget("organization", "global"), lambda: _day_rows(ce, start, end, read, label))
+    seen = {r["account_id"] for name in (UTILIZATION, COVERAGE) for r in (grouped.result or {}).get(name, [])}
     outcomes = [
         attempt(
             ScanTarget(account, "global"),
@@ -105,6 +137,9 @@ def _read(
         )
         for name in (UTILIZATION, COVERAGE)
     }
+    rows[ORGANIZATION] = pa.Table.from_pylist(
+        (grouped.result or {}).get(ORGANIZATION, []), SCHEMAS[ORGANIZATION]
+    )
     return read, outcomes, rows
 
 
@@ -115,22 +150,55 @@ def _write(
     start: dt.date,
     end: dt.date,
     ok_accounts: Sequence[str],
+    types_like: str = "%",
 ) -> None:
-    """Replace the window of the accounts that answered; a failed account's stored days stay."""
+    """Replace the window of the accounts that answered (their commitment types ``LIKE types_like``: a
+    run that read Savings Plans coverage organisation-wide keeps each account's stored Savings Plans
+    rows); a failed account's stored days stay."""
     conn.register("ok_accounts", pa.table({"account_id": pa.array(list(ok_accounts), pa.string())}))
     conn.register("incoming_rows", rows)
     try:
         with transaction(conn):
             conn.execute(
-                f"DELETE FROM {table} WHERE usage_date >= ? AND usage_date < ? "
+                f"DELETE FROM {table} WHERE usage_date >= ? AND usage_date < ? AND commitment_type LIKE ? "
                 "AND account_id IN (SELECT account_id FROM ok_accounts)",
-                [start, end],
+                [start, end, types_like],
             )
             if rows.num_rows:
                 conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_rows")
     finally:
         conn.unregister("incoming_rows")
         conn.unregister("ok_accounts")
+
+
+def _write_organization(
+    conn: duckdb.DuckDBPyConnection, rows: pa.Table, start: dt.date, end: dt.date, per_account: bool
+) -> None:
+    """Replace the window's organisation-wide figures. A day read per account by an earlier run keeps
+    its mark when this run read organisation-wide only: its per-account rows are still stored."""
+    window = {"start": start, "end": end}
+    kept = {day for (day,) in conn.execute(PER_ACCOUNT_DAYS_SQL, window).fetchall()}
+    marks = pa.array([per_account or day in kept for day in rows["usage_date"].to_pylist()], pa.bool_())
+    conn.register(
+        "incoming_rows", rows.set_column(rows.schema.get_field_index("per_account"), "per_account", marks)
+    )
+    try:
+        with transaction(conn):
+            conn.execute(f"DELETE FROM {ORGANIZATION} WHERE usage_date >= ? AND usage_date < ?", [start, end])
+            conn.execute(f"INSERT INTO {ORGANIZATION} BY NAME SELECT * FROM incoming_rows")
+    finally:
+        conn.unregister("incoming_rows")
+
+
+def _sp_by_account(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, every_days: int) -> bool:
+    """Whether this run reads Savings Plans coverage per account (one request per account): on every run
+    with FINOPS_SP_COVERAGE_ACCOUNT_DAYS=1, else once a day of the window has gone ``every_days`` days,
+    counted to the window's last day, without it. So an account's figures are at most that old, and a
+    backfill of days never read per account reads them per account."""
+    if every_days <= 1:
+        return True
+    (first,) = conn.execute(FIRST_UNREAD_SQL, {"start": start, "end": end}).fetchone() or (None,)
+    return first is not None and (end - dt.timedelta(days=1) - first).days >= every_days
 
 
 def _accounts(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[str]:
@@ -159,7 +227,10 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         },
     )
     def commitment_usage(
-        context: dg.AssetExecutionContext, aws: AwsResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        aws: AwsResource,
+        warehouse: WarehouseResource,
+        cost_window: CostWindowResource,
     ) -> dg.MaterializeResult:
         window = context.partition_time_window
         today = today_utc()
@@ -171,13 +242,18 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         with aws.tracked() as calls:
             ce = aws.client("ce")
             kinds = cm.owners(ce, start, end)
+            every = cost_window.sp_coverage_account_days
             with warehouse.connect() as conn:
                 known = _accounts(conn, aws)
-            read, outcomes, rows = _read(ce, start, end, known, kinds, aws.budget)
+                by_account = _sp_by_account(conn, start, end, every)
+            read, outcomes, rows = _read(ce, start, end, known, kinds, aws.budget, by_account, every > 1)
         ok = [o.target.account_id for o in outcomes if o.status == "ok"]
         with warehouse.connect() as conn:
-            for name, table in rows.items():
-                _write(conn, name, table, start, end, ok)
+            _write(conn, UTILIZATION, rows[UTILIZATION], start, end, ok)
+            replaced = "%" if by_account else cm.RI_PREFIX + "%"
+            _write(conn, COVERAGE, rows[COVERAGE], start, end, ok, replaced)
+            if rows[ORGANIZATION].num_rows:
+                _write_organization(conn, rows[ORGANIZATION], start, end, by_account)
             items = [sum(len(part) for part in (o.result or {}).values()) for o in outcomes]
             statuses = record_scan_status(conn, SOURCE, outcomes, items)
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
@@ -191,6 +267,7 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         window |= {
             "utilization_read": "per day" if read.utilization_by_day else "per account",
             "ri_coverage_read": "per day" if read.ri_coverage_by_day else "per account",
+            "sp_coverage_read": "per account" if by_account else "organisation-wide",
             "ce_requests_planned": read.requests,
             "ce_requests_if_per_account": read.requests_per_account,
         }

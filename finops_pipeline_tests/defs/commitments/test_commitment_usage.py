@@ -90,3 +90,77 @@ def test_a_refused_grouped_request_labels_every_account_and_keeps_their_days(
             "SELECT DISTINCT detail FROM raw.scan_status WHERE source = 'ce_commitments'"
         ).fetchall()}  # fmt: skip
     assert len(details) == 1 and "GetReservationCoverage" in details.pop()
+
+
+# --- FINOPS_SP_COVERAGE_ACCOUNT_DAYS: Savings Plans coverage per account every N days, else organisation-wide
+SP_DAYS_SQL = """
+SELECT usage_date, round(sum(covered_cost), 2), round(sum(on_demand_cost), 2) FROM raw.commitment_coverage
+WHERE commitment_type LIKE 'Savings Plans: %' AND usage_date >= ? AND usage_date < ? GROUP BY 1 ORDER BY 1
+"""
+ORGANIZATION_SQL = """
+SELECT usage_date, round(covered_cost, 2), round(on_demand_cost, 2), per_account
+FROM raw.sp_coverage_organization ORDER BY 1
+"""
+SP_KPIS_SQL = """
+SELECT usage_date, scope = 'organization', round(eligible_on_demand_usd, 2), coverage_pct,
+       effective_savings_rate_pct, coverage_known
+FROM marts.commitment_kpis
+WHERE commitment_type = 'Savings Plans: Compute' AND usage_date >= ? AND usage_date < ? ORDER BY 1, 2
+"""
+
+
+def _sp_days(database: Path) -> list[tuple[Any, ...]]:
+    return query(database, SP_DAYS_SQL, [START, END])
+
+
+def test_with_weekly_account_coverage_a_refresh_reads_the_organisation_in_one_request(
+    warehouse_copy: Path, pipeline_env_for: Any
+) -> None:
+    before, per_account = _window(warehouse_copy), _sp_days(warehouse_copy)
+    pipeline_env_for(warehouse_copy, FINOPS_SP_COVERAGE_ACCOUNT_DAYS="7")
+    result = run_pipeline(START, END, assets=["commitment_usage"])
+    assert result.success
+    # the full history read these days per account: the accounts' Savings Plans rows stay as they are
+    assert _requests(warehouse_copy, result.run_id)["GetSavingsPlansCoverage"] == 1
+    assert _window(warehouse_copy) == before
+    # the organisation's one answer equals its accounts' answers, to the cent, day by day
+    organization = query(warehouse_copy, ORGANIZATION_SQL)
+    assert [row[:3] for row in organization] == per_account
+    assert [row[3] for row in organization] == [True, True, True]
+    assert len(per_account) == 3 and all(
+        covered > 0 and on_demand > 0 for _, covered, on_demand in per_account
+    )
+
+
+def test_days_never_read_per_account_show_the_organisation_and_unknown_accounts_until_n_days_pass(
+    warehouse_copy: Path, pipeline_env_for: Any
+) -> None:
+    per_account = _sp_days(warehouse_copy)
+    with duckdb.connect(str(warehouse_copy)) as conn:  # the window as weekly reads leave it between reads
+        conn.execute(
+            "DELETE FROM raw.commitment_coverage WHERE commitment_type LIKE 'Savings Plans: %' "
+            "AND usage_date >= ? AND usage_date < ?",
+            [START, END],
+        )
+    pipeline_env_for(warehouse_copy, FINOPS_SP_COVERAGE_ACCOUNT_DAYS="7")
+    weekly = run_pipeline(START, END, assets=["commitment_usage", "commitment_kpis"])
+    assert weekly.success
+    assert _requests(warehouse_copy, weekly.run_id)["GetSavingsPlansCoverage"] == 1
+    assert query(warehouse_copy, ORGANIZATION_SQL) == [(*row, False) for row in per_account]
+    kpis = query(warehouse_copy, SP_KPIS_SQL, [START, END])
+    organization = [row for row in kpis if row[1]]
+    # the organisation's coverage is the one it had when every account was read (eligible $, covered %)
+    assert [(d, e) for d, _, e, *_ in organization] == [(d, e) for d, _, e in per_account]
+    for (_, _, _, pct, _, known), (_, c, e) in zip(organization, per_account, strict=True):
+        assert known and abs(pct - float(100 * c / (c + e))) < 0.01
+    accounts = [row for row in kpis if not row[1]]
+    assert len(accounts) >= 3  # the accounts owning plans: unknown coverage, not 0%
+    assert all(pct is None and rate is None and known is False for *_, pct, rate, known in accounts)
+    # two days later (FINOPS_SP_COVERAGE_ACCOUNT_DAYS=2 here): the oldest unread day is 2 days old
+    pipeline_env_for(warehouse_copy, FINOPS_SP_COVERAGE_ACCOUNT_DAYS="2")
+    again = run_pipeline(START, END, assets=["commitment_usage"])
+    assert again.success
+    calls = _requests(warehouse_copy, again.run_id)["GetSavingsPlansCoverage"]
+    assert calls == _accounts(warehouse_copy) + 1
+    assert _sp_days(warehouse_copy) == per_account
+    assert [row[3] for row in query(warehouse_copy, ORGANIZATION_SQL)] == [True, True, True]

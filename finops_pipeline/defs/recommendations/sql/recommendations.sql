@@ -194,13 +194,20 @@ previous AS (
 ),
 -- Coverage over each purchase's lookback (raw.commitment_coverage, issue #16), organisation-wide: the
 -- ingest asks for PAYER-scoped purchases, which cover every account's usage. Dollars for Savings Plans,
--- hours for RIs.
+-- hours for RIs. Days read organisation-wide only (FINOPS_SP_COVERAGE_ACCOUNT_DAYS) hold no account's
+-- Savings Plans row: the organisation's own figure stands for them.
 coverage AS (
     SELECT e.recommendation_id,
         sum(coalesce(cv.covered_hours, cv.covered_cost)) AS covered,
         sum(coalesce(cv.on_demand_hours, cv.on_demand_cost)) AS on_demand
     FROM everything e
-    JOIN raw.commitment_coverage cv ON cv.commitment_type = e.commitment_type
+    JOIN (
+        SELECT usage_date, commitment_type, covered_cost, on_demand_cost, covered_hours, on_demand_hours
+        FROM raw.commitment_coverage
+        UNION ALL BY NAME
+        SELECT usage_date, commitment_type, covered_cost, on_demand_cost
+        FROM raw.sp_coverage_organization WHERE NOT per_account
+    ) cv ON cv.commitment_type = e.commitment_type
         AND cv.usage_date >= $snapshot_date::DATE - e.lookback_days AND cv.usage_date < $snapshot_date::DATE
     GROUP BY 1
 )
