@@ -271,6 +271,52 @@ def _ri_coverage_row(day: dt.date, account_id: str, service: str, coverage: dict
     }
 
 
+# ------------------------------------------------------------------ the daily refresh's probe of older days
+# A day's organisation-wide figures: commitment, used commitment, coverage dollars, coverage hours.
+DayTotals = tuple[Decimal, Decimal, Decimal, Decimal]
+PROBE_REQUESTS = 2 + 2 * len(RI_SERVICES)  # ``day_totals``' requests, pages aside
+
+
+def day_totals(ce: Any, start: dt.date, end: dt.date) -> dict[dt.date, DayTotals]:
+    """Each day's organisation-wide figures as Cost Explorer answers them now, in ``PROBE_REQUESTS``
+    requests whatever the number of accounts (pages aside): Savings Plans utilization and coverage
+    without a filter, and RI utilization and coverage per RI service, all DAILY. A day stored with
+    other figures has moved since it was read (``defs/commitments/usage.py`` re-reads from the first
+    such day)."""
+    sums: dict[dt.date, list[Decimal]] = {}
+
+    def add(day: dt.date, *figures: Decimal) -> None:
+        into = sums.setdefault(day, [Decimal(0)] * 4)
+        for i, figure in enumerate(figures):
+            into[i] += figure
+
+    answer = ce.get_savings_plans_utilization(TimePeriod=_period(start, end), Granularity="DAILY")
+    for period in answer.get("SavingsPlansUtilizationsByTime", []):
+        row = _sp_row(_day(period["TimePeriod"]["Start"]), "", "", period)
+        add(row["usage_date"], row["total_commitment"], row["used_commitment"])
+    for row in organization_sp_coverage(ce, start, end, ""):
+        add(row["usage_date"], Decimal(0), Decimal(0), row["covered_cost"] + row["on_demand_cost"])
+    for service in RI_SERVICES:
+        for answer in _pages(
+            ce.get_reservation_utilization, TimePeriod=_period(start, end), Granularity="DAILY",
+            Filter=_service(service),
+        ):  # fmt: skip
+            for period in answer.get("UtilizationsByTime", []):
+                row = _ri_row(_day(period["TimePeriod"]["Start"]), "", service, period.get("Total", {}))
+                add(row["usage_date"], row["total_commitment"], row["used_commitment"])
+        for answer in _pages(
+            ce.get_reservation_coverage, TimePeriod=_period(start, end), Granularity="DAILY",
+            Filter=_service(service),
+        ):  # fmt: skip
+            for period in answer.get("CoveragesByTime", []):
+                row = _ri_coverage_row(
+                    _day(period["TimePeriod"]["Start"]), "", service, period.get("Total", {})
+                )
+                hours = Decimal(str(row["covered_hours"])) + Decimal(str(row["on_demand_hours"]))
+                add(row["usage_date"], Decimal(0), Decimal(0), row["on_demand_cost"], hours)
+    return {day: (f[0], f[1], f[2], f[3]) for day, f in sums.items()}
+
+
 # ------------------------------------------------------------------ per day, every account in one request
 PAGE_GROUPS = 1000  # the most groups AWS answers in one page of these operations (MaxResults' maximum)
 

@@ -30,6 +30,7 @@ from finops_pipeline.config_resources import CostWindowResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.lib import commitments as cm
+from finops_pipeline.lib.cost_window import REFRESH_TAG, refresh_window, restated_start
 from finops_pipeline.lib.fan_out import record_scan_status
 from finops_pipeline.request_budget import RequestBudget
 from finops_pipeline.settings import load_settings
@@ -37,6 +38,7 @@ from finops_pipeline.tables import definition_metadata, row_count
 from finops_pipeline.warehouse import WarehouseResource, record_api_calls, transaction
 
 SOURCE = "ce_commitments"
+ONE_DAY = dt.timedelta(days=1)
 UTILIZATION, COVERAGE = "raw.commitment_utilization", "raw.commitment_coverage"
 ORGANIZATION = "raw.sp_coverage_organization"
 # Every account, closed ones too: Cost Explorer keeps a suspended account's history, and its usage before
@@ -55,6 +57,50 @@ FIRST_UNREAD_SQL = f"""
 SELECT min(d)::DATE FROM range($start::DATE, $end::DATE, INTERVAL 1 DAY) t(d)
 WHERE d::DATE NOT IN ({PER_ACCOUNT_DAYS_SQL})
 """
+
+
+# Each day's stored organisation-wide figures, as ``cm.day_totals`` answers them: commitment, used, coverage
+# dollars (an organisation-only day's Savings Plans coverage from its organisation row) and hours.
+STORED_TOTALS_SQL = f"""
+WITH u AS (
+    SELECT usage_date, sum(total_commitment) AS total, sum(used_commitment) AS used
+    FROM {UTILIZATION} WHERE usage_date >= $start AND usage_date < $end GROUP BY 1
+), c AS (
+    SELECT usage_date, sum(dollars) AS dollars, sum(hours) AS hours FROM (
+        SELECT usage_date, covered_cost + on_demand_cost AS dollars,
+               coalesce(covered_hours, 0) + coalesce(on_demand_hours, 0) AS hours
+        FROM {COVERAGE} WHERE usage_date >= $start AND usage_date < $end
+        UNION ALL
+        SELECT usage_date, covered_cost + on_demand_cost, 0 FROM {ORGANIZATION}
+        WHERE NOT per_account AND usage_date >= $start AND usage_date < $end
+    ) GROUP BY 1
+)
+SELECT usage_date, coalesce(total, 0), coalesce(used, 0), coalesce(dollars, 0), coalesce(hours, 0)
+FROM u FULL JOIN c USING (usage_date)
+"""
+# A day moved when a figure differs by a cent (an hour's hundredth) or more: the stored rows are each
+# rounded to the micro-dollar, so their sum may differ from the organisation's total by less.
+MOVED_BY = Decimal("0.01")
+
+
+def _first_moved(
+    conn: duckdb.DuckDBPyConnection, answered: dict[dt.date, cm.DayTotals], start: dt.date, end: dt.date
+) -> dt.date | None:
+    """The first day of ``[start, end)`` whose stored figures are not what Cost Explorer answers now."""
+    stored = {
+        day: tuple(Decimal(str(v)) for v in figures)
+        for day, *figures in conn.execute(STORED_TOTALS_SQL, {"start": start, "end": end}).fetchall()
+    }
+    zero = (Decimal(0),) * 4
+    moved = [
+        day
+        for day in sorted(set(stored) | set(answered))
+        if any(
+            abs(a - b) >= MOVED_BY
+            for a, b in zip(answered.get(day, zero), stored.get(day, zero), strict=True)
+        )
+    ]
+    return moved[0] if moved else None
 
 
 def _sp_label(kinds: Sequence[str] | set[str]) -> str:
@@ -190,15 +236,44 @@ def _write_organization(
         conn.unregister("incoming_rows")
 
 
-def _sp_by_account(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, every_days: int) -> bool:
+def _first_unread(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dt.date | None:
+    """The first day of ``[start, end)`` whose Savings Plans coverage was not read per account."""
+    (first,) = conn.execute(FIRST_UNREAD_SQL, {"start": start, "end": end}).fetchone() or (None,)
+    return first
+
+
+def _sp_by_account(first_unread: dt.date | None, end: dt.date, every_days: int, leaves: dt.date) -> bool:
     """Whether this run reads Savings Plans coverage per account (one request per account): on every run
-    with FINOPS_SP_COVERAGE_ACCOUNT_DAYS=1, else once a day of the window has gone ``every_days`` days,
-    counted to the window's last day, without it. So an account's figures are at most that old, and a
-    backfill of days never read per account reads them per account."""
+    with FINOPS_SP_COVERAGE_ACCOUNT_DAYS=1, else once a day of the range has gone ``every_days`` days,
+    counted to the range's last day, without it, or would leave the daily refresh's range tomorrow
+    (``leaves``: a closing month's last days) unread. So an account's figures are at most that old, and
+    a backfill of days never read per account reads them per account."""
     if every_days <= 1:
         return True
-    (first,) = conn.execute(FIRST_UNREAD_SQL, {"start": start, "end": end}).fetchone() or (None,)
-    return first is not None and (end - dt.timedelta(days=1) - first).days >= every_days
+    if first_unread is None:
+        return False
+    return (end - ONE_DAY - first_unread).days >= every_days or first_unread < leaves
+
+
+def _read_start(
+    ce: Any, warehouse: WarehouseResource, start: dt.date, end: dt.date, cost_window: CostWindowResource,
+    budget: RequestBudget,
+) -> tuple[dt.date, int]:  # fmt: skip
+    """Where a daily refresh starts reading, and the days it probed unchanged: its trailing days
+    (``restated_start``) always, and of its older days only from the first one whose organisation-wide
+    figures moved (``cm.day_totals``, six requests). A failed probe reads the whole range. As with the
+    cost grains' probe (``defs/ingest/restatement.py``), a restatement that moves figures between
+    accounts and leaves every organisation total is missed until a backfill reads the days again."""
+    tail = max(start, restated_start(cost_window, end - ONE_DAY))
+    if tail <= start:
+        return start, 0
+    budget.reserve(cm.PROBE_REQUESTS, f"commitment_usage probe of {start}..{tail - ONE_DAY}")
+    probe = attempt(ScanTarget("organization", "global"), lambda: cm.day_totals(ce, start, tail))
+    if probe.status != "ok":
+        return start, 0
+    with warehouse.connect() as conn:
+        first = min(_first_moved(conn, probe.result, start, tail) or tail, tail)
+    return first, (first - start).days
 
 
 def _accounts(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[str]:
@@ -239,13 +314,19 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             return dg.MaterializeResult(
                 metadata={**_day_metadata(), "window_days": 0, "note": "today's figures come tomorrow"}
             )
+        daily = context.run.tags.get(REFRESH_TAG) == "daily"
         with aws.tracked() as calls:
             ce = aws.client("ce")
-            kinds = cm.owners(ce, start, end)
-            every = cost_window.sp_coverage_account_days
+            range_start, every, unchanged = start, cost_window.sp_coverage_account_days, 0
+            if daily:
+                start, unchanged = _read_start(ce, warehouse, start, end, cost_window, aws.budget)
             with warehouse.connect() as conn:
                 known = _accounts(conn, aws)
-                by_account = _sp_by_account(conn, start, end, every)
+                unread = _first_unread(conn, range_start, end) if every > 1 else None
+            by_account = _sp_by_account(unread, end, every, refresh_window(cost_window, today + ONE_DAY)[0])
+            if by_account and unread is not None:
+                start = min(start, unread)  # the per-account read covers every day read organisation-wide
+            kinds = cm.owners(ce, start, end)
             read, outcomes, rows = _read(ce, start, end, known, kinds, aws.budget, by_account, every > 1)
         ok = [o.target.account_id for o in outcomes if o.status == "ok"]
         with warehouse.connect() as conn:
@@ -258,7 +339,7 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             statuses = record_scan_status(conn, SOURCE, outcomes, items)
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
             counted = row_count(conn, "commitment_usage")
-            days = _daily_figures(conn, start, end)
+            days = _daily_figures(conn, range_start, end)
         # Each partition carries its own day's figures (as the cost grains do), so the UI plots the daily
         # utilization; the window's figures go on one observation, not copied onto every day.
         for key in context.partition_keys:
@@ -268,6 +349,9 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             "utilization_read": "per day" if read.utilization_by_day else "per account",
             "ri_coverage_read": "per day" if read.ri_coverage_by_day else "per account",
             "sp_coverage_read": "per account" if by_account else "organisation-wide",
+            # The daily refresh's older days whose organisation-wide figures had not moved: not read.
+            "window_checked_start": range_start.isoformat(),
+            "days_probed_unchanged": unchanged,
             "ce_requests_planned": read.requests,
             "ce_requests_if_per_account": read.requests_per_account,
         }

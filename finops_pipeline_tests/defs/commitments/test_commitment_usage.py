@@ -164,3 +164,55 @@ def test_days_never_read_per_account_show_the_organisation_and_unknown_accounts_
     assert calls == _accounts(warehouse_copy) + 1
     assert _sp_days(warehouse_copy) == per_account
     assert [row[3] for row in query(warehouse_copy, ORGANIZATION_SQL)] == [True, True, True]
+
+
+# --- the daily refresh: its trailing days, and older days of its range only from the first one that moved
+MONTH = (dt.date(2026, 11, 1), SANDBOX_AS_OF)
+TAIL = dt.date(2026, 11, 22)  # restated_start: the last FINOPS_RESTATEMENT_DAYS + 1 days before today
+
+
+def _month(database: Path) -> list[tuple[Any, ...]]:
+    return query(database, WINDOW_SQL, [*MONTH, *MONTH])
+
+
+def _daily_refresh(database: Path) -> tuple[dict[str, int], dict[str, Any]]:
+    from finops_pipeline.lib.cost_window import refresh_tags
+    from finops_pipeline.settings import load_settings
+
+    result = run_pipeline(assets=["commitment_usage"], tags=refresh_tags(load_settings(), SANDBOX_AS_OF))
+    assert result.success
+    observed = [
+        e.event_specific_data.asset_observation.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ][-1]
+    return _requests(database, result.run_id), {k: v.value for k, v in observed.items()}
+
+
+def test_a_daily_refresh_probes_older_days_and_reads_only_from_the_first_that_moved(
+    warehouse_copy: Path, pipeline_env_for: Any
+) -> None:
+    before = _month(warehouse_copy)
+    pipeline_env_for(warehouse_copy)
+    calls, seen = _daily_refresh(warehouse_copy)
+    # nothing moved since the full history: the trailing five days are read, the 21 older ones probed
+    assert (seen["window_checked_start"], seen["window_start"]) == ("2026-11-01", TAIL.isoformat())
+    assert seen["days_probed_unchanged"] == 21
+    assert _month(warehouse_copy) == before
+    accounts = _accounts(warehouse_copy)
+    # the probe: one request per family and RI service (6); RI coverage of the five days read per day
+    assert calls["GetReservationCoverage"] == 2 + 5 * 2
+    assert calls["GetSavingsPlansCoverage"] == 1 + accounts
+    assert sum(calls.values()) - calls["GetCallerIdentity"] == 35
+    # a day Cost Explorer has restated since it was stored (here: its stored figure is off by $5)
+    with duckdb.connect(str(warehouse_copy)) as conn:
+        conn.execute(
+            "UPDATE raw.commitment_utilization SET used_commitment = used_commitment + 5 "
+            "WHERE usage_date = '2026-11-10' AND account_id = (SELECT min(account_id) "
+            "FROM raw.commitment_utilization WHERE usage_date = '2026-11-10')"
+        )
+    calls, seen = _daily_refresh(warehouse_copy)
+    assert (seen["window_start"], seen["days_probed_unchanged"]) == ("2026-11-10", 9)
+    assert _month(warehouse_copy) == before  # read again, as Cost Explorer answers it
+    # 17 days of RI coverage: per account now (2 per account), cheaper than per day (2 per day)
+    assert calls["GetReservationCoverage"] == 2 + 2 * accounts
