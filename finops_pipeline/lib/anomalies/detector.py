@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -104,13 +105,17 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     return pl.concat(parts).sort("series_id", "start_date", "direction")
 
 
-def _parts(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
-    """``frame`` split into parts of about ``size`` series, each group (account) whole in one part."""
+def _parts(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    """``frame`` split into parts of about ``size`` series, each group (account) whole in one part.
+
+    One part at a time: a part is a copy of its rows, and all of them at once would double the frame.
+    """
     group = pl.col("group") if "group" in frame.columns else pl.col("series_id")
-    counts = frame.group_by(group.alias("g")).agg(pl.col("series_id").n_unique().alias("n")).sort("g")
+    counts = frame.group_by(group.alias("g")).agg(pl.col("series_id").n_unique().alias("n"))
+    counts = counts.sort(pl.col("g").cast(pl.Utf8))
     counts = counts.with_columns((pl.col("n").cum_sum() // size).alias("part"))
-    tagged = frame.with_columns(group.alias("g")).join(counts.select("g", "part"), on="g")
-    return [p.drop("g", "part") for p in tagged.partition_by("part", maintain_order=False)]
+    for groups in counts.partition_by("part", maintain_order=True):
+        yield frame.filter(group.is_in(groups["g"].implode()))
 
 
 def _detect(prep: _Prepared, p: DetectorParams) -> pl.DataFrame:

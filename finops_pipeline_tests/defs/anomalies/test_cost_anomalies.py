@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from finops_pipeline.config_resources import AnomalyPolicyResource
+from finops_pipeline.defs.anomalies import assets
 from finops_pipeline.defs.anomalies.assets import TABLE_SQL, detect_events, mart_rows, read_series
 from finops_pipeline.defs.anomalies.checks import no_new_high_severity_anomaly
 from finops_pipeline.warehouse import WarehouseResource
@@ -127,6 +128,23 @@ def test_aws_anomalies_sit_beside_ours_and_match(mart: pl.DataFrame, sandbox: An
         other = mart.filter(pl.col("event_id").is_in(row["matched_event_ids"]))
         assert set(other["source"]) == {"finops_pipeline"}
         assert set(other["grain"]) == {row["grain"]}
+
+
+def test_the_series_read_in_ranges_of_accounts_are_the_sqls_rows(
+    anomalies_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets, "DRILLDOWN_PART_ROWS", 1)  # every account a range of its own
+    monkeypatch.setattr(assets, "READ_BATCH_ROWS", 1_000)
+    with duckdb.connect(str(anomalies_warehouse), read_only=True) as conn:
+        series, drilldown = read_series(conn)
+        whole_series = conn.sql(assets.SERIES_SQL).pl()
+        whole_drilldown = conn.sql(assets.DRILLDOWN_SQL).pl()
+        accounts = conn.sql("SELECT count(DISTINCT account_id) FROM raw.aws_accounts").fetchall()[0][0]
+    assert accounts > 1 and drilldown["group"].n_unique() > 1
+    for read, whole in ((series, whole_series), (drilldown, whole_drilldown)):
+        assert read.select(pl.col(pl.Utf8)).width == 0  # ids as categoricals, no text
+        text = read.with_columns(pl.col(pl.Categorical).cast(pl.Utf8))
+        assert text.sort(pl.all()).equals(whole.sort(pl.all()))
 
 
 def test_first_seen_survives_a_rerun_and_the_check_warns_on_new_high(

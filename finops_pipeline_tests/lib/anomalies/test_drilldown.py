@@ -89,3 +89,18 @@ def test_overlapping_usage_type_events_keep_the_largest() -> None:
     events = detect_with_drilldown(parent(rows), rows)
     assert events["driver"].to_list() == ["DataTransfer-Out-Bytes"]
     assert events["impact"][0] == pytest.approx(-0.35 * 60.0 * EVENT_DAYS, rel=0.15)
+
+
+def test_categorical_ids_give_the_events_of_text_ids() -> None:
+    """The asset reads its ids as categoricals (memory): the detector spells them out per part only,
+    and finds the same events as on text ids."""
+    rows = pl.from_pandas(usage_rows({"EBS:VolumeUsage.gp3": 0.2}))
+    series = pl.from_pandas(parent(rows.to_pandas()))
+    ids = pl.col("series_id", "driver", "group")
+    as_text = detect_with_drilldown(series, rows)
+    as_categories = detect_with_drilldown(
+        series.with_columns(pl.col("series_id", "group").cast(pl.Categorical)),
+        rows.with_columns(ids.cast(pl.Categorical)),
+    )
+    assert as_text.height == 1
+    assert as_categories.equals(as_text)
