@@ -131,16 +131,21 @@ def child_run(phase: str, database: Path) -> dict[str, Any]:
 
     from finops_pipeline.clock import today_utc
     from finops_pipeline.definitions import defs as load_defs
-    from finops_pipeline.demo import REPORT_RUN_CONFIG
+    from finops_pipeline.demo import FOCUS_KEYS, REPORT_RUN_CONFIG
     from finops_pipeline.lib.cost_window import range_tags, refresh_tags
     from finops_pipeline.settings import load_settings
 
     settings, definitions = load_settings(), load_defs()
-    if phase == "full":  # as finops_pipeline.demo.run_full_history: every asset, every report format
-        job, tags, config = definitions.resolve_implicit_global_asset_job_def(), None, REPORT_RUN_CONFIG
+    if phase == "full":  # as finops_pipeline.demo.run_full_history: every daily asset, every report format
+        job, config = definitions.resolve_implicit_global_asset_job_def(), REPORT_RUN_CONFIG
+        # The FOCUS assets are partitioned by billing period: a range of days cannot hold them.
+        job = job.get_subset(
+            asset_selection=frozenset(job.asset_layer.executable_asset_keys - FOCUS_KEYS),
+            asset_check_selection=frozenset(job.asset_layer.asset_graph.asset_check_keys),
+        )
         tags = range_tags(settings.start_date, today_utc())
     else:  # as daily_ingest_schedule runs it
-        job, tags, config = definitions.resolve_job_def("daily_ingest_job"), None, {}
+        job, config = definitions.resolve_job_def("daily_ingest_job"), {}
         tags = refresh_tags(settings, today_utc())
     meter = StepMeter()
     job = job.with_logger_defs({"console": dg.colored_console_logger, "meter": _meter_logger(meter)})
