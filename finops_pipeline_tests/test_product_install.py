@@ -31,8 +31,8 @@ assert pathlib.Path(finops_pipeline.__file__).is_relative_to(sys.prefix), finops
 assert importlib.util.find_spec("moto") is None, "moto is installed"
 assert importlib.util.find_spec("finops_sandbox") is None, "the sandbox is installed"
 # The anomaly classifier fits from its packaged training file with the product's own scikit-learn.
-from finops_pipeline.lib.anomalies.confirmation import TRAINING_FILE, _model
-assert TRAINING_FILE.is_relative_to(sys.prefix) and _model().n_features_in_ == 23
+from finops_pipeline.lib.anomalies.confirmation import TRAINING_FILE, model
+assert TRAINING_FILE.is_relative_to(sys.prefix) and model().n_features_in_ == 23
 print("imported")
 """
 

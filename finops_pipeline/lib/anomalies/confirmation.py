@@ -258,7 +258,8 @@ def fit_model(table: pl.DataFrame) -> HistGradientBoostingClassifier:
 
 
 @functools.cache
-def _model() -> HistGradientBoostingClassifier:
+def model() -> HistGradientBoostingClassifier:
+    """The classifier fitted on the training events, once per process."""
     return fit_model(pl.read_parquet(TRAINING_FILE))
 
 
@@ -266,7 +267,7 @@ def anomaly_probability(events: pl.DataFrame, m: ScoredMatrix, known: np.ndarray
     """The classifier's probability that each event is an anomaly (events × 1)."""
     if events.height == 0:
         return np.zeros(0)
-    return _model().predict_proba(event_features(events, m, known))[:, 1]
+    return model().predict_proba(event_features(events, m, known))[:, 1]
 
 
 def confirmed(

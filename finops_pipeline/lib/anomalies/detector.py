@@ -42,13 +42,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from finops_pipeline.lib.anomalies.confirmation import confirmed
+from finops_pipeline.lib.anomalies.confirmation import confirmed, model
 from finops_pipeline.lib.anomalies.events import (
     drop_familiar,
     drop_immaterial,
@@ -101,8 +103,32 @@ def detect(series: Any, **params: Any) -> pl.DataFrame:
     if frame.height == 0 or frame["series_id"].n_unique() <= p.chunk_series:
         return _detect(_prepare(frame, p), p)
     axis = DayAxis.of(frame)
-    parts = [_detect(_prepare(part, p, axis), p) for part in _parts(frame, p.chunk_series)]
+    parts = _bounded_map(lambda part: _detect(_prepare(part, p, axis), p), _parts(frame, p.chunk_series), p)
     return pl.concat(parts).sort("series_id", "start_date", "direction")
+
+
+def _bounded_map(
+    score: Callable[[pl.DataFrame], pl.DataFrame], parts: Iterable[pl.DataFrame], p: DetectorParams
+) -> list[pl.DataFrame]:
+    """``score`` of every part, ``p.parallel_parts`` at a time on threads, in the parts' order.
+
+    Threads, not processes: numpy, polars and scikit-learn release the GIL in their loops, and a part
+    stays in this process's memory instead of being pickled. No more than ``parallel_parts`` parts
+    are taken from ``parts`` ahead of their results, so memory stays bounded by the part size.
+    """
+    if p.parallel_parts <= 1:
+        return [score(part) for part in parts]
+    if p.confirm_threshold > 0:
+        model()  # fitted once here, not raced for by the threads
+    results: list[pl.DataFrame] = []
+    pending: deque[Future[pl.DataFrame]] = deque()
+    with ThreadPoolExecutor(p.parallel_parts, thread_name_prefix="anomaly-part") as pool:
+        for part in parts:
+            if len(pending) >= p.parallel_parts:
+                results.append(pending.popleft().result())
+            pending.append(pool.submit(score, part))
+        results.extend(future.result() for future in pending)
+    return results
 
 
 def _parts(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:

@@ -89,6 +89,7 @@ class DetectorParams:
     familiar_length_share: float = 0.3  # ... and runs at least this share of its length (a shift)
     familiar_near_days: int = 1  # ... only when it lies within this many days of those patterns
     confirm_threshold: float = 0.5  # confirmation.py: events whose anomaly probability reaches this (0: off)
-    chunk_series: int = 5_000  # more series than this are scored in parts (memory, not results)
+    chunk_series: int = 2_500  # more series than this are scored in parts (memory, not results)
+    parallel_parts: int = 2  # parts scored at once, one thread each (the 2 cores; speed, not results)
     medium_impact_usd: float = 10.0
     high_impact_usd: float = 100.0

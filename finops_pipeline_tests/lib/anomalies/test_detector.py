@@ -275,3 +275,6 @@ def test_scoring_in_parts_gives_the_same_events() -> None:
     whole = detect(frame)
     assert whole.height >= 3 and set(whole["kind"]) >= {"spike", "new_series", "drop"}
     assert detect(frame, chunk_series=1).equals(whole)
+    # Parts scored on threads, two or three at once, still give the parts' events in the same order.
+    assert detect(frame, chunk_series=1, parallel_parts=3).equals(whole)
+    assert detect(frame, chunk_series=1, parallel_parts=1).equals(whole)

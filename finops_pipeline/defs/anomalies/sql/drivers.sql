@@ -25,10 +25,16 @@ cand AS (
       ON u.usage_type = s.usage_type AND u.account_id = e.account_id
      AND u.usage_date BETWEEN e.start_date - 28 AND e.end_date
     UNION ALL
+    -- Account and organisation events apart: an OR across them leaves no key to hash-join on (3 s of
+    -- a nested-loop join at 1,000 accounts, against 0.1 s).
     SELECT e.event_id, 'service', d.service, e.days, e.start_date, e.end_date, d.usage_date, d.unblended_cost
     FROM ev e JOIN raw.ce_cost_daily d
-      ON e.grain IN ('account', 'organisation') AND (e.grain = 'organisation' OR d.account_id = e.account_id)
+      ON e.grain = 'account' AND d.account_id = e.account_id
      AND d.usage_date BETWEEN e.start_date - 28 AND e.end_date
+    UNION ALL
+    SELECT e.event_id, 'service', d.service, e.days, e.start_date, e.end_date, d.usage_date, d.unblended_cost
+    FROM ev e JOIN raw.ce_cost_daily d
+      ON e.grain = 'organisation' AND d.usage_date BETWEEN e.start_date - 28 AND e.end_date
     UNION ALL
     SELECT e.event_id, 'account', d.account_id, e.days, e.start_date, e.end_date, d.usage_date, d.unblended_cost
     FROM ev e JOIN raw.ce_cost_daily d
