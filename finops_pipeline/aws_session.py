@@ -28,6 +28,7 @@ from botocore.session import get_session
 from dagster._core.events import EngineEventData
 from pydantic import Field, PrivateAttr
 
+from finops_pipeline.ce_answers import CostPageParserFactory
 from finops_pipeline.clock import utc_now
 from finops_pipeline.lib.remediation import HINT_MARK, REFUSAL_FIXES, add_fix_hint, error_kind
 from finops_pipeline.lib.run_target import TARGET_TAG, claim_warehouse, target_name
@@ -378,6 +379,7 @@ class AwsResource(dg.ConfigurableResource):
                 return self._base
             plain = boto3.Session(region_name=self.region)
             plain._session.register_component("data_loader", _shared_loader())
+            plain._session.register_component("response_parser_factory", CostPageParserFactory())
             try:
                 has_credentials = plain.get_credentials() is not None
             except BotoCoreError as exc:
@@ -428,6 +430,7 @@ class AwsResource(dg.ConfigurableResource):
     def _session_with(self, source: boto3.Session, credentials: Credentials) -> boto3.Session:
         botocore_session = get_session()
         botocore_session.register_component("data_loader", source._session.get_component("data_loader"))
+        botocore_session.register_component("response_parser_factory", CostPageParserFactory())
         botocore_session._credentials = credentials
         return boto3.Session(botocore_session=botocore_session, region_name=self.region)
 
