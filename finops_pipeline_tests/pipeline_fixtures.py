@@ -6,6 +6,7 @@ A full-history ingest of the 12-account world takes tens of seconds, so ``ingest
 once per session; tests that write get their own copy through ``warehouse_copy``.
 """
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -190,6 +191,16 @@ def write_workspace(folder: Path) -> Path:
     return workspace
 
 
+def _default_stop_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM as a terminal's shell would pass them on.
+
+    An ignored signal stays ignored across exec, and a process that starts with SIGINT ignored
+    (Python, make, bash) never hears a Ctrl-C. A suite run in the background (`make test &`, `nohup`)
+    has SIGINT ignored by its shell: that must not decide how the command under test stops."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @contextmanager
 def process_group(
     command: list[str], cwd: Path, log_path: Path, stop: signal.Signals = signal.SIGTERM, grace_s: float = 30
@@ -198,12 +209,18 @@ def process_group(
     ``stop`` (as a user or a supervisor stops it), then SIGKILL after ``grace_s``."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_default_stop_signals,
         )
         try:
             yield process
         finally:
-            os.killpg(process.pid, stop)
+            with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+                os.killpg(process.pid, stop)
             try:
                 process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:

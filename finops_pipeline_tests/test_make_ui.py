@@ -22,7 +22,6 @@ from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from finops_pipeline.demo import run_full_history
 from finops_pipeline.lib.cost_window import refresh_tags
 from finops_pipeline.lib.run_target import TARGET_TAG
-from finops_pipeline.processes import process_alive
 from finops_pipeline.settings import load_settings
 from finops_pipeline_tests.pipeline_fixtures import process_group
 
@@ -50,12 +49,9 @@ def free_port() -> int:
 
 @contextmanager
 def make_ui(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
-    """`make ui` in its own process group; Ctrl-C (SIGINT) at the end, as a user stops it.
-
-    The grace before SIGKILL is generous: `dagster dev` then the sandbox stop of make's exit trap may
-    take over a minute on 2 loaded cores, and a SIGKILL there would leave the sandbox running."""
+    """`make ui` in its own process group; Ctrl-C (SIGINT) at the end, as a user stops it."""
     command = ["make", "--no-print-directory", "ui", f"UI_PORT={port}", *(f"{k}={v}" for k, v in env.items())]
-    with process_group(command, PROJECT_ROOT, log, stop=signal.SIGINT, grace_s=180) as ui:
+    with process_group(command, PROJECT_ROOT, log, stop=signal.SIGINT, grace_s=60) as ui:
         yield ui
 
 
@@ -69,13 +65,6 @@ def wait_for(check: Callable[[], Any], seconds: float, ui: subprocess.Popen, log
             return value
         time.sleep(1)  # readiness polling of the webserver / the run's status
     raise AssertionError(f"timed out; make ui log:\n{log.read_text()[-3000:]}")
-
-
-def run_worker_pids(home: Path, run_id: str) -> set[int]:
-    """The processes that wrote the run's events (its run worker, and step workers if any)."""
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        events = instance.all_logs(run_id)
-    return {e.dagster_event.pid for e in events if e.dagster_event is not None and e.dagster_event.pid}
 
 
 ORIGIN_QUERY = """
@@ -143,15 +132,10 @@ def test_make_ui_after_the_demo_runs_daily_ingest_against_the_demo_target(
             return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
 
         assert wait_for(finished, 420, ui, log) == "SUCCESS", log.read_text()[-3000:]
-        # Ctrl-C only once the run's worker process is gone: one still tearing down when the signal
-        # reached the whole group held `dagster dev` past any grace (twice in fresh-clone runs on
-        # loaded cores; the run was SUCCESS 2 s before), and make never got to its exit trap.
-        workers = run_worker_pids(home, run_id)
-        assert workers
-        wait_for(lambda: None if any(process_alive(pid) for pid in workers) else True, 120, ui, log)
         assert pid_file.exists()  # the UI's own sandbox, running while the UI does
         assert demo_run_origin(client, home) == ("finops_pipeline", "__repository__")
-    # ... and stopped with it (a make killed after the grace, returncode -9, never ran its exit trap)
+    # ... and stopped with it (a make killed after the grace, returncode -9, never ran its exit trap:
+    # so it went when the suite ran in the background, SIGINT ignored, until process_group reset it)
     assert not pid_file.exists(), f"make exited {ui.returncode}:\n{log.read_text()[-2000:]}"
     assert "runs go to the sandbox, scan regions us-east-1,us-west-2,eu-west-1" in log.read_text()
     assert figures(database, today) == before  # 3 regions scanned, as in the demo; closed months unchanged
