@@ -131,18 +131,15 @@ def child_run(phase: str, database: Path) -> dict[str, Any]:
 
     from finops_pipeline.clock import today_utc
     from finops_pipeline.definitions import defs as load_defs
-    from finops_pipeline.demo import FOCUS_KEYS, REPORT_RUN_CONFIG
+    from finops_pipeline.demo import REPORT_RUN_CONFIG, full_history_selection
     from finops_pipeline.lib.cost_window import range_tags, refresh_tags
     from finops_pipeline.settings import load_settings
 
     settings, definitions = load_settings(), load_defs()
     if phase == "full":  # as finops_pipeline.demo.run_full_history: every daily asset, every report format
         job, config = definitions.resolve_implicit_global_asset_job_def(), REPORT_RUN_CONFIG
-        # The FOCUS assets are partitioned by billing period: a range of days cannot hold them.
-        job = job.get_subset(
-            asset_selection=frozenset(job.asset_layer.executable_asset_keys - FOCUS_KEYS),
-            asset_check_selection=frozenset(job.asset_layer.asset_graph.asset_check_keys),
-        )
+        assets, checks = full_history_selection(job)
+        job = job.get_subset(asset_selection=assets, asset_check_selection=checks)
         tags = range_tags(settings.start_date, today_utc())
     else:  # as daily_ingest_schedule runs it
         job, config = definitions.resolve_job_def("daily_ingest_job"), {}

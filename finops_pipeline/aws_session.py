@@ -430,7 +430,8 @@ class AwsResource(dg.ConfigurableResource):
     def _session_with(self, source: boto3.Session, credentials: Credentials) -> boto3.Session:
         botocore_session = get_session()
         botocore_session.register_component("data_loader", source._session.get_component("data_loader"))
-        botocore_session.register_component("response_parser_factory", CostPageParserFactory())
+        factory = source._session.get_component("response_parser_factory")
+        botocore_session.register_component("response_parser_factory", factory)
         botocore_session._credentials = credentials
         return boto3.Session(botocore_session=botocore_session, region_name=self.region)
 

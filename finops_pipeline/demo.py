@@ -98,6 +98,15 @@ def workspace_job_origin(workspace: Path, job_name: str) -> RemoteJobOrigin | No
     return RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
 
 
+def full_history_selection(
+    job: dg.JobDefinition,
+) -> tuple[frozenset[dg.AssetKey], frozenset[dg.AssetCheckKey]]:
+    """What a run over a range of days materialises: every asset but the FOCUS ones (partitioned by
+    billing period, which a range of days cannot hold), and every check."""
+    assets = frozenset(job.asset_layer.executable_asset_keys - FOCUS_KEYS)
+    return assets, frozenset(job.asset_layer.asset_graph.asset_check_keys)
+
+
 def run_full_history(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -113,8 +122,7 @@ def run_full_history(
     """
     settings = load_settings()
     job = defs.resolve_implicit_global_asset_job_def()
-    assets = frozenset(job.asset_layer.executable_asset_keys - FOCUS_KEYS)
-    checks = frozenset(job.asset_layer.asset_graph.asset_check_keys)
+    assets, checks = full_history_selection(job)
     steps = len(job.get_subset(asset_selection=assets, asset_check_selection=checks).graph.nodes)
     progress = RunProgress(sys.stdout, steps)  # one step per node: assets and checks
     job = job.with_logger_defs({"console": dg.colored_console_logger, "progress": progress_logger(progress)})

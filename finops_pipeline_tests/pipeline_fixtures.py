@@ -53,7 +53,7 @@ def run_pipeline(
     full-history run)."""
     from finops_pipeline.clock import today_utc
     from finops_pipeline.definitions import defs as load_defs
-    from finops_pipeline.defs.focus.partitions import FOCUS_PARTITIONED
+    from finops_pipeline.demo import FOCUS_KEYS, full_history_selection
     from finops_pipeline.settings import load_settings
 
     settings = load_settings()
@@ -63,13 +63,10 @@ def run_pipeline(
         job = job.get_subset(asset_selection={dg.AssetKey(name) for name in assets})
     elif groups is not None:
         keys = dg.AssetSelection.groups(*groups).resolve(definitions.resolve_asset_graph())
-        job = job.get_subset(asset_selection=set(keys) - {dg.AssetKey(n) for n in FOCUS_PARTITIONED})
+        job = job.get_subset(asset_selection=set(keys) - FOCUS_KEYS)
     else:
-        everything = job.asset_layer.executable_asset_keys
-        job = job.get_subset(
-            asset_selection=set(everything) - {dg.AssetKey(n) for n in FOCUS_PARTITIONED},
-            asset_check_selection=set(job.asset_layer.asset_graph.asset_check_keys),
-        )
+        everything, checks = full_history_selection(job)
+        job = job.get_subset(asset_selection=everything, asset_check_selection=checks)
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags={**range_tags(start or settings.start_date, end or today_utc()), **(tags or {})},
