@@ -42,6 +42,10 @@ def test_cost_pages_equal_botocores_parse(aws_env: dict[str, str]) -> None:
     assert {day["Estimated"] for page in fast for day in page["ResultsByTime"]} == {True, False}
     ungrouped = {k: v for k, v in GROUPED.items() if k != "GroupBy"}
     assert _pages(ours, **ungrouped) == _pages(plain, **ungrouped)
+    # A client on an assumed role's session parses its pages the same way, and equally
+    central = AwsResource(role_arn="arn:aws:iam::123456789012:role/FinOpsCentralReadOnly").client("ce")
+    assert isinstance(central._endpoint._response_parser_factory, CostPageParserFactory)
+    assert _pages(central, **ungrouped) == _pages(plain, **ungrouped)
 
 
 def test_other_answers_and_errors_are_botocores(aws_env: dict[str, str]) -> None:
