@@ -190,6 +190,38 @@ def child_truth(
     return {m: {c: str(v) for c, v in cols.items()} for m, cols in monthly.items()}
 
 
+def child_export(accounts: int, as_of: dt.date) -> dict[str, Any]:
+    """Deliver the world of ``as_of`` as its FOCUS export into the sandbox this environment names (the
+    bucket the IAM policy names); the URI, files, bytes and seconds of the delivery."""
+    import boto3
+
+    from finops_sandbox.data_exports import DataExport
+    from finops_sandbox.world import WorldConfig, build_world
+
+    started = time.perf_counter()
+    world = build_world(WorldConfig(accounts=accounts, as_of=as_of))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        region_name=os.environ["AWS_REGION"],
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    )
+    export = DataExport(s3, "finops-data-exports")
+    periods = export.publish(world)
+    objects = [
+        o for page in s3.get_paginator("list_objects_v2").paginate(Bucket=export.bucket)
+        for o in page.get("Contents", [])
+    ]  # fmt: skip
+    return {
+        "uri": export.uri,
+        "periods": len(periods),
+        "files": len(objects),
+        "bytes": sum(o["Size"] for o in objects),
+        "seconds": time.perf_counter() - started,
+    }
+
+
 # ------------------------------------------------------------------------------------------ the driver
 
 
@@ -290,13 +322,26 @@ def pipeline_env(sandbox: Sandbox, workdir: Path, accounts: int, today: dt.date)
     }
 
 
-def phase(workdir: Path, accounts: int, today: dt.date, name: str) -> dict[str, Any]:
-    """One sandbox as of ``today`` and one pipeline run against it; both processes measured apart."""
+def publish_export(sandbox: Sandbox, accounts: int, today: dt.date) -> dict[str, Any]:
+    """The world's FOCUS Data Export delivered into the sandbox's S3 (a child builds the same world)."""
+    argv = ["--child", "export", "--accounts", str(accounts), "--as-of", today.isoformat()]
+    return spawn_child(argv, {**_clean_env(), **sandbox.env})
+
+
+def phase(workdir: Path, accounts: int, today: dt.date, name: str, detail: str) -> dict[str, Any]:
+    """One sandbox as of ``today`` and one pipeline run against it; both processes measured apart.
+
+    ``detail`` is FINOPS_COST_DETAIL_SOURCE: with ``data_export`` the sandbox's export is delivered first
+    (its time apart, as AWS's) and the per-account grains read the days it holds from it."""
     sandbox = Sandbox.start(workdir, accounts, today)
     try:
         env = pipeline_env(sandbox, workdir, accounts, today)
+        export = publish_export(sandbox, accounts, today) if detail == "data_export" else None
+        if export is not None:
+            env.update(FOCUS_EXPORT_URI=export["uri"], FINOPS_COST_DETAIL_SOURCE=detail)
         run = spawn_child(["--child", "run", "--phase", name, "--database", env["FINOPS_DUCKDB_PATH"]], env)
         run["sandbox"] = sandbox.figures()
+        run["export"] = export
     finally:
         sandbox.stop()
     if not run["success"]:
@@ -351,17 +396,23 @@ def truth_for(accounts: int, run: dict[str, Any], full_day: dt.date) -> dict[str
     return {m: {k: str(v) for k, v in metrics.items()} for m, metrics in merged.items()}
 
 
-def size(workdir: Path, accounts: int, as_of: dt.date) -> dict[str, Any]:
+def size(workdir: Path, accounts: int, as_of: dt.date, detail: str) -> dict[str, Any]:
     """Full history as of ``as_of``, then the refresh the next day, each checked against its world."""
-    result: dict[str, Any] = {"accounts": accounts}
+    result: dict[str, Any] = {"accounts": accounts, "detail_source": detail}
     for name, today in (("full", as_of), ("daily", as_of + dt.timedelta(days=1))):
-        run = phase(workdir, accounts, today, name)
+        run = phase(workdir, accounts, today, name, detail)
         run["reconcile"] = reconcile(run, truth_for(accounts, run, as_of))
         result[name] = run
         verdict = "equal to the cent" if not run["reconcile"] else f"DIFFER: {run['reconcile'][:5]}"
         print(
             f"[{accounts} accounts, {name} as of {today}] {run['seconds']:.0f} s; totals vs ledger: {verdict}"
         )
+        if run["export"]:
+            e = run["export"]
+            print(
+                f"  the sandbox's export (apart): {e['periods']} periods, {e['files']} objects, "
+                f"{e['bytes'] / 1e6:.0f} MB, delivered in {e['seconds']:.0f} s"
+            )
     return result
 
 
@@ -465,7 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rss-limit-gb", type=float, default=6.0, help="kill a child process above this RSS (default 6)"
     )
-    parser.add_argument("--child", choices=("run", "truth"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--detail-source",
+        choices=("cost_explorer", "data_export"),
+        default="cost_explorer",
+        help="FINOPS_COST_DETAIL_SOURCE of the runs (data_export: the sandbox delivers its FOCUS export)",
+    )
+    parser.add_argument("--child", choices=("run", "truth", "export"), help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=("full", "daily"), help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--start", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
@@ -479,20 +536,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.child == "truth":
         print(json.dumps(child_truth(args.accounts[0], args.as_of, args.start, args.end)))
         return 0
+    if args.child == "export":
+        print(json.dumps(child_export(args.accounts[0], args.as_of)))
+        return 0
     command = "nice -n 19 .venv/bin/python bench/scale_bench.py --accounts " + " ".join(
         map(str, args.accounts)
     )
     if args.rss_limit_gb != 6.0:
         command += f" --rss-limit-gb {args.rss_limit_gb:g}"
+    if args.detail_source != "cost_explorer":
+        command += f" --detail-source {args.detail_source}"
     print(
         f"$ {command}\n(full history as of {args.as_of}, daily refresh as of the next day, "
         f"scan regions {REGIONS}; {os.cpu_count()} cores)"
     )
-    out = Path(__file__).parent / "results" / "scale.json"
+    suffix = "" if args.detail_source == "cost_explorer" else f"-{args.detail_source}"
+    out = Path(__file__).parent / "results" / f"scale{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     # Inside the project: the settings refuse a REPORT_OUTPUT_DIR outside it.
     with tempfile.TemporaryDirectory(prefix="scale-bench-", dir=out.parent) as tmp:
-        results = [size(Path(tmp), accounts, args.as_of) for accounts in args.accounts]
+        results = [size(Path(tmp), accounts, args.as_of, args.detail_source) for accounts in args.accounts]
     for name in ("full", "daily"):
         print_assets(results, name, args.top)
     print_totals(results)

@@ -152,11 +152,13 @@ class AlertsResource(dg.ConfigurableResource):
 
 
 class FocusExportResource(dg.ConfigurableResource):
-    """Where the AWS Data Export (FOCUS 1.0) is read from (FOCUS_EXPORT_URI; None: not configured) and the
-    tag key showback splits cost by (SHOWBACK_TAG_KEY)."""
+    """Where the AWS Data Export (FOCUS 1.0) is read from (FOCUS_EXPORT_URI; None: not configured), the
+    tag key showback splits cost by (SHOWBACK_TAG_KEY), and whether the per-account cost grains read the
+    days it holds from it instead of Cost Explorer (FINOPS_COST_DETAIL_SOURCE)."""
 
     uri: str | None = None
     showback_tag_key: str = "CostCenter"
+    cost_detail_source: str = "cost_explorer"  # or "data_export" (defs/ingest/cost_export.py)
 
 
 class HealthResource(dg.ConfigurableResource):
@@ -221,7 +223,9 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "health_probes": HealthResource(support_probe_enabled=settings.support_probe_enabled),
         "focus_export": FocusExportResource(
-            uri=settings.focus_export_uri, showback_tag_key=settings.showback_tag_key
+            uri=settings.focus_export_uri,
+            showback_tag_key=settings.showback_tag_key,
+            cost_detail_source=settings.cost_detail_source,
         ),
     }
 

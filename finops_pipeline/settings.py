@@ -58,6 +58,7 @@ from finops_pipeline.clock import TODAY_ENV, TODAY_FIX, first_of_month_months_ag
 from finops_pipeline.lib import tag_rules
 from finops_pipeline.settings_fields import (
     BILLING_VIEW_ARN_RE,
+    COST_DETAIL_SOURCES,
     DEFAULT_REQUIRED_TAG_KEYS,
     EMAIL_RE,
     EXCEL_MAX_DATA_ROWS,
@@ -463,6 +464,14 @@ class Settings(BaseSettings):
         settings_rules.tag_key,
         "give one tag key of letters, digits, spaces and _.:/=+-@ (not aws:...), e.g. CostCenter",
     )
+    # Where the per-account cost grains read the days the export holds (defs/ingest/cost_export.py).
+    cost_detail_source: str = EnvVar.get(
+        "FINOPS_COST_DETAIL_SOURCE",
+        "cost_explorer",
+        fields.choice(COST_DETAIL_SOURCES, upper=False),
+        "use cost_explorer (the default: every day from Cost Explorer) or data_export (the days the FOCUS "
+        "export holds from its files, the newest ones from Cost Explorer; needs FOCUS_EXPORT_URI)",
+    )
     # AWS refreshes an export up to three times a day; an hourly look costs one S3 listing per tick.
     focus_sensor_interval_seconds: int = EnvVar.get(
         "FOCUS_SENSOR_INTERVAL_SECONDS",
@@ -553,6 +562,7 @@ class Settings(BaseSettings):
             *tag_rules.cross_check(self.required_tag_keys, self.tag_allowed_values),
             *_ses_check(self),
             *_alert_check(self),
+            *_detail_source_check(self),
         ]
         load = _LOADING.get()
         if load is not None:
@@ -588,6 +598,17 @@ def _alert_check(settings: Settings) -> list[str]:
         return [
             "ALERT_WEBHOOK_SECRET is set but ALERT_WEBHOOK_URL is not. Fix: set ALERT_WEBHOOK_URL to the "
             "receiver's https URL, or unset ALERT_WEBHOOK_SECRET"
+        ]
+    return []
+
+
+def _detail_source_check(settings: Settings) -> list[str]:
+    """Cost detail from the export needs an export to read."""
+    if settings.cost_detail_source == "data_export" and not settings.focus_export_uri:
+        return [
+            "FINOPS_COST_DETAIL_SOURCE=data_export needs FOCUS_EXPORT_URI. Fix: set FOCUS_EXPORT_URI to the "
+            "Data Export's S3 folder (s3://<bucket>/<prefix>/<export-name>), or set "
+            "FINOPS_COST_DETAIL_SOURCE=cost_explorer"
         ]
     return []
 

@@ -30,6 +30,8 @@ ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
 BILLING_VIEW_ARN_RE = re.compile(r"^arn:aws[a-z-]*:billing::\d{12}:billingview/[-a-zA-Z0-9/:_+=.@]{1,43}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+# FINOPS_COST_DETAIL_SOURCE: where the per-account cost grains read the days a Data Export holds.
+COST_DETAIL_SOURCES = ("cost_explorer", "data_export")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 # reports and delivery (issue #6)

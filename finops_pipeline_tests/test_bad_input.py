@@ -45,6 +45,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "FINOPS_RUN_REQUEST_BUDGET": ["0", "1000001", "lots"],
     "FINOPS_DRILLDOWN_DAYS": ["27", "501", "ninety"],
     "FINOPS_SP_COVERAGE_ACCOUNT_DAYS": ["0", "32", "weekly"],
+    "FINOPS_COST_DETAIL_SOURCE": ["focus", "s3", "data-export"],
     "FINOPS_MAX_CONCURRENCY": ["0", "-3", "65", "lots"],
     "FINOPS_DAILY_SCHEDULE_ENABLED": ["sometimes"],
     "FINOPS_DAILY_SCHEDULE_CRON": ["every day", "61 * * * *", "* * *"],
@@ -181,3 +182,16 @@ def test_a_webhook_secret_without_its_webhook_is_named() -> None:
         load_settings({"ALERT_WEBHOOK_SECRET": "0123456789abcdef"}, today=TODAY)
     message = str(caught.value)
     assert "ALERT_WEBHOOK_URL" in message and "Fix:" in message and "0123456789abcdef" not in message
+
+
+def test_cost_detail_from_an_export_needs_the_export() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"FINOPS_COST_DETAIL_SOURCE": "data_export"}, today=TODAY)
+    message = str(caught.value)
+    expected = "FINOPS_COST_DETAIL_SOURCE=data_export needs FOCUS_EXPORT_URI. Fix: set FOCUS_EXPORT_URI"
+    assert expected in message
+    given = load_settings(
+        {"FINOPS_COST_DETAIL_SOURCE": "DATA_EXPORT", "FOCUS_EXPORT_URI": "s3://bucket/focus/finops-focus"},
+        today=TODAY,
+    )
+    assert given.cost_detail_source == "data_export"

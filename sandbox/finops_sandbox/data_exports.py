@@ -15,7 +15,10 @@ One row per ledger row (a day × account × service × region × usage
 type × operation × record type × workload), dated on its UTC day. ``ResourceId`` is the ARN of the world's
 resource billed by that line where the world ties one to it (instances and databases by usage type, other
 resources by workload, region and service), NULL otherwise (tax, support, fees: as in AWS's export).
-``Tags`` are the workload's, as Cost Explorer groups them.
+``Tags`` are the workload's, as Cost Explorer groups them. ``x_Discounts`` is the map of the line's discounts
+(AWS's column of that name; its ``total_discount`` key, as the Data Exports discount columns name the sum
+of a line's discounts, https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2-discount.html):
+the account's negotiated discount, negative, so ``BilledCost`` plus it is Cost Explorer's net unblended cost.
 
 Overwrite delivery: a period AWS still refreshes (its bill not final) is rewritten with every publish; a
 closed period already delivered is left alone. A rewrite may have fewer parts: the manifest then names only
@@ -31,6 +34,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from finops_sandbox.world import World
@@ -111,7 +115,10 @@ SELECT
     a.account_name AS SubAccountName,
     coalesce(t.tags, map([]::VARCHAR[], []::VARCHAR[])) AS Tags,
     l.usage_type AS x_UsageType,
-    l.operation AS x_Operation
+    l.operation AS x_Operation,
+    CASE WHEN l.net_unblended_cost <> l.unblended_cost
+         THEN map(['total_discount'], [(l.net_unblended_cost - l.unblended_cost)::DOUBLE])
+         ELSE map([]::VARCHAR[], []::DOUBLE[]) END AS x_Discounts
 FROM ledger l
 JOIN charge c ON c.record_type = l.record_type
 LEFT JOIN accounts a ON a.account_id = l.account_id
@@ -187,13 +194,20 @@ class DataExport:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder)
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
-    def publish(self, world: World, rows_per_file: int = ROWS_PER_FILE) -> list[str]:
-        """Deliver every open period and every period not delivered yet; the periods written (YYYY-MM)."""
+    def publish(
+        self, world: World, rows_per_file: int = ROWS_PER_FILE, through: dt.date | None = None
+    ) -> list[str]:
+        """Deliver every open period and every period not delivered yet; the periods written (YYYY-MM).
+
+        ``through``: the delivery holds the days before it only (AWS delivers an export's newest charges
+        up to a day after Cost Explorer shows them); None, every day of the world's ledger."""
         if self.bucket not in {b["Name"] for b in self.s3.list_buckets()["Buckets"]}:
             self.s3.create_bucket(Bucket=self.bucket)
         self.executions += 1
         written = []
         for period in _periods(world):
+            if through is not None and period >= through:
+                break
             label = period.strftime("%Y-%m")
             base = f"{self.prefix}/{self.name}"
             manifest_key = f"{base}/metadata/BILLING_PERIOD={label}/{self.name}-Manifest.json"
@@ -201,6 +215,9 @@ class DataExport:
             if not is_open and self._keys(manifest_key):
                 continue  # a closed period is not refreshed
             table = focus_rows(world, period)
+            if through is not None:
+                cut = pa.scalar(dt.datetime.combine(through, dt.time()), table["ChargePeriodStart"].type)
+                table = table.filter(pc.less(table["ChargePeriodStart"], cut))
             data_folder = f"{base}/data/BILLING_PERIOD={label}/"
             keys = []
             for part, start in enumerate(range(0, max(table.num_rows, 1), rows_per_file), 1):

@@ -14,9 +14,10 @@ import dagster as dg
 
 from finops_pipeline.aws_session import AwsResource, call_metadata
 from finops_pipeline.clock import today_utc
-from finops_pipeline.config_resources import CostWindowResource, TagPolicyResource
+from finops_pipeline.config_resources import CostWindowResource, FocusExportResource, TagPolicyResource
 from finops_pipeline.defs import layers
 from finops_pipeline.defs.ingest.cost_explorer_api import COST_GRAINS, CostGrain, stream_grain
+from finops_pipeline.defs.ingest.cost_export import ExportRead, stage_export
 from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.defs.ingest.restatement import (
     PROBE_MIN_PAGES,
@@ -27,6 +28,7 @@ from finops_pipeline.defs.ingest.restatement import (
     stored_days,
 )
 from finops_pipeline.lib.cost_window import REFRESH_TAG, restated_start
+from finops_pipeline.lib.focus.grains import uncovered
 from finops_pipeline.request_budget import RequestBudget
 from finops_pipeline.settings import load_settings
 from finops_pipeline.tables import definition_metadata, row_count
@@ -153,6 +155,29 @@ def _stage_window(
     return read_plan(ce, grain, tag_keys, plan, per_stream, stage, budget.reserve, stored)
 
 
+def _merged(exported: ExportRead, parts: list[Reread]) -> Reread:
+    """One run's reads: the export's windows and each Cost Explorer read of the days it lacks."""
+    checked = [p.checked_from for p in parts if p.checked_from] + [w[0] for w in exported.windows]
+    return Reread(
+        windows=sorted([*exported.windows, *(w for p in parts for w in p.windows)]),
+        checked_from=min(checked) if checked else None,
+        finalised=[day for p in parts for day in p.finalised],
+        confirmed=sum(p.confirmed for p in parts),
+        not_reread=sum(p.not_reread for p in parts),
+    )
+
+
+def _export_metadata(exported: ExportRead, source: str) -> dict[str, Any]:
+    return {
+        "detail_source": source,
+        "export_days_read": sum((b - a).days for a, b in exported.windows),
+        "export_files_read": exported.files,
+        "export_bytes_read": exported.bytes_read,
+        # Why Cost Explorer read the days the export would have given ('' when it did not).
+        "detail_source_fallback": exported.fallback,
+    }
+
+
 def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=grain.asset_name,
@@ -174,6 +199,7 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
         warehouse: WarehouseResource,
         cost_window: CostWindowResource,
         tag_policy: TagPolicyResource,
+        focus_export: FocusExportResource,
     ) -> dg.MaterializeResult:
         tag_keys = tuple(tag_policy.required_keys) if grain.per_tag_key else (None,)
         start, end = partition_window(context)
@@ -181,7 +207,16 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
         with staged() as stage:
             with aws.tracked() as calls:
                 span = (detail_start(grain, cost_window, start), end)
-                reread = _stage_window(aws, grain, tag_keys, span, daily, warehouse, cost_window, stage)
+                # The days the Data Export holds come from it (FINOPS_COST_DETAIL_SOURCE), the rest
+                # from Cost Explorer; without an export that is the whole span.
+                exported = stage_export(aws, focus_export, cost_window, grain, (start, end), stage)
+                reread = _merged(
+                    exported,
+                    [
+                        _stage_window(aws, grain, tag_keys, gap, daily, warehouse, cost_window, stage)
+                        for gap in uncovered(exported.windows, *span)
+                    ],
+                )
             staged_rows, staged_cost = stage.totals("unblended_cost")
             with warehouse.connect() as conn:
                 replace_windows(conn, grain.table, stage, reread.windows)
@@ -212,6 +247,7 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
             # Estimated days whose total had not moved (rows kept), and those now final without a read.
             "estimated_days_unchanged": reread.confirmed,
             "days_flagged_final_unread": len(reread.finalised),
+            **_export_metadata(exported, focus_export.cost_detail_source),
             **call_metadata(calls),
         }
         context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=window))

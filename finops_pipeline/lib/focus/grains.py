@@ -1,0 +1,191 @@
+"""Cost Explorer's per-account daily grains read from an AWS Data Export (FOCUS 1.0 with AWS columns).
+
+Why: at 1,000 accounts the account × service and account × usage-type grains are most of a run's Cost
+Explorer pages ($0.01 each), while the export the organisation already delivers to S3 holds the same
+line items for the price of an S3 read. The mapping is AWS's own (FOCUS 1.0 with AWS columns, table
+dictionary, https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-focus-1-0-aws-columns.html):
+``SubAccountId`` is LINKED_ACCOUNT, ``ServiceName`` SERVICE, ``x_UsageType`` USAGE_TYPE; ``BilledCost`` is
+unblended cost, ``EffectiveCost`` amortized cost, and ``BilledCost`` plus the line's ``total_discount`` in
+``x_Discounts`` (the sum of its discounts, negative; Data Exports discount columns,
+https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2-discount.html) net unblended cost.
+Cost Explorer's usage record types (Usage, DiscountedUsage, SavingsPlanCoveredUsage,
+SavingsPlanNegation) are the FOCUS ``ChargeCategory`` 'Usage'. Rows are dated on the UTC day of
+``ChargePeriodStart`` (hourly exports sum into their day).
+
+An export covers its billing periods up to its last delivery: per period, from the period's first day to
+the newest day with a row. ``covered_windows`` says which days of a window that is; the caller reads the
+rest from Cost Explorer (the newest day or two, before the next delivery). Plain Python, no Dagster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from finops_pipeline.lib.focus.source import ExportFile, ExportSource
+
+# Cost Explorer dimension -> the FOCUS column that holds it (the grains an export can answer).
+FOCUS_DIMENSIONS = {"LINKED_ACCOUNT": "SubAccountId", "SERVICE": "ServiceName", "USAGE_TYPE": "x_UsageType"}
+DISCOUNT_KEY = "total_discount"
+
+# One normalised view of a file: the columns the grains need, typed the same for Parquet and CSV.
+_PARQUET = """
+SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
+       CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
+       CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
+       CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
+       CAST({discount} AS DECIMAL(28, 12)) AS Discount
+FROM read_parquet('{path}')
+"""
+_CSV = """
+SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
+       CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
+       CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
+       CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
+       CAST({discount} AS DECIMAL(28, 12)) AS Discount
+FROM read_csv('{path}', all_varchar = true, header = true, nullstr = ['', 'NULL'])
+"""
+_GRAIN_SQL = """
+SELECT CAST(ChargePeriodStart AS DATE) AS usage_date, {groups},
+       round(sum(BilledCost), 6) AS unblended_cost,
+       round(sum(EffectiveCost), 6) AS amortized_cost,
+       round(sum(BilledCost + coalesce(Discount, 0)), 6) AS net_unblended_cost,
+       CAST(ChargePeriodStart AS DATE) >= $estimated_from AS is_estimated,
+       min(BillingCurrency) AS currency
+FROM lines
+WHERE ProviderName = 'AWS' AND ChargePeriodStart >= $start AND ChargePeriodStart < $end {usage}
+GROUP BY ALL
+"""
+_COVERAGE_SQL = "SELECT max(CAST(ChargePeriodStart AS DATE)) FROM lines WHERE ProviderName = 'AWS'"
+
+
+@dataclass(frozen=True)
+class ExportGrain:
+    """A grain's rows from the export and the windows (``[start, end)``) they cover, whole."""
+
+    windows: list[tuple[dt.date, dt.date]]
+    rows: pa.Table
+    files: int
+    bytes_read: int
+
+
+def _period_start(period: str) -> dt.date:
+    return dt.date.fromisoformat(f"{period}-01")
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _files_for(source: ExportSource, start: dt.date, end: dt.date) -> list[ExportFile]:
+    """The current files of the billing periods that overlap ``[start, end)``."""
+    first, last = start.replace(day=1), (end - dt.timedelta(days=1)).replace(day=1)
+    return [
+        f
+        for f in source.current_files()
+        if f.partition[:2].isdigit() and first <= _period_start(f.partition) <= last
+    ]
+
+
+def _view(conn: duckdb.DuckDBPyConnection, paths: Sequence[tuple[Path, str]]) -> None:
+    """``lines``: every file's rows, normalised (``x_Discounts`` is a map in Parquet, JSON text in CSV)."""
+    parts = []
+    for path, suffix in paths:
+        quoted = str(path).replace("'", "''")
+        names = {
+            row[0]
+            for row in conn.execute(
+                f"DESCRIBE SELECT * FROM {'read_parquet' if suffix == '.parquet' else 'read_csv'}('{quoted}')"
+            ).fetchall()
+        }
+        if "x_Discounts" not in names:
+            discount = "NULL"
+        elif suffix == ".parquet":
+            discount = f"x_Discounts['{DISCOUNT_KEY}']"
+        else:
+            discount = f"json_extract_string(x_Discounts, '$.{DISCOUNT_KEY}')"
+        parts.append((_PARQUET if suffix == ".parquet" else _CSV).format(path=quoted, discount=discount))
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {' UNION ALL '.join(parts)}")
+
+
+def covered_windows(
+    periods: dict[str, dt.date | None], start: dt.date, end: dt.date
+) -> list[tuple[dt.date, dt.date]]:
+    """The days of ``[start, end)`` the export holds: per period (``YYYY-MM`` -> its newest day with a
+    row), from the period's first day through that day, cut to the window and merged where they touch."""
+    windows: list[tuple[dt.date, dt.date]] = []
+    for period, newest in sorted(periods.items()):
+        if newest is None:
+            continue
+        first = _period_start(period)
+        lo, hi = max(first, start), min(_next_month(first), newest + dt.timedelta(days=1), end)
+        if lo >= hi:
+            continue
+        if windows and windows[-1][1] == lo:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    return windows
+
+
+def uncovered(
+    windows: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date
+) -> list[tuple[dt.date, dt.date]]:
+    """The parts of ``[start, end)`` outside ``windows`` (sorted, disjoint): what Cost Explorer reads."""
+    gaps, cursor = [], start
+    for lo, hi in windows:
+        if lo > cursor:
+            gaps.append((cursor, lo))
+        cursor = max(cursor, hi)
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+def read_grain(
+    source: ExportSource,
+    dimensions: Sequence[str],
+    columns: Sequence[str],
+    window: tuple[dt.date, dt.date],
+    usage_only: bool,
+    estimated_from: dt.date,
+) -> ExportGrain:
+    """The grain's rows of the days the export covers inside ``window``, and those days.
+
+    ``estimated_from``: the first day still estimated (a bill not final yet), as Cost Explorer marks it.
+    Raises ``duckdb.Error`` on an unreadable file and botocore's errors on an S3 refusal: the caller then
+    reads the window from Cost Explorer and says so.
+    """
+    missing = [d for d in dimensions if d not in FOCUS_DIMENSIONS]
+    if missing:
+        raise ValueError(f"a Data Export has no column for the Cost Explorer dimension(s) {missing}")
+    start, end = window
+    files = _files_for(source, start, end)
+    empty = pa.table({})
+    if not files:
+        return ExportGrain([], empty, 0, 0)
+    before = source.bytes_read
+    with tempfile.TemporaryDirectory(prefix="focus-grain-") as folder, duckdb.connect() as conn:
+        conn.execute("SET threads TO 2")
+        _view(conn, [(source.local_path(f, Path(folder)), f.suffix) for f in files])
+        newest: dict[str, dt.date | None] = {}
+        for period in sorted({f.partition for f in files}):
+            newest[period] = conn.execute(
+                f"{_COVERAGE_SQL} AND ChargePeriodStart >= $lo AND ChargePeriodStart < $hi",
+                {"lo": _period_start(period), "hi": _next_month(_period_start(period))},
+            ).fetchone()[0]
+        windows = covered_windows(newest, start, end)
+        groups = ", ".join(f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=True))
+        sql = _GRAIN_SQL.format(groups=groups, usage="AND ChargeCategory = 'Usage'" if usage_only else "")
+        tables = [
+            conn.sql(sql, params={"start": lo, "end": hi, "estimated_from": estimated_from}).to_arrow_table()
+            for lo, hi in windows
+        ]
+    rows = pa.concat_tables(tables) if tables else empty
+    return ExportGrain(windows, rows, len(files), source.bytes_read - before)

@@ -1,0 +1,130 @@
+"""The per-account cost grains from the sandbox's Data Export (FINOPS_COST_DETAIL_SOURCE=data_export).
+
+The export is the sandbox's FOCUS 1.0 Parquet in moto S3, read over HTTP by the pipeline's aws resource;
+the reference is the session's Cost Explorer ingest of the same world (``ingested_warehouse``): every
+row, all three metrics, equal to the cent, and the Cost Explorer requests each run made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from finops_pipeline_tests.focus_support import withdraw_focus_export
+from finops_pipeline_tests.pipeline_fixtures import query, run_pipeline, step_failures
+from finops_sandbox.data_exports import DataExport
+from finops_sandbox.server import Sandbox
+
+CENT = Decimal("0.01")
+GRAINS = {
+    "ce_cost_daily": ("raw.ce_cost_daily", "account_id, service"),
+    "ce_cost_by_account_usage_type": ("raw.ce_cost_by_account_usage_type", "account_id, usage_type"),
+}
+ROWS_SQL = (
+    "SELECT usage_date, {keys}, unblended_cost, amortized_cost, net_unblended_cost FROM {table} ORDER BY ALL"
+)
+
+
+def _s3(sandbox: Sandbox) -> Any:
+    env = sandbox.env()
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture(scope="module")
+def exports(sandbox: Sandbox) -> Iterator[dict[str, DataExport]]:
+    """Two deliveries in the session sandbox: the whole ledger, and one two days behind it."""
+    s3 = _s3(sandbox)
+    whole, behind = DataExport(s3, "finops-detail-whole"), DataExport(s3, "finops-detail-behind")
+    whole.publish(sandbox.world)
+    behind.publish(sandbox.world, through=sandbox.world.data_end - dt.timedelta(days=2))
+    yield {"whole": whole, "behind": behind}
+    for export in (whole, behind):
+        withdraw_focus_export(sandbox.env(), export.bucket)
+
+
+def _run(database: Path, env_for: Callable[..., dict[str, str]], uri: str) -> dict[str, dict[str, Any]]:
+    """Both grains over the full history from ``uri``; each asset's run figures (its observation)."""
+    env_for(database, FOCUS_EXPORT_URI=uri, FINOPS_COST_DETAIL_SOURCE="data_export")
+    result = run_pipeline(assets=list(GRAINS))
+    assert result.success, step_failures(result)
+    return {
+        name: {k: v.value for k, v in result.asset_observations_for_node(name)[0].metadata.items()}
+        for name in GRAINS
+    }
+
+
+def _assert_rows_equal(database: Path, reference: Path) -> None:
+    for table, keys in GRAINS.values():
+        ours, theirs = (query(db, ROWS_SQL.format(keys=keys, table=table)) for db in (database, reference))
+        assert len(ours) == len(theirs) > 1000, table
+        assert [r[:3] for r in ours] == [r[:3] for r in theirs], table
+        pairs = zip(ours, theirs, strict=True)
+        worst = max(abs(Decimal(a) - Decimal(b)) for x, y in pairs for a, b in zip(x[3:], y[3:], strict=True))
+        assert worst < CENT, (table, worst)
+
+
+def test_the_export_gives_every_day_it_holds_without_cost_explorer(
+    tmp_path: Path,
+    exports: dict[str, DataExport],
+    pipeline_env_for: Callable[..., dict[str, str]],
+    ingested_warehouse: Path,
+    sandbox: Sandbox,
+) -> None:
+    database = tmp_path / "finops.duckdb"
+    figures = _run(database, pipeline_env_for, exports["whole"].uri)
+    world = sandbox.world
+    days = (world.data_end - world.history_start).days
+    for name, observed in figures.items():
+        # Only today, which no source holds yet: one (empty) page of Cost Explorer.
+        assert observed["ce_requests"] == 1, name
+        assert observed["detail_source"] == "data_export"
+        assert observed["export_days_read"] == days, name
+        assert observed["export_files_read"] == 14, name  # 13 closed months and November
+        assert observed["detail_source_fallback"] == ""
+    _assert_rows_equal(database, ingested_warehouse)
+    (estimated,) = query(database, "SELECT min(usage_date) FROM raw.ce_cost_daily WHERE is_estimated")[0]
+    assert estimated == dt.date(2026, 11, 1)  # November open on the 27th, October final
+
+
+def test_days_the_export_lacks_yet_come_from_cost_explorer(
+    tmp_path: Path,
+    exports: dict[str, DataExport],
+    pipeline_env_for: Callable[..., dict[str, str]],
+    ingested_warehouse: Path,
+    sandbox: Sandbox,
+) -> None:
+    database = tmp_path / "finops.duckdb"
+    figures = _run(database, pipeline_env_for, exports["behind"].uri)
+    days = (sandbox.world.data_end - sandbox.world.history_start).days
+    for name, observed in figures.items():
+        assert observed["export_days_read"] == days - 2, name
+        assert observed["window_days_read"] == days + 1, name  # and today, from Cost Explorer
+        # The two days the export lacks and today: one page at 12 accounts (the whole history is ~40).
+        assert observed["ce_requests"] == 1, name
+    _assert_rows_equal(database, ingested_warehouse)
+
+
+def test_an_unreadable_export_falls_back_to_cost_explorer_and_says_so(
+    tmp_path: Path,
+    pipeline_env_for: Callable[..., dict[str, str]],
+    ingested_warehouse: Path,
+) -> None:
+    database = tmp_path / "finops.duckdb"
+    figures = _run(database, pipeline_env_for, "s3://finops-no-such-export/focus/finops-focus")
+    for name, observed in figures.items():
+        assert "NoSuchBucket" in observed["detail_source_fallback"], name
+        assert observed["export_days_read"] == 0
+        assert observed["ce_requests"] > 10, name  # the whole history, paid
+    _assert_rows_equal(database, ingested_warehouse)
