@@ -179,7 +179,7 @@ def read_grain(
             newest[period] = conn.execute(
                 f"{_COVERAGE_SQL} AND ChargePeriodStart >= $lo AND ChargePeriodStart < $hi",
                 {"lo": _period_start(period), "hi": _next_month(_period_start(period))},
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         windows = covered_windows(newest, start, end)
         groups = ", ".join(f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=True))
         sql = _GRAIN_SQL.format(groups=groups, usage="AND ChargeCategory = 'Usage'" if usage_only else "")
