@@ -1,8 +1,9 @@
 """The per-account cost grains from the AWS Data Export where it holds the days (FINOPS_COST_DETAIL_SOURCE).
 
-With ``data_export`` the account × service and account × usage-type grains read every day the export
-covers from its files (zero Cost Explorer requests; ``lib/focus/grains.py`` maps the columns) and only the
-days it does not hold yet, normally the newest one or two before its next delivery, from Cost Explorer.
+With ``data_export`` the account × service, account × usage-type and account × tag grains read every
+day the export covers from its files (zero Cost Explorer requests; ``lib/focus/grains.py`` maps the
+columns) and only the days it does not hold yet, normally the newest one or two before its next
+delivery, from Cost Explorer.
 An export day is re-read from the export on every run that covers it (free), so restatements reach the
 table with the export's next delivery. When the export cannot be read (S3 refuses, a file is unreadable)
 the whole window is read from Cost Explorer as without an export, and the run says why
@@ -32,13 +33,10 @@ COST_EXPLORER, DATA_EXPORT = COST_DETAIL_SOURCES
 
 
 def export_answers(grain: CostGrain) -> bool:
-    """Whether the export can stand in for the grain: per account, no tag key, every dimension a column
-    (SERVICE × REGION is organisation-wide and one page a day; FOCUS has no region for global lines)."""
-    return (
-        "LINKED_ACCOUNT" in grain.dimensions
-        and not grain.per_tag_key
-        and all(d in FOCUS_DIMENSIONS for d in grain.dimensions)
-    )
+    """Whether the export can stand in for the grain: per account, every dimension a column (SERVICE ×
+    REGION is organisation-wide and one page a day; FOCUS has no region for global lines); a tag key
+    from ``Tags``."""
+    return "LINKED_ACCOUNT" in grain.dimensions and all(d in FOCUS_DIMENSIONS for d in grain.dimensions)
 
 
 @dataclass
@@ -63,10 +61,11 @@ def stage_export(
     focus_export: FocusExportResource,
     cost_window: CostWindowResource,
     grain: CostGrain,
+    tag_keys: tuple[str | None, ...],
     window: tuple[dt.date, dt.date],
     stage: Stage,
 ) -> ExportRead:
-    """Stage the grain's rows of the days the export holds inside ``window``; which days those are."""
+    """Stage the grain's rows (per tag key) of the days the export holds inside ``window``; which days."""
     wanted = focus_export.cost_detail_source == DATA_EXPORT and export_answers(grain)
     if not wanted or focus_export.uri is None:
         return ExportRead()
@@ -74,7 +73,7 @@ def stage_export(
     try:
         read = read_grain(
             source, grain.dimensions, grain.columns, window, grain.usage_only,
-            estimated_from(cost_window, today_utc()),
+            estimated_from(cost_window, today_utc()), tag_keys,
         )  # fmt: skip
     except (ClientError, BotoCoreError, duckdb.Error, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:300]
@@ -83,6 +82,6 @@ def stage_export(
         )
         return ExportRead(fallback=reason)
     if read.rows.num_rows:
-        schema = page_rows({}, grain, None).schema
+        schema = page_rows({}, grain, tag_keys[0]).schema
         stage.append(stage.new_stream(), read.rows.rename_columns(schema.names).cast(schema))
     return ExportRead(read.windows, read.files, read.bytes_read)

@@ -209,7 +209,7 @@ def _cost_asset(grain: CostGrain, partitions: dg.PartitionsDefinition) -> dg.Ass
                 span = (detail_start(grain, cost_window, start), end)
                 # The days the Data Export holds come from it (FINOPS_COST_DETAIL_SOURCE), the rest
                 # from Cost Explorer; without an export that is the whole span.
-                exported = stage_export(aws, focus_export, cost_window, grain, (start, end), stage)
+                exported = stage_export(aws, focus_export, cost_window, grain, tag_keys, (start, end), stage)
                 reread = _merged(
                     exported,
                     [

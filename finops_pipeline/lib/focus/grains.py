@@ -4,7 +4,8 @@ Why: at 1,000 accounts the account × service and account × usage-type grains a
 Explorer pages ($0.01 each), while the export the organisation already delivers to S3 holds the same
 line items for the price of an S3 read. The mapping is AWS's own (FOCUS 1.0 with AWS columns, table
 dictionary, https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-focus-1-0-aws-columns.html):
-``SubAccountId`` is LINKED_ACCOUNT, ``ServiceName`` SERVICE, ``x_UsageType`` USAGE_TYPE; ``BilledCost`` is
+``SubAccountId`` is LINKED_ACCOUNT, ``ServiceName`` SERVICE, ``x_UsageType`` USAGE_TYPE, a key of ``Tags``
+(the line's activated cost allocation tags) TAG, '' where the line lacks it; ``BilledCost`` is
 unblended cost, ``EffectiveCost`` amortized cost, and ``BilledCost`` plus the line's ``total_discount`` in
 ``x_Discounts`` (the sum of its discounts, negative; Data Exports discount columns,
 https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2-discount.html) net unblended cost.
@@ -37,6 +38,7 @@ DISCOUNT_KEY = "total_discount"
 # One normalised view of a file: the columns the grains need, typed the same for Parquet and CSV.
 _PARQUET = """
 SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
+       {tags}
        CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
        CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
        CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
@@ -45,6 +47,7 @@ FROM read_parquet('{path}')
 """
 _CSV = """
 SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
+       {tags}
        CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
        CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
        CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
@@ -93,8 +96,23 @@ def _files_for(source: ExportSource, start: dt.date, end: dt.date) -> list[Expor
     ]
 
 
-def _view(conn: duckdb.DuckDBPyConnection, paths: Sequence[tuple[Path, str]]) -> None:
-    """``lines``: every file's rows, normalised (``x_Discounts`` is a map in Parquet, JSON text in CSV)."""
+def _tag(names: set[str], suffix: str, tag_key: str) -> str:
+    """The expression of a line's value of ``tag_key`` ('' without it, as Cost Explorer's ``Key$``).
+
+    ``Tags`` holds the line's user-defined cost allocation tags (a map in Parquet, JSON text in CSV);
+    the settings allow only letters, digits, spaces and ``_.:/=+-@`` in a key, so it quotes safely."""
+    if "Tags" not in names:
+        return "''"
+    if suffix == ".parquet":
+        return f"coalesce(Tags['{tag_key}'], '')"
+    return f"""coalesce(json_extract_string(Tags, '$."{tag_key}"'), '')"""
+
+
+def _view(
+    conn: duckdb.DuckDBPyConnection, paths: Sequence[tuple[Path, str]], tag_keys: Sequence[str]
+) -> None:
+    """``lines``: every file's rows, normalised (``x_Discounts`` and ``Tags`` are maps in Parquet, JSON
+    text in CSV)."""
     parts = []
     for path, suffix in paths:
         quoted = str(path).replace("'", "''")
@@ -110,7 +128,9 @@ def _view(conn: duckdb.DuckDBPyConnection, paths: Sequence[tuple[Path, str]]) ->
             discount = f"x_Discounts['{DISCOUNT_KEY}']"
         else:
             discount = f"json_extract_string(x_Discounts, '$.{DISCOUNT_KEY}')"
-        parts.append((_PARQUET if suffix == ".parquet" else _CSV).format(path=quoted, discount=discount))
+        template = _PARQUET if suffix == ".parquet" else _CSV
+        tags = "".join(f"{_tag(names, suffix, key)} AS Tag{i}, " for i, key in enumerate(tag_keys))
+        parts.append(template.format(path=quoted, discount=discount, tags=tags))
     conn.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {' UNION ALL '.join(parts)}")
 
 
@@ -155,10 +175,13 @@ def read_grain(
     window: tuple[dt.date, dt.date],
     usage_only: bool,
     estimated_from: dt.date,
+    tag_keys: Sequence[str | None] = (None,),
 ) -> ExportGrain:
     """The grain's rows of the days the export covers inside ``window``, and those days.
 
     ``estimated_from``: the first day still estimated (a bill not final yet), as Cost Explorer marks it.
+    ``tag_keys``: one stream per key, grouped by its value too (in the last of ``columns``, '' untagged,
+    and the key in ``tag_key``); ``(None,)`` for a grain without tags. The files are fetched once.
     Raises ``duckdb.Error`` on an unreadable file and botocore's errors on an S3 refusal: the caller then
     reads the window from Cost Explorer and says so.
     """
@@ -173,7 +196,8 @@ def read_grain(
     before = source.bytes_read
     with tempfile.TemporaryDirectory(prefix="focus-grain-") as folder, duckdb.connect() as conn:
         conn.execute("SET threads TO 2")
-        _view(conn, [(source.local_path(f, Path(folder)), f.suffix) for f in files])
+        keys = [k for k in tag_keys if k is not None]
+        _view(conn, [(source.local_path(f, Path(folder)), f.suffix) for f in files], keys)
         newest: dict[str, dt.date | None] = {}
         for period in sorted({f.partition for f in files}):
             newest[period] = conn.execute(
@@ -181,11 +205,17 @@ def read_grain(
                 {"lo": _period_start(period), "hi": _next_month(_period_start(period))},
             ).fetchall()[0][0]
         windows = covered_windows(newest, start, end)
-        groups = ", ".join(f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=True))
-        sql = _GRAIN_SQL.format(groups=groups, usage="AND ChargeCategory = 'Usage'" if usage_only else "")
-        tables = [
-            conn.sql(sql, params={"start": lo, "end": hi, "estimated_from": estimated_from}).to_arrow_table()
-            for lo, hi in windows
-        ]
+        named = [f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=False)]
+        usage = "AND ChargeCategory = 'Usage'" if usage_only else ""
+        tables = []
+        for key in tag_keys:
+            tag = [f"Tag{keys.index(key)} AS {columns[-1]}"] if key is not None else []
+            sql = _GRAIN_SQL.format(groups=", ".join(named + tag), usage=usage)
+            for lo, hi in windows:
+                part = conn.sql(sql, params={"start": lo, "end": hi, "estimated_from": estimated_from})
+                table = part.to_arrow_table()
+                if key is not None:
+                    table = table.append_column("tag_key", pa.array([key] * table.num_rows, pa.string()))
+                tables.append(table)
     rows = pa.concat_tables(tables) if tables else empty
     return ExportGrain(windows, rows, len(files), source.bytes_read - before)

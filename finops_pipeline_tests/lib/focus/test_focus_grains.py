@@ -24,6 +24,7 @@ def _line(start: dt.datetime, account: str, usage: str, category: str, billed: f
         "ChargeCategory": category, "BillingCurrency": "USD", "ChargePeriodStart": start,
         "BilledCost": billed, "EffectiveCost": billed * 0.5,
         "x_Discounts": [("total_discount", discount)] if discount is not None else [],
+        "Tags": [("Team", "web")] if category == "Usage" else [],
     }  # fmt: skip
 
 
@@ -43,17 +44,19 @@ def _export(root: Path) -> ExportSource:
             pa.field("BilledCost", pa.float64()),
             pa.field("EffectiveCost", pa.float64()),
             pa.field("x_Discounts", pa.map_(pa.string(), pa.float64())),
+            pa.field("Tags", pa.map_(pa.string(), pa.string())),
         ]
     )
     table = pa.Table.from_pylist(rows, schema=schema)
     pq.write_table(table, october / "part-1.parquet")
     with (november / "part-1.csv").open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow([*COLUMNS, "ChargePeriodStart", "BilledCost", "EffectiveCost", "x_Discounts"])
+        writer.writerow([*COLUMNS, "ChargePeriodStart", "BilledCost", "EffectiveCost", "x_Discounts", "Tags"])
         for day, billed in ((1, "2.000000"), (2, "3.500000")):
             discount = json.dumps({"total_discount": -0.5})
             fields = ["AWS", "222", "Amazon EC2", "BoxUsage", "Usage", "USD"]
-            writer.writerow([*fields, f"2026-11-0{day}T00:00:00Z", billed, billed, discount])
+            tags = json.dumps({"Team": "data"} if day == 1 else {})
+            writer.writerow([*fields, f"2026-11-0{day}T00:00:00Z", billed, billed, discount, tags])
     return ExportSource(str(root))
 
 
@@ -102,3 +105,23 @@ def test_covered_and_uncovered_days() -> None:
         (D(2026, 5, 1), D(2026, 5, 3)),
     ]
     assert uncovered([], D(2026, 1, 1), D(2026, 1, 1)) == []
+
+
+def test_tag_values_per_key_with_untagged_spend_as_empty(tmp_path: Path) -> None:
+    read = read_grain(
+        _export(tmp_path), ("LINKED_ACCOUNT",), ("account_id", "tag_value"),
+        (D(2026, 10, 30), D(2026, 11, 3)), False, D(2026, 11, 1), ("Team", "Owner"),
+    )  # fmt: skip
+    got = sorted(
+        (r["tag_key"], r["usage_date"], r["tag_value"], r["unblended_cost"]) for r in read.rows.to_pylist()
+    )
+    assert got == [
+        ("Owner", D(2026, 10, 30), "", Decimal("9.000000")),
+        ("Owner", D(2026, 10, 31), "", Decimal("3.750000")),
+        ("Owner", D(2026, 11, 1), "", Decimal("2.000000")),
+        ("Owner", D(2026, 11, 2), "", Decimal("3.500000")),
+        ("Team", D(2026, 10, 30), "", Decimal("9.000000")),  # the tax line carries no tags
+        ("Team", D(2026, 10, 31), "web", Decimal("3.750000")),
+        ("Team", D(2026, 11, 1), "data", Decimal("2.000000")),  # CSV: Tags as JSON text
+        ("Team", D(2026, 11, 2), "", Decimal("3.500000")),
+    ]
