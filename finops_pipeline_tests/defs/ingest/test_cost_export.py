@@ -135,3 +135,44 @@ def test_an_unreadable_export_falls_back_to_cost_explorer_and_says_so(
         assert observed["export_days_read"] == 0
         assert observed["ce_requests"] > 10, name  # the whole history, paid
     _assert_rows_equal(database, ingested_warehouse)
+
+
+def test_the_daily_refresh_takes_restatements_from_the_next_delivery(
+    tmp_path: Path, pipeline_env_for: Callable[..., dict[str, str]], sandbox_factory: Any
+) -> None:
+    """Yesterday's days from Cost Explorer; today's delivery restates an estimated day older than the
+    trailing three: the refresh from the export holds today's figures of every November day, paying
+    Cost Explorer only for today."""
+    from finops_pipeline.lib.cost_window import refresh_tags
+    from finops_pipeline.settings import load_settings
+    from finops_pipeline_tests.conftest import sandbox_config
+    from finops_pipeline_tests.defs.ingest.test_restatement_and_paging import daily_rows, truth_daily
+    from finops_sandbox.world import build_world
+
+    late = {"late_restatement_days": 3}
+    today = sandbox_config().as_of
+    yesterday_world = sandbox_factory(config=sandbox_config(as_of=today - dt.timedelta(days=1), **late))
+    today_world = sandbox_factory(config=sandbox_config(as_of=today, **late))
+    database = tmp_path / "finops.duckdb"
+    first = today.replace(day=1)
+    pipeline_env_for(database, yesterday_world)
+    assert run_pipeline(first, today - dt.timedelta(days=1), assets=list(GRAINS)).success
+    before = daily_rows(database)
+
+    world = build_world(sandbox_config(as_of=today, **late))  # the background sandbox's own world
+    export = DataExport(_s3(today_world), "finops-detail-refresh")
+    export.publish(world)
+    pipeline_env_for(
+        database, today_world, FOCUS_EXPORT_URI=export.uri, FINOPS_COST_DETAIL_SOURCE="data_export"
+    )
+    refresh = run_pipeline(assets=list(GRAINS), tags=refresh_tags(load_settings(), today))
+    assert refresh.success, step_failures(refresh)
+    after = daily_rows(database)
+    truth = truth_daily(world, first)
+    assert {k: v[0] for k, v in after.items() if k[0] >= first} == truth  # every day to the cent
+    late_day = today - dt.timedelta(days=5)
+    assert any(after[k][0] != before[k][0] for k in after if k[0] == late_day), "the late day moved"
+    for name in GRAINS:
+        observed = {k: v.value for k, v in refresh.asset_observations_for_node(name)[0].metadata.items()}
+        assert observed["ce_requests"] == STREAMS[name], name
+        assert observed["export_days_read"] == (today - first).days, name  # 1 to 26 November
