@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finops_pipeline.aws_session import AwsResource
@@ -70,18 +71,22 @@ def stage_export(
     if not wanted or focus_export.uri is None:
         return ExportRead()
     source = export_source(focus_export.uri, aws)
+    schema = page_rows({}, grain, tag_keys[0]).schema
+    stream = stage.new_stream()
+
+    def sink(rows: pa.Table) -> None:
+        stage.append(stream, rows.rename_columns(schema.names).cast(schema))
+
     try:
         read = read_grain(
             source, grain.dimensions, grain.columns, window, grain.usage_only,
-            estimated_from(cost_window, today_utc()), tag_keys,
+            estimated_from(cost_window, today_utc()), sink, tag_keys,
         )  # fmt: skip
     except (ClientError, BotoCoreError, duckdb.Error, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:300]
         LOGGER.warning(
             "%s: the Data Export could not be read (%s); Cost Explorer reads it all", grain.asset_name, reason
         )
+        stage.drop(stream)  # a read that failed half way leaves nothing behind
         return ExportRead(fallback=reason)
-    if read.rows.num_rows:
-        schema = page_rows({}, grain, tag_keys[0]).schema
-        stage.append(stage.new_stream(), read.rows.rename_columns(schema.names).cast(schema))
     return ExportRead(read.windows, read.files, read.bytes_read)

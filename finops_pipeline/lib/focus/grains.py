@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +70,11 @@ _COVERAGE_SQL = "SELECT max(CAST(ChargePeriodStart AS DATE)) FROM lines WHERE Pr
 
 @dataclass(frozen=True)
 class ExportGrain:
-    """A grain's rows from the export and the windows (``[start, end)``) they cover, whole."""
+    """What a read gave: the windows (``[start, end)``) its rows cover whole, how many rows went to the
+    sink, and the files and bytes read."""
 
     windows: list[tuple[dt.date, dt.date]]
-    rows: pa.Table
+    rows: int
     files: int
     bytes_read: int
 
@@ -154,6 +155,21 @@ def covered_windows(
     return windows
 
 
+def _monthly(windows: Sequence[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """``windows`` cut at each month's 1st: the chunks a read hands on."""
+    chunks = []
+    for lo, hi in windows:
+        while lo < hi:
+            cut = min(_next_month(lo), hi)
+            chunks.append((lo, cut))
+            lo = cut
+    return chunks
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
 def uncovered(
     windows: Sequence[tuple[dt.date, dt.date]], start: dt.date, end: dt.date
 ) -> list[tuple[dt.date, dt.date]]:
@@ -175,13 +191,16 @@ def read_grain(
     window: tuple[dt.date, dt.date],
     usage_only: bool,
     estimated_from: dt.date,
+    sink: Callable[[pa.Table], None],
     tag_keys: Sequence[str | None] = (None,),
 ) -> ExportGrain:
     """The grain's rows of the days the export covers inside ``window``, and those days.
 
     ``estimated_from``: the first day still estimated (a bill not final yet), as Cost Explorer marks it.
     ``tag_keys``: one stream per key, grouped by its value too (in the last of ``columns``, '' untagged,
-    and the key in ``tag_key``); ``(None,)`` for a grain without tags. The files are fetched once.
+    and the key in ``tag_key``); ``(None,)`` for a grain without tags. The files are fetched once; the
+    rows go to ``sink`` a key and a month at a time (a month of 1,000 accounts' usage types is about a
+    million rows), and DuckDB spills past 2 GB, so memory stays bounded at any organisation size.
     Raises ``duckdb.Error`` on an unreadable file and botocore's errors on an S3 refusal: the caller then
     reads the window from Cost Explorer and says so.
     """
@@ -190,12 +209,13 @@ def read_grain(
         raise ValueError(f"a Data Export has no column for the Cost Explorer dimension(s) {missing}")
     start, end = window
     files = _files_for(source, start, end)
-    empty = pa.table({})
     if not files:
-        return ExportGrain([], empty, 0, 0)
+        return ExportGrain([], 0, 0, 0)
     before = source.bytes_read
     with tempfile.TemporaryDirectory(prefix="focus-grain-") as folder, duckdb.connect() as conn:
         conn.execute("SET threads TO 2")
+        conn.execute("SET memory_limit = '2GB'")
+        conn.execute(f"SET temp_directory = '{_quoted(Path(folder) / 'spill')}'")
         keys = [k for k in tag_keys if k is not None]
         _view(conn, [(source.local_path(f, Path(folder)), f.suffix) for f in files], keys)
         newest: dict[str, dt.date | None] = {}
@@ -207,15 +227,15 @@ def read_grain(
         windows = covered_windows(newest, start, end)
         named = [f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=False)]
         usage = "AND ChargeCategory = 'Usage'" if usage_only else ""
-        tables = []
+        rows = 0
         for key in tag_keys:
             tag = [f"Tag{keys.index(key)} AS {columns[-1]}"] if key is not None else []
             sql = _GRAIN_SQL.format(groups=", ".join(named + tag), usage=usage)
-            for lo, hi in windows:
+            for lo, hi in _monthly(windows):
                 part = conn.sql(sql, params={"start": lo, "end": hi, "estimated_from": estimated_from})
                 table = part.to_arrow_table()
                 if key is not None:
                     table = table.append_column("tag_key", pa.array([key] * table.num_rows, pa.string()))
-                tables.append(table)
-    rows = pa.concat_tables(tables) if tables else empty
+                sink(table)
+                rows += table.num_rows
     return ExportGrain(windows, rows, len(files), source.bytes_read - before)

@@ -61,16 +61,18 @@ def _export(root: Path) -> ExportSource:
 
 
 def test_lines_sum_into_utc_days_with_net_cost_and_usage_only(tmp_path: Path) -> None:
+    got_rows: list[pa.Table] = []
     read = read_grain(
         _export(tmp_path), ("LINKED_ACCOUNT", "USAGE_TYPE"), ("account_id", "usage_type"),
-        (D(2026, 10, 30), D(2026, 11, 10)), True, D(2026, 11, 1),
+        (D(2026, 10, 30), D(2026, 11, 10)), True, D(2026, 11, 1), got_rows.append,
     )  # fmt: skip
+    assert read.rows == 3 and len(got_rows) == 2  # a chunk a month
     assert read.files == 2
     # October whole to the window's end, November through its newest day (the 2nd): the 3rd on is not held.
     assert read.windows == [(D(2026, 10, 30), D(2026, 11, 3))]
     got = sorted(
         (r["usage_date"], r["account_id"], r["unblended_cost"], r["net_unblended_cost"], r["is_estimated"])
-        for r in read.rows.to_pylist()
+        for r in pa.concat_tables(got_rows).to_pylist()
     )
     assert got == [
         (
@@ -86,12 +88,13 @@ def test_lines_sum_into_utc_days_with_net_cost_and_usage_only(tmp_path: Path) ->
 
 
 def test_every_charge_category_in_the_account_service_grain(tmp_path: Path) -> None:
+    got_rows: list[pa.Table] = []
     read = read_grain(
         _export(tmp_path), ("LINKED_ACCOUNT", "SERVICE"), ("account_id", "service"),
-        (D(2026, 10, 1), D(2026, 11, 1)), False, D(2026, 11, 1),
+        (D(2026, 10, 1), D(2026, 11, 1)), False, D(2026, 11, 1), got_rows.append,
     )  # fmt: skip
     assert read.windows == [(D(2026, 10, 1), D(2026, 11, 1))]
-    totals = {r["usage_date"]: r["unblended_cost"] for r in read.rows.to_pylist()}
+    totals = {r["usage_date"]: r["unblended_cost"] for r in pa.concat_tables(got_rows).to_pylist()}
     assert totals == {D(2026, 10, 30): Decimal("9.000000"), D(2026, 10, 31): Decimal("3.750000")}
 
 
@@ -108,12 +111,14 @@ def test_covered_and_uncovered_days() -> None:
 
 
 def test_tag_values_per_key_with_untagged_spend_as_empty(tmp_path: Path) -> None:
-    read = read_grain(
+    got_rows: list[pa.Table] = []
+    read_grain(
         _export(tmp_path), ("LINKED_ACCOUNT",), ("account_id", "tag_value"),
-        (D(2026, 10, 30), D(2026, 11, 3)), False, D(2026, 11, 1), ("Team", "Owner"),
+        (D(2026, 10, 30), D(2026, 11, 3)), False, D(2026, 11, 1), got_rows.append, ("Team", "Owner"),
     )  # fmt: skip
     got = sorted(
-        (r["tag_key"], r["usage_date"], r["tag_value"], r["unblended_cost"]) for r in read.rows.to_pylist()
+        (r["tag_key"], r["usage_date"], r["tag_value"], r["unblended_cost"])
+        for r in pa.concat_tables(got_rows).to_pylist()
     )
     assert got == [
         ("Owner", D(2026, 10, 30), "", Decimal("9.000000")),
