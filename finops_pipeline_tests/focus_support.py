@@ -9,7 +9,8 @@ from typing import Any
 FOCUS_BUCKET = "finops-data-exports"  # the bucket iam/focus-export-policy.json names
 
 
-def _s3(env: dict[str, str]) -> Any:
+def sandbox_s3(env: dict[str, str]) -> Any:
+    """A boto3 S3 client on the sandbox at ``env``."""
     import boto3
 
     return boto3.client(
@@ -29,7 +30,7 @@ def publish_focus_export(env: dict[str, str], world: Any) -> str:
     compliance test of that sandbox would count one resource its world does not have)."""
     from finops_sandbox.data_exports import DataExport
 
-    export = DataExport(_s3(env), FOCUS_BUCKET)
+    export = DataExport(sandbox_s3(env), FOCUS_BUCKET)
     export.publish(world)
     return export.uri
 
@@ -45,7 +46,7 @@ def focus_export(env: dict[str, str], world: Any) -> Iterator[str]:
 
 def withdraw_focus_export(env: dict[str, str], bucket: str = FOCUS_BUCKET) -> None:
     """Delete the export's objects and its bucket from the sandbox at ``env``."""
-    s3 = _s3(env)
+    s3 = sandbox_s3(env)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=item["Key"])

@@ -36,23 +36,14 @@ FOCUS_DIMENSIONS = {"LINKED_ACCOUNT": "SubAccountId", "SERVICE": "ServiceName", 
 DISCOUNT_KEY = "total_discount"
 
 # One normalised view of a file: the columns the grains need, typed the same for Parquet and CSV.
-_PARQUET = """
+_LINES = """
 SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
        {tags}
        CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
        CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
        CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
        CAST({discount} AS DECIMAL(28, 12)) AS Discount
-FROM read_parquet('{path}')
-"""
-_CSV = """
-SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
-       {tags}
-       CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
-       CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
-       CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
-       CAST({discount} AS DECIMAL(28, 12)) AS Discount
-FROM read_csv('{path}', all_varchar = true, header = true, nullstr = ['', 'NULL'])
+FROM {reader}
 """
 _GRAIN_SQL = """
 SELECT CAST(ChargePeriodStart AS DATE) AS usage_date, {groups},
@@ -116,22 +107,19 @@ def _view(
     text in CSV)."""
     parts = []
     for path, suffix in paths:
-        quoted = str(path).replace("'", "''")
-        names = {
-            row[0]
-            for row in conn.execute(
-                f"DESCRIBE SELECT * FROM {'read_parquet' if suffix == '.parquet' else 'read_csv'}('{quoted}')"
-            ).fetchall()
-        }
+        if suffix == ".parquet":
+            reader = f"read_parquet('{_quoted(path)}')"
+        else:
+            reader = f"read_csv('{_quoted(path)}', all_varchar = true, header = true, nullstr = ['', 'NULL'])"
+        names = {row[0] for row in conn.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
         if "x_Discounts" not in names:
             discount = "NULL"
         elif suffix == ".parquet":
             discount = f"x_Discounts['{DISCOUNT_KEY}']"
         else:
             discount = f"json_extract_string(x_Discounts, '$.{DISCOUNT_KEY}')"
-        template = _PARQUET if suffix == ".parquet" else _CSV
         tags = "".join(f"{_tag(names, suffix, key)} AS Tag{i}, " for i, key in enumerate(tag_keys))
-        parts.append(template.format(path=quoted, discount=discount, tags=tags))
+        parts.append(_LINES.format(reader=reader, discount=discount, tags=tags))
     conn.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {' UNION ALL '.join(parts)}")
 
 

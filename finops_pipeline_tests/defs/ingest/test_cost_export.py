@@ -13,10 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from finops_pipeline_tests.focus_support import withdraw_focus_export
+from finops_pipeline_tests.focus_support import sandbox_s3, withdraw_focus_export
 from finops_pipeline_tests.pipeline_fixtures import query, run_pipeline, step_failures
 from finops_sandbox.data_exports import DataExport
 from finops_sandbox.server import Sandbox
@@ -34,21 +33,10 @@ ROWS_SQL = (
 )
 
 
-def _s3(sandbox: Sandbox) -> Any:
-    env = sandbox.env()
-    return boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 @pytest.fixture(scope="module")
 def exports(sandbox: Sandbox) -> Iterator[dict[str, DataExport]]:
     """Two deliveries in the session sandbox: the whole ledger, and one two days behind it."""
-    s3 = _s3(sandbox)
+    s3 = sandbox_s3(sandbox.env())
     whole, behind = DataExport(s3, "finops-detail-whole"), DataExport(s3, "finops-detail-behind")
     whole.publish(sandbox.world)
     behind.publish(sandbox.world, through=sandbox.world.data_end - dt.timedelta(days=2))
@@ -166,7 +154,7 @@ def test_the_daily_refresh_takes_restatements_from_the_next_delivery(
     before = daily_rows(database)
 
     world = build_world(sandbox_config(as_of=today, **late))  # the background sandbox's own world
-    export = DataExport(_s3(today_world), "finops-detail-refresh")
+    export = DataExport(sandbox_s3(today_world.env()), "finops-detail-refresh")
     export.publish(world)
     pipeline_env_for(
         database, today_world, FOCUS_EXPORT_URI=export.uri, FINOPS_COST_DETAIL_SOURCE="data_export"
