@@ -40,10 +40,13 @@ def refresh_window(settings: CostWindow, today: dt.date) -> tuple[dt.date, dt.da
     Every day of this month is estimated; last month's days too until its bill is final, in the first
     days of this one (``month_close_days``: fees, support, discounts, credits, refunds and tax post then).
     """
-    start = min(restated_start(settings, today), first_of_month_months_ago(today, 0))
-    if today.day <= settings.month_close_days:
-        start = min(start, first_of_month_months_ago(today, 1))
+    start = min(restated_start(settings, today), estimated_since(settings, today))
     return max(start, settings.start_date), today
+
+
+def estimated_since(settings: CostWindow, today: dt.date) -> dt.date:
+    """The first day whose bill is not final: this month's 1st, last month's while it closes."""
+    return first_of_month_months_ago(today, 1 if today.day <= settings.month_close_days else 0)
 
 
 def refresh_tags(settings: CostWindow, today: dt.date) -> dict[str, str]:

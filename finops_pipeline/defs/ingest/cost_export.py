@@ -21,10 +21,11 @@ import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
 from finops_pipeline.aws_session import AwsResource
-from finops_pipeline.clock import first_of_month_months_ago, today_utc
+from finops_pipeline.clock import today_utc
 from finops_pipeline.config_resources import CostWindowResource, FocusExportResource
 from finops_pipeline.defs.focus.partitions import export_source
 from finops_pipeline.defs.ingest.cost_explorer_api import CostGrain, page_rows
+from finops_pipeline.lib.cost_window import estimated_since
 from finops_pipeline.lib.focus.grains import FOCUS_DIMENSIONS, read_grain
 from finops_pipeline.settings_fields import COST_DETAIL_SOURCES
 from finops_pipeline.warehouse import Stage
@@ -50,13 +51,6 @@ class ExportRead:
     fallback: str = ""  # why Cost Explorer read the export's days too ('' when it did not)
 
 
-def estimated_from(cost_window: CostWindowResource, today: dt.date) -> dt.date:
-    """The first day whose bill is not final: this month, and last month while it closes (as Cost Explorer
-    marks its days ``Estimated`` and ``lib/cost_window.refresh_window`` re-reads them)."""
-    months_back = 1 if today.day <= cost_window.month_close_days else 0
-    return first_of_month_months_ago(today, months_back)
-
-
 def stage_export(
     aws: AwsResource,
     focus_export: FocusExportResource,
@@ -80,7 +74,7 @@ def stage_export(
     try:
         read = read_grain(
             source, grain.dimensions, grain.columns, window, grain.usage_only,
-            estimated_from(cost_window, today_utc()), sink, tag_keys,
+            estimated_since(cost_window, today_utc()), sink, tag_keys,
         )  # fmt: skip
     except (ClientError, BotoCoreError, duckdb.Error, OSError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:300]

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from finops_pipeline.clock import first_of_month_months_ago
 from finops_pipeline.lib.focus.source import ExportFile, ExportSource
 
 # Cost Explorer dimension -> the FOCUS column that holds it (the grains an export can answer).
@@ -72,10 +73,6 @@ class ExportGrain:
 
 def _period_start(period: str) -> dt.date:
     return dt.date.fromisoformat(f"{period}-01")
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def _files_for(source: ExportSource, start: dt.date, end: dt.date) -> list[ExportFile]:
@@ -133,7 +130,8 @@ def covered_windows(
         if newest is None:
             continue
         first = _period_start(period)
-        lo, hi = max(first, start), min(_next_month(first), newest + dt.timedelta(days=1), end)
+        after = first_of_month_months_ago(first, -1)
+        lo, hi = max(first, start), min(after, newest + dt.timedelta(days=1), end)
         if lo >= hi:
             continue
         if windows and windows[-1][1] == lo:
@@ -148,7 +146,7 @@ def _monthly(windows: Sequence[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, 
     chunks = []
     for lo, hi in windows:
         while lo < hi:
-            cut = min(_next_month(lo), hi)
+            cut = min(first_of_month_months_ago(lo, -1), hi)
             chunks.append((lo, cut))
             lo = cut
     return chunks
@@ -210,7 +208,7 @@ def read_grain(
         for period in sorted({f.partition for f in files}):
             newest[period] = conn.execute(
                 f"{_COVERAGE_SQL} AND ChargePeriodStart >= $lo AND ChargePeriodStart < $hi",
-                {"lo": _period_start(period), "hi": _next_month(_period_start(period))},
+                {"lo": _period_start(period), "hi": first_of_month_months_ago(_period_start(period), -1)},
             ).fetchall()[0][0]
         windows = covered_windows(newest, start, end)
         named = [f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=False)]
