@@ -464,7 +464,8 @@ class Settings(BaseSettings):
         settings_rules.tag_key,
         "give one tag key of letters, digits, spaces and _.:/=+-@ (not aws:...), e.g. CostCenter",
     )
-    # Where the per-account cost grains read the days the export holds (defs/ingest/cost_export.py).
+    # Where the per-account cost grains and commitment_usage read the days the export holds
+    # (defs/ingest/cost_export.py, defs/commitments/usage_export.py).
     cost_detail_source: str = EnvVar.get(
         "FINOPS_COST_DETAIL_SOURCE",
         "cost_explorer",

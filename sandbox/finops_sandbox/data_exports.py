@@ -20,6 +20,19 @@ resources by workload, region and service), NULL otherwise (tax, support, fees: 
 of a line's discounts, https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2-discount.html):
 the account's negotiated discount, negative, so ``BilledCost`` plus it is Cost Explorer's net unblended cost.
 
+Commitments (FOCUS 1.0 CommitmentDiscount* columns, https://focus.finops.org/focus-specification/v1-0/):
+a line a Savings Plan or reservation covered (``SavingsPlanCoveredUsage``, ``DiscountedUsage``) carries the
+commitment's ARN in ``CommitmentDiscountId`` and status 'Used'; its fee line (``SavingsPlanRecurringFee``,
+``RIFee``) the same ARN and status 'Unused', because its ``EffectiveCost`` is the part of the day's
+commitment no usage consumed (the ledger amortizes the fee so; CUR's ``UnusedCommitment`` and
+``UnusedRecurringFee``), while its ``BilledCost`` stays the month's fee billed on the 1st. As in AWS's
+export (the FOCUS sample in ``finops_pipeline_tests``) ``CommitmentDiscountType`` is 'Savings Plan' or
+'Reserved Instance' and ``CommitmentDiscountName`` empty: a plan's type (Compute, EC2 Instance) is not
+on the line. A covered line's ``ListCost`` is its on-demand price: a reservation's ``DiscountedUsage``
+line bills nothing unblended, so its list cost is its amortized rate over ``catalog.RDS_RI_RATE``. A
+Savings Plans negation line (the plan's offset of the covered line's on-demand charge) carries the plan
+and 'Used' too, as CUR names the plan on it; its ``ListCost`` and ``EffectiveCost`` are 0.
+
 Overwrite delivery: a period AWS still refreshes (its bill not final) is rewritten with every publish; a
 closed period already delivered is left alone. A rewrite may have fewer parts: the manifest then names only
 the new files and the stale parts are deleted, as an overwrite delivery replaces the period's folder.
@@ -37,6 +50,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from finops_sandbox import catalog as cat
+from finops_sandbox.cost_explorer.commitment_inventory import commitments_table
 from finops_sandbox.world import World
 
 EXPORT_NAME = "finops-focus"
@@ -92,16 +107,22 @@ SELECT
     c.frequency AS ChargeFrequency,
     (l.usage_date + 1)::TIMESTAMP_MS AS ChargePeriodEnd,
     l.usage_date::TIMESTAMP_MS AS ChargePeriodStart,
-    CASE WHEN l.record_type LIKE 'SavingsPlan%' THEN 'Spend'
-         WHEN l.record_type IN ('DiscountedUsage', 'RIFee') THEN 'Usage' END AS CommitmentDiscountCategory,
-    CASE WHEN l.record_type LIKE 'SavingsPlan%' THEN 'Savings Plan'
-         WHEN l.record_type IN ('DiscountedUsage', 'RIFee') THEN 'Reserved Instance' END
-        AS CommitmentDiscountType,
+    CASE WHEN cm.kind = 'savings_plan' THEN 'Spend' WHEN cm.kind IS NOT NULL THEN 'Usage' END
+        AS CommitmentDiscountCategory,
+    cm.arn AS CommitmentDiscountId,
+    NULL::VARCHAR AS CommitmentDiscountName,
+    CASE WHEN cm.kind IS NULL THEN NULL
+         WHEN l.record_type IN ('RIFee', 'SavingsPlanRecurringFee') THEN 'Unused' ELSE 'Used' END
+        AS CommitmentDiscountStatus,
+    CASE WHEN cm.kind = 'savings_plan' THEN 'Savings Plan' WHEN cm.kind IS NOT NULL THEN 'Reserved Instance'
+         END AS CommitmentDiscountType,
     CASE WHEN c.category = 'Usage' THEN l.usage_quantity::DOUBLE END AS ConsumedQuantity,
     l.unblended_cost::DOUBLE AS ContractedCost,
     l.amortized_cost::DOUBLE AS EffectiveCost,
     'Amazon Web Services, Inc.' AS InvoiceIssuerName,
-    CASE WHEN l.record_type = 'SavingsPlanNegation' THEN 0 ELSE l.unblended_cost END::DOUBLE AS ListCost,
+    CASE WHEN l.record_type = 'SavingsPlanNegation' THEN 0
+         WHEN l.record_type = 'DiscountedUsage' THEN round(l.amortized_cost / $ri_rate, 6)
+         ELSE l.unblended_cost END::DOUBLE AS ListCost,
     CASE WHEN l.record_type IN ('SavingsPlanCoveredUsage', 'DiscountedUsage') THEN 'Committed'
          WHEN c.category = 'Usage' THEN 'Standard' END AS PricingCategory,
     'AWS' AS ProviderName,
@@ -126,6 +147,12 @@ LEFT JOIN tags t ON t.workload_id = l.workload_id
 LEFT JOIN by_usage u ON u.account_id = l.account_id AND u.region = l.region
     AND u.usage_type = l.usage_type AND u.workload_id = l.workload_id
 LEFT JOIN service_resource sr ON sr.service = l.service
+LEFT JOIN commitments cm ON cm.account_id = l.account_id AND l.usage_date >= cm.start_date
+    AND l.usage_date < cm.end_date AND (
+        (cm.kind = 'savings_plan' AND l.record_type LIKE 'SavingsPlan%')
+        OR (cm.kind = 'reserved_instance' AND l.record_type IN ('DiscountedUsage', 'RIFee')
+            AND cm.region = l.region AND cm.operation = coalesce(l.operation, '')
+            AND cm.instance_class = regexp_extract(l.usage_type, ':(.*)$', 1)))
 LEFT JOIN by_service s ON u.arn IS NULL AND s.account_id = l.account_id AND s.region = l.region
     AND s.workload_id = l.workload_id AND s.rtype = sr.rtype
 WHERE date_trunc('month', l.usage_date) = $period
@@ -133,8 +160,27 @@ ORDER BY l.usage_date, l.account_id, l.service, l.region, l.usage_type, l.record
 """
 
 
-def focus_rows(world: World, period: dt.date) -> pa.Table:
-    """The billing period's FOCUS 1.0 rows (``period``: the first day of its month)."""
+_COMMITMENTS_SQL = """
+SELECT account_id, kind, region, operation, instance_class, start_date, end_date,
+       CASE WHEN kind = 'savings_plan' THEN commitment_id
+            ELSE 'arn:aws:rds:' || region || ':' || account_id || ':ri:' || commitment_id END AS arn
+FROM inventory
+"""
+
+
+def commitment_terms(world: World) -> pa.Table:
+    """Every commitment term behind the ledger (``cost_explorer/commitment_inventory``) with the ARN its
+    lines carry as ``CommitmentDiscountId``: a Savings Plan's ARN, a reservation's ``ReservedDBInstanceArn``
+    (as ``rds:DescribeReservedDBInstances`` answers it, ``commitment_api``)."""
+    inventory = commitments_table(world.ledger, world.config.seed, world.data_end, world.history_start)
+    with duckdb.connect() as con:
+        con.register("inventory", inventory)
+        return con.sql(_COMMITMENTS_SQL).to_arrow_table()
+
+
+def focus_rows(world: World, period: dt.date, commitments: pa.Table | None = None) -> pa.Table:
+    """The billing period's FOCUS 1.0 rows (``period``: the first day of its month); ``commitments``:
+    ``commitment_terms(world)``, passed in by a caller writing many periods."""
     con = duckdb.connect()
     try:
         for name, table in (
@@ -142,6 +188,7 @@ def focus_rows(world: World, period: dt.date) -> pa.Table:
             ("resources", world.resources),
             ("workload_tags", world.workload_tags),
             ("accounts", world.accounts),
+            ("commitments", commitment_terms(world) if commitments is None else commitments),
         ):
             con.register(name, table)
         con.register(
@@ -158,7 +205,7 @@ def focus_rows(world: World, period: dt.date) -> pa.Table:
             "service_resource",
             pa.table({"service": list(SERVICE_RESOURCE), "rtype": list(SERVICE_RESOURCE.values())}),
         )
-        params = {"payer": world.management_account_id, "period": period}
+        params = {"payer": world.management_account_id, "period": period, "ri_rate": cat.RDS_RI_RATE}
         return con.sql(FOCUS_SQL, params=params).to_arrow_table()
     finally:
         con.close()
@@ -204,7 +251,7 @@ class DataExport:
         if self.bucket not in {b["Name"] for b in self.s3.list_buckets()["Buckets"]}:
             self.s3.create_bucket(Bucket=self.bucket)
         self.executions += 1
-        written = []
+        written, commitments = [], commitment_terms(world)
         for period in _periods(world):
             if through is not None and period >= through:
                 break
@@ -214,7 +261,7 @@ class DataExport:
             is_open = period >= world.estimated_from.replace(day=1)
             if not is_open and self._keys(manifest_key):
                 continue  # a closed period is not refreshed
-            table = focus_rows(world, period)
+            table = focus_rows(world, period, commitments)
             if through is not None:
                 cut = pa.scalar(dt.datetime.combine(through, dt.time()), table["ChargePeriodStart"].type)
                 table = table.filter(pc.less(table["ChargePeriodStart"], cut))

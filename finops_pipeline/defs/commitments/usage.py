@@ -10,11 +10,14 @@ also reads the organisation's Savings Plans coverage (one request, ``raw.sp_cove
 reads it per account only when a day of the window has gone that many days without it; the other runs
 keep each account's stored Savings Plans rows. The
 commitment lists themselves (one request per kind) fail the asset when refused: without them nothing
-is known. See ``lib/commitments.py`` for which request gives what and why.
+is known. See ``lib/commitments.py`` for which request gives what and why. With
+``FINOPS_COST_DETAIL_SOURCE=data_export`` the days the export holds come from it instead, every account
+at no request (``usage_export.py``).
 """
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +29,9 @@ import pyarrow.compute as pc
 from finops_pipeline import tables as registry
 from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, attempt, call_metadata
 from finops_pipeline.clock import today_utc
-from finops_pipeline.config_resources import CostWindowResource
+from finops_pipeline.config_resources import CostWindowResource, FocusExportResource
 from finops_pipeline.defs import layers
+from finops_pipeline.defs.commitments.usage_export import ExportedCommitments, empty_like, read_export
 from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.lib import commitments as cm
 from finops_pipeline.lib.cost_window import REFRESH_TAG, refresh_window, restated_start
@@ -195,19 +199,21 @@ def _write(
     rows: pa.Table,
     start: dt.date,
     end: dt.date,
-    ok_accounts: Sequence[str],
+    ok_accounts: Sequence[str] | None,
     types_like: str = "%",
 ) -> None:
     """Replace the window of the accounts that answered (their commitment types ``LIKE types_like``: a
     run that read Savings Plans coverage organisation-wide keeps each account's stored Savings Plans
-    rows); a failed account's stored days stay."""
-    conn.register("ok_accounts", pa.table({"account_id": pa.array(list(ok_accounts), pa.string())}))
+    rows); a failed account's stored days stay. ``ok_accounts`` None: every account's (the export)."""
+    accounts = pa.array(list(ok_accounts or ()), pa.string())
+    conn.register("ok_accounts", pa.table({"account_id": accounts}))
     conn.register("incoming_rows", rows)
+    only = "" if ok_accounts is None else "AND account_id IN (SELECT account_id FROM ok_accounts)"
     try:
         with transaction(conn):
             conn.execute(
                 f"DELETE FROM {table} WHERE usage_date >= ? AND usage_date < ? AND commitment_type LIKE ? "
-                "AND account_id IN (SELECT account_id FROM ok_accounts)",
+                + only,
                 [start, end, types_like],
             )
             if rows.num_rows:
@@ -282,6 +288,89 @@ def _accounts(conn: duckdb.DuckDBPyConnection, aws: AwsResource) -> list[str]:
     return [row[0] for row in conn.execute(ACCOUNTS_SQL).fetchall()]
 
 
+@dataclass
+class _CeRead:
+    """One span read from Cost Explorer: where it started reading, how, and what it gave."""
+
+    start: dt.date
+    end: dt.date
+    range_start: dt.date
+    plan: cm.ReadPlan
+    outcomes: list[ScanOutcome]
+    rows: dict[str, pa.Table]
+    kinds: dict[str, set[str]]
+    unchanged: int
+    by_account: bool
+
+
+def _read_ce(
+    aws: AwsResource, warehouse: WarehouseResource, cost_window: CostWindowResource,
+    span: tuple[dt.date, dt.date], daily: bool,
+) -> _CeRead:  # fmt: skip
+    """The span's figures from Cost Explorer: a daily refresh from its first moved day (``_read_start``),
+    Savings Plans coverage per account when due (``_sp_by_account``), the cheaper way (``cm.plan``)."""
+    ce = aws.client("ce")
+    (start, end), today = span, today_utc()
+    range_start, every, unchanged = start, cost_window.sp_coverage_account_days, 0
+    if daily:
+        start, unchanged = _read_start(ce, warehouse, start, end, cost_window, aws.budget)
+    with warehouse.connect() as conn:
+        known = _accounts(conn, aws)
+        unread = _first_unread(conn, range_start, end) if every > 1 else None
+    by_account = _sp_by_account(unread, end, every, refresh_window(cost_window, today + ONE_DAY)[0])
+    if by_account and unread is not None:
+        start = min(start, unread)  # the per-account read covers every day read organisation-wide
+    kinds = cm.owners(ce, start, end)
+    plan, outcomes, rows = _read(ce, start, end, known, kinds, aws.budget, by_account, every > 1)
+    return _CeRead(start, end, range_start, plan, outcomes, rows, kinds, unchanged, by_account)
+
+
+def _write_ce(conn: duckdb.DuckDBPyConnection, read: _CeRead) -> None:
+    ok = [o.target.account_id for o in read.outcomes if o.status == "ok"]
+    _write(conn, UTILIZATION, read.rows[UTILIZATION], read.start, read.end, ok)
+    replaced = "%" if read.by_account else cm.RI_PREFIX + "%"
+    _write(conn, COVERAGE, read.rows[COVERAGE], read.start, read.end, ok, replaced)
+    if read.rows[ORGANIZATION].num_rows:
+        _write_organization(conn, read.rows[ORGANIZATION], read.start, read.end, read.by_account)
+
+
+def _export_rows(exported: ExportedCommitments | None) -> dict[str, pa.Table]:
+    read = exported.read if exported else None
+    parts = {UTILIZATION: "utilization", COVERAGE: "coverage", ORGANIZATION: "organization"}
+    return {
+        name: empty_like(getattr(read, part), SCHEMAS[name]) if read else SCHEMAS[name].empty_table()
+        for name, part in parts.items()
+    }
+
+
+def _write_export(conn: duckdb.DuckDBPyConnection, exported: ExportedCommitments) -> None:
+    """Replace every account's figures of the days the export covers (it answers for all of them)."""
+    assert exported.read is not None
+    rows = _export_rows(exported)
+    for lo, hi in exported.read.windows:
+        days = {
+            name: table.filter((pc.field("usage_date") >= lo) & (pc.field("usage_date") < hi))
+            for name, table in rows.items()
+        }
+        _write(conn, UTILIZATION, days[UTILIZATION], lo, hi, None)
+        _write(conn, COVERAGE, days[COVERAGE], lo, hi, None)
+        _write_organization(conn, days[ORGANIZATION], lo, hi, True)
+
+
+def _outcomes(
+    known: Sequence[str], exported: ExportedCommitments | None, reads: Sequence[_CeRead]
+) -> list[ScanOutcome]:
+    """One outcome per account: a failed Cost Explorer read wins over the export's answer."""
+    by_account = {}
+    if exported is not None and exported.read is not None:
+        by_account = {a: ScanOutcome(ScanTarget(a, "global"), "ok", "") for a in known}
+    for read in reads:
+        for o in read.outcomes:
+            if o.status != "ok" or o.target.account_id not in by_account:
+                by_account[o.target.account_id] = o
+    return [by_account[a] for a in sorted(by_account)]
+
+
 def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     """The asset on the cost grains' daily partitions, built when the definitions load (as
     ``build_cost_assets``): a run over a range of days then covers both with one partition set."""
@@ -291,11 +380,13 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         kinds={"aws", "duckdb"},
         owners=["team:finops"],
         pool="duckdb",
-        deps=["aws_accounts"],
+        # the inventory first: the export's reservations take their terms from it (lib/focus/commitments)
+        deps=["aws_accounts", "commitment_inventory"],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="Daily Savings Plans and RI utilization and coverage per account, and the commitments "
-        "with their terms, from Cost Explorer; a failed account keeps its days and is labelled.",
+        "with their terms, from Cost Explorer or the Data Export; a failed account keeps its days and is "
+        "labelled.",
         metadata={
             **definition_metadata("commitment_usage"),
             "tables": f"{UTILIZATION}, {COVERAGE}",
@@ -306,59 +397,86 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         aws: AwsResource,
         warehouse: WarehouseResource,
         cost_window: CostWindowResource,
+        focus_export: FocusExportResource,
     ) -> dg.MaterializeResult:
         window = context.partition_time_window
-        today = today_utc()
-        start, end = window.start.date(), min(window.end.date(), today)
+        start, end = window.start.date(), min(window.end.date(), today_utc())
         if start >= end:
             return dg.MaterializeResult(
                 metadata={**_day_metadata(), "window_days": 0, "note": "today's figures come tomorrow"}
             )
         daily = context.run.tags.get(REFRESH_TAG) == "daily"
         with aws.tracked() as calls:
-            ce = aws.client("ce")
-            range_start, every, unchanged = start, cost_window.sp_coverage_account_days, 0
-            if daily:
-                start, unchanged = _read_start(ce, warehouse, start, end, cost_window, aws.budget)
-            with warehouse.connect() as conn:
-                known = _accounts(conn, aws)
-                unread = _first_unread(conn, range_start, end) if every > 1 else None
-            by_account = _sp_by_account(unread, end, every, refresh_window(cost_window, today + ONE_DAY)[0])
-            if by_account and unread is not None:
-                start = min(start, unread)  # the per-account read covers every day read organisation-wide
-            kinds = cm.owners(ce, start, end)
-            read, outcomes, rows = _read(ce, start, end, known, kinds, aws.budget, by_account, every > 1)
-        ok = [o.target.account_id for o in outcomes if o.status == "ok"]
+            exported = read_export(aws, warehouse, focus_export, (start, end))
+            spans = [(start, end)] if exported is None else exported.ce_spans
+            reads = [_read_ce(aws, warehouse, cost_window, span, daily) for span in spans]
         with warehouse.connect() as conn:
-            _write(conn, UTILIZATION, rows[UTILIZATION], start, end, ok)
-            replaced = "%" if by_account else cm.RI_PREFIX + "%"
-            _write(conn, COVERAGE, rows[COVERAGE], start, end, ok, replaced)
-            if rows[ORGANIZATION].num_rows:
-                _write_organization(conn, rows[ORGANIZATION], start, end, by_account)
+            known = _accounts(conn, aws)
+            if exported is not None and exported.read is not None:
+                _write_export(conn, exported)
+            for read in reads:
+                _write_ce(conn, read)
+            outcomes = _outcomes(known, exported, reads)
             items = [sum(len(part) for part in (o.result or {}).values()) for o in outcomes]
             statuses = record_scan_status(conn, SOURCE, outcomes, items)
             record_api_calls(conn, context.run.run_id, context.asset_key.to_user_string(), calls)
             counted = row_count(conn, "commitment_usage")
-            days = _daily_figures(conn, range_start, end)
+            days = _daily_figures(conn, start, end)
         # Each partition carries its own day's figures (as the cost grains do), so the UI plots the daily
         # utilization; the window's figures go on one observation, not copied onto every day.
         for key in context.partition_keys:
             context.add_asset_metadata(days.get(key, _day_metadata()), partition_key=key)
-        window = _metadata(start, end, rows, kinds, outcomes, statuses, counted, calls)
-        window |= {
-            "utilization_read": "per day" if read.utilization_by_day else "per account",
-            "ri_coverage_read": "per day" if read.ri_coverage_by_day else "per account",
-            "sp_coverage_read": "per account" if by_account else "organisation-wide",
-            # The daily refresh's older days whose organisation-wide figures had not moved: not read.
-            "window_checked_start": range_start.isoformat(),
-            "days_probed_unchanged": unchanged,
-            "ce_requests_planned": read.requests,
-            "ce_requests_if_per_account": read.requests_per_account,
-        }
-        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=window))
+        observed = _window_metadata(start, end, exported, reads, outcomes, statuses, counted, calls)
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=observed))
         return dg.MaterializeResult()
 
     return commitment_usage
+
+
+def _window_metadata(
+    start: dt.date, end: dt.date, exported: ExportedCommitments | None, reads: Sequence[_CeRead],
+    outcomes: list[ScanOutcome], statuses: Any, counted: dict[str, int], calls: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """The run's figures over its window: what it read (and how), from which source, and its dollars."""
+    export = exported.read if exported is not None else None
+    export_rows = _export_rows(exported)
+    rows = {
+        name: pa.concat_tables([export_rows[name], *(r.rows[name] for r in reads)])
+        for name in (UTILIZATION, COVERAGE)
+    }
+    used = rows[UTILIZATION]
+    kinds: dict[str, set[str]] = {}
+    for account, kind in zip(
+        used["account_id"].to_pylist(), used["commitment_type"].to_pylist(), strict=True
+    ):
+        kinds.setdefault(account, set()).add(kind)
+    for read in reads:
+        for account, owned in read.kinds.items():
+            kinds.setdefault(account, set()).update(owned)
+    starts = [r.start for r in reads] + [lo for lo, _ in (export.windows if export else [])]
+    metadata = _metadata(min(starts or [start]), end, rows, kinds, outcomes, statuses, counted, calls)
+    metadata |= {
+        "detail_source": "data_export" if export else "cost_explorer",
+        "export_days_read": sum((hi - lo).days for lo, hi in export.windows) if export else 0,
+        "export_files_read": export.files if export else 0,
+        "export_bytes_read": export.bytes_read if export else 0,
+        "export_terms_unknown": export.unknown_terms if export else 0,
+        "days_awaiting_export": exported.awaiting_days if exported else 0,
+        "detail_source_fallback": exported.fallback if exported else "",
+        "ce_requests_planned": sum(r.plan.requests for r in reads),
+        "ce_requests_if_per_account": sum(r.plan.requests_per_account for r in reads),
+    }
+    if reads:
+        first = reads[0]
+        metadata |= {
+            "utilization_read": "per day" if first.plan.utilization_by_day else "per account",
+            "ri_coverage_read": "per day" if first.plan.ri_coverage_by_day else "per account",
+            "sp_coverage_read": "per account" if first.by_account else "organisation-wide",
+            # The daily refresh's older days whose organisation-wide figures had not moved: not read.
+            "window_checked_start": first.range_start.isoformat(),
+            "days_probed_unchanged": first.unchanged,
+        }
+    return metadata
 
 
 DAILY_FIGURES_SQL = f"""

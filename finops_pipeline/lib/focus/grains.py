@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,15 +38,29 @@ FOCUS_DIMENSIONS = {"LINKED_ACCOUNT": "SubAccountId", "SERVICE": "ServiceName", 
 DISCOUNT_KEY = "total_discount"
 
 # One normalised view of a file: the columns the grains need, typed the same for Parquet and CSV.
+# The commitment columns are FOCUS 1.0's (``lib/focus/commitments.py`` reads them); an export without
+# them answers NULL there.
 _LINES = """
 SELECT ProviderName, SubAccountId, ServiceName, x_UsageType, ChargeCategory, BillingCurrency,
        {tags}
        CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart,
        CAST(BilledCost AS DECIMAL(28, 12)) AS BilledCost,
        CAST(EffectiveCost AS DECIMAL(28, 12)) AS EffectiveCost,
-       CAST({discount} AS DECIMAL(28, 12)) AS Discount
+       CAST({discount} AS DECIMAL(28, 12)) AS Discount,
+       CAST({list_cost} AS DECIMAL(28, 12)) AS ListCost,
+       CAST({quantity} AS DOUBLE) AS ConsumedQuantity,
+       {commitment_id} AS CommitmentDiscountId,
+       {commitment_type} AS CommitmentDiscountType,
+       {commitment_status} AS CommitmentDiscountStatus
 FROM {reader}
 """
+_OPTIONAL = {
+    "list_cost": "ListCost",
+    "quantity": "ConsumedQuantity",
+    "commitment_id": "CommitmentDiscountId",
+    "commitment_type": "CommitmentDiscountType",
+    "commitment_status": "CommitmentDiscountStatus",
+}
 _GRAIN_SQL = """
 SELECT CAST(ChargePeriodStart AS DATE) AS usage_date, {groups},
        round(sum(BilledCost), 6) AS unblended_cost,
@@ -116,7 +131,8 @@ def _view(
         else:
             discount = f"json_extract_string(x_Discounts, '$.{DISCOUNT_KEY}')"
         tags = "".join(f"{_tag(names, suffix, key)} AS Tag{i}, " for i, key in enumerate(tag_keys))
-        parts.append(_LINES.format(reader=reader, discount=discount, tags=tags))
+        optional = {field: column if column in names else "NULL" for field, column in _OPTIONAL.items()}
+        parts.append(_LINES.format(reader=reader, discount=discount, tags=tags, **optional))
     conn.execute(f"CREATE OR REPLACE TEMP VIEW lines AS {' UNION ALL '.join(parts)}")
 
 
@@ -170,6 +186,42 @@ def uncovered(
     return gaps
 
 
+@dataclass(frozen=True)
+class OpenExport:
+    """An export's files of a window, opened as the ``lines`` view of ``conn``, and the windows (``[start,
+    end)``) of the days they hold."""
+
+    conn: duckdb.DuckDBPyConnection
+    windows: list[tuple[dt.date, dt.date]]
+    files: int
+
+
+@contextmanager
+def open_export(
+    source: ExportSource, window: tuple[dt.date, dt.date], tag_keys: Sequence[str] = ()
+) -> Iterator[OpenExport | None]:
+    """The export's files of the billing periods overlapping ``window``, fetched once into a temporary
+    folder and opened as ``lines`` (None when the export has no file there). DuckDB spills past 2 GB,
+    so memory stays bounded at any organisation size."""
+    start, end = window
+    files = _files_for(source, start, end)
+    if not files:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="focus-grain-") as folder, duckdb.connect() as conn:
+        conn.execute("SET threads TO 2")
+        conn.execute("SET memory_limit = '2GB'")
+        conn.execute(f"SET temp_directory = '{_quoted(Path(folder) / 'spill')}'")
+        _view(conn, [(source.local_path(f, Path(folder)), f.suffix) for f in files], tag_keys)
+        newest: dict[str, dt.date | None] = {}
+        for period in sorted({f.partition for f in files}):
+            newest[period] = conn.execute(
+                f"{_COVERAGE_SQL} AND ChargePeriodStart >= $lo AND ChargePeriodStart < $hi",
+                {"lo": _period_start(period), "hi": first_of_month_months_ago(_period_start(period), -1)},
+            ).fetchall()[0][0]
+        yield OpenExport(conn, covered_windows(newest, start, end), len(files))
+
+
 def read_grain(
     source: ExportSource,
     dimensions: Sequence[str],
@@ -193,35 +245,22 @@ def read_grain(
     missing = [d for d in dimensions if d not in FOCUS_DIMENSIONS]
     if missing:
         raise ValueError(f"a Data Export has no column for the Cost Explorer dimension(s) {missing}")
-    start, end = window
-    files = _files_for(source, start, end)
-    if not files:
-        return ExportGrain([], 0, 0, 0)
     before = source.bytes_read
-    with tempfile.TemporaryDirectory(prefix="focus-grain-") as folder, duckdb.connect() as conn:
-        conn.execute("SET threads TO 2")
-        conn.execute("SET memory_limit = '2GB'")
-        conn.execute(f"SET temp_directory = '{_quoted(Path(folder) / 'spill')}'")
-        keys = [k for k in tag_keys if k is not None]
-        _view(conn, [(source.local_path(f, Path(folder)), f.suffix) for f in files], keys)
-        newest: dict[str, dt.date | None] = {}
-        for period in sorted({f.partition for f in files}):
-            newest[period] = conn.execute(
-                f"{_COVERAGE_SQL} AND ChargePeriodStart >= $lo AND ChargePeriodStart < $hi",
-                {"lo": _period_start(period), "hi": first_of_month_months_ago(_period_start(period), -1)},
-            ).fetchall()[0][0]
-        windows = covered_windows(newest, start, end)
+    keys = [k for k in tag_keys if k is not None]
+    with open_export(source, window, keys) as export:
+        if export is None:
+            return ExportGrain([], 0, 0, 0)
         named = [f"{FOCUS_DIMENSIONS[d]} AS {c}" for d, c in zip(dimensions, columns, strict=False)]
         usage = "AND ChargeCategory = 'Usage'" if usage_only else ""
         rows = 0
         for key in tag_keys:
             tag = [f"Tag{keys.index(key)} AS {columns[-1]}"] if key is not None else []
             sql = _GRAIN_SQL.format(groups=", ".join(named + tag), usage=usage)
-            for lo, hi in _monthly(windows):
-                part = conn.sql(sql, params={"start": lo, "end": hi, "estimated_from": estimated_from})
+            for lo, hi in _monthly(export.windows):
+                part = export.conn.sql(sql, params={"start": lo, "end": hi, "estimated_from": estimated_from})
                 table = part.to_arrow_table()
                 if key is not None:
                     table = table.append_column("tag_key", pa.array([key] * table.num_rows, pa.string()))
                 sink(table)
                 rows += table.num_rows
-    return ExportGrain(windows, rows, len(files), source.bytes_read - before)
+    return ExportGrain(export.windows, rows, export.files, source.bytes_read - before)
