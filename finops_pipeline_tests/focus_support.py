@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from finops_sandbox.data_exports import DataExport
 
 FOCUS_BUCKET = "finops-data-exports"  # the bucket iam/focus-export-policy.json names
 
@@ -28,8 +31,6 @@ def publish_focus_export(env: dict[str, str], world: Any) -> str:
     For a sandbox that lives only as long as the test; a shared one takes ``focus_export``, which
     removes the bucket again (it is an S3 bucket like any other: left behind, every later inventory and
     compliance test of that sandbox would count one resource its world does not have)."""
-    from finops_sandbox.data_exports import DataExport
-
     export = DataExport(sandbox_s3(env), FOCUS_BUCKET)
     export.publish(world)
     return export.uri
@@ -51,3 +52,15 @@ def withdraw_focus_export(env: dict[str, str], bucket: str = FOCUS_BUCKET) -> No
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=bucket, Key=item["Key"])
     s3.delete_bucket(Bucket=bucket)
+
+
+def whole_and_behind(sandbox: Any, bucket_prefix: str) -> Iterator[dict[str, Any]]:
+    """Two deliveries of the sandbox world's export (a module fixture's body): the whole ledger, and
+    one two days behind it (``DataExport.publish(through=...)``); withdrawn afterwards."""
+    s3 = sandbox_s3(sandbox.env())
+    whole, behind = DataExport(s3, f"{bucket_prefix}-whole"), DataExport(s3, f"{bucket_prefix}-behind")
+    whole.publish(sandbox.world)
+    behind.publish(sandbox.world, through=sandbox.world.data_end - dt.timedelta(days=2))
+    yield {"whole": whole, "behind": behind}
+    for export in (whole, behind):
+        withdraw_focus_export(sandbox.env(), export.bucket)

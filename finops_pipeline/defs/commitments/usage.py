@@ -31,7 +31,7 @@ from finops_pipeline.aws_session import AwsResource, ScanOutcome, ScanTarget, at
 from finops_pipeline.clock import today_utc
 from finops_pipeline.config_resources import CostWindowResource, FocusExportResource
 from finops_pipeline.defs import layers
-from finops_pipeline.defs.commitments.usage_export import ExportedCommitments, empty_like, read_export
+from finops_pipeline.defs.commitments.usage_export import ExportedCommitments, in_schema, read_export
 from finops_pipeline.defs.ingest.partitions import daily_partitions
 from finops_pipeline.lib import commitments as cm
 from finops_pipeline.lib.cost_window import REFRESH_TAG, refresh_window, restated_start
@@ -338,16 +338,15 @@ def _export_rows(exported: ExportedCommitments | None) -> dict[str, pa.Table]:
     read = exported.read if exported else None
     parts = {UTILIZATION: "utilization", COVERAGE: "coverage", ORGANIZATION: "organization"}
     return {
-        name: empty_like(getattr(read, part), SCHEMAS[name]) if read else SCHEMAS[name].empty_table()
+        name: in_schema(getattr(read, part), SCHEMAS[name]) if read else SCHEMAS[name].empty_table()
         for name, part in parts.items()
     }
 
 
 def _write_export(conn: duckdb.DuckDBPyConnection, exported: ExportedCommitments) -> None:
     """Replace every account's figures of the days the export covers (it answers for all of them)."""
-    assert exported.read is not None
     rows = _export_rows(exported)
-    for lo, hi in exported.read.windows:
+    for lo, hi in exported.read.windows if exported.read else []:
         days = {
             name: table.filter((pc.field("usage_date") >= lo) & (pc.field("usage_date") < hi))
             for name, table in rows.items()

@@ -73,6 +73,6 @@ def read_export(
     return ExportedCommitments(read, [g for g in gaps if g[0] < newest], awaiting)
 
 
-def empty_like(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+def in_schema(rows: pa.Table, schema: pa.Schema) -> pa.Table:
     """The export's rows in the registry's schema (an empty read has no columns)."""
     return rows.select(schema.names).cast(schema) if rows.num_columns else schema.empty_table()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from finops_pipeline_tests.focus_support import sandbox_s3, withdraw_focus_export
+from finops_pipeline_tests.focus_support import sandbox_s3, whole_and_behind
 from finops_pipeline_tests.pipeline_fixtures import query, run_pipeline, step_failures
 from finops_sandbox.data_exports import DataExport
 from finops_sandbox.server import Sandbox
@@ -36,13 +36,7 @@ ROWS_SQL = (
 @pytest.fixture(scope="module")
 def exports(sandbox: Sandbox) -> Iterator[dict[str, DataExport]]:
     """Two deliveries in the session sandbox: the whole ledger, and one two days behind it."""
-    s3 = sandbox_s3(sandbox.env())
-    whole, behind = DataExport(s3, "finops-detail-whole"), DataExport(s3, "finops-detail-behind")
-    whole.publish(sandbox.world)
-    behind.publish(sandbox.world, through=sandbox.world.data_end - dt.timedelta(days=2))
-    yield {"whole": whole, "behind": behind}
-    for export in (whole, behind):
-        withdraw_focus_export(sandbox.env(), export.bucket)
+    yield from whole_and_behind(sandbox, "finops-detail")
 
 
 def _run(
