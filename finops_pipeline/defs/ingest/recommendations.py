@@ -41,6 +41,9 @@ TERM = "ONE_YEAR"
 PAYMENT = "NO_UPFRONT"
 SP_TYPE = "COMPUTE_SP"
 OFFERING_CLASS = "STANDARD"  # what AWS assumes for EC2 when ServiceSpecification is left out
+# The most recommendations one page of each of the three reads holds (PageSize: "max": 6000 in botocore's
+# ce model); AWS documents no default, and at 1,000 accounts rightsizing alone is thousands of instances.
+PAGE_SIZE = 6000
 RI_SERVICES = ("Amazon Elastic Compute Cloud - Compute", "Amazon Relational Database Service")
 # Columns of raw.ce_recommendations that are part of a recommendation's identity (with source, action, offer).
 IDENTITY_COLUMNS = (
@@ -128,6 +131,7 @@ def reservation_rows(ce: Any) -> list[dict[str, Any]]:
             TermInYears=TERM,
             PaymentOption=PAYMENT,
             AccountScope="PAYER",
+            PageSize=PAGE_SIZE,
         ):
             for recommendation in page.get("Recommendations", []):
                 offering = recommendation.get("ServiceSpecification", {}).get("EC2Specification", {})
@@ -177,6 +181,7 @@ def savings_plan_rows(ce: Any) -> list[dict[str, Any]]:
         TermInYears=TERM,
         PaymentOption=PAYMENT,
         LookbackPeriodInDays=LOOKBACK,
+        PageSize=PAGE_SIZE,
     ):
         recommendation = page.get("SavingsPlansPurchaseRecommendation", {})
         for d in recommendation.get("SavingsPlansPurchaseRecommendationDetails", []):
@@ -216,6 +221,7 @@ def rightsizing_rows(ce: Any) -> list[dict[str, Any]]:
         ce.get_rightsizing_recommendation,
         Service="AmazonEC2",
         Configuration={"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True},
+        PageSize=PAGE_SIZE,
     ):
         for r in page.get("RightsizingRecommendations", []):
             current = r.get("CurrentInstance", {})

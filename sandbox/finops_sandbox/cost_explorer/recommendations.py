@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from finops_sandbox.cost_explorer.emulator import CostExplorerEmulator
 
 HOURS_PER_MONTH = 730
+# PageSize of the three recommendation operations: "min": 0, "max": 6000 in botocore's ce model (the API
+# reference gives only the minimum); the defaults when it is left out are the sandbox's.
+PAGE_SIZE_MAX = 6000
 LOOKBACK_DAYS = {"SEVEN_DAYS": 7, "THIRTY_DAYS": 30, "SIXTY_DAYS": 60}
 TERM_MONTHS = {"ONE_YEAR": 12, "THREE_YEARS": 36}
 PAYMENT_OPTIONS = ("NO_UPFRONT", "PARTIAL_UPFRONT", "ALL_UPFRONT")
@@ -81,7 +84,7 @@ def _purchase_page(
     body: dict[str, Any], details: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The asked page of purchase details and the next token (None on the last): RI and SP page alike."""
-    size = page_size_arg(body, "PageSize", 1000, 1000)
+    size = page_size_arg(body, "PageSize", 1000, PAGE_SIZE_MAX)
     lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(details), size)
     return details[lo:hi], token
 
@@ -428,7 +431,7 @@ class Recommendations:
         recommendations.sort(key=lambda r: (-float(r[0]), r[1]["CurrentInstance"]["ResourceId"]))
         savings = sum(float(r[0]) for r in recommendations)
         current = sum(float(r[1]["CurrentInstance"]["MonthlyCost"]) for r in recommendations)
-        size = page_size_arg(body, "PageSize", 100, 100_000)
+        size = page_size_arg(body, "PageSize", 100, PAGE_SIZE_MAX)
         lo, hi, token = page_bounds(body, fingerprint(body, "NextPageToken"), len(recommendations), size)
         answer: dict[str, Any] = {
             "Metadata": self._metadata("rightsizing", config["RecommendationTarget"])
