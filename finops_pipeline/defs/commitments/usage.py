@@ -343,9 +343,10 @@ def _export_rows(exported: ExportedCommitments | None) -> dict[str, pa.Table]:
     }
 
 
-def _write_export(conn: duckdb.DuckDBPyConnection, exported: ExportedCommitments) -> None:
+def _write_export(
+    conn: duckdb.DuckDBPyConnection, exported: ExportedCommitments, rows: dict[str, pa.Table]
+) -> None:
     """Replace every account's figures of the days the export covers (it answers for all of them)."""
-    rows = _export_rows(exported)
     for lo, hi in exported.read.windows if exported.read else []:
         days = {
             name: table.filter((pc.field("usage_date") >= lo) & (pc.field("usage_date") < hi))
@@ -411,8 +412,9 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
             reads = [_read_ce(aws, warehouse, cost_window, span, daily) for span in spans]
         with warehouse.connect() as conn:
             known = _accounts(conn, aws)
+            export_rows = _export_rows(exported)
             if exported is not None and exported.read is not None:
-                _write_export(conn, exported)
+                _write_export(conn, exported, export_rows)
             for read in reads:
                 _write_ce(conn, read)
             outcomes = _outcomes(known, exported, reads)
@@ -425,7 +427,9 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
         # utilization; the window's figures go on one observation, not copied onto every day.
         for key in context.partition_keys:
             context.add_asset_metadata(days.get(key, _day_metadata()), partition_key=key)
-        observed = _window_metadata(start, end, exported, reads, outcomes, statuses, counted, calls)
+        observed = _window_metadata(
+            start, end, exported, export_rows, reads, outcomes, statuses, counted, calls
+        )
         context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=observed))
         return dg.MaterializeResult()
 
@@ -433,22 +437,19 @@ def build_commitment_usage(partitions: dg.DailyPartitionsDefinition) -> dg.Asset
 
 
 def _window_metadata(
-    start: dt.date, end: dt.date, exported: ExportedCommitments | None, reads: Sequence[_CeRead],
-    outcomes: list[ScanOutcome], statuses: Any, counted: dict[str, int], calls: Any,
+    start: dt.date, end: dt.date, exported: ExportedCommitments | None, export_rows: dict[str, pa.Table],
+    reads: Sequence[_CeRead], outcomes: list[ScanOutcome], statuses: Any, counted: dict[str, int],
+    calls: Any,
 ) -> dict[str, Any]:  # fmt: skip
     """The run's figures over its window: what it read (and how), from which source, and its dollars."""
     export = exported.read if exported is not None else None
-    export_rows = _export_rows(exported)
     rows = {
         name: pa.concat_tables([export_rows[name], *(r.rows[name] for r in reads)])
         for name in (UTILIZATION, COVERAGE)
     }
-    used = rows[UTILIZATION]
-    kinds: dict[str, set[str]] = {}
-    for account, kind in zip(
-        used["account_id"].to_pylist(), used["commitment_type"].to_pylist(), strict=True
-    ):
-        kinds.setdefault(account, set()).add(kind)
+    # The owners: every account with a utilization row (pyarrow's unique, not a loop over the rows),
+    # and those the Cost Explorer spans listed.
+    kinds: dict[str, set[str]] = {a: set() for a in pc.unique(rows[UTILIZATION]["account_id"]).to_pylist()}
     for read in reads:
         for account, owned in read.kinds.items():
             kinds.setdefault(account, set()).update(owned)
