@@ -1,8 +1,10 @@
 """The whole pipeline end to end at N accounts: the demo's full history, then the next day's daily refresh.
 
 Issue #19 part 1. For each size in ``--accounts`` (3 scan regions) this prints, per asset, its wall time,
-Cost Explorer requests and dollars, rows and the pipeline process's peak RSS during that step; the run's
-totals; the sandbox's own peak RSS and time, apart; and the growth from one size to the next.
+Cost Explorer requests and dollars, every AWS request, rows and the pipeline process's peak RSS during that
+step; the run's totals, with the CPU seconds the pipeline and the sandbox each spent on the run (where the
+wall time goes when both share the cores); the sandbox's own peak RSS and time, apart; and the growth from
+one size to the next.
 
 Three kinds of process, so that each memory figure is one process's own:
 
@@ -33,6 +35,7 @@ import itertools
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,6 +55,10 @@ TRUTH_METRICS = dict(zip(METRICS, ("UnblendedCost", "AmortizedCost", "NetUnblend
 CE_BY_ASSET_SQL = """
 SELECT asset_key, sum(pages), sum(calls), sum(estimated_cost_usd)
 FROM meta.api_call_log WHERE service = 'ce' AND run_id = ? GROUP BY 1
+"""
+# Every AWS request of the run (Cost Explorer and the per-account describe and list calls), per asset.
+REQUESTS_BY_ASSET_SQL = """
+SELECT asset_key, sum(pages) FROM meta.api_call_log WHERE run_id = ? GROUP BY 1
 """
 MONTHLY_SQL = """
 SELECT strftime(date_trunc('month', usage_date), '%Y-%m'), sum(unblended_cost), sum(amortized_cost),
@@ -147,17 +154,18 @@ def child_run(phase: str, database: Path) -> dict[str, Any]:
     meter = StepMeter()
     job = job.with_logger_defs({"console": dg.colored_console_logger, "meter": _meter_logger(meter)})
     loggers = {"console": {"config": {"log_level": "WARNING"}}, "meter": {}}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_s()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, tags=tags, run_config={**config, "loggers": loggers}, raise_on_error=False
         )
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
     with duckdb.connect(str(database), read_only=True) as conn:
         ce = {
             a: (int(p), int(c), float(d))
             for a, p, c, d in conn.execute(CE_BY_ASSET_SQL, [result.run_id]).fetchall()
         }
+        requests = dict(conn.execute(REQUESTS_BY_ASSET_SQL, [result.run_id]).fetchall())
         monthly = conn.execute(MONTHLY_SQL, [settings.start_date, today_utc()]).fetchall()
     return {
         "phase": phase,
@@ -165,12 +173,20 @@ def child_run(phase: str, database: Path) -> dict[str, Any]:
         "window": tags,
         "success": result.success,
         "seconds": seconds,
+        "cpu_s": cpu_s,
+        "aws_requests": {asset: int(n) for asset, n in requests.items()},
         "peak_rss_kb": max(meter.run_peak_kb, _status_kb("VmHWM")),
         "steps": meter.steps,
         "ce": ce,
         "monthly": [[m, *(str(v) for v in values)] for m, *values in monthly],
         "start_date": settings.start_date.isoformat(),
     }
+
+
+def _cpu_s() -> float:
+    """This process's CPU seconds (user + system, all its threads): the pipeline's own work."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child_truth(
@@ -339,8 +355,11 @@ def phase(workdir: Path, accounts: int, today: dt.date, name: str, detail: str) 
         export = publish_export(sandbox, accounts, today) if detail == "data_export" else None
         if export is not None:
             env.update(FOCUS_EXPORT_URI=export["uri"], FINOPS_COST_DETAIL_SOURCE=detail)
+        before = sandbox.figures()["cpu_s"]
         run = spawn_child(["--child", "run", "--phase", name, "--database", env["FINOPS_DUCKDB_PATH"]], env)
         run["sandbox"] = sandbox.figures()
+        # What the sandbox spent answering this run, apart from its start and the export's delivery.
+        run["sandbox"]["run_cpu_s"] = run["sandbox"]["cpu_s"] - before
         run["export"] = export
     finally:
         sandbox.stop()
@@ -419,8 +438,9 @@ def size(workdir: Path, accounts: int, as_of: dt.date, detail: str) -> dict[str,
 # ------------------------------------------------------------------------------------------ the tables
 
 
-def asset_rows(run: dict[str, Any]) -> list[tuple[str, float, int, float, int, float]]:
-    """Per asset (check-only steps folded into one row): seconds, CE requests, $, rows, peak RSS GB."""
+def asset_rows(run: dict[str, Any]) -> list[tuple[str, float, int, float, int, float, int]]:
+    """Per asset (check-only steps folded into one row): seconds, CE requests, $, rows, peak RSS GB and
+    every AWS request (the describe and list calls of a per-account scan among them)."""
     rows, checks = [], [0.0, 0, 0.0]
     for step, figures in run["steps"].items():
         requests, _, dollars = run["ce"].get(step, (0, 0, 0.0))
@@ -428,10 +448,11 @@ def asset_rows(run: dict[str, Any]) -> list[tuple[str, float, int, float, int, f
         if figures["materializations"] == 0 and requests == 0:
             checks = [checks[0] + seconds, checks[1] + 1, max(checks[2], peak)]
             continue
-        rows.append((step, seconds, requests, dollars, figures["rows"], peak))
+        aws_requests = run["aws_requests"].get(step, 0)
+        rows.append((step, seconds, requests, dollars, figures["rows"], peak, aws_requests))
     rows.sort(key=lambda row: -row[1])
     if checks[1]:
-        rows.append((f"({checks[1]} check steps)", checks[0], 0, 0.0, 0, checks[2]))
+        rows.append((f"({checks[1]} check steps)", checks[0], 0, 0.0, 0, checks[2], 0))
     return rows
 
 
@@ -439,6 +460,9 @@ def totals(run: dict[str, Any]) -> dict[str, float]:
     requests = sum(pages for pages, _, _ in run["ce"].values())
     return {
         "seconds": run["seconds"],
+        "cpu_s": run["cpu_s"],
+        "aws_requests": sum(run["aws_requests"].values()),
+        "sandbox_run_cpu_s": run["sandbox"]["run_cpu_s"],
         "peak_rss_gb": run["peak_rss_kb"] / 1024**2,
         "ce_requests": requests,
         "ce_usd": requests * CE_DOLLARS_PER_REQUEST,
@@ -455,7 +479,8 @@ def print_assets(results: list[dict[str, Any]], name: str, top: int) -> None:
     order = [a for a in by_size[largest] if not a.startswith("(")][:top]
     order += [a for a in by_size[largest] if a.startswith("(")]
     sizes = sorted(by_size)
-    header = "| asset | " + " | ".join(f"{n} acc: s / CE req ($) / rows / RSS GB" for n in sizes) + " |"
+    header = "| asset | " + " | ".join(f"{n} acc: s / CE req ($) / AWS req / rows / RSS GB" for n in sizes)
+    header += " |"
     print(
         f"\n{'Full history' if name == 'full' else 'Daily refresh (next day)'}, per asset "
         f"({top} slowest at {largest} accounts; the rest in the JSON):\n"
@@ -467,7 +492,9 @@ def print_assets(results: list[dict[str, Any]], name: str, top: int) -> None:
         for n in sizes:
             row = by_size[n].get(asset)
             cells.append(
-                "—" if row is None else f"{row[1]:.1f} / {row[2]} (${row[3]:.2f}) / {row[4]:,} / {row[5]:.2f}"
+                "—"
+                if row is None
+                else f"{row[1]:.1f} / {row[2]} (${row[3]:.2f}) / {row[6]:,} / {row[4]:,} / {row[5]:.2f}"
             )
         print(f"| {asset} | " + " | ".join(cells) + " |")
 
@@ -476,17 +503,20 @@ def print_totals(results: list[dict[str, Any]]) -> None:
     """The whole run and the sandbox apart, per size and phase, then the growth from size to size."""
     print("\nWhole run (pipeline process; the sandbox apart):\n")
     print(
-        "| accounts | run | wall s | peak RSS GB | CE requests | CE $ | sandbox peak RSS GB | sandbox CPU s "
-        "| sandbox start s | totals = ledger |"
+        "| accounts | run | wall s | CPU s | peak RSS GB | CE requests | CE $ | AWS requests "
+        "| sandbox CPU s in the run | sandbox peak RSS GB | sandbox CPU s | sandbox start s "
+        "| totals = ledger |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for result in results:
         for name in ("full", "daily"):
             t = totals(result[name])
             ok = "yes, to the cent" if not result[name]["reconcile"] else "NO"
             print(
-                f"| {result['accounts']:,} | {name} | {t['seconds']:.0f} | {t['peak_rss_gb']:.2f} | "
-                f"{t['ce_requests']:,} | {t['ce_usd']:.2f} | {t['sandbox_rss_gb']:.2f} | "
+                f"| {result['accounts']:,} | {name} | {t['seconds']:.0f} | {t['cpu_s']:.0f} | "
+                f"{t['peak_rss_gb']:.2f} | {t['ce_requests']:,} | {t['ce_usd']:.2f} | "
+                f"{t['aws_requests']:,} | "
+                f"{t['sandbox_run_cpu_s']:.0f} | {t['sandbox_rss_gb']:.2f} | "
                 f"{t['sandbox_cpu_s']:.0f} | {t['sandbox_start_s']:.0f} | {ok} |"
             )
     if len(results) < 2:
