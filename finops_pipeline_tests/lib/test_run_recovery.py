@@ -91,8 +91,10 @@ def slow_world(
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    # slow enough that the CLI test's single step is still running when it is killed
-    endpoint = sandbox_factory(faults=Faults(latency_ms=400 if "cli" in request.node.name else 100))
+    # Slow enough that the CLI test's single step is still running when it is killed. The daemon's run
+    # is the whole daily job, still running long after its cost step starts: no latency, so that the
+    # relaunch it waits for takes about 35 s, not 80.
+    endpoint = sandbox_factory(faults=Faults(latency_ms=400 if "cli" in request.node.name else 0))
     database = tmp_path / "finops.duckdb"
     pipeline_env_for(database, endpoint, DAGSTER_HOME=str(home))
     monkeypatch.chdir(tmp_path)
