@@ -447,14 +447,11 @@ def _window_metadata(
         name: pa.concat_tables([export_rows[name], *(r.rows[name] for r in reads)])
         for name in (UTILIZATION, COVERAGE)
     }
-    # The owners: every account with a utilization row (pyarrow's unique, not a loop over the rows),
-    # and those the Cost Explorer spans listed.
-    kinds: dict[str, set[str]] = {a: set() for a in pc.unique(rows[UTILIZATION]["account_id"]).to_pylist()}
-    for read in reads:
-        for account, owned in read.kinds.items():
-            kinds.setdefault(account, set()).update(owned)
+    # The owners: every account with a utilization row, and those the Cost Explorer spans listed.
+    owners = set(pc.unique(rows[UTILIZATION]["account_id"]).to_pylist())
+    owners.update(*(read.kinds for read in reads))
     starts = [r.start for r in reads] + [lo for lo, _ in (export.windows if export else [])]
-    metadata = _metadata(min(starts or [start]), end, rows, kinds, outcomes, statuses, counted, calls)
+    metadata = _metadata(min(starts or [start]), end, rows, len(owners), outcomes, statuses, counted, calls)
     metadata |= {
         "detail_source": "data_export" if export else "cost_explorer",
         "export_days_read": sum((hi - lo).days for lo, hi in export.windows) if export else 0,
@@ -511,7 +508,7 @@ def _metadata(
     start: dt.date,
     end: dt.date,
     rows: dict[str, pa.Table],
-    kinds: dict[str, set[str]],
+    owners: int,
     outcomes: list[ScanOutcome],
     statuses: Any,
     counted: dict[str, int],
@@ -525,7 +522,7 @@ def _metadata(
         "window_start": start.isoformat(),
         "window_end_exclusive": end.isoformat(),
         "window_rows": used.num_rows + rows[COVERAGE].num_rows,
-        "commitment_owners": len(kinds),
+        "commitment_owners": owners,
         "commitment_usd": float(round(total, 2)),
         "utilization_pct": float(round(100 * spent / total, 2)) if total else 0.0,
         "accounts_read": len(outcomes),

@@ -80,6 +80,9 @@ def test_the_export_gives_every_commitment_day_without_cost_explorer(
     assert observed["detail_source"] == "data_export"
     assert observed["export_days_read"] == days
     assert (observed["days_awaiting_export"], observed["export_terms_unknown"]) == (0, 0)
+    # Every account that held a commitment, as the Cost Explorer ingest found them.
+    (owners,) = query(ingested_warehouse, "SELECT count(DISTINCT account_id) FROM raw.commitment_utilization")
+    assert observed["commitment_owners"] == owners[0] > 0
     rows = _assert_rows_equal(database, ingested_warehouse, world.history_start, world.data_end)
     assert rows > 10_000  # 12 accounts × 395 days of utilization and coverage
     utilization = query(
