@@ -52,13 +52,12 @@ CE_DOLLARS_PER_REQUEST = 0.01
 RSS_LIMIT_BYTES = 6 * 1024**3  # the machine is shared: a process above this is killed (--rss-limit-gb)
 METRICS = ("unblended_cost", "amortized_cost", "net_unblended_cost")
 TRUTH_METRICS = dict(zip(METRICS, ("UnblendedCost", "AmortizedCost", "NetUnblendedCost"), strict=True))
-CE_BY_ASSET_SQL = """
-SELECT asset_key, sum(pages), sum(calls), sum(estimated_cost_usd)
-FROM meta.api_call_log WHERE service = 'ce' AND run_id = ? GROUP BY 1
-"""
-# Every AWS request of the run (Cost Explorer and the per-account describe and list calls), per asset.
+# Per asset: its Cost Explorer pages, calls and dollars (NULL: none), and every AWS request of the run
+# (Cost Explorer and the per-account describe and list calls).
 REQUESTS_BY_ASSET_SQL = """
-SELECT asset_key, sum(pages) FROM meta.api_call_log WHERE run_id = ? GROUP BY 1
+SELECT asset_key, sum(pages) FILTER (WHERE service = 'ce'), sum(calls) FILTER (WHERE service = 'ce'),
+       sum(estimated_cost_usd) FILTER (WHERE service = 'ce'), sum(pages)
+FROM meta.api_call_log WHERE run_id = ? GROUP BY 1
 """
 MONTHLY_SQL = """
 SELECT strftime(date_trunc('month', usage_date), '%Y-%m'), sum(unblended_cost), sum(amortized_cost),
@@ -161,11 +160,9 @@ def child_run(phase: str, database: Path) -> dict[str, Any]:
         )
     seconds, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
     with duckdb.connect(str(database), read_only=True) as conn:
-        ce = {
-            a: (int(p), int(c), float(d))
-            for a, p, c, d in conn.execute(CE_BY_ASSET_SQL, [result.run_id]).fetchall()
-        }
-        requests = dict(conn.execute(REQUESTS_BY_ASSET_SQL, [result.run_id]).fetchall())
+        by_asset = conn.execute(REQUESTS_BY_ASSET_SQL, [result.run_id]).fetchall()
+        ce = {a: (int(p), int(c), float(d)) for a, p, c, d, _ in by_asset if p is not None}
+        requests = {a: int(n) for a, *_, n in by_asset}
         monthly = conn.execute(MONTHLY_SQL, [settings.start_date, today_utc()]).fetchall()
     return {
         "phase": phase,
@@ -174,7 +171,7 @@ def child_run(phase: str, database: Path) -> dict[str, Any]:
         "success": result.success,
         "seconds": seconds,
         "cpu_s": cpu_s,
-        "aws_requests": {asset: int(n) for asset, n in requests.items()},
+        "aws_requests": requests,
         "peak_rss_kb": max(meter.run_peak_kb, _status_kb("VmHWM")),
         "steps": meter.steps,
         "ce": ce,
